@@ -1,0 +1,84 @@
+"""Tables at the boundary: pandas, polars, pyarrow, numpy and plain Python in, Arrow inside."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from airlock.errors import InvalidInput
+
+__all__ = ["from_arrow", "table_kind", "to_arrow"]
+
+
+def table_kind(obj: Any) -> str:
+    """'pandas', 'polars', 'arrow', 'numpy' or 'python': what the caller handed us."""
+    mod = type(obj).__module__.split(".")[0]
+    if mod in ("pandas", "polars", "numpy"):
+        return mod
+    if isinstance(obj, pa.Table | pa.RecordBatch):
+        return "arrow"
+    return "python"
+
+
+def to_arrow(obj: Any, *, columns: Sequence[str] | None = None) -> pa.Table:
+    """Convert any supported table-like to an Arrow table (zero-copy where possible)."""
+    if isinstance(obj, pa.Table):
+        return obj
+    if isinstance(obj, pa.RecordBatch):
+        return pa.Table.from_batches([obj])
+    kind = table_kind(obj)
+    try:
+        if kind == "polars":
+            if type(obj).__name__ == "Series":
+                obj = obj.to_frame()
+            if type(obj).__name__ == "LazyFrame":
+                obj = obj.collect()
+            return obj.to_arrow()  # type: ignore[no-any-return]
+        if kind == "pandas":
+            if type(obj).__name__ == "Series":
+                obj = obj.to_frame()
+            return pa.Table.from_pandas(obj, preserve_index=False)
+        if kind == "numpy":
+            return _from_numpy(np.asarray(obj), columns)
+        if isinstance(obj, Mapping):
+            return pa.table({str(k): _column(v) for k, v in obj.items()})
+        if isinstance(obj, Sequence) and obj and isinstance(obj[0], Mapping):
+            return pa.Table.from_pylist(list(obj))
+        if isinstance(obj, Sequence) and obj and isinstance(obj[0], Sequence):
+            return _from_numpy(np.asarray(obj), columns)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as exc:
+        raise InvalidInput(f"cannot read the table: {exc}") from exc
+    raise InvalidInput(
+        f"expected a table (pandas, polars, pyarrow, numpy, a dict of columns or a list of "
+        f"records), got {type(obj).__name__}"
+    )
+
+
+def _column(values: Any) -> Any:
+    return values if isinstance(values, pa.Array | pa.ChunkedArray) else np.asarray(values) \
+        if isinstance(values, np.ndarray) else list(values)
+
+
+def _from_numpy(arr: np.ndarray[Any, Any], columns: Sequence[str] | None) -> pa.Table:
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise InvalidInput(f"expected a 2-D array, got shape {arr.shape}")
+    names = list(columns) if columns is not None else [f"f{i}" for i in range(arr.shape[1])]
+    if len(names) != arr.shape[1]:
+        raise InvalidInput(f"the array has {arr.shape[1]} columns, expected {len(names)}")
+    return pa.table({n: arr[:, i] for i, n in enumerate(names)})
+
+
+def from_arrow(table: pa.Table, kind: str) -> Any:
+    """Hand a result back in the caller's kind (numpy and Python callers get polars)."""
+    if kind == "pandas":
+        return table.to_pandas()
+    if kind == "arrow":
+        return table
+    import polars as pl
+
+    return pl.from_arrow(table)

@@ -1,0 +1,120 @@
+"""The store: metadata (SQLAlchemy: SQLite or PostgreSQL) plus artifacts (fsspec).
+
+``get_store()`` returns the store named by the current settings, created and migrated on
+first use. Everything above this package talks to it through :class:`Store`'s parts:
+``runs``, ``models``, ``events`` and ``artifacts``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import sqlalchemy as sa
+
+from airlock._config import Settings, settings
+
+from ._artifacts import ArtifactStore, sha256_file
+from ._engine import make_engine
+from ._events import EventLog, VerifyResult, now_ms
+from ._migrate import HEAD_REVISION, current_revision, ensure_current, upgrade
+from ._models import ModelStore
+from ._query import Clause, OrderBy, parse_filter, parse_order_by
+from ._records import (
+    ArtifactRecord,
+    DatasetInfo,
+    EventRecord,
+    MetricPoint,
+    ModelRecord,
+    RunRecord,
+    VersionRecord,
+)
+from ._runs import RunStore
+
+__all__ = [
+    "HEAD_REVISION",
+    "ArtifactRecord",
+    "ArtifactStore",
+    "Clause",
+    "DatasetInfo",
+    "EventLog",
+    "EventRecord",
+    "MetricPoint",
+    "ModelRecord",
+    "OrderBy",
+    "RunRecord",
+    "RunStore",
+    "Store",
+    "VerifyResult",
+    "VersionRecord",
+    "close_stores",
+    "get_store",
+    "now_ms",
+    "parse_filter",
+    "parse_order_by",
+    "sha256_file",
+    "upgrade_store",
+]
+
+
+class Store:
+    """One metadata database and one artifact root."""
+
+    def __init__(self, store_uri: str, artifact_uri: str, *, migrate: bool = True) -> None:
+        self.uri = store_uri
+        self.engine = make_engine(store_uri)
+        where = sa.make_url(store_uri).render_as_string(hide_password=True)
+        if migrate:
+            ensure_current(self.engine, where)
+        self.runs = RunStore(self.engine)
+        self.models = ModelStore(self.engine)
+        self.events = EventLog(self.engine)
+        self.artifacts = ArtifactStore(artifact_uri)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+_stores: dict[tuple[int, str, str], Store] = {}
+_lock = threading.Lock()
+
+
+def get_store(config: Settings | None = None) -> Store:
+    """The store for ``config`` (default: the environment), one per process and location."""
+    cfg = config or settings()
+    key = (os.getpid(), cfg.store_uri, cfg.artifact_uri)
+    store = _stores.get(key)
+    if store is None:
+        with _lock:
+            store = _stores.get(key)
+            if store is None:
+                store = _stores[key] = Store(cfg.store_uri, cfg.artifact_uri)
+    return store
+
+
+def close_stores() -> None:
+    """Dispose every open store of this process (tests, and before fork)."""
+    with _lock:
+        for key, store in list(_stores.items()):
+            if key[0] == os.getpid():
+                store.close()
+        _stores.clear()
+
+
+def upgrade_store(config: Settings | None = None) -> tuple[str | None, str]:
+    """Migrate the configured store to this airlock's schema; returns (from, to)."""
+    cfg = config or settings()
+    engine = make_engine(cfg.store_uri)
+    try:
+        return upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def store_revision(config: Settings | None = None) -> str | None:
+    cfg = config or settings()
+    engine = make_engine(cfg.store_uri)
+    try:
+        return current_revision(engine)
+    finally:
+        engine.dispose()

@@ -1,0 +1,160 @@
+"""The artifact store: content-addressed files on any fsspec filesystem.
+
+Local writes go to a temporary file in the destination folder and are renamed into place,
+so a crash never leaves half a file under a recorded name. Object stores (s3://) write whole
+objects, which is atomic by construction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import fsspec
+
+from airlock.errors import DependencyMissing, IntegrityError, NotFound, UsageError
+
+__all__ = ["ArtifactStore", "sha256_file"]
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class ArtifactStore:
+    """Files under one root URI (a local folder or e.g. ``s3://bucket/prefix``)."""
+
+    def __init__(self, uri: str, **storage_options: Any) -> None:
+        self.uri = uri.rstrip("/")
+        try:
+            self.fs, root = fsspec.core.url_to_fs(self.uri, **storage_options)
+        except ImportError as exc:
+            raise DependencyMissing(
+                f"the artifact URI {uri!r} needs an extra: {exc}. For s3:// install "
+                "'airlock[s3]'"
+            ) from exc
+        except ValueError as exc:
+            raise UsageError(f"AIRLOCK_ARTIFACT_URI is not usable: {uri!r} ({exc})") from exc
+        self.root = root.rstrip("/")
+        self.is_local = "file" in (
+            self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        )
+
+    # -- addressing ---------------------------------------------------------------------
+    def _full(self, key: str) -> str:
+        key = key.strip("/")
+        if not key or ".." in key.split("/"):
+            raise UsageError(f"invalid artifact path {key!r}")
+        return f"{self.root}/{key}"
+
+    def url(self, key: str) -> str:
+        """A URI for ``key`` that fsspec can open."""
+        full = self._full(key)
+        return full if self.is_local else self.fs.unstrip_protocol(full)
+
+    def local_path(self, key: str) -> Path | None:
+        """The file's path when the store is local (no copy needed), else None."""
+        return Path(self._full(key)) if self.is_local else None
+
+    # -- writing ------------------------------------------------------------------------
+    def put_file(self, src: Path, key: str) -> tuple[int, str]:
+        """Copy ``src`` to ``key``; returns (size, sha256) of what was written."""
+        full = self._full(key)
+        if self.is_local:
+            return _atomic_local_copy(src, Path(full))
+        digest = sha256_file(src)
+        self.fs.put_file(str(src), full)
+        return src.stat().st_size, digest
+
+    def put_tree(self, src: Path, prefix: str) -> list[tuple[str, int, str]]:
+        """Copy a file or a folder; returns (relative path, size, sha256) for every file."""
+        if src.is_file():
+            size, digest = self.put_file(src, f"{prefix}/{src.name}")
+            return [(src.name, size, digest)]
+        if not src.is_dir():
+            raise NotFound(f"no such file or directory: {src}")
+        out = []
+        for path in sorted(p for p in src.rglob("*") if p.is_file()):
+            rel = path.relative_to(src).as_posix()
+            size, digest = self.put_file(path, f"{prefix}/{rel}")
+            out.append((rel, size, digest))
+        return out
+
+    # -- reading ------------------------------------------------------------------------
+    def open(self, key: str) -> IO[bytes]:
+        full = self._full(key)
+        if not self.fs.exists(full):
+            raise NotFound(f"artifact not found: {self.url(key)}")
+        return self.fs.open(full, "rb")  # type: ignore[no-any-return]
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self._full(key)))
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys (relative to ``prefix``) of every file under ``prefix``."""
+        base = self._full(prefix)
+        if not self.fs.exists(base):
+            return
+        for path in sorted(self.fs.find(base)):
+            yield path[len(base) + 1 :]
+
+    def verify(self, key: str, sha256: str) -> None:
+        """Raise IntegrityError when the stored bytes no longer hash to ``sha256``."""
+        h = hashlib.sha256()
+        with self.open(key) as fh:
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+        if h.hexdigest() != sha256:
+            raise IntegrityError(
+                f"artifact {self.url(key)} failed its integrity check: sha256 is "
+                f"{h.hexdigest()[:12]}…, the registry recorded {sha256[:12]}…"
+            )
+
+    def fetch(self, prefix: str, dest: Path, files: dict[str, str]) -> Path:
+        """Copy ``files`` (relative path → sha256) under ``prefix`` into ``dest``, verified."""
+        for rel, digest in files.items():
+            target = dest / rel
+            if target.exists() and sha256_file(target) == digest:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.part")
+            self.fs.get_file(self._full(f"{prefix}/{rel}"), str(tmp))
+            got = sha256_file(tmp)
+            if got != digest:
+                tmp.unlink()
+                raise IntegrityError(
+                    f"artifact {self.url(prefix + '/' + rel)} failed its integrity check: "
+                    f"sha256 is {got[:12]}…, the registry recorded {digest[:12]}…"
+                )
+            os.replace(tmp, target)
+        return dest
+
+
+def _atomic_local_copy(src: Path, dest: Path) -> tuple[int, str]:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    size = 0
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return size, h.hexdigest()

@@ -1,0 +1,67 @@
+"""Schema versions (Alembic). The store is created on first use and migrated on request.
+
+A store whose revision this airlock does not know was written by a newer airlock: it is
+refused with a clear error and never touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from airlock.errors import StoreVersionError
+
+from ._engine import write_tx
+
+#: The newest schema revision this airlock knows; a test checks it equals Alembic's head.
+HEAD_REVISION = "0001"
+KNOWN_REVISIONS = ("0001",)
+_SCRIPTS = Path(__file__).with_name("migrations")
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    """The store's revision, or None for an empty database."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+        return None if row is None else str(row[0])
+
+
+def ensure_current(engine: sa.Engine, where: str) -> None:
+    """Create an empty store, accept a current one, refuse anything else (clearly)."""
+    rev = current_revision(engine)
+    if rev == HEAD_REVISION:
+        return
+    if rev is None:
+        upgrade(engine)
+        return
+    if rev not in KNOWN_REVISIONS:
+        raise StoreVersionError(
+            f"the store at {where} has schema revision {rev!r}, written by a newer airlock; "
+            "upgrade airlock to use it (the store was not modified)"
+        )
+    raise StoreVersionError(
+        f"the store at {where} has schema revision {rev!r}; run `airlock store upgrade` "
+        f"to migrate it to {HEAD_REVISION!r}"
+    )
+
+
+def upgrade(engine: sa.Engine) -> tuple[str | None, str]:
+    """Migrate to the head revision; returns (from, to). Refuses a newer store."""
+    from alembic import command
+    from alembic.config import Config
+
+    before = current_revision(engine)
+    if before is not None and before not in KNOWN_REVISIONS:
+        raise StoreVersionError(
+            f"the store has schema revision {before!r}, written by a newer airlock; "
+            "upgrade airlock to use it (the store was not modified)"
+        )
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_SCRIPTS))
+    with write_tx(engine) as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return before, HEAD_REVISION

@@ -1,0 +1,281 @@
+"""Runs, params, tags, metrics, artifacts and inputs in the metadata store."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from airlock.errors import InvalidInput, NotFound
+
+from ._engine import read_tx, write_tx
+from ._events import append_event, now_ms
+from ._query import Clause, OrderBy
+from ._records import ArtifactRecord, DatasetInfo, MetricPoint, RunRecord
+from ._schema import (
+    datasets,
+    experiments,
+    latest_metrics,
+    metrics,
+    params,
+    run_artifacts,
+    run_inputs,
+    runs,
+    tags,
+)
+
+__all__ = ["RunStore"]
+
+_OPS = {
+    "=": lambda c, v: c == v, "!=": lambda c, v: c != v, "<": lambda c, v: c < v,
+    "<=": lambda c, v: c <= v, ">": lambda c, v: c > v, ">=": lambda c, v: c >= v,
+    "like": lambda c, v: c.like(v),
+}
+
+
+def _db_value(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _py_value(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+class RunStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        style = engine.dialect.paramstyle
+        ph = "?" if style == "qmark" else "%s"
+        self._insert_metrics = (
+            f"INSERT INTO metrics (run_id, key, value, step, timestamp) "
+            f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph})"
+        )
+
+    # -- writes -------------------------------------------------------------------------
+    def create_run(self, *, run_id: str, experiment: str, name: str | None, user: str,
+                   command: str | None, code: dict[str, Any], env: dict[str, Any],
+                   start_time: int) -> None:
+        with write_tx(self._engine) as conn:
+            exp_id = self._experiment_id(conn, experiment, create=True)
+            conn.execute(runs.insert().values(
+                id=run_id, experiment_id=exp_id, name=name, status="RUNNING",
+                start_time=start_time, user=user, command=command, code=code, env=env,
+            ))
+            append_event(conn, "run.started", f"runs/{run_id}",
+                         {"experiment": experiment, "name": name})
+
+    def end_run(self, run_id: str, status: str, error: str | None = None) -> None:
+        with write_tx(self._engine) as conn:
+            res = conn.execute(runs.update().where(runs.c.id == run_id).values(
+                status=status, end_time=now_ms(), error=error))
+            if res.rowcount == 0:
+                raise NotFound(f"run not found: {run_id}")
+            append_event(conn, "run.finished", f"runs/{run_id}",
+                         {"status": status, "error": error})
+
+    def log_params(self, run_id: str, values: dict[str, str]) -> None:
+        if not values:
+            return
+        with write_tx(self._engine) as conn:
+            self._require_run(conn, run_id)
+            existing = dict(conn.execute(
+                sa.select(params.c.key, params.c.value).where(
+                    params.c.run_id == run_id, params.c.key.in_(list(values)))
+            ).all())
+            for key, value in values.items():
+                if key in existing and existing[key] != value:
+                    raise InvalidInput(
+                        f"param {key!r} of run {run_id} is already {existing[key]!r}; params "
+                        f"are immutable, cannot change it to {value!r}"
+                    )
+            new = [{"run_id": run_id, "key": k, "value": v}
+                   for k, v in values.items() if k not in existing]
+            if new:
+                conn.execute(params.insert(), new)
+
+    def set_tags(self, run_id: str, values: dict[str, str]) -> None:
+        if not values:
+            return
+        with write_tx(self._engine) as conn:
+            self._require_run(conn, run_id)
+            conn.execute(tags.delete().where(tags.c.run_id == run_id,
+                                             tags.c.key.in_(list(values))))
+            conn.execute(tags.insert(),
+                         [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()])
+
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        """Store a batch of points and move each key's latest value (by step, then time)."""
+        if not points:
+            return
+        latest: dict[str, MetricPoint] = {}
+        for p in points:
+            cur = latest.get(p.key)
+            if cur is None or (p.step, p.timestamp) >= (cur.step, cur.timestamp):
+                latest[p.key] = p
+        rows = [(run_id, p.key, _db_value(p.value), p.step, p.timestamp) for p in points]
+        with write_tx(self._engine) as conn:
+            self._require_run(conn, run_id)
+            conn.exec_driver_sql(self._insert_metrics, rows)
+            old = {r.key: (r.step, r.timestamp) for r in conn.execute(
+                sa.select(latest_metrics.c.key, latest_metrics.c.step, latest_metrics.c.timestamp)
+                .where(latest_metrics.c.run_id == run_id,
+                       latest_metrics.c.key.in_(list(latest))))}
+            moved = [p for k, p in latest.items() if k not in old or
+                     (p.step, p.timestamp) >= old[k]]
+            if moved:
+                conn.execute(latest_metrics.delete().where(
+                    latest_metrics.c.run_id == run_id,
+                    latest_metrics.c.key.in_([p.key for p in moved])))
+                conn.execute(latest_metrics.insert(), [
+                    {"run_id": run_id, "key": p.key, "value": _db_value(p.value),
+                     "step": p.step, "timestamp": p.timestamp} for p in moved])
+
+    def log_artifacts(self, run_id: str, records: Iterable[ArtifactRecord]) -> None:
+        recs = list(records)
+        with write_tx(self._engine) as conn:
+            self._require_run(conn, run_id)
+            conn.execute(run_artifacts.delete().where(
+                run_artifacts.c.run_id == run_id,
+                run_artifacts.c.path.in_([r.path for r in recs])))
+            if recs:
+                conn.execute(run_artifacts.insert(), [
+                    {"run_id": run_id, "path": r.path, "size": r.size, "sha256": r.sha256}
+                    for r in recs])
+
+    def log_input(self, run_id: str, info: DatasetInfo, context: str) -> None:
+        with write_tx(self._engine) as conn:
+            self._require_run(conn, run_id)
+            save_dataset(conn, info)
+            conn.execute(run_inputs.delete().where(
+                run_inputs.c.run_id == run_id, run_inputs.c.digest == info.digest,
+                run_inputs.c.context == context))
+            conn.execute(run_inputs.insert().values(
+                run_id=run_id, digest=info.digest, context=context, name=info.name))
+
+    # -- reads --------------------------------------------------------------------------
+    def get(self, run_id: str) -> RunRecord:
+        with read_tx(self._engine) as conn:
+            found = self._fetch(conn, sa.select(*self._run_cols()).where(runs.c.id == run_id),
+                                details=True)
+        if not found:
+            raise NotFound(f"run not found: {run_id}")
+        return found[0]
+
+    def search(self, *, experiment: str | None = None, clauses: Sequence[Clause] = (),
+               order_by: OrderBy | None = None, limit: int | None = None,
+               run_ids: Sequence[str] | None = None) -> list[RunRecord]:
+        q = sa.select(*self._run_cols())
+        if experiment is not None:
+            q = q.where(experiments.c.name == experiment)
+        if run_ids is not None:
+            q = q.where(runs.c.id.in_(list(run_ids)))
+        for clause in clauses:
+            q = q.where(_clause_sql(clause))
+        q = _order(q, order_by).limit(limit)
+        with read_tx(self._engine) as conn:
+            if experiment is not None and self._experiment_id(conn, experiment) is None:
+                raise NotFound(f"experiment not found: {experiment}")
+            return self._fetch(conn, q, details=False)
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        q = (sa.select(metrics.c.key, metrics.c.value, metrics.c.step, metrics.c.timestamp)
+             .where(metrics.c.run_id == run_id, metrics.c.key == key)
+             .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id))
+        with read_tx(self._engine) as conn:
+            self._require_run(conn, run_id)
+            return [MetricPoint(r.key, _py_value(r.value), r.step, r.timestamp)
+                    for r in conn.execute(q)]
+
+    def experiments(self) -> list[str]:
+        with read_tx(self._engine) as conn:
+            return list(conn.scalars(sa.select(experiments.c.name).order_by(experiments.c.name)))
+
+    # -- helpers ------------------------------------------------------------------------
+    @staticmethod
+    def _run_cols() -> list[Any]:
+        return [*runs.c, experiments.c.name.label("experiment")]
+
+    def _fetch(self, conn: sa.Connection, q: Any, *, details: bool) -> list[RunRecord]:
+        q = q.select_from(runs.join(experiments, runs.c.experiment_id == experiments.c.id))
+        rows = conn.execute(q).all()
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        par, tag, met = _group(conn, params, ids), _group(conn, tags, ids), _group(
+            conn, latest_metrics, ids)
+        arts: dict[str, list[ArtifactRecord]] = {}
+        inputs: dict[str, list[dict[str, Any]]] = {}
+        if details:
+            for a in conn.execute(sa.select(run_artifacts).where(run_artifacts.c.run_id.in_(ids))
+                                  .order_by(run_artifacts.c.path)):
+                arts.setdefault(a.run_id, []).append(ArtifactRecord(a.path, a.size, a.sha256))
+            for i in conn.execute(
+                sa.select(run_inputs.c.run_id, run_inputs.c.context, datasets)
+                .join(datasets, datasets.c.digest == run_inputs.c.digest)
+                .where(run_inputs.c.run_id.in_(ids))
+            ):
+                inputs.setdefault(i.run_id, []).append({
+                    "name": i.name, "context": i.context, "digest": i.digest, "uri": i.uri,
+                    "rows": i.rows, "schema": i.schema})
+        return [RunRecord(
+            id=r.id, experiment=r.experiment, name=r.name, status=r.status,
+            start_time=r.start_time, end_time=r.end_time, error=r.error, user=r.user,
+            command=r.command, code=r.code or {}, env=r.env or {},
+            params=par.get(r.id, {}), tags=tag.get(r.id, {}),
+            metrics={k: _py_value(v) for k, v in met.get(r.id, {}).items()},
+            artifacts=arts.get(r.id, []), inputs=inputs.get(r.id, []),
+        ) for r in rows]
+
+    @staticmethod
+    def _experiment_id(conn: sa.Connection, name: str, create: bool = False) -> int | None:
+        found = conn.scalar(sa.select(experiments.c.id).where(experiments.c.name == name))
+        if found is None and create:
+            found = conn.execute(experiments.insert().values(
+                name=name, created_at=now_ms())).inserted_primary_key[0]
+        return None if found is None else int(found)
+
+    @staticmethod
+    def _require_run(conn: sa.Connection, run_id: str) -> None:
+        if conn.scalar(sa.select(runs.c.id).where(runs.c.id == run_id)) is None:
+            raise NotFound(f"run not found: {run_id}")
+
+
+def save_dataset(conn: sa.Connection, info: DatasetInfo) -> None:
+    """Record a dataset fingerprint once (same content, same digest)."""
+    if conn.scalar(sa.select(datasets.c.digest).where(datasets.c.digest == info.digest)) is None:
+        conn.execute(datasets.insert().values(
+            digest=info.digest, name=info.name, uri=info.uri, schema=info.schema,
+            rows=info.rows, created_at=now_ms()))
+
+
+def _group(conn: sa.Connection, table: sa.Table, ids: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    q = sa.select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(ids))
+    for run_id, key, value in conn.execute(q):
+        out.setdefault(run_id, {})[key] = value
+    return out
+
+
+def _clause_sql(c: Clause) -> Any:
+    op = _OPS[c.op]
+    if c.entity == "attributes":
+        return op(runs.c[c.key], c.value)
+    table = {"metrics": latest_metrics, "params": params, "tags": tags}[c.entity]
+    return runs.c.id.in_(sa.select(table.c.run_id).where(table.c.key == c.key,
+                                                          op(table.c.value, c.value)))
+
+
+def _order(q: Any, order: OrderBy | None) -> Any:
+    if order is None:
+        return q.order_by(runs.c.start_time.desc(), runs.c.id)
+    if order.entity == "attributes":
+        col: Any = runs.c[order.key]
+    else:
+        table = {"metrics": latest_metrics, "params": params, "tags": tags}[order.entity]
+        col = (sa.select(table.c.value)
+               .where(table.c.run_id == runs.c.id, table.c.key == order.key)
+               .scalar_subquery())
+    col = col.desc() if order.descending else col.asc()
+    return q.order_by(col.nulls_last(), runs.c.start_time.desc(), runs.c.id)

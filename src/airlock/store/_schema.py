@@ -1,0 +1,179 @@
+"""Table definitions of the metadata store (SQLAlchemy Core). Private to ``airlock.store``.
+
+Times are integers in milliseconds since the epoch (UTC). A metric value of NULL means NaN:
+SQLite cannot store NaN, and one rule for every backend keeps queries identical.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(256), nullable=False, unique=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("experiment_id", BigId, sa.ForeignKey("experiments.id"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=False),
+    sa.Column("end_time", sa.BigInteger, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("user", sa.String(256), nullable=False),
+    sa.Column("command", sa.Text, nullable=True),
+    sa.Column("code", sa.JSON, nullable=True),
+    sa.Column("env", sa.JSON, nullable=True),
+    sa.Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("key", sa.String(256), nullable=False),
+    sa.Column("value", sa.Float(precision=53), nullable=True),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("value", sa.Float(precision=53), nullable=True),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+run_artifacts = sa.Table(
+    "run_artifacts",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("uri", sa.Text, nullable=True),
+    sa.Column("schema", sa.JSON, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+run_inputs = sa.Table(
+    "run_inputs",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("digest", sa.String(64), sa.ForeignKey("datasets.digest"), primary_key=True),
+    sa.Column("context", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+)
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("name", sa.String(256), sa.ForeignKey("models.name"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("flavor", sa.String(64), nullable=False),
+    sa.Column("artifact_uri", sa.Text, nullable=False),
+    sa.Column("manifest", sa.JSON, nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+)
+
+version_inputs = sa.Table(
+    "version_inputs",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("digest", sa.String(64), sa.ForeignKey("datasets.digest"), primary_key=True),
+    sa.ForeignKeyConstraint(
+        ["name", "version"], ["model_versions.name", "model_versions.version"]
+    ),
+)
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("name", sa.String(256), sa.ForeignKey("models.name"), primary_key=True),
+    sa.Column("alias", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=False),
+    sa.Column("time", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(512), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_events_subject", "subject"),
+)
+
+# One row (id = 1): the head of the audit chain. Writers lock it (FOR UPDATE on PostgreSQL,
+# the database write lock on SQLite) so that events get consecutive sequence numbers.
+event_head = sa.Table(
+    "event_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)

@@ -1,0 +1,227 @@
+"""A tracked run: params, metrics, tags, artifacts and inputs, flushed in batches.
+
+``log_metric`` appends to an in-memory buffer (microseconds); the buffer is written in one
+transaction when it holds ``FLUSH_POINTS`` points, when ``FLUSH_SECONDS`` have passed, on
+``flush()`` and when the run ends. What ``flush()`` or a finished run acknowledged is on disk.
+"""
+
+from __future__ import annotations
+
+import atexit
+import numbers
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from airlock._config import settings
+from airlock.errors import InvalidInput, UsageError
+from airlock.store import (
+    ArtifactRecord,
+    DatasetInfo,
+    MetricPoint,
+    RunRecord,
+    Store,
+    get_store,
+)
+
+from ._capture import capture_code, capture_command, capture_env
+
+__all__ = ["Run", "active_run", "start_run"]
+
+FLUSH_POINTS = 1000
+FLUSH_SECONDS = 1.0
+MAX_KEY = 256
+_active: ContextVar[Run | None] = ContextVar("airlock_active_run", default=None)
+_open_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+
+
+def _check_key(kind: str, key: Any) -> str:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY or key != key.strip():
+        raise InvalidInput(f"invalid {kind} name {key!r}: a non-empty string of at most "
+                           f"{MAX_KEY} characters without surrounding spaces")
+    return key
+
+
+def _check_value(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidInput(
+            f"metric {key!r} must be a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def _check_step(key: str, step: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise InvalidInput(f"step of metric {key!r} must be an integer, got {step!r}")
+    return int(step)
+
+
+class Run:
+    """One tracked execution. Use :func:`start_run` to make one."""
+
+    def __init__(self, *, run_id: str, experiment: str, store: Store) -> None:
+        self.id = run_id
+        self.experiment = experiment
+        self._store = store
+        self._buffer: list[MetricPoint] = []
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        self._ended = False
+        self._token: Any = None
+
+    def __repr__(self) -> str:
+        return f"Run(id={self.id!r}, experiment={self.experiment!r})"
+
+    # -- metrics ------------------------------------------------------------------------
+    def log_metric(self, key: str, value: float, step: int = 0,
+                   timestamp: int | None = None) -> None:
+        """Buffer one point; NaN and ±inf are kept as such."""
+        point = MetricPoint(_check_key("metric", key), _check_value(key, value),
+                            _check_step(key, step),
+                            time.time_ns() // 1_000_000 if timestamp is None else int(timestamp))
+        with self._lock:
+            self._buffer.append(point)
+            due = (len(self._buffer) >= FLUSH_POINTS
+                   or time.monotonic() - self._last_flush >= FLUSH_SECONDS)
+        if due:
+            self.flush()
+
+    def log_metrics(self, values: Mapping[str, float], step: int = 0,
+                    timestamp: int | None = None) -> None:
+        at = time.time_ns() // 1_000_000 if timestamp is None else timestamp
+        for key, value in values.items():
+            self.log_metric(key, value, step, at)
+
+    def log_batch(self, points: Iterable[MetricPoint | tuple[str, float, int, int]]) -> None:
+        """Write many points now, in one transaction: (key, value, step, timestamp) each."""
+        checked = []
+        for p in points:
+            key, value, step, ts = (p.key, p.value, p.step, p.timestamp) \
+                if isinstance(p, MetricPoint) else p
+            checked.append(MetricPoint(_check_key("metric", key), _check_value(key, value),
+                                       _check_step(key, step), int(ts)))
+        self.flush()
+        self._store.runs.log_metrics(self.id, checked)
+
+    def flush(self) -> None:
+        """Write buffered metric points; when this returns they are durable."""
+        with self._lock:
+            points, self._buffer = self._buffer, []
+            self._last_flush = time.monotonic()
+        if points:
+            try:
+                self._store.runs.log_metrics(self.id, points)
+            except BaseException:
+                with self._lock:  # keep them for the next try
+                    self._buffer[:0] = points
+                raise
+
+    # -- params, tags, artifacts, inputs ------------------------------------------------
+    def log_param(self, key: str, value: Any) -> None:
+        self.log_params({key: value})
+
+    def log_params(self, values: Mapping[str, Any]) -> None:
+        """Params are immutable: logging a different value for a key is an error."""
+        self._store.runs.log_params(
+            self.id, {_check_key("param", k): str(v) for k, v in values.items()})
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, values: Mapping[str, Any]) -> None:
+        self._store.runs.set_tags(
+            self.id, {_check_key("tag", k): str(v) for k, v in values.items()})
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> list[str]:
+        """Copy a file or a folder into the run's artifacts; returns the stored paths."""
+        src = Path(path)
+        dest = "/".join(p for p in ((artifact_path or "").strip("/"),
+                                    src.name if src.is_dir() else "") if p)
+        prefix = "/".join(p for p in (f"runs/{self.id}/artifacts", dest) if p)
+        stored = self._store.artifacts.put_tree(src, prefix)
+        records = [ArtifactRecord("/".join(p for p in (dest, rel) if p), size, digest)
+                   for rel, size, digest in stored]
+        self._store.runs.log_artifacts(self.id, records)
+        return [r.path for r in records]
+
+    def log_input(self, data: Any, *, name: str | None = None,
+                  context: str = "training") -> DatasetInfo:
+        """Record a dataset this run used: its content sha256, schema and row count."""
+        from airlock.data import fingerprint
+
+        info = fingerprint(data, name=name)
+        self._store.runs.log_input(self.id, info, context)
+        return info
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def end(self, status: str = "FINISHED", error: str | None = None) -> None:
+        if self._ended:
+            return
+        if status not in ("FINISHED", "FAILED", "KILLED"):
+            raise UsageError(f"invalid run status {status!r}: FINISHED, FAILED or KILLED")
+        self.flush()
+        self._store.runs.end_run(self.id, status, error)
+        self._ended = True
+        _open_runs.discard(self)
+
+    @property
+    def info(self) -> RunRecord:
+        """The run as stored now (flushes first)."""
+        self.flush()
+        return self._store.runs.get(self.id)
+
+    def __enter__(self) -> Run:
+        self._token = _active.set(self)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._token is not None:
+            _active.reset(self._token)
+            self._token = None
+        if exc is None:
+            self.end("FINISHED")
+        else:
+            status = "FAILED" if isinstance(exc, Exception) else "KILLED"
+            self.end(status, f"{type(exc).__name__}: {exc}")
+
+
+def start_run(experiment: str = "default", *, name: str | None = None,
+              params: Mapping[str, Any] | None = None,
+              tags: Mapping[str, Any] | None = None) -> Run:
+    """Start a run; use it as a context manager so it ends FINISHED or FAILED by itself."""
+    _check_key("experiment", experiment)
+    store = get_store()
+    run = Run(run_id=uuid.uuid4().hex, experiment=experiment, store=store)
+    store.runs.create_run(
+        run_id=run.id, experiment=experiment, name=name, user=settings().actor,
+        command=capture_command(), code=capture_code(), env=capture_env(),
+        start_time=time.time_ns() // 1_000_000,
+    )
+    if params:
+        run.log_params(params)
+    if tags:
+        run.set_tags(tags)
+    _open_runs.add(run)
+    return run
+
+
+def active_run() -> Run | None:
+    """The run of the innermost ``with start_run(...)`` block, if any."""
+    return _active.get()
+
+
+@atexit.register
+def _flush_open_runs() -> None:
+    for run in list(_open_runs):
+        try:
+            run.flush()
+        except Exception:  # noqa: S110 - the interpreter is going away; best effort only
+            pass
+
+
