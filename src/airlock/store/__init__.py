@@ -29,7 +29,7 @@ from ._records import (
     RunRecord,
     VersionRecord,
 )
-from ._runs import RunStore
+from ._runs import PointRow, RunStore
 
 __all__ = [
     "HEAD_REVISION",
@@ -42,6 +42,7 @@ __all__ = [
     "MetricPoint",
     "ModelRecord",
     "OrderBy",
+    "PointRow",
     "RunRecord",
     "RunStore",
     "Store",

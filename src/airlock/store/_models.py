@@ -12,7 +12,8 @@ from airlock.errors import NotFound, UsageError
 
 from ._engine import read_tx, write_tx
 from ._events import append_event, lock_chain, now_ms
-from ._records import ModelRecord, VersionRecord
+from ._records import DatasetInfo, ModelRecord, VersionRecord
+from ._runs import save_dataset
 from ._schema import aliases, model_versions, models, runs, version_inputs
 
 __all__ = ["ModelStore"]
@@ -25,7 +26,7 @@ class ModelStore:
     # -- writes -------------------------------------------------------------------------
     def register(self, *, name: str, flavor: str, artifact_uri: str, manifest: dict[str, Any],
                  run_id: str | None, description: str | None,
-                 dataset_digests: Sequence[str] = ()) -> VersionRecord:
+                 datasets: Sequence[DatasetInfo] = ()) -> VersionRecord:
         """Create the model if new and add the next version number, in one transaction."""
         with write_tx(self._engine) as conn:
             # The event chain's lock comes first: concurrent registrations queue here, so
@@ -45,9 +46,10 @@ class ModelStore:
                    "description": description, "created_at": now,
                    "created_by": settings().actor}
             conn.execute(model_versions.insert().values(**row))
-            for digest in dict.fromkeys(dataset_digests):
+            for info in {d.digest: d for d in datasets}.values():
+                save_dataset(conn, info)
                 conn.execute(version_inputs.insert().values(name=name, version=version,
-                                                            digest=digest))
+                                                            digest=info.digest))
             conn.execute(models.update().where(models.c.name == name).values(updated_at=now))
             append_event(conn, "version.registered", f"models/{name}",
                          {"version": version, "flavor": flavor, "run_id": run_id,

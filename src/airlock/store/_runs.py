@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from airlock.errors import InvalidInput, NotFound
@@ -14,11 +16,14 @@ from ._engine import read_tx, write_tx
 from ._events import append_event, now_ms
 from ._query import Clause, OrderBy
 from ._records import ArtifactRecord, DatasetInfo, MetricPoint, RunRecord
+
+#: One metric point as the store takes it: (key, value, step, timestamp in ms).
+PointRow = tuple[str, float, int, int]
 from ._schema import (
     datasets,
     experiments,
     latest_metrics,
-    metrics,
+    metric_chunks,
     params,
     run_artifacts,
     run_inputs,
@@ -46,12 +51,6 @@ def _py_value(value: float | None) -> float:
 class RunStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        style = engine.dialect.paramstyle
-        ph = "?" if style == "qmark" else "%s"
-        self._insert_metrics = (
-            f"INSERT INTO metrics (run_id, key, value, step, timestamp) "
-            f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph})"
-        )
 
     # -- writes -------------------------------------------------------------------------
     def create_run(self, *, run_id: str, experiment: str, name: str | None, user: str,
@@ -105,32 +104,43 @@ class RunStore:
             conn.execute(tags.insert(),
                          [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()])
 
-    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
-        """Store a batch of points and move each key's latest value (by step, then time)."""
+    def log_metrics(self, run_id: str, points: Sequence[PointRow]) -> None:
+        """Store a batch of points, one columnar chunk per key, and move each key's latest
+        value (the point with the highest step, then the latest time)."""
         if not points:
             return
-        latest: dict[str, MetricPoint] = {}
+        by_key: dict[str, list[PointRow]] = defaultdict(list)
         for p in points:
-            cur = latest.get(p.key)
-            if cur is None or (p.step, p.timestamp) >= (cur.step, cur.timestamp):
-                latest[p.key] = p
-        rows = [(run_id, p.key, _db_value(p.value), p.step, p.timestamp) for p in points]
+            by_key[p[0]].append(p)
+        chunks, latest = [], {}
+        for key, pts in by_key.items():
+            steps = np.fromiter((p[2] for p in pts), dtype="<i8", count=len(pts))
+            values = np.fromiter((p[1] for p in pts), dtype="<f8", count=len(pts))
+            stamps = np.fromiter((p[3] for p in pts), dtype="<i8", count=len(pts))
+            chunks.append({"run_id": run_id, "key": key, "count": len(pts),
+                           "steps": steps.tobytes(), "values": values.tobytes(),
+                           "timestamps": stamps.tobytes()})
+            i = int(np.lexsort((stamps, steps))[-1])
+            latest[key] = (float(values[i]), int(steps[i]), int(stamps[i]))
         with write_tx(self._engine) as conn:
             self._require_run(conn, run_id)
-            conn.exec_driver_sql(self._insert_metrics, rows)
-            old = {r.key: (r.step, r.timestamp) for r in conn.execute(
-                sa.select(latest_metrics.c.key, latest_metrics.c.step, latest_metrics.c.timestamp)
-                .where(latest_metrics.c.run_id == run_id,
-                       latest_metrics.c.key.in_(list(latest))))}
-            moved = [p for k, p in latest.items() if k not in old or
-                     (p.step, p.timestamp) >= old[k]]
-            if moved:
-                conn.execute(latest_metrics.delete().where(
-                    latest_metrics.c.run_id == run_id,
-                    latest_metrics.c.key.in_([p.key for p in moved])))
-                conn.execute(latest_metrics.insert(), [
-                    {"run_id": run_id, "key": p.key, "value": _db_value(p.value),
-                     "step": p.step, "timestamp": p.timestamp} for p in moved])
+            conn.execute(metric_chunks.insert(), chunks)
+            self._move_latest(conn, run_id, latest)
+
+    @staticmethod
+    def _move_latest(conn: sa.Connection, run_id: str,
+                     latest: dict[str, tuple[float, int, int]]) -> None:
+        old = {r.key: (r.step, r.timestamp) for r in conn.execute(
+            sa.select(latest_metrics.c.key, latest_metrics.c.step, latest_metrics.c.timestamp)
+            .where(latest_metrics.c.run_id == run_id, latest_metrics.c.key.in_(list(latest))))}
+        moved = {k: v for k, v in latest.items() if k not in old or v[1:] >= old[k]}
+        if not moved:
+            return
+        conn.execute(latest_metrics.delete().where(
+            latest_metrics.c.run_id == run_id, latest_metrics.c.key.in_(list(moved))))
+        conn.execute(latest_metrics.insert(), [
+            {"run_id": run_id, "key": k, "value": _db_value(v), "step": s, "timestamp": t}
+            for k, (v, s, t) in moved.items()])
 
     def log_artifacts(self, run_id: str, records: Iterable[ArtifactRecord]) -> None:
         recs = list(records)
@@ -180,13 +190,22 @@ class RunStore:
             return self._fetch(conn, q, details=False)
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
-        q = (sa.select(metrics.c.key, metrics.c.value, metrics.c.step, metrics.c.timestamp)
-             .where(metrics.c.run_id == run_id, metrics.c.key == key)
-             .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id))
+        """Every point of ``key``, ordered by step then time (stable for ties)."""
+        q = (sa.select(metric_chunks.c.steps, metric_chunks.c["values"],
+                       metric_chunks.c.timestamps)
+             .where(metric_chunks.c.run_id == run_id, metric_chunks.c.key == key)
+             .order_by(metric_chunks.c.id))
         with read_tx(self._engine) as conn:
             self._require_run(conn, run_id)
-            return [MetricPoint(r.key, _py_value(r.value), r.step, r.timestamp)
-                    for r in conn.execute(q)]
+            rows = conn.execute(q).all()
+        if not rows:
+            return []
+        steps = np.concatenate([np.frombuffer(r.steps, dtype="<i8") for r in rows])
+        values = np.concatenate([np.frombuffer(r[1], dtype="<f8") for r in rows])
+        stamps = np.concatenate([np.frombuffer(r.timestamps, dtype="<i8") for r in rows])
+        order = np.lexsort((stamps, steps))
+        return [MetricPoint(key, float(values[i]), int(steps[i]), int(stamps[i]))
+                for i in order]
 
     def experiments(self) -> list[str]:
         with read_tx(self._engine) as conn:

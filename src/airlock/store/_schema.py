@@ -1,7 +1,8 @@
 """Table definitions of the metadata store (SQLAlchemy Core). Private to ``airlock.store``.
 
-Times are integers in milliseconds since the epoch (UTC). A metric value of NULL means NaN:
-SQLite cannot store NaN, and one rule for every backend keeps queries identical.
+Times are integers in milliseconds since the epoch (UTC). In ``latest_metrics`` a value of
+NULL means NaN: SQLite cannot store NaN in a REAL column, and one rule for every backend
+keeps queries identical.
 """
 
 from __future__ import annotations
@@ -60,16 +61,20 @@ tags = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-metrics = sa.Table(
-    "metrics",
+# Metric history is stored columnar: each flush writes one row per key holding that key's
+# points as little-endian arrays (steps int64, values float64 with NaN kept, timestamps int64).
+# 10,000 points cost one row, not 10,000 index entries.
+metric_chunks = sa.Table(
+    "metric_chunks",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
     sa.Column("key", sa.String(256), nullable=False),
-    sa.Column("value", sa.Float(precision=53), nullable=True),
-    sa.Column("step", sa.BigInteger, nullable=False),
-    sa.Column("timestamp", sa.BigInteger, nullable=False),
-    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("steps", sa.LargeBinary, nullable=False),
+    sa.Column("values", sa.LargeBinary, nullable=False),
+    sa.Column("timestamps", sa.LargeBinary, nullable=False),
+    sa.Index("ix_metric_chunks_run_key", "run_id", "key"),
 )
 
 latest_metrics = sa.Table(

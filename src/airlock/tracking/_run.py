@@ -25,6 +25,7 @@ from airlock.store import (
     ArtifactRecord,
     DatasetInfo,
     MetricPoint,
+    PointRow,
     RunRecord,
     Store,
     get_store,
@@ -49,6 +50,8 @@ def _check_key(kind: str, key: Any) -> str:
 
 
 def _check_value(key: str, value: Any) -> float:
+    if type(value) is float:  # the common case, checked without the ABC machinery
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidInput(
             f"metric {key!r} must be a real number, got {type(value).__name__} {value!r}")
@@ -56,6 +59,8 @@ def _check_value(key: str, value: Any) -> float:
 
 
 def _check_step(key: str, step: Any) -> int:
+    if type(step) is int:
+        return step
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         raise InvalidInput(f"step of metric {key!r} must be an integer, got {step!r}")
     return int(step)
@@ -68,7 +73,7 @@ class Run:
         self.id = run_id
         self.experiment = experiment
         self._store = store
-        self._buffer: list[MetricPoint] = []
+        self._buffer: list[PointRow] = []
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
         self._ended = False
@@ -81,9 +86,8 @@ class Run:
     def log_metric(self, key: str, value: float, step: int = 0,
                    timestamp: int | None = None) -> None:
         """Buffer one point; NaN and ±inf are kept as such."""
-        point = MetricPoint(_check_key("metric", key), _check_value(key, value),
-                            _check_step(key, step),
-                            time.time_ns() // 1_000_000 if timestamp is None else int(timestamp))
+        point = (_check_key("metric", key), _check_value(key, value), _check_step(key, step),
+                 time.time_ns() // 1_000_000 if timestamp is None else int(timestamp))
         with self._lock:
             self._buffer.append(point)
             due = (len(self._buffer) >= FLUSH_POINTS
@@ -99,14 +103,21 @@ class Run:
 
     def log_batch(self, points: Iterable[MetricPoint | tuple[str, float, int, int]]) -> None:
         """Write many points now, in one transaction: (key, value, step, timestamp) each."""
-        checked = []
+        checked: list[PointRow] = []
+        keys: set[str] = set()
         for p in points:
             key, value, step, ts = (p.key, p.value, p.step, p.timestamp) \
                 if isinstance(p, MetricPoint) else p
-            checked.append(MetricPoint(_check_key("metric", key), _check_value(key, value),
-                                       _check_step(key, step), int(ts)))
+            if key not in keys:
+                keys.add(_check_key("metric", key))
+            checked.append((key, _check_value(key, value), _check_step(key, step), int(ts)))
         self.flush()
         self._store.runs.log_metrics(self.id, checked)
+
+    def history(self, key: str) -> list[MetricPoint]:
+        """Every logged point of metric ``key`` (flushes first)."""
+        self.flush()
+        return self._store.runs.metric_history(self.id, key)
 
     def flush(self) -> None:
         """Write buffered metric points; when this returns they are durable."""

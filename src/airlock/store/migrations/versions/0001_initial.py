@@ -98,18 +98,19 @@ def upgrade() -> None:
     with op.batch_alter_table('latest_metrics', schema=None) as batch_op:
         batch_op.create_index('ix_latest_metrics_key_value', ['key', 'value'], unique=False)
 
-    op.create_table('metrics',
+    op.create_table('metric_chunks',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('run_id', sa.String(length=32), nullable=False),
     sa.Column('key', sa.String(length=256), nullable=False),
-    sa.Column('value', sa.Float(precision=53), nullable=True),
-    sa.Column('step', sa.BigInteger(), nullable=False),
-    sa.Column('timestamp', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_metrics_run_id_runs')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_metrics'))
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('steps', sa.LargeBinary(), nullable=False),
+    sa.Column('values', sa.LargeBinary(), nullable=False),
+    sa.Column('timestamps', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_metric_chunks_run_id_runs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_chunks'))
     )
-    with op.batch_alter_table('metrics', schema=None) as batch_op:
-        batch_op.create_index('ix_metrics_run_key_step', ['run_id', 'key', 'step'], unique=False)
+    with op.batch_alter_table('metric_chunks', schema=None) as batch_op:
+        batch_op.create_index('ix_metric_chunks_run_key', ['run_id', 'key'], unique=False)
 
     op.create_table('model_versions',
     sa.Column('name', sa.String(length=256), nullable=False),
@@ -177,10 +178,10 @@ def downgrade() -> None:
     op.drop_table('run_artifacts')
     op.drop_table('params')
     op.drop_table('model_versions')
-    with op.batch_alter_table('metrics', schema=None) as batch_op:
-        batch_op.drop_index('ix_metrics_run_key_step')
+    with op.batch_alter_table('metric_chunks', schema=None) as batch_op:
+        batch_op.drop_index('ix_metric_chunks_run_key')
 
-    op.drop_table('metrics')
+    op.drop_table('metric_chunks')
     with op.batch_alter_table('latest_metrics', schema=None) as batch_op:
         batch_op.drop_index('ix_latest_metrics_key_value')
 

@@ -1,0 +1,70 @@
+"""airlock: data contract → tracked run → registered model → gate → serve → monitor.
+
+The public Python API. Heavy modules are imported on first use, so ``import airlock`` stays
+fast; every name below is listed in ``__all__`` and resolved lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from airlock import errors
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    # tracking
+    "start_run": "airlock.tracking",
+    "active_run": "airlock.tracking",
+    "Run": "airlock.tracking",
+    "get_run": "airlock._api",
+    "search_runs": "airlock._api",
+    # registry
+    "register_model": "airlock.registry",
+    "load_model": "airlock.registry",
+    "set_alias": "airlock.registry",
+    "delete_alias": "airlock.registry",
+    "get_model_version": "airlock.registry",
+    "list_models": "airlock.registry",
+    "list_versions": "airlock.registry",
+    "LoadedModel": "airlock.registry",
+    "import_mlflow": "airlock.registry",
+    # data
+    "fingerprint": "airlock.data",
+    # audit
+    "list_events": "airlock._api",
+    "verify_events": "airlock._api",
+    "alias_history": "airlock._api",
+}
+
+__all__ = ["__version__", "errors", *sorted(_LAZY)]
+
+if TYPE_CHECKING:
+    from airlock._api import alias_history, get_run, list_events, search_runs, verify_events
+    from airlock.data import fingerprint
+    from airlock.registry import (
+        LoadedModel,
+        delete_alias,
+        get_model_version,
+        import_mlflow,
+        list_models,
+        list_versions,
+        load_model,
+        register_model,
+        set_alias,
+    )
+    from airlock.tracking import Run, active_run, start_run
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'airlock' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,36 @@
+"""Read-side helpers of the public API: runs and the audit log."""
+
+from __future__ import annotations
+
+from airlock.store import EventRecord, RunRecord, VerifyResult, get_store, parse_filter
+from airlock.store import parse_order_by as _parse_order_by
+
+__all__ = ["alias_history", "get_run", "list_events", "search_runs", "verify_events"]
+
+
+def get_run(run_id: str) -> RunRecord:
+    return get_store().runs.get(run_id)
+
+
+def search_runs(filter: str | None = None, *, experiment: str | None = None,
+                order_by: str | None = None, limit: int | None = None) -> list[RunRecord]:
+    """Runs matching ``filter`` (e.g. ``metrics.val_auc > 0.9 and params.max_depth = 6``)."""
+    return get_store().runs.search(experiment=experiment, clauses=parse_filter(filter),
+                                   order_by=_parse_order_by(order_by), limit=limit)
+
+
+def list_events(*, subject: str | None = None, action: str | None = None,
+                limit: int | None = None) -> list[EventRecord]:
+    return get_store().events.list(subject=subject, action=action, limit=limit)
+
+
+def verify_events() -> VerifyResult:
+    return get_store().events.verify()
+
+
+def alias_history(name: str) -> list[EventRecord]:
+    """Every alias set, move and removal of model ``name``: who, when, from, to."""
+    from airlock.registry import list_versions
+
+    list_versions(name)  # NotFound for an unknown model
+    return get_store().events.list(subject=f"models/{name}", action="alias.")

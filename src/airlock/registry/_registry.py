@@ -1,0 +1,183 @@
+"""Register, resolve, alias and load model versions.
+
+A version's files are written under ``models/<name>/<uuid>/`` first and recorded in the
+database second, so a crash in between leaves an unreferenced folder, never a version
+pointing at missing files. Loading verifies every file's sha256 before any byte is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import tempfile
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from airlock._config import settings
+from airlock.data import fingerprint, to_arrow
+from airlock.errors import UntrustedArtifact, UsageError
+from airlock.store import DatasetInfo, ModelRecord, Store, VersionRecord, get_store, sha256_file
+from airlock.tracking import Run, active_run, package_versions
+
+from ._loaded import LoadedModel
+from ._ref import ModelRef, check_model_name, parse_ref
+from ._signature import infer_signature
+from .flavors import Flavor, detect_flavor, get_flavor
+
+__all__ = [
+    "delete_alias",
+    "get_model_version",
+    "list_models",
+    "list_versions",
+    "load_model",
+    "register_model",
+    "register_saved",
+    "resolve",
+    "set_alias",
+]
+
+MANIFEST_FILE = "airlock-manifest.json"
+
+
+def _files_digest(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def register_model(
+    name: str, model: Any, *, run: Run | str | None = None, input_example: Any = None,
+    datasets: Sequence[Any] = (), description: str | None = None, flavor: str | None = None,
+    serialization: str | None = None, trusted: bool = False,
+) -> VersionRecord:
+    """Save ``model`` as the next version of ``name``; returns the new version.
+
+    ``serialization`` picks the format within a flavor (sklearn: ``skops`` by default,
+    ``pickle`` or ``joblib``); pickle-based formats only load when ``trusted=True`` here
+    or at load time. ``datasets`` are paths, tables or fingerprints (lineage)."""
+    check_model_name(name)
+    fl = get_flavor(flavor) if flavor else detect_flavor(model)
+    with tempfile.TemporaryDirectory(prefix="airlock-model-") as tmp:
+        path = Path(tmp)
+        options = fl.save(model, path, serialization=serialization)
+        example = None if input_example is None else to_arrow(input_example)
+        signature = None
+        if example is not None:
+            signature = _signature(fl, path, options, example, name)
+        elif getattr(model, "feature_names_in_", None) is not None:
+            signature = {"inputs": [{"name": str(n), "type": None, "nullable": True}
+                                    for n in model.feature_names_in_]}
+        return register_saved(name, path, fl, options, run=run, signature=signature,
+                              datasets=datasets, description=description, trusted=trusted,
+                              example=example)
+
+
+def _signature(fl: Flavor, path: Path, options: dict[str, Any], example: Any,
+               name: str) -> dict[str, Any]:
+    import pyarrow as pa
+
+    predictor = fl.load(path, options)
+    outputs = pa.table(predictor.predict(example.to_pandas()))
+    return infer_signature(example, outputs)
+
+
+def register_saved(
+    name: str, path: Path, fl: Flavor, options: dict[str, Any], *,
+    run: Run | str | None = None, signature: dict[str, Any] | None = None,
+    datasets: Sequence[Any] = (), description: str | None = None, trusted: bool = False,
+    example: Any = None, extra: dict[str, Any] | None = None,
+) -> VersionRecord:
+    """Upload a flavor's saved folder and record it as a new version (used by importers)."""
+    store = get_store()
+    if example is not None:
+        example.slice(0, 5).to_pandas().to_json(path / "input_example.json", orient="split",
+                                                 index=False)
+    files = {p.relative_to(path).as_posix(): sha256_file(p)
+             for p in sorted(path.rglob("*")) if p.is_file() and p.name != MANIFEST_FILE}
+    infos = [d if isinstance(d, DatasetInfo) else fingerprint(d) for d in datasets]
+    run_id = run.id if isinstance(run, Run) else run
+    if run_id is None and (current := active_run()) is not None:
+        run_id = current.id
+    manifest: dict[str, Any] = {
+        "format_version": 1, "flavor": fl.name, "loader": type(fl).__module__,
+        "options": options, "signature": signature or {"inputs": []},
+        "libraries": package_versions(tuple(fl.libraries())),
+        "python": platform.python_version(), "files": files, "sha256": _files_digest(files),
+        "trusted": bool(trusted), "pickle_based": fl.pickle_based(options),
+        "datasets": [d.to_dict() for d in infos], **(extra or {}),
+    }
+    (path / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    prefix = f"models/{name}/{uuid.uuid4().hex}"
+    store.artifacts.put_tree(path, prefix)
+    return store.models.register(
+        name=name, flavor=fl.name, artifact_uri=prefix, manifest=manifest, run_id=run_id,
+        description=description, datasets=infos)
+
+
+def resolve(ref: str | ModelRef) -> VersionRecord:
+    """The version a reference names (latest, number or alias)."""
+    r = parse_ref(ref)
+    store = get_store()
+    if r.version is not None:
+        return store.models.get_version(r.name, r.version)
+    if r.alias is not None:
+        return store.models.get_version(r.name, store.models.resolve_alias(r.name, r.alias))
+    versions = store.models.list_versions(r.name)
+    if not versions:
+        raise UsageError(f"model {r.name} has no versions")
+    return versions[-1]
+
+
+def get_model_version(ref: str | ModelRef) -> VersionRecord:
+    return resolve(ref)
+
+
+def set_alias(ref: str | ModelRef, alias: str) -> VersionRecord:
+    """Point ``alias`` at the version ``ref`` names (``name@3``); audited."""
+    version = resolve(ref)
+    get_store().models.set_alias(version.name, alias, version.version)
+    return get_store().models.get_version(version.name, version.version)
+
+
+def delete_alias(name: str, alias: str) -> int:
+    check_model_name(name)
+    return get_store().models.delete_alias(name, alias)
+
+
+def list_models() -> list[ModelRecord]:
+    return get_store().models.list_models()
+
+
+def list_versions(name: str) -> list[VersionRecord]:
+    return get_store().models.list_versions(check_model_name(name))
+
+
+def load_model(ref: str | ModelRef, *, trusted: bool | None = None) -> LoadedModel:
+    """Load a version for prediction after verifying the sha256 of every file.
+
+    A pickle-based artifact loads only when it was registered with ``trusted=True`` or
+    ``trusted=True`` is passed here."""
+    version = resolve(ref)
+    manifest = version.manifest
+    if manifest.get("pickle_based") and not (trusted or manifest.get("trusted")):
+        raise UntrustedArtifact(
+            f"{version.ref} is stored as {manifest['options'].get('format')} (pickle-based, "
+            "can run arbitrary code when loaded) and is not marked trusted; if you trust its "
+            "source, load it with load_model(..., trusted=True) or `--trusted`"
+        )
+    path = _materialise(get_store(), version)
+    fl = get_flavor(version.flavor)
+    return LoadedModel(version, fl.load(path, manifest["options"]))
+
+
+def _materialise(store: Store, version: VersionRecord) -> Path:
+    """A local folder with the version's files, each verified against the manifest."""
+    files: dict[str, str] = version.manifest["files"]
+    local = store.artifacts.local_path(version.artifact_uri)
+    if local is not None:
+        for rel, digest in files.items():
+            store.artifacts.verify(f"{version.artifact_uri}/{rel}", digest)
+        return local
+    cache = settings().home / "cache" / "models" / version.manifest["sha256"]
+    return store.artifacts.fetch(version.artifact_uri, cache, files)

@@ -1,0 +1,59 @@
+"""What every flavor provides. Serving and batch only ever see :class:`Predictor`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from airlock.errors import DependencyMissing
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Flavor", "Predictor", "classifier_outputs", "require"]
+
+Outputs = dict[str, np.ndarray[Any, Any]]
+
+
+class Predictor(Protocol):
+    def predict(self, df: pd.DataFrame) -> Outputs: ...
+
+
+class Flavor(Protocol):
+    name: str
+
+    def detect(self, model: Any) -> bool: ...
+
+    def save(self, model: Any, path: Path, *, serialization: str | None) -> dict[str, Any]:
+        """Write the model into the empty folder ``path``; return the loader options."""
+        ...
+
+    def pickle_based(self, options: dict[str, Any]) -> bool: ...
+
+    def load(self, path: Path, options: dict[str, Any]) -> Predictor: ...
+
+    def libraries(self) -> list[str]: ...
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional dependency or say which extra provides it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise DependencyMissing(
+            f"this model needs {module!r}: pip install 'airlock[{extra}]'") from exc
+
+
+def classifier_outputs(model: Any, X: Any) -> Outputs:
+    """``prediction`` plus ``proba_<class>`` per class when the model has predict_proba."""
+    out: Outputs = {"prediction": np.asarray(model.predict(X)).reshape(len(X), -1)[:, 0]
+                    if len(X) else np.asarray(model.predict(X))}
+    if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
+        proba = np.asarray(model.predict_proba(X))
+        for j, cls in enumerate(model.classes_):
+            out[f"proba_{cls}"] = proba[:, j]
+    return out
