@@ -1,0 +1,87 @@
+"""The ``airlock`` command line (typer). Every command: --help, --json where it prints
+results, exit 0 ok / 1 a check failed / 2 usage or input error, one line and no traceback
+for any error a user can cause."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+
+from . import _events, _models, _runs, _store
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="airlock",
+    help="airlock: tracked runs, a model registry and an audit log, from data to production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+app.add_typer(_runs.app, name="runs")
+app.add_typer(_models.app, name="models")
+app.add_typer(_events.app, name="events")
+app.add_typer(_store.app, name="store")
+
+
+@app.command("version")
+def version() -> None:
+    """Print airlock's version."""
+    from airlock import __version__
+
+    print(__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the app and turns every error into one line and an exit code."""
+    from airlock.errors import AirlockError
+
+    try:
+        result = app(args=argv, prog_name="airlock", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("error: aborted\n")
+        return 130
+    except AirlockError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except Exception as exc:
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            return _usage(exc)
+        if os.environ.get("AIRLOCK_DEBUG"):
+            raise
+        return _unexpected(exc)
+
+
+def _usage(exc: Any) -> int:
+    """click's usage errors (bad option, missing argument, no command): one line, exit 2."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        sys.stderr.write(exc.format_message() + "\n")
+        return 2
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    message = " ".join(exc.format_message().split())
+    sys.stderr.write(f"error: {message}{hint}\n")
+    return 2
+
+
+def _unexpected(exc: Exception) -> int:
+    import sqlalchemy as sa
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        sys.stderr.write(f"error: cannot use the store: {first}\n")
+        return 2
+    sys.stderr.write(f"error: internal error ({type(exc).__name__}: {first}); "
+                     "set AIRLOCK_DEBUG=1 for a traceback\n")
+    return 70
+
+
+def _run() -> None:  # pragma: no cover - the console script
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""`airlock events …`: read and verify the audit log."""
+
+from __future__ import annotations
+
+import typer
+
+from ._common import JSON_OPTION, console, fmt_time, print_json, table
+
+app = typer.Typer(help="The audit log: list events, verify the hash chain.",
+                  invoke_without_command=True)
+
+
+@app.callback()
+def events(
+    ctx: typer.Context,
+    subject: str | None = typer.Option(None, "--subject", help="e.g. models/adult-income"),
+    action: str | None = typer.Option(None, "--action", help="Prefix, e.g. alias."),
+    limit: int = typer.Option(50, "--limit", min=1, help="The newest N events."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List audit events, oldest first (the newest --limit of them)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from airlock._api import list_events
+
+    found = list_events(subject=subject, action=action, limit=limit)
+    if as_json:
+        print_json([e.to_dict() for e in found])
+        return
+    table(None, ["seq", "when", "actor", "action", "subject", "payload"],
+          [[e.seq, fmt_time(e.time), e.actor, e.action, e.subject,
+            ", ".join(f"{k}={_short(v)}" for k, v in e.payload.items() if v is not None)]
+           for e in found])
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 16 else text[:12] + "…"
+
+
+@app.command("verify")
+def verify(as_json: bool = JSON_OPTION) -> None:
+    """Check the hash chain; exit 1 naming the first event that was edited or deleted."""
+    from airlock._api import verify_events
+
+    result = verify_events()
+    if as_json:
+        print_json(result.to_dict())
+    elif result.ok:
+        console().print(f"ok: {result.checked} events, chain intact")
+    else:
+        import sys
+
+        sys.stderr.write(f"error: audit chain broken at event {result.first_bad}: "
+                         f"{result.reason}\n")
+    if not result.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,136 @@
+"""`airlock models …`: the registry from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ._common import JSON_OPTION, console, fmt_time, print_json, table
+
+app = typer.Typer(help="Registered models: list, show, alias, history, import.",
+                  no_args_is_help=True)
+
+
+def _version_json(v: Any) -> dict[str, Any]:
+    return {"name": v.name, "version": v.version, "aliases": v.aliases, "flavor": v.flavor,
+            "files": v.manifest.get("files", {}), "sha256": v.manifest.get("sha256"),
+            "run_id": v.run_id, "description": v.description, "created_at": v.created_at,
+            "created_by": v.created_by, "signature": v.manifest.get("signature"),
+            "datasets": v.manifest.get("datasets", [])}
+
+
+@app.command("list")
+def list_models(as_json: bool = JSON_OPTION) -> None:
+    """Every registered model with its latest version and aliases."""
+    from airlock.registry import list_models as _list
+    from airlock.registry import resolve
+
+    models = _list()
+    if as_json:
+        out = []
+        for m in models:
+            latest = resolve(m.name) if m.latest_version else None
+            out.append({"name": m.name, "version": m.latest_version, "aliases": m.aliases,
+                        "flavor": latest.flavor if latest else None,
+                        "files": latest.manifest.get("files", {}) if latest else {},
+                        "updated_at": m.updated_at})
+        print_json(out)
+        return
+    table(None, ["name", "latest", "aliases", "updated"],
+          [[m.name, m.latest_version,
+            ", ".join(f"{a}→{v}" for a, v in m.aliases.items()) or "-",
+            fmt_time(m.updated_at)] for m in models])
+
+
+@app.command("show")
+def show(ref: str = typer.Argument(..., help="NAME, NAME@VERSION or NAME@ALIAS."),
+         as_json: bool = JSON_OPTION) -> None:
+    """One version (NAME@VERSION or NAME@ALIAS), or every version of NAME."""
+    from airlock.registry import list_versions, parse_ref, resolve
+
+    r = parse_ref(ref)
+    versions = list_versions(r.name) if r.version is None and r.alias is None else [resolve(r)]
+    if as_json:
+        out = [_version_json(v) for v in versions]
+        print_json(out if len(out) > 1 or (r.version is None and r.alias is None) else out[0])
+        return
+    if len(versions) > 1 or (r.version is None and r.alias is None):
+        table(r.name, ["version", "flavor", "aliases", "run", "created", "by"],
+              [[v.version, v.flavor, ", ".join(v.aliases) or "-", (v.run_id or "-")[:12],
+                fmt_time(v.created_at), v.created_by] for v in versions])
+        return
+    v = versions[0]
+    c = console()
+    c.print(f"[bold]{v.ref}[/] flavor={v.flavor} aliases={', '.join(v.aliases) or '-'}")
+    c.print(f"created {fmt_time(v.created_at)} by {v.created_by}; run {v.run_id or '-'}")
+    if v.description:
+        c.print(v.description)
+    sig = v.manifest.get("signature", {})
+    table("inputs", ["column", "type"], [[i["name"], i.get("type")] for i in sig.get("inputs", [])])
+    table("files", ["path", "sha256"], [[p, d] for p, d in v.manifest.get("files", {}).items()])
+
+
+@app.command("alias")
+def alias(
+    ref: str = typer.Argument(..., help="NAME@VERSION to point the alias at (NAME with --delete)."),
+    name: str = typer.Argument(..., metavar="ALIAS", help="The alias, e.g. staging."),
+    delete: bool = typer.Option(False, "--delete", help="Remove the alias instead."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Point an alias at a version (audited), or remove it with --delete."""
+    from airlock.errors import UsageError
+    from airlock.registry import delete_alias, parse_ref, set_alias
+
+    r = parse_ref(ref)
+    if delete:
+        before = delete_alias(r.name, name)
+        result: dict[str, Any] = {"name": r.name, "alias": name, "from": before, "to": None}
+    else:
+        if r.version is None:
+            raise UsageError(f"give the version to alias as NAME@VERSION, not {ref!r}")
+        v = set_alias(r, name)
+        result = {"name": v.name, "alias": name, "to": v.version}
+    if as_json:
+        print_json(result)
+    else:
+        to = result["to"]
+        console().print(f"{r.name}@{name} → {to}" if to else f"removed {r.name}@{name}")
+
+
+@app.command("history")
+def history(name: str = typer.Argument(..., help="Model name."),
+            as_json: bool = JSON_OPTION) -> None:
+    """Every alias move of a model: who, when, from, to."""
+    from airlock._api import alias_history
+
+    events = alias_history(name)
+    rows = [{"time": e.time, "actor": e.actor, "action": e.action,
+             "alias": e.payload.get("alias"), "from": e.payload.get("from"),
+             "to": e.payload.get("to"), "seq": e.seq} for e in events]
+    if as_json:
+        print_json(rows)
+        return
+    table(f"{name}: alias history", ["when", "who", "action", "alias", "from", "to"],
+          [[fmt_time(r["time"]), r["actor"], r["action"], r["alias"], r["from"], r["to"]]
+           for r in rows])
+
+
+@app.command("import-mlflow")
+def import_mlflow(
+    path: Path = typer.Argument(..., help="An MLflow model directory (with an MLmodel file)."),
+    name: str = typer.Option(..., "--name", "-n", help="Register under this model name."),
+    trusted: bool = typer.Option(False, "--trusted",
+                                 help="Mark a pickle-based model as trusted to load."),
+    description: str | None = typer.Option(None, "--description"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Import an MLflow model (sklearn or python_function flavor) as a new version."""
+    from airlock.registry import import_mlflow as _import
+
+    v = _import(path, name, trusted=trusted, description=description)
+    if as_json:
+        print_json(_version_json(v))
+    else:
+        console().print(f"registered {v.ref} ({v.flavor}) from {path}")
