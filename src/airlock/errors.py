@@ -3,15 +3,15 @@
 Every error a user can cause or meet derives from :class:`AirlockError`. Each class carries
 the CLI exit code and the HTTP status it maps to, so the CLI and the server never guess::
 
-    AirlockError                      exit 2, HTTP 500
-    ├── UsageError                    exit 2, HTTP 400   bad input, named precisely
-    │   ├── InvalidInput              exit 2, HTTP 422   a value of the wrong type or shape
-    │   └── NotFound                  exit 2, HTTP 404   unknown run, model, version, alias
-    ├── IntegrityError                exit 2, HTTP 409   an artifact or event whose hash no longer matches
-    ├── UntrustedArtifact             exit 2, HTTP 403   a pickle-based artifact not marked trusted
-    ├── StoreVersionError             exit 2, HTTP 500   a store written by a newer airlock, or not migrated
-    ├── DependencyMissing             exit 2, HTTP 500   an optional extra is not installed
-    └── CheckFailed                   exit 1, HTTP 409   a check or gate ran and did not pass
+    AirlockError              exit 2, HTTP 500
+    ├── UsageError            exit 2, HTTP 400   bad input, named precisely
+    │   ├── InvalidInput      exit 2, HTTP 422   a value of the wrong type or shape
+    │   └── NotFound          exit 2, HTTP 404   unknown run, model, version, alias
+    ├── IntegrityError        exit 2, HTTP 409   an artifact or event hash no longer matches
+    ├── UntrustedArtifact     exit 2, HTTP 403   a pickle-based artifact not marked trusted
+    ├── StoreVersionError     exit 2, HTTP 500   store from a newer airlock, or not migrated
+    ├── DependencyMissing     exit 2, HTTP 500   an optional extra is not installed
+    └── CheckFailed           exit 1, HTTP 409   a check or gate ran and did not pass
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def history(name: str = typer.Argument(..., help="Model name."),
     from airlock._api import alias_history
 
     events = alias_history(name)
-    rows = [{"time": e.time, "actor": e.actor, "action": e.action,
+    rows: list[dict[str, Any]] = [{"time": e.time, "actor": e.actor, "action": e.action,
              "alias": e.payload.get("alias"), "from": e.payload.get("from"),
              "to": e.payload.get("to"), "seq": e.seq} for e in events]
     if as_json:

@@ -81,7 +81,7 @@ def _describe(path: Path, sample: Path | None) -> tuple[dict[str, str], int]:
     import polars as pl
 
     target = str(path / f"**/*{sample.suffix}") if path.is_dir() else str(path)  # type: ignore[union-attr]
-    scan = {"parquet": pl.scan_parquet, "csv": pl.scan_csv, "ndjson": pl.scan_ndjson,
+    scan: Any = {"parquet": pl.scan_parquet, "csv": pl.scan_csv, "ndjson": pl.scan_ndjson,
             "ipc": pl.scan_ipc}[fmt]
     try:
         lf = scan(target)

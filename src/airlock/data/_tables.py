@@ -36,7 +36,7 @@ def to_arrow(obj: Any, *, columns: Sequence[str] | None = None) -> pa.Table:
                 obj = obj.to_frame()
             if type(obj).__name__ == "LazyFrame":
                 obj = obj.collect()
-            return obj.to_arrow()  # type: ignore[no-any-return]
+            return obj.to_arrow()
         if kind == "pandas":
             if type(obj).__name__ == "Series":
                 obj = obj.to_frame()

@@ -45,7 +45,7 @@ def _signature(spec: dict[str, Any]) -> dict[str, Any] | None:
     cols = yaml.safe_load(raw) if isinstance(raw, str) else raw
     if not isinstance(cols, list) or not all(isinstance(c, dict) and "name" in c for c in cols):
         return None  # tensor-based signatures have no column names: leave unchecked
-    return {"inputs": [{"name": c["name"], "type": _TYPES.get(c.get("type", ""), None),
+    return {"inputs": [{"name": c["name"], "type": _TYPES.get(c.get("type", "")),
                         "nullable": not c.get("required", True)} for c in cols]}
 
 

@@ -68,11 +68,12 @@ def conform(table: pa.Table, signature: dict[str, Any], ref: str) -> pa.Table:
 
 def _cast(col: pa.ChunkedArray, want: pa.DataType, name: str, ref: str) -> pa.ChunkedArray:
     if pa.types.is_null(col.type):
-        return pa.nulls(len(col), want)  # type: ignore[return-value]
-    if pa.types.is_string(want) or pa.types.is_large_string(want):
-        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
-                or pa.types.is_dictionary(col.type)):
-            raise InvalidInput(f"input column {name!r} of {ref} must be text, got {col.type}")
+        return pa.chunked_array([pa.nulls(len(col), want)])
+    want_text = pa.types.is_string(want) or pa.types.is_large_string(want)
+    is_text = (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+               or pa.types.is_dictionary(col.type))
+    if want_text and not is_text:
+        raise InvalidInput(f"input column {name!r} of {ref} must be text, got {col.type}")
     try:
         return col.cast(want, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

@@ -40,7 +40,7 @@ def event_hash(prev: str, seq: int, at: int, actor: str, action: str, subject: s
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def lock_chain(conn: sa.Connection) -> sa.Row[Any]:
+def lock_chain(conn: sa.Connection) -> Any:
     """Lock the chain head for the rest of the transaction; returns it."""
     return conn.execute(
         sa.select(event_head.c.seq, event_head.c.hash)

@@ -41,7 +41,7 @@ class ModelStore:
                     name=name, description=None, created_at=now, updated_at=now))
             version = int(conn.scalar(sa.select(sa.func.coalesce(sa.func.max(
                 model_versions.c.version), 0)).where(model_versions.c.name == name)) or 0) + 1
-            row = {"name": name, "version": version, "flavor": flavor,
+            row: dict[str, Any] = {"name": name, "version": version, "flavor": flavor,
                    "artifact_uri": artifact_uri, "manifest": manifest, "run_id": run_id,
                    "description": description, "created_at": now,
                    "created_by": settings().actor}

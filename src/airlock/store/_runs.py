@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,9 +16,6 @@ from ._engine import read_tx, write_tx
 from ._events import append_event, now_ms
 from ._query import Clause, OrderBy
 from ._records import ArtifactRecord, DatasetInfo, MetricPoint, RunRecord
-
-#: One metric point as the store takes it: (key, value, step, timestamp in ms).
-PointRow = tuple[str, float, int, int]
 from ._schema import (
     datasets,
     experiments,
@@ -31,9 +28,12 @@ from ._schema import (
     tags,
 )
 
-__all__ = ["RunStore"]
+__all__ = ["PointRow", "RunStore", "save_dataset"]
 
-_OPS = {
+#: One metric point as the store takes it: (key, value, step, timestamp in ms).
+PointRow = tuple[str, float, int, int]
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "=": lambda c, v: c == v, "!=": lambda c, v: c != v, "<": lambda c, v: c < v,
     "<=": lambda c, v: c <= v, ">": lambda c, v: c > v, ">=": lambda c, v: c >= v,
     "like": lambda c, v: c.like(v),
@@ -251,8 +251,9 @@ class RunStore:
     def _experiment_id(conn: sa.Connection, name: str, create: bool = False) -> int | None:
         found = conn.scalar(sa.select(experiments.c.id).where(experiments.c.name == name))
         if found is None and create:
-            found = conn.execute(experiments.insert().values(
-                name=name, created_at=now_ms())).inserted_primary_key[0]
+            key = conn.execute(experiments.insert().values(
+                name=name, created_at=now_ms())).inserted_primary_key
+            found = key[0] if key is not None else None
         return None if found is None else int(found)
 
     @staticmethod

@@ -8,6 +8,7 @@ transaction when it holds ``FLUSH_POINTS`` points, when ``FLUSH_SECONDS`` have p
 from __future__ import annotations
 
 import atexit
+import contextlib
 import numbers
 import threading
 import time
@@ -230,9 +231,5 @@ def active_run() -> Run | None:
 @atexit.register
 def _flush_open_runs() -> None:
     for run in list(_open_runs):
-        try:
+        with contextlib.suppress(Exception):  # the interpreter is going away: best effort
             run.flush()
-        except Exception:  # noqa: S110 - the interpreter is going away; best effort only
-            pass
-
-

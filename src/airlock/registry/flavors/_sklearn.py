@@ -75,4 +75,4 @@ class SklearnFlavor:
         import pickle
 
         with open(file, "rb") as fh:
-            return _Predictor(pickle.load(fh))  # noqa: S301 - only reached when trusted
+            return _Predictor(pickle.load(fh))
