@@ -28,7 +28,7 @@ from ._schema import (
     tags,
 )
 
-__all__ = ["PointRow", "RunStore", "save_dataset"]
+__all__ = ["PointRow", "RunStore", "insert_ignore", "save_dataset"]
 
 #: One metric point as the store takes it: (key, value, step, timestamp in ms).
 PointRow = tuple[str, float, int, int]
@@ -249,11 +249,11 @@ class RunStore:
 
     @staticmethod
     def _experiment_id(conn: sa.Connection, name: str, create: bool = False) -> int | None:
-        found = conn.scalar(sa.select(experiments.c.id).where(experiments.c.name == name))
+        query = sa.select(experiments.c.id).where(experiments.c.name == name)
+        found = conn.scalar(query)
         if found is None and create:
-            key = conn.execute(experiments.insert().values(
-                name=name, created_at=now_ms())).inserted_primary_key
-            found = key[0] if key is not None else None
+            insert_ignore(conn, experiments, {"name": name, "created_at": now_ms()})
+            found = conn.scalar(query)
         return None if found is None else int(found)
 
     @staticmethod
@@ -262,12 +262,29 @@ class RunStore:
             raise NotFound(f"run not found: {run_id}")
 
 
+def insert_ignore(conn: sa.Connection, table: sa.Table, values: dict[str, Any]) -> None:
+    """INSERT that does nothing when the primary or a unique key exists (race-free on every
+    backend: two writers recording the same dataset or experiment both succeed)."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        conn.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing())
+    else:  # pragma: no cover - other backends: check first (the write lock covers SQLite)
+        pk = [c for c in table.primary_key.columns]
+        if conn.scalar(sa.select(pk[0]).where(*[c == values[c.name] for c in pk])) is None:
+            conn.execute(table.insert().values(**values))
+
+
 def save_dataset(conn: sa.Connection, info: DatasetInfo) -> None:
     """Record a dataset fingerprint once (same content, same digest)."""
-    if conn.scalar(sa.select(datasets.c.digest).where(datasets.c.digest == info.digest)) is None:
-        conn.execute(datasets.insert().values(
-            digest=info.digest, name=info.name, uri=info.uri, schema=info.schema,
-            rows=info.rows, created_at=now_ms()))
+    insert_ignore(conn, datasets, {"digest": info.digest, "name": info.name, "uri": info.uri,
+                                   "schema": info.schema, "rows": info.rows,
+                                   "created_at": now_ms()})
 
 
 def _group(conn: sa.Connection, table: sa.Table, ids: list[str]) -> dict[str, dict[str, Any]]:

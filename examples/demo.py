@@ -1,0 +1,230 @@
+"""airlock end to end on real data: track two runs, register both, promote the better one.
+
+Data: UCI Adult (Census Income), Becker & Kohavi (1996), UCI Machine Learning Repository,
+CC BY 4.0 (see examples/data/README.md). Task: predict income > $50K.
+
+Run from the repository root (``make demo`` does it for you)::
+
+    .venv/bin/python examples/demo.py
+
+The store is the embedded one: ``$AIRLOCK_HOME`` if set, else ``./.airlock`` (SQLite metadata
+plus an artifacts folder). Running the demo again adds two more versions and moves the alias.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+import airlock
+
+DATA = Path(__file__).resolve().parent / "data"
+NAME = "adult-income"  # the experiment and the registered model
+SEED = 42
+COLUMNS = [
+    "age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
+    "occupation", "relationship", "race", "sex", "capital_gain", "capital_loss",
+    "hours_per_week", "native_country", "income",
+]
+NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
+CATEGORICAL = ["workclass", "education", "marital_status", "occupation", "relationship",
+               "race", "sex", "native_country"]
+FEATURES = NUMERIC + CATEGORICAL  # fnlwgt is a census sampling weight: left out
+
+console = Console()
+
+
+@dataclass
+class Result:
+    """One trained and registered candidate."""
+
+    label: str
+    run_id: str
+    version: int
+    val_auc: float
+    test_auc: float = float("nan")
+    test_accuracy: float = float("nan")
+
+
+# -- data ------------------------------------------------------------------------------
+def load_split(file: str) -> pl.DataFrame:
+    """One Adult file: whitespace stripped, '?' as null, income as 0/1 (test labels end in '.')."""
+    raw = pl.read_csv(DATA / file, has_header=False, comment_prefix="|",
+                      schema=dict.fromkeys(COLUMNS, pl.String))
+    text = [pl.col(c).str.strip_chars() for c in COLUMNS]
+    df = raw.with_columns(text).with_columns(
+        pl.when(pl.col(c) == "?").then(None).otherwise(pl.col(c)).alias(c) for c in COLUMNS)
+    return (
+        df.filter(pl.col("income").is_not_null())  # the files end with an empty line
+        .with_columns(pl.col(NUMERIC).cast(pl.Int64),
+                      (pl.col("income").str.strip_chars_end(".") == ">50K").cast(pl.Int64))
+        .select([*FEATURES, "income"])
+    )
+
+
+# -- models ----------------------------------------------------------------------------
+def logistic_regression(params: dict[str, Any]) -> Pipeline:
+    prep = ColumnTransformer([
+        ("num", StandardScaler(), NUMERIC),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+    ])
+    clf = LogisticRegression(C=params["C"], max_iter=params["max_iter"])
+    return Pipeline([("prep", prep), ("clf", clf)])
+
+
+def gradient_boosting(params: dict[str, Any]) -> Pipeline:
+    # Categories become ordinal codes that the trees split on natively (no one-hot);
+    # a category never seen in training is treated as missing.
+    prep = ColumnTransformer([
+        ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan),
+         CATEGORICAL),
+        ("num", "passthrough", NUMERIC),
+    ])
+    clf = HistGradientBoostingClassifier(
+        learning_rate=params["learning_rate"], max_iter=params["max_iter"],
+        max_leaf_nodes=params["max_leaf_nodes"], early_stopping=True,
+        n_iter_no_change=params["n_iter_no_change"], random_state=params["seed"],
+        categorical_features=list(range(len(CATEGORICAL))),
+    )
+    return Pipeline([("prep", prep), ("clf", clf)])
+
+
+CANDIDATES = {
+    "logistic": (logistic_regression,
+                 {"model": "LogisticRegression", "C": 1.0, "max_iter": 1000}),
+    "boosted trees": (gradient_boosting,
+                      {"model": "HistGradientBoostingClassifier", "learning_rate": 0.1,
+                       "max_iter": 300, "max_leaf_nodes": 31, "n_iter_no_change": 20,
+                       "seed": SEED}),
+}
+
+
+def scores(y: Any, proba: np.ndarray[Any, Any]) -> dict[str, float]:
+    return {"auc": float(roc_auc_score(y, proba)),
+            "accuracy": float(accuracy_score(y, proba >= 0.5)),
+            "log_loss": float(log_loss(y, proba, labels=[0, 1]))}
+
+
+def log_learning_curve(run: airlock.Run, pipe: Pipeline, X_val: pd.DataFrame,
+                       y_val: pd.Series) -> None:
+    """Gradient boosting only: validation log loss after each boosting iteration."""
+    booster = pipe.named_steps["clf"]
+    if not hasattr(booster, "staged_predict_proba"):
+        return
+    X = pipe.named_steps["prep"].transform(X_val)
+    for i, proba in enumerate(booster.staged_predict_proba(X), start=1):
+        run.log_metric("val_log_loss_iter", log_loss(y_val, proba[:, 1], labels=[0, 1]), step=i)
+
+
+def write_report(folder: Path, y_val: pd.Series, proba: np.ndarray[Any, Any]) -> Path:
+    """A small artifact: the validation confusion matrix and the feature lists."""
+    report = folder / "report"
+    report.mkdir()
+    tn, fp, fn, tp = confusion_matrix(y_val, proba >= 0.5, labels=[0, 1]).ravel()
+    (report / "confusion_matrix.json").write_text(json.dumps(
+        {"threshold": 0.5, "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
+        indent=2))
+    (report / "features.json").write_text(json.dumps(
+        {"numeric": NUMERIC, "categorical": CATEGORICAL}, indent=2))
+    return report
+
+
+def train_and_register(label: str, train_df: pl.DataFrame, split: tuple[Any, ...]) -> Result:
+    """Fit one candidate inside a tracked run and register it as the next version."""
+    build, params = CANDIDATES[label]
+    X_train, X_val, y_train, y_val = split
+    with airlock.start_run(experiment=NAME, name=label, params=params) as run:
+        run.log_params({"n_train": len(X_train), "n_val": len(X_val)})
+        train_info = run.log_input(train_df, name="adult-train")
+        started = time.perf_counter()
+        pipe = build(params).fit(X_train, y_train)
+        run.log_metric("fit_seconds", time.perf_counter() - started)
+        proba = pipe.predict_proba(X_val)[:, 1]
+        val = scores(y_val, proba)
+        run.log_metrics({f"val_{k}": v for k, v in val.items()})
+        log_learning_curve(run, pipe, X_val, y_val)
+        with tempfile.TemporaryDirectory() as tmp:
+            run.log_artifact(write_report(Path(tmp), y_val, proba))
+        version = airlock.register_model(
+            NAME, pipe, run=run, input_example=X_train[:5], datasets=[train_info],
+            description=f"{label} on UCI Adult (val AUC {val['auc']:.4f})")
+    return Result(label, run.id, version.version, val["auc"])
+
+
+# -- promote, load back, score ----------------------------------------------------------
+def promote_best(results: list[Result]) -> Result:
+    best = max(results, key=lambda r: r.val_auc)
+    airlock.set_alias(f"{NAME}@{best.version}", "staging")
+    return best
+
+
+def score_test(ref: str, test_df: pl.DataFrame, result: Result) -> None:
+    """Load a registered version (sha256-verified) and score the held-out test split."""
+    model = airlock.load_model(ref)
+    out = model.predict(test_df.select(FEATURES))  # polars in, polars out
+    y = test_df["income"].to_numpy()
+    result.test_auc = float(roc_auc_score(y, out["proba_1"].to_numpy()))
+    result.test_accuracy = float(accuracy_score(y, out["prediction"].to_numpy()))
+
+
+def summary(results: list[Result], best: Result) -> Table:
+    table = Table(title=f"model {NAME}: this run's candidates")
+    for col in ("run", "model", "version", "val AUC", "test AUC", "test acc", "alias"):
+        table.add_column(col, justify="right" if col.startswith(("val", "test")) else "left")
+    for r in results:
+        table.add_row(r.run_id[:8], r.label, str(r.version), f"{r.val_auc:.4f}",
+                      f"{r.test_auc:.4f}", f"{r.test_accuracy:.4f}",
+                      "staging" if r is best else "")
+    return table
+
+
+def store_location() -> str:
+    if os.environ.get("AIRLOCK_STORE_URI") or os.environ.get("AIRLOCK_ARTIFACT_URI"):
+        return "store: as named by AIRLOCK_STORE_URI / AIRLOCK_ARTIFACT_URI"
+    home = Path(os.environ.get("AIRLOCK_HOME") or ".airlock")  # airlock's own default
+    return f"store: embedded, at {home.absolute()}"
+
+
+def main() -> int:
+    started = time.perf_counter()
+    train_df, test_df = load_split("adult.data.gz"), load_split("adult.test.gz")
+    console.print(f"UCI Adult: {train_df.height:,} training rows, {test_df.height:,} test rows")
+    console.print(store_location())
+    split = train_test_split(train_df.select(FEATURES).to_pandas(),
+                             train_df["income"].to_pandas(), test_size=0.2,
+                             stratify=train_df["income"].to_pandas(), random_state=SEED)
+    results = [train_and_register(label, train_df, split) for label in CANDIDATES]
+    best = promote_best(results)
+    for r in results:
+        score_test(f"{NAME}@staging" if r is best else f"{NAME}@{r.version}", test_df, r)
+    console.print(summary(results, best))
+    console.print(f"{NAME}@staging -> version {best.version} ({best.label}), "
+                  f"test AUC {best.test_auc:.4f}")
+    check = airlock.verify_events()
+    console.print(f"audit events verified: {'ok' if check.ok else 'FAILED'} "
+                  f"({check.checked} events checked)")
+    console.print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0 if check.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
