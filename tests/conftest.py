@@ -71,7 +71,7 @@ def postgres_uri(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def adult_sample() -> "object":
+def adult_sample() -> object:
     """2,000 rows of UCI Adult (see examples/data/README.md for attribution)."""
     import polars as pl
 

@@ -155,13 +155,6 @@ def test_verify_detects_a_tampered_object(s3: tuple[Any, str], tmp_path: Path,
         ArtifactStore(f"s3://{bucket}/{PREFIX}").verify(key, digest)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=OSError,
-    reason="BUG ArtifactStore.verify/open (src/airlock/store/_artifacts.py): after a listing "
-           "has filled s3fs's directory cache, reading an object that was overwritten since "
-           "raises s3fs.utils.FileExpired (an OSError, ETag mismatch) instead of "
-           "IntegrityError; invalidate the cache entry before opening",
-)
 def test_verify_detects_tampering_after_the_folder_was_listed(s3: tuple[Any, str],
                                                               tmp_path: Path) -> None:
     client, bucket = s3

@@ -21,16 +21,6 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 GENESIS = "0" * 64
 
-# BUG (src/airlock/store/_events.py, EventLog.verify): verify streams the chain with
-# ``yield_per`` (a server-side cursor on PostgreSQL) and returns from inside the loop at the
-# first bad event without closing the result, so psycopg warns "ServerCursor ... was deleted
-# while still open" (an error under filterwarnings=error). The detection tests below ignore
-# exactly that warning; test_verify_closes_its_cursor_when_it_stops_early pins the bug.
-stops_early = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in.*ServerCursorMixin:pytest.PytestUnraisableExceptionWarning"
-)
-
-
 def _three_runs() -> list[str]:
     """Six events: seq 1..6 = started/finished of three runs."""
     ids = []
@@ -68,7 +58,6 @@ def test_chain_links_and_hashes_are_as_documented() -> None:
     assert result.checked == 6
 
 
-@stops_early
 def test_editing_a_payload_is_detected_at_that_event() -> None:
     _three_runs()
     changed = _sql("UPDATE events SET payload = :p WHERE seq = 3",
@@ -83,7 +72,6 @@ def test_editing_a_payload_is_detected_at_that_event() -> None:
     assert "modified" in result.reason
 
 
-@stops_early
 def test_editing_an_actor_is_detected_at_that_event() -> None:
     _three_runs()
     assert _sql("UPDATE events SET actor = 'mallory' WHERE seq = 5") == 1
@@ -93,7 +81,6 @@ def test_editing_an_actor_is_detected_at_that_event() -> None:
     assert result.reason is not None and result.reason.startswith("event 5 ")
 
 
-@stops_early
 def test_rehashing_an_edited_event_breaks_the_next_link() -> None:
     _three_runs()
     target = airlock.list_events()[1]  # seq 2
@@ -109,7 +96,6 @@ def test_rehashing_an_edited_event_breaks_the_next_link() -> None:
     assert result.reason == "event 3 does not link to the event before it"
 
 
-@stops_early
 def test_deleting_a_middle_event_is_reported_as_missing() -> None:
     _three_runs()
     assert _sql("DELETE FROM events WHERE seq = 4") == 1
@@ -132,12 +118,7 @@ def test_deleting_the_last_event_is_reported_by_the_head() -> None:
     assert "chain head is at event 6" in result.reason
 
 
-def test_verify_closes_its_cursor_when_it_stops_early(backend: str,
-                                                     request: pytest.FixtureRequest) -> None:
-    if backend == "postgres":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="EventLog.verify returns mid-stream without closing its "
-                                "server-side cursor (ResourceWarning from psycopg)"))
+def test_verify_closes_its_cursor_when_it_stops_early(backend: str) -> None:
     _three_runs()
     _sql("UPDATE events SET action = 'run.forged' WHERE seq = 2")
     result = airlock.verify_events()  # must not leave an open cursor behind (warning = error)

@@ -134,10 +134,6 @@ def test_text_in_numeric_column_is_named(stored: tuple[Any, Path], frame: Any) -
         loaded.predict(bad_polars)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="src/airlock/data/_tables.py to_arrow: a dict of "
-                   "columns or list of records with 'abc' among numbers fails in Arrow's "
-                   "conversion, and the message does not name the column")
 @pytest.mark.parametrize("shape", ["records", "columns"])
 def test_text_in_numeric_column_of_python_input_is_named(stored: tuple[Any, Path],
                                                          frame: Any, shape: str) -> None:

@@ -166,10 +166,6 @@ def test_skops_types_beyond_the_safe_set_need_trust_at_import(
     _check_predictions("hgb@2", model, Xn)
 
 
-@pytest.mark.xfail(strict=True, raises=UntrustedArtifact,
-                   reason="src/airlock/registry/_registry.py load_model: trusted=True only "
-                   "lifts the pickle check; an imported skops file keeps the types fixed at "
-                   "import, so nothing at load time makes it load")
 def test_skops_types_beyond_the_safe_set_load_when_trusted_at_load(
         hgb: tuple[Any, Any], tmp_path: Path) -> None:
     model, Xn = hgb

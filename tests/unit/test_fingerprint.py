@@ -150,10 +150,6 @@ def test_same_content_same_digest_across_libraries(adult: Any) -> None:
     assert fingerprint(adult.head(1999)).digest != digests["polars"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="src/airlock/data/_fingerprint.py hashes the Arrow schema as given: "
-                   "pa.table() makes `string` columns where pandas/polars make "
-                   "`large_string`, so the same text data gets two digests")
 def test_text_digest_does_not_depend_on_string_width() -> None:
     import polars as pl
 
@@ -161,11 +157,6 @@ def test_text_digest_does_not_depend_on_string_width() -> None:
     assert fingerprint(pa.table(text)).digest == fingerprint(pl.DataFrame(text)).digest
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="src/airlock/data/_fingerprint.py hashes raw Arrow buffers: polars "
-                   "sets the unused bits of a validity bitmap (0xf7 where pyarrow writes 0x07) "
-                   "and pandas' nullable Int64 keeps a value under a null, so equal tables "
-                   "with nulls get different digests")
 def test_nulls_give_the_same_digest_across_libraries() -> None:
     import pandas as pd
     import polars as pl
@@ -179,10 +170,6 @@ def test_nulls_give_the_same_digest_across_libraries() -> None:
     assert len(set(digests.values())) == 1, digests
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="src/airlock/data/_fingerprint.py: a single-chunk slice is hashed "
-                   "with polars' validity bitmap as is, a multi-chunk one is concatenated "
-                   "into a fresh bitmap, so chunking changes the digest when there are nulls")
 def test_digest_of_polars_data_with_nulls_ignores_chunking() -> None:
     import polars as pl
 

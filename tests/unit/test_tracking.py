@@ -335,12 +335,6 @@ def test_log_input_pandas_and_polars_with_the_same_content_share_a_digest() -> N
         ("eval", "train", from_pandas.digest, 4), ("training", "train", from_pandas.digest, 4)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG airlock.data.fingerprint (src/airlock/data/_fingerprint.py) hashes Arrow IPC "
-           "buffers, including the undefined bytes under null slots: pandas stores NaN there, "
-           "polars 0.0, so equal tables (pa.Table.equals) get different digests",
-)
 def test_log_input_digest_ignores_the_bytes_under_nulls() -> None:
     pd = pytest.importorskip("pandas")
     import polars as pl
@@ -386,12 +380,6 @@ def test_the_same_dataset_logged_by_two_runs_is_recorded_for_both(tmp_path: Path
             digest, 2, "training")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG RunStore._fetch (src/airlock/store/_runs.py) reads an input's name from the "
-           "datasets row (the name of the first run that logged that digest) instead of "
-           "run_inputs.name, which log_input writes but nothing reads",
-)
 def test_each_run_keeps_the_name_it_gave_a_shared_dataset(tmp_path: Path) -> None:
     r1, r2, _ = _two_runs_log(tmp_path / "d.csv")
     assert airlock.get_run(r1).inputs[0]["name"] == "first"

@@ -43,13 +43,68 @@ def fingerprint(data: Any, *, name: str | None = None) -> DatasetInfo:
     """Fingerprint a path (file or folder) or any table-like."""
     if isinstance(data, str | Path):
         return _fingerprint_path(Path(data), name)
-    table = to_arrow(data).replace_schema_metadata(None)
+    table = to_arrow(data)
+    schema = pa.schema([pa.field(f.name, _canonical_type(f.type)) for f in table.schema])
     sink = _HashSink()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    with pa.ipc.new_stream(sink, _hashed_schema(schema)) as writer:
         for start in range(0, max(table.num_rows, 1), SLICE_ROWS):
-            writer.write_table(table.slice(start, SLICE_ROWS).combine_chunks())
+            writer.write_batch(_canonical_batch(table.slice(start, SLICE_ROWS), schema))
     return DatasetInfo(name=name or "dataset", digest=sink.h.hexdigest(),
-                       schema=_schema(table.schema), rows=table.num_rows)
+                       schema=_schema(schema), rows=table.num_rows)
+
+
+def _canonical_type(t: pa.DataType) -> pa.DataType:
+    """One spelling per logical type: text is large_string whoever produced it."""
+    if pa.types.is_dictionary(t):
+        return _canonical_type(t.value_type)
+    if pa.types.is_string(t) or pa.types.is_string_view(t):
+        return pa.large_string()
+    if pa.types.is_binary(t) or pa.types.is_binary_view(t):
+        return pa.large_binary()
+    return t
+
+
+def _hashed_schema(schema: pa.Schema) -> pa.Schema:
+    """Each column is hashed as (validity, values with nulls zeroed)."""
+    fields = []
+    for f in schema:
+        fields += [pa.field(f"{f.name}\0valid", pa.bool_(), nullable=False),
+                   pa.field(f.name, f.type)]
+    return pa.schema(fields)
+
+
+def _canonical_batch(table: pa.Table, schema: pa.Schema) -> pa.RecordBatch:
+    """Arrays rebuilt from their values only: the bytes under nulls, unused bitmap bits and
+    chunk boundaries (all of which differ between pandas, polars and pyarrow) drop out."""
+    import pyarrow.compute as pc
+
+    arrays = []
+    for col, field in zip(table.columns, schema, strict=True):
+        arr = col.combine_chunks()
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        if not arr.type.equals(field.type):
+            arr = arr.cast(field.type)
+        valid = pc.is_valid(arr)
+        if arr.null_count:
+            try:
+                arr = pc.fill_null(arr, _zero(field.type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                pass  # nested types: keep as is (their null bytes are rarely undefined)
+        else:  # copy into fresh buffers so slicing offsets do not matter
+            arr = pa.concat_arrays([arr])
+        arrays += [pa.concat_arrays([valid]), arr]
+    return pa.RecordBatch.from_arrays(arrays, schema=_hashed_schema(schema))
+
+
+def _zero(t: pa.DataType) -> pa.Scalar:
+    if pa.types.is_large_string(t):
+        return pa.scalar("", t)
+    if pa.types.is_large_binary(t):
+        return pa.scalar(b"", t)
+    if pa.types.is_boolean(t):
+        return pa.scalar(False)
+    return pa.scalar(0).cast(t)
 
 
 def _schema(schema: pa.Schema) -> dict[str, str]:

@@ -44,9 +44,11 @@ def to_arrow(obj: Any, *, columns: Sequence[str] | None = None) -> pa.Table:
         if kind == "numpy":
             return _from_numpy(np.asarray(obj), columns)
         if isinstance(obj, Mapping):
-            return pa.table({str(k): _column(v) for k, v in obj.items()})
+            return pa.table({str(k): _column(str(k), v) for k, v in obj.items()})
         if isinstance(obj, Sequence) and obj and isinstance(obj[0], Mapping):
-            return pa.Table.from_pylist(list(obj))
+            names = list(dict.fromkeys(k for row in obj for k in row))
+            return pa.table({str(k): _column(str(k), [row.get(k) for row in obj])
+                             for k in names})
         if isinstance(obj, Sequence) and obj and isinstance(obj[0], Sequence):
             return _from_numpy(np.asarray(obj), columns)
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as exc:
@@ -57,9 +59,16 @@ def to_arrow(obj: Any, *, columns: Sequence[str] | None = None) -> pa.Table:
     )
 
 
-def _column(values: Any) -> Any:
-    return values if isinstance(values, pa.Array | pa.ChunkedArray) else np.asarray(values) \
-        if isinstance(values, np.ndarray) else list(values)
+def _column(name: str, values: Any) -> Any:
+    """One column of plain-Python input; a value that does not fit names its column."""
+    if isinstance(values, pa.Array | pa.ChunkedArray | np.ndarray):
+        return values
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        values = [values]  # a scalar: a one-row column
+    try:
+        return pa.array(list(values))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InvalidInput(f"column {name!r}: {str(exc).splitlines()[0]}") from exc
 
 
 def _from_numpy(arr: np.ndarray[Any, Any], columns: Sequence[str] | None) -> pa.Table:

@@ -168,7 +168,10 @@ def load_model(ref: str | ModelRef, *, trusted: bool | None = None) -> LoadedMod
         )
     path = _materialise(get_store(), version)
     fl = get_flavor(version.flavor)
-    return LoadedModel(version, fl.load(path, manifest["options"]))
+    options = dict(manifest["options"])
+    if trusted:  # the caller vouches for the artifact: skops may load any type it holds
+        options["trust_all_types"] = True
+    return LoadedModel(version, fl.load(path, options))
 
 
 def _materialise(store: Store, version: VersionRecord) -> Path:

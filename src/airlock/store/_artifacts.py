@@ -91,8 +91,14 @@ class ArtifactStore:
         return out
 
     # -- reading ------------------------------------------------------------------------
+    def _fresh(self, full: str) -> None:
+        """Forget cached listings of remote stores so we see the object as it is now."""
+        if not self.is_local:
+            self.fs.invalidate_cache(full)
+
     def open(self, key: str) -> IO[bytes]:
         full = self._full(key)
+        self._fresh(full)
         if not self.fs.exists(full):
             raise NotFound(f"artifact not found: {self.url(key)}")
         return self.fs.open(full, "rb")  # type: ignore[no-any-return]
@@ -117,9 +123,12 @@ class ArtifactStore:
             got = sha256_file(local)
         else:
             h = hashlib.sha256()
-            with self.open(key) as fh:
-                while chunk := fh.read(CHUNK):
-                    h.update(chunk)
+            try:
+                with self.open(key) as fh:
+                    while chunk := fh.read(CHUNK):
+                        h.update(chunk)
+            except NotFound:
+                raise IntegrityError(f"artifact {self.url(key)} is missing") from None
             got = h.hexdigest()
         if got != sha256:
             raise IntegrityError(
@@ -135,7 +144,13 @@ class ArtifactStore:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.part")
-            self.fs.get_file(self._full(f"{prefix}/{rel}"), str(tmp))
+            full = self._full(f"{prefix}/{rel}")
+            self._fresh(full)
+            try:
+                self.fs.get_file(full, str(tmp))
+            except FileNotFoundError:
+                raise IntegrityError(f"artifact {self.url(prefix + '/' + rel)} is missing") \
+                    from None
             got = sha256_file(tmp)
             if got != digest:
                 tmp.unlink()

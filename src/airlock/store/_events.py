@@ -112,11 +112,12 @@ class EventLog:
             result = conn.execution_options(yield_per=2000).execute(
                 sa.select(events).order_by(events.c.seq)
             )
-            for row in result:
-                bad = _check(row, prev, expected)
-                if bad:
-                    return VerifyResult(False, checked, bad[0], bad[1])
-                prev, expected, checked = row.hash, expected + 1, checked + 1
+            with result:  # closes the server-side cursor when we stop early
+                for row in result:
+                    bad = _check(row, prev, expected)
+                    if bad:
+                        return VerifyResult(False, checked, bad[0], bad[1])
+                    prev, expected, checked = row.hash, expected + 1, checked + 1
         if int(head.seq) != expected - 1 or head.hash != prev:
             return VerifyResult(
                 False, checked, expected,

@@ -18,6 +18,7 @@ from ._engine import write_tx
 HEAD_REVISION = "0001"
 KNOWN_REVISIONS = ("0001",)
 _SCRIPTS = Path(__file__).with_name("migrations")
+_LOCK_KEY = 0x6169726C6F636B  # "airlock"
 
 
 def current_revision(engine: sa.Engine) -> str | None:
@@ -62,6 +63,11 @@ def upgrade(engine: sa.Engine) -> tuple[str | None, str]:
     cfg = Config()
     cfg.set_main_option("script_location", str(_SCRIPTS))
     with write_tx(engine) as conn:
+        # Several processes may open a new store at once: on PostgreSQL they queue on an
+        # advisory lock (SQLite's write lock does the same) and the later ones find the
+        # schema in place, so Alembic's upgrade is a no-op for them.
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     return before, HEAD_REVISION

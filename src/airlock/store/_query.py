@@ -9,6 +9,7 @@ time attributes, which compare as numbers.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -80,9 +81,12 @@ def _parse_clause(part: str) -> Clause:
         if op not in NUMERIC_OPS:
             raise UsageError(f"operator {op!r} does not apply to {entity}.{key}")
         try:
-            return Clause(entity, key, op, float(value))
+            number = float(value)
         except ValueError:
             raise UsageError(f"{entity}.{key} compares with a number, not {value!r}") from None
+        if math.isnan(number):  # NaN orders differently per backend; it never compares true
+            raise UsageError(f"{entity}.{key} cannot be compared with NaN")
+        return Clause(entity, key, op, number)
     if op not in STRING_OPS:
         raise UsageError(f"operator {op!r} does not apply to {entity}.{key}: use =, != or like")
     return Clause(entity, key, op, value)

@@ -231,7 +231,8 @@ class RunStore:
                                   .order_by(run_artifacts.c.path)):
                 arts.setdefault(a.run_id, []).append(ArtifactRecord(a.path, a.size, a.sha256))
             for i in conn.execute(
-                sa.select(run_inputs.c.run_id, run_inputs.c.context, datasets)
+                sa.select(run_inputs.c.run_id, run_inputs.c.context, run_inputs.c.name,
+                          datasets.c.digest, datasets.c.uri, datasets.c.rows, datasets.c.schema)
                 .join(datasets, datasets.c.digest == run_inputs.c.digest)
                 .where(run_inputs.c.run_id.in_(ids))
             ):

@@ -64,12 +64,19 @@ class SklearnFlavor:
         if fmt == "skops":
             sio = require("skops.io", "sklearn")
             # The file's sha256 was verified against the registry, so it is the file whose
-            # types were listed at registration: trust exactly those, nothing more.
+            # types were listed at registration: trust exactly those, unless the caller
+            # passed trusted=True at load time.
+            trusted = options.get("trusted_types", [])
+            if options.get("trust_all_types"):
+                trusted = sio.get_untrusted_types(file=file)
             try:
-                return _Predictor(sio.load(file, trusted=options.get("trusted_types", [])))
-            except require("skops.io.exceptions", "sklearn").UntrustedTypesFoundException as exc:
+                return _Predictor(sio.load(file, trusted=trusted))
+            except require("skops.io.exceptions", "sklearn").UntrustedTypesFoundException:
+                extra = sorted(set(sio.get_untrusted_types(file=file)) - set(trusted))
                 raise UntrustedArtifact(
-                    f"{file.name} holds types not vouched for at registration: {exc}") from exc
+                    f"{file.name} holds types nobody vouched for ({', '.join(extra)}); if you "
+                    "trust its source, load it with load_model(..., trusted=True) or "
+                    "`--trusted`") from None
         if fmt == "joblib":
             return _Predictor(require("joblib", "sklearn").load(file))
         import pickle
