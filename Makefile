@@ -29,6 +29,8 @@ demo: $(VENV)/.installed
 	$(PY) examples/demo.py
 
 test: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed-dev

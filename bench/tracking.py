@@ -43,8 +43,8 @@ from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 #: UCI Adult, no header; the shared copy, else the one shipped with the examples.
-ADULT_PATHS = (ROOT.parent / "shared" / "datasets" / "adult" / "adult.data",
-               ROOT / "examples" / "data" / "adult.data.gz")
+ADULT_PATHS = (ROOT / "examples" / "data" / "adult.data.gz",
+               ROOT.parent / "shared" / "datasets" / "adult" / "adult.data")
 ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
                  "occupation", "relationship", "race", "sex", "capital_gain", "capital_loss",
                  "hours_per_week", "native_country", "income"]

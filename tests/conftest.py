@@ -83,4 +83,6 @@ def adult_sample() -> object:
             "hours_per_week", "native_country", "income"]
     df = pl.read_csv(path, has_header=False, new_columns=cols, n_rows=2000,
                      infer_schema_length=2000)
-    return df.with_columns(pl.col(pl.String).str.strip_chars())
+    df = df.with_columns(pl.col(pl.String).str.strip_chars())
+    numeric = ["fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
+    return df.with_columns(pl.col(c).cast(pl.Int64) for c in numeric if df[c].dtype == pl.String)

@@ -17,7 +17,10 @@ JSON_OPTION = typer.Option(False, "--json", help="Print JSON only (for scripts).
 def console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    out = Console(highlight=False, soft_wrap=False)
+    if not out.is_terminal:  # piped: rich's 80-column default would fold every table cell
+        out.width = max(out.width, 160)
+    return out
 
 
 def print_json(obj: Any) -> None:

@@ -7,6 +7,7 @@ depends on the values and the schema, not on how the table happens to be chunked
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -87,10 +88,10 @@ def _canonical_batch(table: pa.Table, schema: pa.Schema) -> pa.RecordBatch:
             arr = arr.cast(field.type)
         valid = pc.is_valid(arr)
         if arr.null_count:
-            try:
+            # nested types cannot be filled: kept as they are
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError,
+                                     pa.ArrowTypeError):
                 arr = pc.fill_null(arr, _zero(field.type))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-                pass  # nested types: keep as is (their null bytes are rarely undefined)
         else:  # copy into fresh buffers so slicing offsets do not matter
             arr = pa.concat_arrays([arr])
         arrays += [pa.concat_arrays([valid]), arr]

@@ -122,7 +122,7 @@ def resolve(ref: str | ModelRef) -> VersionRecord:
     if r.version is not None:
         return store.models.get_version(r.name, r.version)
     if r.alias is not None:
-        return store.models.get_version(r.name, store.models.resolve_alias(r.name, r.alias))
+        return store.models.get_by_alias(r.name, r.alias)
     versions = store.models.list_versions(r.name)
     if not versions:
         raise UsageError(f"model {r.name} has no versions")

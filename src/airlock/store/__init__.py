@@ -77,19 +77,28 @@ class Store:
 
 
 _stores: dict[tuple[int, str, str], Store] = {}
+_by_env: dict[tuple[object, ...], Store] = {}
 _lock = threading.Lock()
+
+
+_ENV_KEYS = ("AIRLOCK_HOME", "AIRLOCK_STORE_URI", "AIRLOCK_ARTIFACT_URI")
 
 
 def get_store(config: Settings | None = None) -> Store:
     """The store for ``config`` (default: the environment), one per process and location."""
-    cfg = config or settings()
-    key = (os.getpid(), cfg.store_uri, cfg.artifact_uri)
+    if config is None:  # hot path: key on the raw variables, build Settings only on a miss
+        env_key = (os.getpid(), os.getcwd(), *(os.environ.get(k) for k in _ENV_KEYS))
+        store = _by_env.get(env_key)
+        if store is None:
+            store = _by_env[env_key] = get_store(settings())
+        return store
+    key = (os.getpid(), config.store_uri, config.artifact_uri)
     store = _stores.get(key)
     if store is None:
         with _lock:
             store = _stores.get(key)
             if store is None:
-                store = _stores[key] = Store(cfg.store_uri, cfg.artifact_uri)
+                store = _stores[key] = Store(config.store_uri, config.artifact_uri)
     return store
 
 
@@ -100,6 +109,7 @@ def close_stores() -> None:
             if key[0] == os.getpid():
                 store.close()
         _stores.clear()
+        _by_env.clear()
 
 
 def upgrade_store(config: Settings | None = None) -> tuple[str | None, str]:

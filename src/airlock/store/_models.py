@@ -87,6 +87,22 @@ class ModelStore:
         return int(before)
 
     # -- reads --------------------------------------------------------------------------
+    def get_by_alias(self, name: str, alias: str) -> VersionRecord:
+        """The version an alias points at, read in one round trip on the hot path."""
+        q = (sa.select(model_versions)
+             .join(aliases, sa.and_(aliases.c.name == model_versions.c.name,
+                                    aliases.c.version == model_versions.c.version))
+             .where(aliases.c.name == name, aliases.c.alias == alias))
+        with self._engine.connect() as conn:
+            row = conn.execute(q).first()
+            if row is None:
+                self._require_model(conn, name)
+                raise NotFound(f"alias not found: {name}@{alias}")
+            names = list(conn.scalars(sa.select(aliases.c.alias).where(
+                aliases.c.name == name, aliases.c.version == row.version)
+                .order_by(aliases.c.alias)))
+        return VersionRecord(**row._asdict(), aliases=names)
+
     def resolve_alias(self, name: str, alias: str) -> int:
         with self._engine.connect() as conn:
             version = conn.scalar(sa.select(aliases.c.version).where(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import shlex
 import subprocess
@@ -19,15 +20,18 @@ ML_PACKAGES = (
 )
 
 
+@functools.cache
+def _version(name: str) -> str | None:
+    # Installed versions do not change under a running interpreter: look each up once.
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def package_versions(names: tuple[str, ...] = ML_PACKAGES) -> dict[str, str]:
     """Versions of the installed packages among ``names`` (absent ones are left out)."""
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    return {name: v for name in names if (v := _version(name)) is not None}
 
 
 def capture_env() -> dict[str, Any]:
@@ -54,16 +58,29 @@ def _git(args: list[str], cwd: Path) -> str | None:
 
 
 def capture_code(cwd: Path | None = None) -> dict[str, Any]:
-    """Git commit, dirty flag and branch of the repository around ``cwd`` ({} outside one)."""
+    """Git commit, dirty flag and branch of the repository around ``cwd`` ({} outside one).
+
+    Dirty means any tracked change or any untracked, not ignored file: a new script that
+    was never committed cannot be reproduced from the commit either."""
     where = cwd or Path.cwd()
-    commit = _git(["rev-parse", "HEAD"], where)
-    if commit is None:
+    status = _git(["status", "--porcelain=v2", "--branch"], where)
+    if status is None:
         return {}
-    status = _git(["status", "--porcelain", "--untracked-files=no"], where)
+    head: dict[str, str] = {}
+    changes = 0
+    for line in status.splitlines():
+        if line.startswith("# branch."):
+            key, _, value = line[len("# branch."):].partition(" ")
+            head[key] = value
+        elif line and not line.startswith("#"):
+            changes += 1
+    commit = head.get("oid")
+    if commit is None or commit == "(initial)":
+        return {}
     return {
         "git_commit": commit,
-        "git_dirty": bool(status),
-        "git_branch": _git(["rev-parse", "--abbrev-ref", "HEAD"], where),
+        "git_dirty": changes > 0,
+        "git_branch": head.get("head"),
         "repo": _git(["rev-parse", "--show-toplevel"], where),
         "entry_point": sys.argv[0] if sys.argv else None,
     }
