@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -76,6 +78,7 @@ class Store:
         self.engine.dispose()
 
 
+T = TypeVar("T")
 _stores: dict[tuple[int, str, str], Store] = {}
 _by_env: dict[tuple[object, ...], Store] = {}
 _lock = threading.Lock()
@@ -112,20 +115,20 @@ def close_stores() -> None:
         _by_env.clear()
 
 
-def upgrade_store(config: Settings | None = None) -> tuple[str | None, str]:
-    """Migrate the configured store to this airlock's schema; returns (from, to)."""
-    cfg = config or settings()
-    engine = make_engine(cfg.store_uri)
+def _with_engine(config: Settings | None, fn: Callable[[sa.Engine], T]) -> T:
+    """Run ``fn`` on a short-lived engine (no migration check: these inspect or migrate)."""
+    engine = make_engine((config or settings()).store_uri)
     try:
-        return upgrade(engine)
+        return fn(engine)
     finally:
         engine.dispose()
+
+
+def upgrade_store(config: Settings | None = None) -> tuple[str | None, str]:
+    """Migrate the configured store to this airlock's schema; returns (from, to)."""
+    return _with_engine(config, upgrade)
 
 
 def store_revision(config: Settings | None = None) -> str | None:
-    cfg = config or settings()
-    engine = make_engine(cfg.store_uri)
-    try:
-        return current_revision(engine)
-    finally:
-        engine.dispose()
+    """The configured store's schema revision (None when empty)."""
+    return _with_engine(config, current_revision)

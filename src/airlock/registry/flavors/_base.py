@@ -12,7 +12,7 @@ from airlock.errors import DependencyMissing
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Flavor", "Predictor", "classifier_outputs", "require"]
+__all__ = ["EstimatorPredictor", "Flavor", "Predictor", "classifier_outputs", "require"]
 
 Outputs = dict[str, np.ndarray[Any, Any]]
 
@@ -57,3 +57,13 @@ def classifier_outputs(model: Any, X: Any) -> Outputs:
         for j, cls in enumerate(model.classes_):
             out[f"proba_{cls}"] = proba[:, j]
     return out
+
+
+class EstimatorPredictor:
+    """Any object with the scikit-learn ``predict`` (and ``predict_proba``) interface."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(self, df: Any) -> Outputs:
+        return classifier_outputs(self.model, df)

@@ -7,17 +7,9 @@ from typing import Any
 
 from airlock.errors import UntrustedArtifact, UsageError
 
-from ._base import Outputs, classifier_outputs, require
+from ._base import EstimatorPredictor, require
 
 FORMATS = ("skops", "pickle", "joblib")
-
-
-class _Predictor:
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def predict(self, df: Any) -> Outputs:
-        return classifier_outputs(self.model, df)
 
 
 class SklearnFlavor:
@@ -58,7 +50,7 @@ class SklearnFlavor:
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
         return {"format": "pickle", "file": "model.pkl"}
 
-    def load(self, path: Path, options: dict[str, Any]) -> _Predictor:
+    def load(self, path: Path, options: dict[str, Any]) -> EstimatorPredictor:
         file = path / options["file"]
         fmt = options["format"]
         if fmt == "skops":
@@ -70,7 +62,7 @@ class SklearnFlavor:
             if options.get("trust_all_types"):
                 trusted = sio.get_untrusted_types(file=file)
             try:
-                return _Predictor(sio.load(file, trusted=trusted))
+                return EstimatorPredictor(sio.load(file, trusted=trusted))
             except require("skops.io.exceptions", "sklearn").UntrustedTypesFoundException:
                 extra = sorted(set(sio.get_untrusted_types(file=file)) - set(trusted))
                 raise UntrustedArtifact(
@@ -78,8 +70,8 @@ class SklearnFlavor:
                     "trust its source, load it with load_model(..., trusted=True) or "
                     "`--trusted`") from None
         if fmt == "joblib":
-            return _Predictor(require("joblib", "sklearn").load(file))
+            return EstimatorPredictor(require("joblib", "sklearn").load(file))
         import pickle
 
         with open(file, "rb") as fh:
-            return _Predictor(pickle.load(fh))
+            return EstimatorPredictor(pickle.load(fh))

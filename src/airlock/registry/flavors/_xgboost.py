@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Outputs, classifier_outputs, require
+from ._base import EstimatorPredictor, Outputs, require
 
 
 class _BoosterPredictor:
@@ -16,14 +16,6 @@ class _BoosterPredictor:
 
     def predict(self, df: Any) -> Outputs:
         return {"prediction": np.asarray(self.booster.predict(self.xgb.DMatrix(df)))}
-
-
-class _SklearnPredictor:
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def predict(self, df: Any) -> Outputs:
-        return classifier_outputs(self.model, df)
 
 
 class XGBoostFlavor:
@@ -52,4 +44,4 @@ class XGBoostFlavor:
             return _BoosterPredictor(booster, xgb)
         model = getattr(xgb, cls)()
         model.load_model(file)
-        return _SklearnPredictor(model)
+        return EstimatorPredictor(model)
