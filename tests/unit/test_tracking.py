@@ -125,13 +125,20 @@ def test_git_state_of_a_clean_then_dirty_repo(git_repo: Path) -> None:
     assert code["git_branch"] == "trunk"
     assert Path(code["repo"]).resolve() == git_repo.resolve()
 
-    (git_repo / "notes.txt").write_text("untracked\n")  # untracked files do not count
+    # an ignored file does not count; an untracked one does (the commit cannot rebuild it)
+    (git_repo / ".gitignore").write_text("*.log\n")
+    _git(git_repo, "add", ".gitignore")
+    _git(git_repo, "commit", "-q", "-m", "ignore logs")
+    (git_repo / "train.log").write_text("ignored\n")
     assert capture_code(git_repo)["git_dirty"] is False
+    (git_repo / "notes.txt").write_text("untracked\n")
+    assert capture_code(git_repo)["git_dirty"] is True
+    (git_repo / "notes.txt").unlink()
 
     (git_repo / "train.py").write_text("print('changed')\n")
     dirty = capture_code(git_repo)
     assert dirty["git_dirty"] is True
-    assert dirty["git_commit"] == head
+    assert dirty["git_commit"] == _git(git_repo, "rev-parse", "HEAD")
 
     _git(git_repo, "commit", "-q", "-am", "second")
     again = capture_code(git_repo / ".")
