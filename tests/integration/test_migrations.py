@@ -42,13 +42,19 @@ def test_empty_store_created_on_first_use_and_upgrade_is_idempotent(backend: str
     assert upgrade_store() == (HEAD_REVISION, HEAD_REVISION)
 
 
-def test_older_known_revision_asks_for_upgrade(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    migrate.upgrade(engine)
-    monkeypatch.setattr(migrate, "HEAD_REVISION", "0002")
+def test_older_store_asks_for_upgrade_then_migrates_keeping_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO experiments (name, created_at) VALUES ('kept', 1)"))
     with pytest.raises(StoreVersionError, match="airlock store upgrade"):
         migrate.ensure_current(engine, "old.db")
+    assert migrate.upgrade(engine) == ("0001", HEAD_REVISION)
+    migrate.ensure_current(engine, "old.db")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT name FROM experiments")).scalar() == "kept"
+        assert sa.inspect(conn).has_table("evaluations")
     engine.dispose()
 
 

@@ -18,6 +18,7 @@ from airlock._config import Settings, settings
 
 from ._artifacts import ArtifactStore, sha256_file
 from ._engine import make_engine
+from ._evaluations import EvaluationStore
 from ._events import EventLog, VerifyResult, now_ms
 from ._migrate import HEAD_REVISION, current_revision, ensure_current, upgrade
 from ._models import ModelStore
@@ -39,6 +40,7 @@ __all__ = [
     "ArtifactStore",
     "Clause",
     "DatasetInfo",
+    "EvaluationStore",
     "EventLog",
     "EventRecord",
     "MetricPoint",
@@ -72,6 +74,7 @@ class Store:
         self.runs = RunStore(self.engine)
         self.models = ModelStore(self.engine)
         self.events = EventLog(self.engine)
+        self.evaluations = EvaluationStore(self.engine)
         self.artifacts = ArtifactStore(artifact_uri)
 
     def close(self) -> None:

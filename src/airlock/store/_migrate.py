@@ -15,8 +15,8 @@ from airlock.errors import StoreVersionError
 from ._engine import write_tx
 
 #: The newest schema revision this airlock knows; a test checks it equals Alembic's head.
-HEAD_REVISION = "0001"
-KNOWN_REVISIONS = ("0001",)
+HEAD_REVISION = "0002"
+KNOWN_REVISIONS = ("0001", "0002")
 _SCRIPTS = Path(__file__).with_name("migrations")
 _LOCK_KEY = 0x6169726C6F636B  # "airlock"
 
@@ -49,8 +49,9 @@ def ensure_current(engine: sa.Engine, where: str) -> None:
     )
 
 
-def upgrade(engine: sa.Engine) -> tuple[str | None, str]:
-    """Migrate to the head revision; returns (from, to). Refuses a newer store."""
+def upgrade(engine: sa.Engine, target: str = "head") -> tuple[str | None, str]:
+    """Migrate to ``target`` (the head revision by default); returns (from, to).
+    Refuses a newer store."""
     from alembic import command
     from alembic.config import Config
 
@@ -69,5 +70,5 @@ def upgrade(engine: sa.Engine) -> tuple[str | None, str]:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-    return before, HEAD_REVISION
+        command.upgrade(cfg, target)
+    return before, HEAD_REVISION if target == "head" else target

@@ -8,13 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from airlock._config import settings
-from airlock.errors import NotFound, UsageError
+from airlock.errors import CheckFailed, NotFound, UsageError
 
 from ._engine import read_tx, write_tx
 from ._events import append_event, lock_chain, now_ms
 from ._records import DatasetInfo, ModelRecord, VersionRecord
 from ._runs import save_dataset
-from ._schema import aliases, model_versions, models, runs, version_inputs
+from ._schema import aliases, model_versions, models, protected_aliases, runs, version_inputs
 
 __all__ = ["ModelStore"]
 
@@ -57,21 +57,10 @@ class ModelStore:
         return VersionRecord(**row, aliases=[])
 
     def set_alias(self, name: str, alias: str, version: int) -> tuple[int | None, int]:
-        """Point ``alias`` at ``version``; returns (previous version or None, version)."""
-        _check_alias(alias)
+        """Point ``alias`` at ``version``; returns (previous version or None, version).
+        A protected alias only moves through promotion (EvaluationStore.promote)."""
         with write_tx(self._engine) as conn:
-            self._require_version(conn, name, version)
-            before = conn.scalar(sa.select(aliases.c.version).where(
-                aliases.c.name == name, aliases.c.alias == alias))
-            if before == version:
-                return before, version
-            if before is None:
-                conn.execute(aliases.insert().values(name=name, alias=alias, version=version))
-            else:
-                conn.execute(aliases.update().where(
-                    aliases.c.name == name, aliases.c.alias == alias).values(version=version))
-            append_event(conn, "alias.set" if before is None else "alias.moved",
-                         f"models/{name}", {"alias": alias, "from": before, "to": version})
+            before = move_alias(conn, name, alias, version, {}, allow_protected=False)
         return before, version
 
     def delete_alias(self, name: str, alias: str) -> int:
@@ -161,11 +150,6 @@ class ModelStore:
         if conn.scalar(sa.select(models.c.name).where(models.c.name == name)) is None:
             raise NotFound(f"model not found: {name}")
 
-    def _require_version(self, conn: sa.Connection, name: str, version: int) -> None:
-        if conn.scalar(sa.select(model_versions.c.version).where(
-                model_versions.c.name == name, model_versions.c.version == version)) is None:
-            self._require_model(conn, name)
-            raise NotFound(f"model version not found: {name}@{version}")
 
 
 def _check_alias(alias: str) -> None:
@@ -174,3 +158,30 @@ def _check_alias(alias: str) -> None:
             f"invalid alias {alias!r}: use letters, digits, '-' or '_', not only digits "
             "(a number names a version)"
         )
+
+
+def move_alias(conn: sa.Connection, name: str, alias: str, version: int,
+               evidence: dict[str, Any], *, allow_protected: bool) -> int | None:
+    """Move an alias inside the caller's transaction and audit it; returns the old version."""
+    _check_alias(alias)
+    if conn.scalar(sa.select(model_versions.c.version).where(
+            model_versions.c.name == name, model_versions.c.version == version)) is None:
+        if conn.scalar(sa.select(models.c.name).where(models.c.name == name)) is None:
+            raise NotFound(f"model not found: {name}")
+        raise NotFound(f"model version not found: {name}@{version}")
+    if not allow_protected and conn.scalar(sa.select(protected_aliases.c.alias).where(
+            protected_aliases.c.name == name, protected_aliases.c.alias == alias)) is not None:
+        raise CheckFailed(f"{name}@{alias} is protected by a policy: move it with "
+                          f"`airlock promote {name}@{version} --to {alias}`")
+    before = conn.scalar(sa.select(aliases.c.version).where(
+        aliases.c.name == name, aliases.c.alias == alias))
+    if before == version:
+        return int(before)
+    if before is None:
+        conn.execute(aliases.insert().values(name=name, alias=alias, version=version))
+    else:
+        conn.execute(aliases.update().where(
+            aliases.c.name == name, aliases.c.alias == alias).values(version=version))
+    append_event(conn, "alias.set" if before is None else "alias.moved", f"models/{name}",
+                 {"alias": alias, "from": before, "to": version, **evidence})
+    return None if before is None else int(before)

@@ -182,3 +182,52 @@ event_head = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+# -- evaluation, gates and promotion (revision 0002) -------------------------------------
+
+evaluations = sa.Table(
+    "evaluations",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("model_sha256", sa.String(64), nullable=False),
+    sa.Column("dataset_digest", sa.String(64), sa.ForeignKey("datasets.digest"), nullable=True),
+    sa.Column("task", sa.String(32), nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["name", "version"], ["model_versions.name", "model_versions.version"]
+    ),
+    sa.Index("ix_evaluations_name_version", "name", "version"),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("evaluation_id", sa.String(40), sa.ForeignKey("evaluations.id"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("policy_name", sa.String(256), nullable=False),
+    sa.Column("policy_sha256", sa.String(64), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Index("ix_decisions_name_version", "name", "version", "policy_sha256"),
+)
+
+# An alias that only moves through `promote`: a passing decision under this policy, or an
+# audited override.
+protected_aliases = sa.Table(
+    "protected_aliases",
+    metadata,
+    sa.Column("name", sa.String(256), sa.ForeignKey("models.name"), primary_key=True),
+    sa.Column("alias", sa.String(128), primary_key=True),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("policy_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+)

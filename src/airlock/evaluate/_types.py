@@ -1,0 +1,69 @@
+"""Shared shapes of the evaluation engine: what a task calculator takes and returns.
+
+Every calculator works on numpy arrays and integer group codes (one pass per column, no
+per-row Python). A metric value with its confidence interval is a plain dict so that the
+stored evaluation is JSON as it stands:
+
+    {"value": 0.91, "ci_low": 0.90, "ci_high": 0.92}
+
+NaN (a metric undefined on a group, e.g. recall with no positives) is stored as None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+__all__ = ["Delta", "MetricCI", "Target", "TaskCalculator"]
+
+MetricCI = dict[str, float | None]  # {"value", "ci_low", "ci_high"}
+Delta = dict[str, float | None]  # {"candidate", "baseline", "delta", "ci_low", "ci_high", "p_value"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Labels and model outputs of one evaluation, aligned row by row.
+
+    binary:     y int8 0/1 (1 = positive class), pred float64 score of the positive class
+    multiclass: y int64 class codes 0..K-1, pred float64 (n, K) probabilities, or None and
+                ``labels`` int64 predicted codes when the model gives no probabilities
+    regression: y float64, pred float64
+    ranking:    y float64 relevance (0 = irrelevant), pred float64 score, query int64 codes
+    """
+
+    y: np.ndarray[Any, Any]
+    pred: np.ndarray[Any, Any] | None
+    classes: list[Any] = field(default_factory=list)
+    labels: np.ndarray[Any, Any] | None = None
+    query: np.ndarray[Any, Any] | None = None
+
+    @property
+    def n(self) -> int:
+        return int(len(self.y))
+
+
+class TaskCalculator(Protocol):
+    """One per task (binary, multiclass, regression, ranking)."""
+
+    name: str
+
+    def metric_names(self) -> list[str]: ...
+
+    def higher_is_better(self, metric: str) -> bool: ...
+
+    def grouped(self, t: Target, codes: np.ndarray[Any, Any], n_groups: int, *,
+                n_boot: int, seed: int, confidence: float) -> list[dict[str, MetricCI]]:
+        """Every metric with its percentile-bootstrap CI for each group code 0..n_groups-1
+        (the overall result is ``grouped`` with all codes 0 and n_groups=1)."""
+        ...
+
+    def paired(self, cand: Target, base: Target, codes: np.ndarray[Any, Any], n_groups: int,
+               *, n_boot: int, seed: int, confidence: float) -> list[dict[str, Delta]]:
+        """Candidate minus baseline per metric and group, from the same resampled rows."""
+        ...
+
+    def extras(self, t: Target) -> dict[str, Any]:
+        """Curves, confusion matrix, reliability, residual quantiles: JSON-ready."""
+        ...

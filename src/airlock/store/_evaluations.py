@@ -1,0 +1,130 @@
+"""Evaluations, gate decisions, protected aliases and gated promotion in the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from airlock._config import settings
+from airlock.errors import CheckFailed, NotFound, UsageError
+
+from ._engine import read_tx, write_tx
+from ._events import append_event, now_ms
+from ._models import move_alias
+from ._records import DatasetInfo
+from ._runs import save_dataset
+from ._schema import decisions, evaluations, model_versions, protected_aliases
+
+__all__ = ["EvaluationStore"]
+
+
+class EvaluationStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    # -- evaluations --------------------------------------------------------------------
+    def save(self, *, eval_id: str, name: str, version: int, model_sha256: str, task: str,
+             result: dict[str, Any], dataset: DatasetInfo | None) -> None:
+        with write_tx(self._engine) as conn:
+            if dataset is not None:
+                save_dataset(conn, dataset)
+            conn.execute(evaluations.insert().values(
+                id=eval_id, name=name, version=version, model_sha256=model_sha256,
+                dataset_digest=dataset.digest if dataset else None, task=task, result=result,
+                created_at=now_ms(), created_by=settings().actor))
+            append_event(conn, "evaluation.created", f"models/{name}",
+                         {"evaluation": eval_id, "version": version,
+                          "dataset": dataset.digest if dataset else None})
+
+    def get(self, eval_id: str) -> dict[str, Any]:
+        with read_tx(self._engine) as conn:
+            row = conn.execute(sa.select(evaluations).where(evaluations.c.id == eval_id)).first()
+        if row is None:
+            raise NotFound(f"evaluation not found: {eval_id}")
+        return dict(row.result)
+
+    def list_for(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
+        q = sa.select(evaluations.c.id, evaluations.c.version, evaluations.c.task,
+                      evaluations.c.created_at, evaluations.c.dataset_digest).where(
+            evaluations.c.name == name)
+        if version is not None:
+            q = q.where(evaluations.c.version == version)
+        with read_tx(self._engine) as conn:
+            return [r._asdict() for r in conn.execute(q.order_by(evaluations.c.created_at))]
+
+    # -- decisions ----------------------------------------------------------------------
+    def save_decision(self, *, decision_id: str, evaluation_id: str, policy_name: str,
+                      policy_sha256: str, passed: bool, result: dict[str, Any]) -> None:
+        with write_tx(self._engine) as conn:
+            ev = conn.execute(sa.select(evaluations.c.name, evaluations.c.version).where(
+                evaluations.c.id == evaluation_id)).first()
+            if ev is None:
+                raise NotFound(f"evaluation not found: {evaluation_id}")
+            conn.execute(decisions.insert().values(
+                id=decision_id, evaluation_id=evaluation_id, name=ev.name, version=ev.version,
+                policy_name=policy_name, policy_sha256=policy_sha256, passed=passed,
+                result=result, created_at=now_ms(), created_by=settings().actor))
+            append_event(conn, "decision.recorded", f"models/{ev.name}",
+                         {"decision": decision_id, "evaluation": evaluation_id,
+                          "version": ev.version, "policy": policy_name, "passed": passed})
+
+    def decisions(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
+        q = sa.select(decisions).where(decisions.c.name == name)
+        if version is not None:
+            q = q.where(decisions.c.version == version)
+        with read_tx(self._engine) as conn:
+            return [r._asdict() for r in conn.execute(q.order_by(decisions.c.created_at))]
+
+    # -- protection and promotion -------------------------------------------------------
+    def protect(self, name: str, alias: str, policy: str, policy_sha256: str) -> None:
+        with write_tx(self._engine) as conn:
+            conn.execute(protected_aliases.delete().where(
+                protected_aliases.c.name == name, protected_aliases.c.alias == alias))
+            conn.execute(protected_aliases.insert().values(
+                name=name, alias=alias, policy=policy, policy_sha256=policy_sha256,
+                created_at=now_ms(), created_by=settings().actor))
+            append_event(conn, "alias.protected", f"models/{name}",
+                         {"alias": alias, "policy_sha256": policy_sha256})
+
+    def protection(self, name: str, alias: str) -> dict[str, Any] | None:
+        with read_tx(self._engine) as conn:
+            row = conn.execute(sa.select(protected_aliases).where(
+                protected_aliases.c.name == name, protected_aliases.c.alias == alias)).first()
+        return None if row is None else row._asdict()
+
+    def promote(self, name: str, alias: str, version: int, *,
+                override_reason: str | None = None,
+                failing_rules: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Move a protected alias in one transaction: with a passing decision for exactly
+        this version under the alias's policy, or with an audited override."""
+        with write_tx(self._engine) as conn:
+            guard = conn.execute(sa.select(protected_aliases).where(
+                protected_aliases.c.name == name, protected_aliases.c.alias == alias)).first()
+            if guard is None:
+                raise UsageError(f"{name}@{alias} is not protected; use `airlock models alias` "
+                                 f"or protect it with `airlock models protect`")
+            if conn.scalar(sa.select(model_versions.c.version).where(
+                    model_versions.c.name == name, model_versions.c.version == version)) is None:
+                raise NotFound(f"model version not found: {name}@{version}")
+            passing = conn.execute(
+                sa.select(decisions.c.id).where(
+                    decisions.c.name == name, decisions.c.version == version,
+                    decisions.c.policy_sha256 == guard.policy_sha256, decisions.c.passed)
+                .order_by(decisions.c.created_at.desc()).limit(1)).scalar()
+            evidence: dict[str, Any] = {"policy_sha256": guard.policy_sha256}
+            if passing is not None:
+                evidence["decision"] = passing
+            elif override_reason:
+                evidence["override"] = {"reason": override_reason,
+                                        "failing_rules": failing_rules or []}
+                append_event(conn, "promotion.override", f"models/{name}",
+                             {"alias": alias, "version": version, "reason": override_reason,
+                              "failing_rules": failing_rules or []})
+            else:
+                raise CheckFailed(
+                    f"{name}@{version} has no passing decision under the policy protecting "
+                    f"{name}@{alias}; run `airlock eval {name}@{version} --policy …` or "
+                    "promote with --override --reason")
+            before = move_alias(conn, name, alias, version, evidence, allow_protected=True)
+        return {"name": name, "alias": alias, "from": before, "to": version, **evidence}
