@@ -37,7 +37,8 @@ def paired_p_value(deltas: np.ndarray[Any, Any], axis: int = 0) -> np.ndarray[An
         valid = np.sum(~np.isnan(deltas), axis=axis)
         below = np.sum(deltas <= 0, axis=axis) / valid
         above = np.sum(deltas >= 0, axis=axis) / valid
-        return np.minimum(1.0, 2.0 * np.minimum(below, above))
+        out: np.ndarray[Any, Any] = np.minimum(1.0, 2.0 * np.minimum(below, above))
+        return out
 
 
 def as_float(x: Any) -> float | None:

@@ -19,7 +19,8 @@ import numpy as np
 __all__ = ["Delta", "MetricCI", "Target", "TaskCalculator"]
 
 MetricCI = dict[str, float | None]  # {"value", "ci_low", "ci_high"}
-Delta = dict[str, float | None]  # {"candidate", "baseline", "delta", "ci_low", "ci_high", "p_value"}
+# {"candidate", "baseline", "delta", "ci_low", "ci_high", "p_value"}
+Delta = dict[str, float | None]
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Target:
 
     @property
     def n(self) -> int:
-        return int(len(self.y))
+        return len(self.y)
 
 
 class TaskCalculator(Protocol):
