@@ -1,0 +1,243 @@
+"""``airlock.evaluate``: score a dataset with a registered model and compute everything an
+evaluation holds (overall metrics with CIs, slices, fairness, baseline deltas), store it
+with the model's sha256, the data fingerprint, the config and the seed, and optionally gate
+it against a policy. The same inputs give the same JSON, id included."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from airlock.data import fingerprint
+from airlock.errors import UsageError
+from airlock.registry import LoadedModel, load_model
+from airlock.store import get_store
+
+from ._data import group_codes, read_table, require_columns
+from ._fairness import intersect
+from ._sections import baseline_section, fairness_section, section_boot, slice_section
+from ._targets import TASKS, build_target, detect_task
+from ._types import TaskCalculator
+
+__all__ = ["EvalConfig", "Evaluation", "evaluate", "get_evaluation"]
+
+
+class EvalConfig(BaseModel):
+    """Everything that decides an evaluation's numbers (stored with it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: str
+    task: str | None = None
+    slices: tuple[str, ...] = ()
+    sensitive: tuple[str, ...] = ()
+    crossings: bool = False
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    bootstrap: int = Field(1000, ge=0, le=100_000)
+    seed: int = 0
+    confidence: float = Field(0.95, gt=0.0, lt=1.0)
+    min_support: int = Field(30, ge=1)
+    k: int = Field(10, ge=1)
+    query: str | None = None
+    positive_label: str | None = None
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, v: str | None) -> str | None:
+        if v is not None and v not in TASKS:
+            raise ValueError(f"unknown task {v!r}: use one of {', '.join(TASKS)}")
+        return v
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A stored evaluation; ``result`` is its JSON (``to_dict()`` adds the decision)."""
+
+    id: str
+    result: dict[str, Any]
+    decision: Any = None
+
+    @property
+    def passed(self) -> bool | None:
+        return None if self.decision is None else bool(self.decision.passed)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.result)
+        if self.decision is not None:
+            out["decision"] = self.decision.to_dict()
+        return out
+
+
+def calculator(task: str, cfg: EvalConfig, classes: list[Any]) -> TaskCalculator:
+    if task == "binary":
+        from ._binary import BinaryTask
+
+        return BinaryTask(threshold=cfg.threshold)
+    if task == "multiclass":
+        from ._multiclass import MulticlassTask
+
+        return MulticlassTask(classes=classes)
+    if task == "regression":
+        from ._regression import RegressionTask
+
+        return RegressionTask()
+    from ._ranking import RankingTask
+
+    return RankingTask(k=cfg.k)
+
+
+def _config(target: str, options: dict[str, Any]) -> EvalConfig:
+    from pydantic import ValidationError
+
+    for key in ("slices", "sensitive"):
+        if isinstance(options.get(key), str):
+            options[key] = tuple(c.strip() for c in options[key].split(",") if c.strip())
+    try:
+        return EvalConfig(target=target, **options)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise UsageError(f"invalid evaluation option {where}: {err['msg']}") from None
+
+
+def _merge(given: Any, extra: list[str]) -> tuple[str, ...]:
+    if isinstance(given, str):
+        given = [c.strip() for c in given.split(",") if c.strip()]
+    return tuple(dict.fromkeys([*(given or ()), *extra]))
+
+
+def _load_policy(policy: Any) -> Any:
+    if policy is None:
+        return None
+    from airlock.gates import Policy, load_policy
+
+    return policy if isinstance(policy, Policy) else load_policy(policy)
+
+
+def evaluate(model: str | LoadedModel, data: Any, *, target: str,
+             baseline: str | LoadedModel | None = None, policy: Any = None,
+             store: bool = True, **options: Any) -> Evaluation:
+    """Evaluate ``model`` on ``data`` (a CSV/Parquet path or any table).
+
+    Options (see :class:`EvalConfig`): task, slices, sensitive, crossings, threshold,
+    bootstrap, seed, confidence, min_support, k, query, positive_label. With ``policy``
+    (a path, YAML text or Policy) the result is gated and the decision stored."""
+    pol = _load_policy(policy)
+    if pol is not None:  # the columns the policy's rules name are evaluated too
+        options["slices"] = _merge(options.get("slices"), pol.slice_columns())
+    cfg = _config(target, dict(options))
+    sensitive = list(dict.fromkeys([*cfg.sensitive, *(pol.sensitive_features() if pol else [])]))
+    needed_cols = {"target": [cfg.target], "slice": list(cfg.slices), "sensitive": sensitive,
+                   "query": [cfg.query] if cfg.query else []}
+    lm = model if isinstance(model, LoadedModel) else load_model(model)
+    base = None
+    if baseline is not None:
+        base = baseline if isinstance(baseline, LoadedModel) else load_model(baseline)
+    wanted = list(dict.fromkeys([*lm.input_columns, *(base.input_columns if base else []),
+                                 *(c for cols in needed_cols.values() for c in cols)]))
+    table = read_table(data, wanted if lm.input_columns else None)
+    require_columns(table, needed_cols)
+    outputs = lm.predict_arrow(table)
+    task = cfg.task or detect_task(outputs, table.column(cfg.target))
+    if pol is not None:
+        pol.check_applicable(task=task, columns=set(table.column_names),
+                             slices=list(cfg.slices), sensitive=sensitive,
+                             has_baseline=base is not None)
+    result = _compute(lm, base, table, outputs, task, cfg, sensitive)
+    result["dataset"] = _dataset(data, table)
+    result = {"id": _eval_id(result), **result}
+    evaluation = Evaluation(result["id"], result)
+    if store:
+        _save(evaluation, lm)
+    if pol is not None:
+        from airlock.gates import decide, gate
+
+        decision = gate(evaluation.result, pol) if store else decide(evaluation.result, pol)
+        evaluation = Evaluation(evaluation.id, result, decision)
+    return evaluation
+
+
+def _compute(lm: LoadedModel, base: LoadedModel | None, table: pa.Table, outputs: pa.Table,
+             task: str, cfg: EvalConfig, sensitive: list[str]) -> dict[str, Any]:
+    query = table.column(cfg.query) if cfg.query else None
+    t = build_target(task, outputs, table.column(cfg.target),
+                     positive_label=cfg.positive_label, query=query)
+    calc = calculator(task, cfg, list(t.classes))
+    boot: dict[str, Any] = {"n_boot": cfg.bootstrap, "seed": cfg.seed,
+                            "confidence": cfg.confidence}
+    zeros = np.zeros(t.n, dtype=np.int64)
+    groups = {c: group_codes(table.column(c)) for c in cfg.slices}
+    if cfg.crossings:
+        for i, a in enumerate(cfg.slices):
+            for b in cfg.slices[i + 1:]:
+                groups[f"{a} & {b}"] = intersect(*groups[a], *groups[b])
+    result: dict[str, Any] = {
+        "model": _model_info(lm), "task": task, "target": cfg.target,
+        "config": cfg.model_dump(mode="json"), "support": t.n,
+        "classes": list(t.classes),
+        "higher_is_better": {m: calc.higher_is_better(m) for m in calc.metric_names()},
+        "overall": calc.grouped(t, zeros, 1, **boot)[0],
+        "slices": {c: slice_section(calc, t, codes, labels, cfg.min_support,
+                                    section_boot(boot, "slice", c))
+                   for c, (codes, labels) in groups.items()},
+        "fairness": fairness_section(calc, task, t, table, sensitive, cfg, boot),
+        "extras": calc.extras(t), "baseline": None,
+    }
+    if base is not None:
+        tb = build_target(task, base.predict_arrow(table), table.column(cfg.target),
+                          positive_label=cfg.positive_label, classes=list(t.classes) or None,
+                          query=query)
+        result["baseline"] = baseline_section(calc, t, tb, groups, cfg.min_support, boot)
+        result["baseline"]["model"] = _model_info(base)
+    return result
+
+
+def _model_info(lm: LoadedModel) -> dict[str, Any]:
+    v = lm.version
+    return {"ref": v.ref, "name": v.name, "version": v.version, "flavor": v.flavor,
+            "sha256": v.manifest.get("sha256")}
+
+
+def _dataset(data: Any, table: pa.Table) -> dict[str, Any]:
+    info = fingerprint(data if isinstance(data, str | Path) else table,
+                       name=Path(data).name if isinstance(data, str | Path) else "evaluation-data")
+    return {"name": info.name, "digest": info.digest, "rows": table.num_rows,
+            "schema": {f.name: str(f.type) for f in table.schema}}
+
+
+def _eval_id(result: dict[str, Any]) -> str:
+    key = json.dumps({"model": result["model"]["sha256"], "data": result["dataset"]["digest"],
+                      "config": result["config"], "task": result["task"],
+                      "baseline": (result["baseline"] or {}).get("model", {}).get("sha256")},
+                     sort_keys=True)
+    return "ev-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _save(ev: Evaluation, lm: LoadedModel) -> None:
+    from airlock.errors import NotFound
+    from airlock.store import DatasetInfo
+
+    evals = get_store().evaluations
+    try:
+        evals.get(ev.id)
+        return  # the same inputs were evaluated before: identical result, already stored
+    except NotFound:
+        pass
+    d = ev.result["dataset"]
+    evals.save(eval_id=ev.id, name=lm.version.name, version=lm.version.version,
+               model_sha256=ev.result["model"]["sha256"], task=ev.result["task"],
+               result=ev.result,
+               dataset=DatasetInfo(d["name"], d["digest"], d["schema"], d["rows"]))
+
+
+def get_evaluation(eval_id: str) -> Evaluation:
+    """A stored evaluation by id (``airlock.errors.NotFound`` when unknown)."""
+    result = get_store().evaluations.get(eval_id)
+    return Evaluation(eval_id, result)

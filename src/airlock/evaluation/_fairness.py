@@ -1,0 +1,172 @@
+"""Group fairness of a binary classifier: per-group rates and disparities with bootstrap CIs.
+
+A row is predicted positive when ``score >= threshold``. Per group (a value of a sensitive
+column; groups without rows never appear):
+
+- ``selection_rate`` = (tp + fp) / n, ``tpr`` = tp / (tp + fn), ``fpr`` = fp / (fp + tn),
+  ``precision`` = tp / (tp + fp), ``accuracy`` = (tp + tn) / n, ``support`` = n: the values
+  of Fairlearn's ``MetricFrame`` with ``selection_rate``, ``true_positive_rate``,
+  ``false_positive_rate``, ``precision_score`` and ``accuracy_score``. A rate whose
+  denominator is 0 is None, where Fairlearn/scikit-learn give 0 (precision with a warning;
+  TPR of a group without positives, FPR of one without negatives silently).
+
+Disparities, over the groups where the rate is defined (Fairlearn's ``MetricFrame``
+``difference``/``ratio`` with ``method="between_groups"``, which skip NaN the same way):
+
+- ``demographic_parity_difference`` = max - min selection rate
+  (``fairlearn.metrics.demographic_parity_difference``);
+- ``demographic_parity_ratio`` = min / max selection rate
+  (``fairlearn.metrics.demographic_parity_ratio``);
+- ``equalized_odds_difference`` = max(max - min TPR, max - min FPR)
+  (``fairlearn.metrics.equalized_odds_difference``, ``agg="worst_case"``);
+- ``equal_opportunity_difference`` = max - min TPR
+  (``fairlearn.metrics.equal_opportunity_difference``);
+- ``disparate_impact_ratio`` = min / max selection rate: the same number as the demographic
+  parity ratio, under the name the four-fifths rule uses;
+- ``four_fifths_rule``: passed when min selection rate >= 0.8 x max selection rate (so a
+  model that selects nobody passes, with ratio None).
+
+Confidence intervals: the counts of the (group x y x prediction) cells of a bootstrap
+resample of the rows are multinomial, so ``n_boot`` draws of ``multinomial(n, counts / n)``
+give the exact bootstrap distribution of every rate and disparity without touching the rows
+again. Group sizes vary between resamples, as they do when resampling rows; a group that
+drew no rows in a resample is left out of that resample's disparities. ``n_boot=0`` gives
+point estimates only (ci_low and ci_high None).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInput
+from ._binary import check_codes, check_target, confusion_counts, count_metrics
+from ._bootstrap import as_float, percentile_ci, rng_for
+from ._types import MetricCI, Target
+
+__all__ = ["DISPARITIES", "GROUP_METRICS", "fairness_binary", "intersect"]
+
+Array = np.ndarray[Any, Any]
+
+GROUP_METRICS = ("selection_rate", "tpr", "fpr", "precision", "accuracy")
+DISPARITIES = ("demographic_parity_difference", "demographic_parity_ratio",
+               "equalized_odds_difference", "equal_opportunity_difference",
+               "disparate_impact_ratio")
+FOUR_FIFTHS = 0.8
+CHUNK_ELEMENTS = 4_000_000
+
+
+def fairness_binary(t: Target, threshold: float, codes: Array, n_groups: int,
+                    group_labels: list[str], *, n_boot: int = 1000, seed: int = 0,
+                    confidence: float = 0.95) -> dict[str, Any]:
+    """Per-group rates and disparities of one sensitive column (module docstring)."""
+    y, p = check_target(t)
+    codes = check_codes(codes, len(y), n_groups)
+    if len(group_labels) != n_groups:
+        raise InvalidInput(f"{len(group_labels)} group labels for {n_groups} groups")
+    yhat = (p >= threshold).astype(np.int64)
+    cm = confusion_counts(y, yhat, codes, n_groups)
+    present = np.flatnonzero(cm.sum(axis=(1, 2)) > 0)
+    cm = cm[present]
+    rates = _rates(cm)
+    point = _disparities(rates)
+    if n_boot > 0 and len(present):
+        rng = rng_for(seed, "fairness", str(n_groups), "|".join(group_labels))
+        low, high = _bootstrap(cm, n_boot, rng, confidence)
+    else:
+        low = high = {name: np.asarray(np.nan) for name in DISPARITIES}
+    by_group = {
+        group_labels[g]: {**{m: as_float(rates[m][i]) for m in GROUP_METRICS},
+                          "support": int(cm[i].sum())}
+        for i, g in enumerate(present)
+    }
+    disparities: dict[str, Any] = {
+        name: _metric_ci(point[name], low[name], high[name]) for name in DISPARITIES
+    }
+    sel = rates["selection_rate"]
+    passed = bool(len(sel) == 0 or sel.min() >= FOUR_FIFTHS * sel.max())
+    disparities["four_fifths_rule"] = {"passed": passed,
+                                       "ratio": as_float(point["disparate_impact_ratio"])}
+    return {"by_group": by_group, "disparities": disparities}
+
+
+def intersect(codes_a: Array, labels_a: list[str], codes_b: Array,
+              labels_b: list[str]) -> tuple[Array, list[str]]:
+    """Group codes of the intersection of two sensitive columns.
+
+    Only combinations that occur get a code, in the order of (a, b); labels read
+    ``"Female & Black"``.
+    """
+    a = np.asarray(codes_a).astype(np.int64)
+    b = np.asarray(codes_b).astype(np.int64)
+    if a.shape != b.shape:
+        raise InvalidInput(f"sensitive columns of {a.shape} and {b.shape} rows")
+    nb = len(labels_b)
+    joint = a * nb + b
+    seen = np.bincount(joint, minlength=len(labels_a) * nb) > 0
+    combos = np.flatnonzero(seen)
+    new_code = np.cumsum(seen) - 1
+    labels = [f"{labels_a[int(j) // nb]} & {labels_b[int(j) % nb]}" for j in combos]
+    return new_code[joint].astype(np.int64), labels
+
+
+def _rates(cm: Array) -> dict[str, Array]:
+    """Group rates from (..., groups, y, yhat) counts."""
+    tn, fp = cm[..., 0, 0], cm[..., 0, 1]
+    fn, tp = cm[..., 1, 0], cm[..., 1, 1]
+    return count_metrics(tp, fp, fn, tn)
+
+
+def _spread(values: Array) -> tuple[Array, Array]:
+    """Max and min over the last axis, NaN (undefined) groups skipped, no warnings."""
+    top = np.fmax.reduce(values, axis=-1) if values.shape[-1] else np.full(values.shape[:-1],
+                                                                           np.nan)
+    low = np.fmin.reduce(values, axis=-1) if values.shape[-1] else top
+    return top, low
+
+
+def _disparities(rates: dict[str, Array]) -> dict[str, Array]:
+    """Every disparity, vectorised over any leading (resample) axis."""
+    sel_max, sel_min = _spread(rates["selection_rate"])
+    tpr_max, tpr_min = _spread(rates["tpr"])
+    fpr_max, fpr_min = _spread(rates["fpr"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = sel_min / sel_max
+    tpr_gap = tpr_max - tpr_min
+    return {
+        "demographic_parity_difference": sel_max - sel_min,
+        "demographic_parity_ratio": ratio,
+        "equalized_odds_difference": np.fmax(tpr_gap, fpr_max - fpr_min),
+        "equal_opportunity_difference": tpr_gap,
+        "disparate_impact_ratio": ratio,
+    }
+
+
+def _bootstrap(cm: Array, n_boot: int, rng: np.random.Generator,
+               confidence: float) -> tuple[dict[str, Array], dict[str, Array]]:
+    """Percentile CIs of the disparities from multinomial resamples of the cell counts."""
+    flat = cm.reshape(-1)
+    cells = np.flatnonzero(flat)
+    total = int(flat.sum())
+    pvals = flat[cells] / total
+    chunk = max(1, min(n_boot, CHUNK_ELEMENTS // len(flat)))
+    parts: dict[str, list[Array]] = {name: [] for name in DISPARITIES}
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        counts = np.zeros((b, len(flat)))
+        counts[:, cells] = rng.multinomial(total, pvals, size=b)
+        res = _disparities(_rates(counts.reshape(b, *cm.shape)))
+        for name in DISPARITIES:
+            parts[name].append(res[name])
+        done += b
+    low: dict[str, Array] = {}
+    high: dict[str, Array] = {}
+    for name in DISPARITIES:
+        low[name], high[name] = percentile_ci(np.concatenate(parts[name]), confidence)
+    return low, high
+
+
+def _metric_ci(value: Array, low: Array, high: Array) -> MetricCI:
+    return {"value": as_float(value), "ci_low": as_float(low), "ci_high": as_float(high)}

@@ -1,0 +1,144 @@
+"""airlock.evaluate end to end on real data (UCI Adult): the orchestrator, its stored JSON,
+determinism, errors raised before any computation, and the gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+import airlock
+from airlock.errors import InvalidInput, NotFound, UsageError
+
+NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
+CATEGORICAL = ["workclass", "education", "race", "sex"]
+FEATURES = NUMERIC + CATEGORICAL
+
+
+@pytest.fixture(scope="module")
+def adult() -> tuple[pl.DataFrame, pl.DataFrame]:
+    cols = ["age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
+            "occupation", "relationship", "race", "sex", "capital_gain", "capital_loss",
+            "hours_per_week", "native_country", "income"]
+    path = Path(__file__).resolve().parents[2] / "examples" / "data" / "adult.data.gz"
+    df = pl.read_csv(path, has_header=False, new_columns=cols, n_rows=8000,
+                     schema_overrides=dict.fromkeys(cols, pl.String))
+    df = df.with_columns(pl.col(cols).str.strip_chars()).with_columns(
+        pl.col(NUMERIC).cast(pl.Int64), pl.col(CATEGORICAL).fill_null("?"))
+    df = df.select([*FEATURES, "income"])
+    return df.head(5000), df.tail(3000)
+
+
+def _fit(kind: str, train: pl.DataFrame) -> Pipeline:
+    if kind == "logistic":
+        prep = ColumnTransformer([("num", StandardScaler(), NUMERIC),
+                                  ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)])
+        clf: Any = LogisticRegression(max_iter=500)
+    else:
+        prep = ColumnTransformer([("num", "passthrough", NUMERIC),
+                                  ("cat", OrdinalEncoder(handle_unknown="use_encoded_value",
+                                                         unknown_value=-1), CATEGORICAL)])
+        clf = HistGradientBoostingClassifier(max_iter=50, random_state=0)
+    pipe = Pipeline([("prep", prep), ("clf", clf)])
+    return pipe.fit(train.select(FEATURES).to_pandas(), train["income"].to_pandas())
+
+
+@pytest.fixture
+def models(adult: tuple[pl.DataFrame, pl.DataFrame]) -> dict[str, Any]:
+    train, _ = adult
+    out = {}
+    for kind in ("logistic", "boosting"):
+        pipe = _fit(kind, train)
+        v = airlock.register_model("adult", pipe, input_example=train.select(FEATURES).head(5))
+        out[kind] = (v.ref, pipe)
+    return out
+
+
+OPTS: dict[str, Any] = {"target": "income", "slices": ["education"],
+                        "sensitive": ["sex", "race"], "bootstrap": 200, "seed": 3}
+
+
+def test_evaluation_matches_sklearn_and_is_reproducible(models: dict[str, Any],
+                                                        adult: Any) -> None:
+    _, test = adult
+    ref, pipe = models["boosting"]
+    ev = airlock.evaluate(ref, test, **OPTS)
+    out = ev.to_dict()
+    proba = pipe.predict_proba(test.select(FEATURES).to_pandas())[:, 1]
+    y = (test["income"] == ">50K").to_numpy().astype(int)
+    assert out["task"] == "binary" and out["support"] == test.height
+    assert out["overall"]["roc_auc"]["value"] == pytest.approx(roc_auc_score(y, proba),
+                                                                abs=1e-12)
+    assert out["overall"]["accuracy"]["value"] == pytest.approx(
+        accuracy_score(y, proba >= 0.5), abs=1e-12)
+    auc = out["overall"]["roc_auc"]
+    assert auc["ci_low"] <= auc["value"] <= auc["ci_high"]
+    edu = out["slices"]["education"]
+    assert sum(v["support"] for v in edu.values()) == test.height
+    assert any(v["flagged"] for v in edu.values())  # e.g. Preschool is under 30 rows
+    assert set(out["fairness"]) == {"sex", "race", "sex & race"}
+    assert out["fairness"]["sex"]["by_group"]["Female"]["support"] == int(
+        (test["sex"] == "Female").sum())
+    assert out["model"]["sha256"] and out["dataset"]["digest"]
+    again = airlock.evaluate(ref, test, **OPTS).to_dict()
+    assert json.dumps(again, sort_keys=True) == json.dumps(out, sort_keys=True)
+    assert airlock.get_evaluation(ev.id).result == ev.result  # stored as computed
+
+
+def test_baseline_deltas_are_paired(models: dict[str, Any], adult: Any) -> None:
+    _, test = adult
+    cand, base = models["boosting"][0], models["logistic"][0]
+    out = airlock.evaluate(cand, test, baseline=base, **OPTS).to_dict()
+    d = out["baseline"]["deltas"]["roc_auc"]
+    assert d["delta"] == pytest.approx(d["candidate"] - d["baseline"], abs=1e-12)
+    assert d["candidate"] == out["overall"]["roc_auc"]["value"]
+    assert out["baseline"]["model"]["ref"] == base
+    same = airlock.evaluate(cand, test, baseline=cand, **OPTS).to_dict()
+    assert same["baseline"]["deltas"]["roc_auc"]["delta"] == 0
+    assert same["baseline"]["regressed_slices"] == []
+
+
+def test_errors_come_before_any_computation(models: dict[str, Any], adult: Any,
+                                            tmp_path: Path) -> None:
+    _, test = adult
+    ref = models["boosting"][0]
+    with pytest.raises(UsageError, match="'nope' \\(slice\\)"):
+        airlock.evaluate(ref, test, target="income", slices=["nope"])
+    with pytest.raises(UsageError, match="'label' \\(target\\)"):
+        airlock.evaluate(ref, test, target="label")
+    with pytest.raises(UsageError, match="unknown task"):
+        airlock.evaluate(ref, test, target="income", task="clustering")
+    with pytest.raises(UsageError, match="bootstrap"):
+        airlock.evaluate(ref, test, target="income", bootstrap=-1)
+    with pytest.raises(InvalidInput, match="not among the model's classes"):
+        airlock.evaluate(ref, test.with_columns(pl.lit(">50K.").alias("income")),
+                         target="income", bootstrap=0)
+    with pytest.raises(NotFound):
+        airlock.evaluate(ref, tmp_path / "missing.parquet", target="income")
+    with pytest.raises(NotFound):
+        airlock.evaluate("adult@99", test, target="income")
+
+
+def test_evaluate_reads_parquet_and_csv_paths(models: dict[str, Any], adult: Any,
+                                              tmp_path: Path) -> None:
+    _, test = adult
+    ref = models["logistic"][0]
+    test.write_parquet(tmp_path / "test.parquet")
+    test.write_csv(tmp_path / "test.csv")
+    a = airlock.evaluate(ref, tmp_path / "test.parquet", target="income", bootstrap=0)
+    b = airlock.evaluate(ref, tmp_path / "test.csv", target="income", bootstrap=0)
+    assert a.result["overall"]["roc_auc"]["value"] == pytest.approx(
+        b.result["overall"]["roc_auc"]["value"], abs=1e-12)
+    assert a.result["dataset"]["digest"] != b.result["dataset"]["digest"]  # file bytes
+    assert np.isclose(a.result["overall"]["accuracy"]["value"],
+                      b.result["overall"]["accuracy"]["value"])
