@@ -1,0 +1,46 @@
+"""Gates: YAML policies, decisions on evaluations, protected aliases and gated promotion.
+
+    policy = load_policy("examples/gate.yaml")          # every rule checked at load time
+    policy.check_applicable(task, columns, slices, sensitive, has_baseline)  # before computing
+    decision = gate(evaluation_id, policy)              # decide the stored evaluation, record it
+    protect("adult-income", "production", policy)
+    promote("adult-income@4", to="production")         # needs a passing decision, or
+    promote("adult-income@4", to="production", override=True, reason="…")  # an audited override
+"""
+
+from __future__ import annotations
+
+from ._decide import Decision, RuleOutcome, decide, decision_id
+from ._policy import (
+    FAIRNESS_METRICS,
+    TASK_METRICS,
+    BaselineRule,
+    FairnessRule,
+    MetricRule,
+    Policy,
+    Rule,
+    SliceRule,
+    higher_is_better,
+    load_policy,
+)
+from ._promote import gate, promote, protect
+
+__all__ = [
+    "FAIRNESS_METRICS",
+    "TASK_METRICS",
+    "BaselineRule",
+    "Decision",
+    "FairnessRule",
+    "MetricRule",
+    "Policy",
+    "Rule",
+    "RuleOutcome",
+    "SliceRule",
+    "decide",
+    "decision_id",
+    "gate",
+    "higher_is_better",
+    "load_policy",
+    "promote",
+    "protect",
+]

@@ -1,0 +1,172 @@
+"""Gate stored evaluations, protect aliases with a policy, promote through the gate.
+
+* ``gate(evaluation, policy)`` decides the *stored* evaluation and records the Decision under
+  its deterministic id; gating the same evaluation under the same policy again records
+  nothing new (idempotent).
+* ``protect(name, alias, policy)`` declares ``name@alias`` protected by ``policy`` (its source
+  text and sha256 are stored; protecting again replaces the policy).
+* ``promote(ref, to)`` moves an unprotected alias like ``set_alias``; a protected alias moves
+  only with a passing Decision for exactly that version under exactly the protecting policy
+  (same sha256), or with ``override=True`` and a non-empty ``reason``, which records a
+  ``promotion.override`` audit event (actor, reason, failing rules of the newest decision for
+  that version under the policy). The check and the move share one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from airlock.errors import AirlockError, CheckFailed, UsageError
+from airlock.registry import ModelRef, list_versions, resolve
+from airlock.store import Store, get_store
+
+from ._decide import Decision, decide
+from ._policy import Policy, load_policy
+
+__all__ = ["gate", "promote", "protect"]
+
+MSG_OVERRIDE_REASON = "--override needs a non-empty --reason: it is recorded in the audit log"
+MSG_REASON_WITHOUT_OVERRIDE = "--reason is only recorded with --override"
+MSG_NOT_PROTECTED = "{name}@{alias} is not protected by a policy: promote it without --override"
+MSG_FAILED = ("{name}@{version} failed policy {policy!r} protecting {name}@{alias} "
+              "(decision {decision}: {rules}); promote it with --override --reason, or "
+              "evaluate a better version")
+MSG_NO_DECISION = ("{name}@{version} has no passing decision under policy {policy!r} "
+                   "protecting {name}@{alias}{other}; run `airlock gate EVAL_ID --policy …` "
+                   "(or `airlock eval … --policy …`), or promote with --override --reason")
+
+
+def _evaluation_id(evaluation: Any) -> str:
+    if isinstance(evaluation, str):
+        return evaluation
+    ev_id = evaluation.get("id") if isinstance(evaluation, Mapping) else getattr(
+        evaluation, "id", None)
+    if not isinstance(ev_id, str) or not ev_id:
+        raise UsageError("gate() takes an evaluation id, or an evaluation with an `id`")
+    return ev_id
+
+
+def gate(evaluation: str | Mapping[str, Any] | Any, policy: Policy | str | Path) -> Decision:
+    """Decide a stored evaluation (its id, or an evaluation carrying its id) against
+    ``policy`` (a Policy, a path or YAML text) and record the Decision.
+
+    Raises UsageError naming the rule when the policy cannot apply to the evaluation (a
+    metric of another task, a feature or slice column that was not evaluated, a baseline rule
+    without a baseline). Returns the Decision whether it passed or not."""
+    pol = load_policy(policy)
+    store = get_store()
+    stored = store.evaluations.get(_evaluation_id(evaluation))  # decide what was stored
+    pol.check_evaluation(stored)
+    decision = decide(stored, pol)
+    model = stored.get("model") or {}
+    name, version = model.get("name"), model.get("version")
+
+    def recorded() -> bool:
+        if not isinstance(name, str):
+            return False
+        return any(d["id"] == decision.id for d in store.evaluations.decisions(name, version))
+
+    if not recorded():
+        try:
+            store.evaluations.save_decision(
+                decision_id=decision.id, evaluation_id=decision.evaluation,
+                policy_name=pol.name, policy_sha256=pol.sha256, passed=decision.passed,
+                result=decision.to_dict())
+        except Exception:
+            if not recorded():  # not a concurrent gate that stored the same decision first
+                raise
+    return decision
+
+
+def protect(name: str, alias: str, policy: Policy | str | Path) -> dict[str, Any]:
+    """Protect ``name@alias`` with ``policy``; from now on it moves only through promote."""
+    pol = load_policy(policy)
+    list_versions(name)  # NotFound for an unknown model, UsageError for a bad name
+    _check_alias(alias)
+    get_store().evaluations.protect(name, alias, pol.text, pol.sha256)
+    return {"name": name, "alias": alias, "policy": pol.name, "policy_sha256": pol.sha256}
+
+
+def _check_alias(alias: str) -> None:
+    if (not isinstance(alias, str) or not alias or alias.isdigit()
+            or not alias.replace("-", "").replace("_", "").isalnum()):
+        raise UsageError(f"invalid alias {alias!r}: use letters, digits, '-' or '_', not only "
+                         "digits (a number names a version)")
+
+
+def promote(ref: str | ModelRef, to: str, *, override: bool = False,
+            reason: str | None = None) -> dict[str, Any]:
+    """Point alias ``to`` at the version ``ref`` names, through the gate when protected.
+
+    Returns ``{"name", "alias", "from", "to", "protected"}`` plus, for a protected alias,
+    ``policy_sha256`` and either ``decision`` (the passing decision's id) or ``override``.
+    Raises CheckFailed when a protected alias has no passing decision and no override."""
+    reason = reason.strip() if isinstance(reason, str) else None
+    if override and not reason:
+        raise UsageError(MSG_OVERRIDE_REASON)
+    if reason and not override:
+        raise UsageError(MSG_REASON_WITHOUT_OVERRIDE)
+    version = resolve(ref)
+    name, number = version.name, version.version
+    store = get_store()
+    _check_alias(to)
+    guard = store.evaluations.protection(name, to)
+    if guard is None:
+        if override:
+            raise UsageError(MSG_NOT_PROTECTED.format(name=name, alias=to))
+        before, _ = store.models.set_alias(name, to, number)
+        return {"name": name, "alias": to, "from": before, "to": number, "protected": False}
+    sha = str(guard["policy_sha256"])
+    failing = _failing_rules(_newest_decision(store, name, number, sha)) if override else []
+    try:
+        out = store.evaluations.promote(name, to, number,
+                                        override_reason=reason if override else None,
+                                        failing_rules=failing)
+    except CheckFailed:
+        raise CheckFailed(_refusal(store, name, number, to, guard)) from None
+    return {**out, "protected": True}
+
+
+def _newest_decision(store: Store, name: str, version: int,
+                     sha: str) -> dict[str, Any] | None:
+    under = [d for d in store.evaluations.decisions(name, version) if d["policy_sha256"] == sha]
+    return under[-1] if under else None
+
+
+def _failing_rules(decision: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The rules a stored decision failed, in the compact form an audit event keeps."""
+    if decision is None:
+        return []
+    rules = (decision.get("result") or {}).get("rules") or []
+    return [{"decision": decision["id"], "index": r.get("index"), "text": r.get("text"),
+             "value": r.get("value"), "bound": r.get("bound"),
+             "severity": r.get("severity"), "reason": (r.get("evidence") or {}).get("reason")}
+            for r in rules if isinstance(r, Mapping) and not r.get("passed")]
+
+
+def _policy_name(text: str, sha: str) -> str:
+    try:
+        return load_policy(text).name
+    except AirlockError:  # written by another airlock version: name it by its hash
+        return sha[:12]
+
+
+def _refusal(store: Store, name: str, version: int, alias: str,
+             guard: Mapping[str, Any]) -> str:
+    """Why promotion was refused, naming the failed rules when a decision exists."""
+    sha = str(guard["policy_sha256"])
+    policy = _policy_name(str(guard["policy"]), sha)
+    newest = _newest_decision(store, name, version, sha)
+    if newest is not None and not newest["passed"]:
+        failed = [r for r in _failing_rules(newest) if r["severity"] == "fail"]
+        rules = "; ".join(f"rule {r['index']} `{r['text']}` failed" for r in failed)
+        return MSG_FAILED.format(name=name, version=version, policy=policy, alias=alias,
+                                 decision=newest["id"], rules=rules or "failed")
+    others = [d for d in store.evaluations.decisions(name, version)
+              if d["passed"] and d["policy_sha256"] != sha]
+    other = (f" (a passing decision exists under a different policy, {others[-1]['policy_name']!r}"
+             f" sha256 {str(others[-1]['policy_sha256'])[:12]}…)" if others else "")
+    return MSG_NO_DECISION.format(name=name, version=version, policy=policy, alias=alias,
+                                  other=other)
