@@ -1,0 +1,13 @@
+"""Reports and model cards from stored evidence: plain HTML/Markdown with inline SVG plots.
+
+``render_report(evaluation, decision)`` gives one self-contained HTML file of an evaluation;
+``model_card(ref, format="md" | "html")`` documents a model version from what the store
+holds (registration, run inputs, evaluations, decisions, overrides, alias history).
+"""
+
+from __future__ import annotations
+
+from ._card import model_card
+from ._html import render_report
+
+__all__ = ["model_card", "render_report"]
