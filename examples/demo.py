@@ -1,4 +1,5 @@
-"""airlock end to end on real data: track two runs, register both, promote the better one.
+"""airlock end to end on real data: track two runs, register both, evaluate them with slices,
+fairness and confidence intervals, gate them with a policy and promote the one that passes.
 
 Data: UCI Adult (Census Income), Becker & Kohavi (1996), UCI Machine Learning Repository,
 CC BY 4.0 (see examples/data/README.md). Task: predict income > $50K.
@@ -8,7 +9,9 @@ Run from the repository root (``make demo`` does it for you)::
     .venv/bin/python examples/demo.py
 
 The store is the embedded one: ``$AIRLOCK_HOME`` if set, else ``./.airlock`` (SQLite metadata
-plus an artifacts folder). Running the demo again adds two more versions and moves the alias.
+plus an artifacts folder). Running the demo again adds two more versions, evaluates them
+against the version in production and moves the aliases. Reports and the model card are
+written to ``$AIRLOCK_HOME/reports`` (default ``./.airlock/reports``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,10 @@ import airlock
 
 DATA = Path(__file__).resolve().parent / "data"
 NAME = "adult-income"  # the experiment and the registered model
+POLICY = Path(__file__).resolve().parent / "gate.yaml"
+SLICES = ["education", "workclass"]
+SENSITIVE = ["sex", "race"]
+BOOTSTRAP = 1000
 SEED = 42
 COLUMNS = [
     "age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
@@ -63,6 +70,10 @@ class Result:
     val_auc: float
     test_auc: float = float("nan")
     test_accuracy: float = float("nan")
+    evaluation: str = ""
+    gate: str = ""
+    failed: list[str] = field(default_factory=list)
+    report: Path | None = None
 
 
 # -- data ------------------------------------------------------------------------------
@@ -186,15 +197,79 @@ def score_test(ref: str, test_df: pl.DataFrame, result: Result) -> None:
     result.test_accuracy = float(accuracy_score(y, out["prediction"].to_numpy()))
 
 
+# -- evaluate, gate, promote to production ---------------------------------------------
+def reports_dir() -> Path:
+    folder = Path(os.environ.get("AIRLOCK_HOME") or ".airlock") / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def current(alias: str) -> int | None:
+    try:
+        return airlock.get_model_version(f"{NAME}@{alias}").version
+    except airlock.errors.NotFound:
+        return None
+
+
+def evaluate_and_gate(r: Result, baseline: str, test_df: pl.DataFrame) -> None:
+    """Evaluate one candidate on the test split against ``baseline`` under the policy and
+    write its HTML report; the evaluation and the decision are stored."""
+    ev = airlock.evaluate(f"{NAME}@{r.version}", test_df, target="income", slices=SLICES,
+                          sensitive=SENSITIVE, baseline=baseline, policy=POLICY,
+                          bootstrap=BOOTSTRAP, seed=SEED)
+    result = ev.to_dict()
+    r.evaluation = ev.id
+    failed = [rule for rule in result["decision"]["rules"]
+              if not rule["passed"] and rule.get("severity") != "warn"]
+    r.gate = "passed" if ev.passed else "failed rule " + ", ".join(
+        str(rule["index"]) for rule in failed)
+    r.failed = [f"rule {rule['index']}: {rule['text']}" for rule in failed]
+    r.report = reports_dir() / f"eval-{NAME}-{r.version}.html"
+    r.report.write_text(airlock.render_report(result, result["decision"]), encoding="utf-8")
+
+
+def govern(results: list[Result], test_df: pl.DataFrame) -> Result | None:
+    """Protect `production` with the policy, gate every candidate against the version in
+    production (or, the first time, against the other candidate), promote the best that
+    passes. Returns the promoted candidate, if any."""
+    airlock.protect(NAME, "production", POLICY)
+    production = current("production")
+    for r in results:
+        other = next(o for o in results if o is not r)
+        evaluate_and_gate(r, f"{NAME}@{production or other.version}", test_df)
+    passing = [r for r in results if r.gate == "passed"]
+    if not passing:
+        return None
+    best = max(passing, key=lambda r: r.val_auc)
+    airlock.promote(f"{NAME}@{best.version}", to="production")
+    card = reports_dir() / f"card-{NAME}-{best.version}.md"
+    card.write_text(airlock.model_card(f"{NAME}@{best.version}"), encoding="utf-8")
+    return best
+
+
 def summary(results: list[Result], best: Result) -> Table:
     table = Table(title=f"model {NAME}: this run's candidates")
-    for col in ("run", "model", "version", "val AUC", "test AUC", "test acc", "alias"):
+    for col in ("run", "model", "version", "val AUC", "test AUC", "test acc", "alias",
+                "gate"):
         table.add_column(col, justify="right" if col.startswith(("val", "test")) else "left")
     for r in results:
+        aliases = ", ".join(a for a in ("staging", "production") if current(a) == r.version)
         table.add_row(r.run_id[:8], r.label, str(r.version), f"{r.val_auc:.4f}",
-                      f"{r.test_auc:.4f}", f"{r.test_accuracy:.4f}",
-                      "staging" if r is best else "")
+                      f"{r.test_auc:.4f}", f"{r.test_accuracy:.4f}", aliases, r.gate)
     return table
+
+
+def report_summary(results: list[Result], promoted: Result | None) -> None:
+    if promoted is None:
+        console.print("no candidate passed the gate: production stays where it was")
+    else:
+        console.print(f"{NAME}@production -> version {promoted.version} ({promoted.label}), "
+                      f"gate {POLICY.name} passed")
+        console.print(f"model card: {reports_dir() / f'card-{NAME}-{promoted.version}.md'}")
+    for r in results:
+        for line in r.failed:
+            console.print(f"  {NAME}@{r.version} failed {line}")
+        console.print(f"report of {NAME}@{r.version}: {r.report}  (evaluation {r.evaluation})")
 
 
 def store_location() -> str:
@@ -216,9 +291,11 @@ def main() -> int:
     best = promote_best(results)
     for r in results:
         score_test(f"{NAME}@staging" if r is best else f"{NAME}@{r.version}", test_df, r)
+    promoted = govern(results, test_df)
     console.print(summary(results, best))
     console.print(f"{NAME}@staging -> version {best.version} ({best.label}), "
                   f"test AUC {best.test_auc:.4f}")
+    report_summary(results, promoted)
     check = airlock.verify_events()
     console.print(f"audit events verified: {'ok' if check.ok else 'FAILED'} "
                   f"({check.checked} events checked)")

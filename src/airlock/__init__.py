@@ -32,6 +32,16 @@ _LAZY: dict[str, str] = {
     "import_mlflow": "airlock.registry",
     # data
     "fingerprint": "airlock.data",
+    # evaluation, gates, reports
+    "evaluate": "airlock.evaluation",
+    "get_evaluation": "airlock.evaluation",
+    "Evaluation": "airlock.evaluation",
+    "load_policy": "airlock.gates",
+    "gate": "airlock.gates",
+    "protect": "airlock.gates",
+    "promote": "airlock.gates",
+    "model_card": "airlock.report",
+    "render_report": "airlock.report",
     # audit
     "list_events": "airlock._api",
     "verify_events": "airlock._api",
@@ -43,6 +53,8 @@ __all__ = ["__version__", "errors", *sorted(_LAZY)]
 if TYPE_CHECKING:
     from airlock._api import alias_history, get_run, list_events, search_runs, verify_events
     from airlock.data import fingerprint
+    from airlock.evaluation import Evaluation, evaluate, get_evaluation
+    from airlock.gates import gate, load_policy, promote, protect
     from airlock.registry import (
         LoadedModel,
         delete_alias,
@@ -54,6 +66,7 @@ if TYPE_CHECKING:
         register_model,
         set_alias,
     )
+    from airlock.report import model_card, render_report
     from airlock.tracking import Run, active_run, start_run
 
 

@@ -14,7 +14,8 @@ import pytest
 import airlock
 from airlock import errors
 
-SUBPACKAGES = ["airlock.store", "airlock.tracking", "airlock.registry", "airlock.data"]
+SUBPACKAGES = ["airlock.store", "airlock.tracking", "airlock.registry", "airlock.data",
+               "airlock.evaluation", "airlock.gates", "airlock.report"]
 HEAVY = ["sqlalchemy", "pandas", "polars", "sklearn", "numpy"]
 
 

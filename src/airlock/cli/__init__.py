@@ -10,13 +10,13 @@ from typing import Any
 
 import typer
 
-from . import _events, _models, _runs, _store
+from . import _eval, _events, _models, _runs, _store
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="airlock",
-    help="airlock: tracked runs, a model registry and an audit log, from data to production.",
+    help="airlock: tracked runs, a registry, evaluation gates and an audit log.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -26,6 +26,11 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 app.add_typer(_events.app, name="events")
 app.add_typer(_store.app, name="store")
+app.command("eval")(_eval.eval_command)
+app.command("gate")(_eval.gate_command)
+app.command("promote")(_eval.promote_command)
+app.command("card")(_eval.card_command)
+_models.app.command("protect")(_eval.protect_command)
 
 
 @app.command("version")

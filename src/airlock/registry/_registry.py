@@ -49,13 +49,14 @@ def _files_digest(files: dict[str, str]) -> str:
 def register_model(
     name: str, model: Any, *, run: Run | str | None = None, input_example: Any = None,
     datasets: Sequence[Any] = (), description: str | None = None, flavor: str | None = None,
-    serialization: str | None = None, trusted: bool = False,
+    serialization: str | None = None, trusted: bool = False, intended_use: str | None = None,
 ) -> VersionRecord:
     """Save ``model`` as the next version of ``name``; returns the new version.
 
     ``serialization`` picks the format within a flavor (sklearn: ``skops`` by default,
     ``pickle`` or ``joblib``); pickle-based formats only load when ``trusted=True`` here
-    or at load time. ``datasets`` are paths, tables or fingerprints (lineage)."""
+    or at load time. ``datasets`` are paths, tables or fingerprints (lineage);
+    ``intended_use`` goes into the model card."""
     check_model_name(name)
     fl = get_flavor(flavor) if flavor else detect_flavor(model)
     with tempfile.TemporaryDirectory(prefix="airlock-model-") as tmp:
@@ -70,7 +71,8 @@ def register_model(
                                     for n in model.feature_names_in_]}
         return register_saved(name, path, fl, options, run=run, signature=signature,
                               datasets=datasets, description=description, trusted=trusted,
-                              example=example)
+                              example=example,
+                              extra={"intended_use": intended_use} if intended_use else None)
 
 
 def _signature(fl: Flavor, path: Path, options: dict[str, Any], example: Any,
