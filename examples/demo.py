@@ -177,7 +177,9 @@ def train_and_register(label: str, train_df: pl.DataFrame, split: tuple[Any, ...
             run.log_artifact(write_report(Path(tmp), y_val, proba))
         version = airlock.register_model(
             NAME, pipe, run=run, input_example=X_train[:5], datasets=[train_info],
-            description=f"{label} on UCI Adult (val AUC {val['auc']:.4f})")
+            description=f"{label} on UCI Adult (val AUC {val['auc']:.4f})",
+            intended_use="A teaching example: estimate whether a 1994 US census record has an "
+                         "income above $50K. Not for decisions about real people.")
     return Result(label, run.id, version.version, val["auc"])
 
 

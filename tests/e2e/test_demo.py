@@ -1,4 +1,5 @@
-"""The README's demo, run as a user runs it: a fresh store, two tracked runs, one alias."""
+"""The README's demo, run as a user runs it: a fresh store, two tracked runs, evaluation,
+a gate and a promotion to a protected alias."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import airlock
+import airlock.store
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo.py"
@@ -40,6 +42,27 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
         assert [i["name"] for i in detail.inputs] == ["adult-train"]
         assert detail.artifacts, "the demo logs a report artifact per run"
 
+    # governance: both candidates evaluated and gated; production moved only through a
+    # passing decision under the policy that protects it
+    for v in versions:
+        evals = airlock.store.get_store().evaluations.list_for(NAME, v.version)
+        assert len(evals) == 1
+        ev = airlock.get_evaluation(evals[0]["id"]).result
+        assert set(ev["fairness"]) >= {"sex", "race"}
+        assert "education" in ev["slices"] and ev["baseline"] is not None
+        assert (airlock_home / "reports" / f"eval-{NAME}-{v.version}.html").is_file()
+    production = airlock.get_model_version(f"{NAME}@production").version
+    decisions = airlock.store.get_store().evaluations.decisions(NAME, production)
+    assert decisions and decisions[-1]["passed"]
+    moved = [e for e in airlock.alias_history(NAME) if e.payload["alias"] == "production"]
+    assert moved[-1].payload["decision"] == decisions[-1]["id"]
+    card = (airlock_home / "reports" / f"card-{NAME}-{production}.md").read_text()
+    prod_eval = airlock.store.get_store().evaluations.list_for(NAME, production)[0]["id"]
+    assert prod_eval in card and "adult-release" in card and "passed" in card
+    assert "Intended use: not recorded" not in card
+    with pytest.raises(airlock.errors.CheckFailed):  # protected: no way around the gate
+        airlock.set_alias(f"{NAME}@{production}", "production")
+
     assert airlock.verify_events().ok
-    assert "staging" in proc.stdout
+    assert "staging" in proc.stdout and "production" in proc.stdout
     assert "audit events verified: ok" in proc.stdout
