@@ -294,3 +294,22 @@ def test_intersect_matches_a_python_reference(a: list[int], data: st.DataObject)
     assert [labels[c] for c in codes] == [f"{la[i]} & {lb[j]}" for i, j in zip(a, b,
                                                                                 strict=True)]
     assert math.prod(codes.shape) == len(a) and codes.dtype == np.int64
+
+
+def test_every_group_rate_has_a_bootstrap_ci_around_its_value() -> None:
+    rng = np.random.default_rng(7)
+    n = 3000
+    y = rng.integers(0, 2, n).astype(np.int8)
+    score = np.clip(0.3 * y + 0.7 * rng.random(n), 0, 1)
+    codes = rng.integers(0, 4, n)
+    labels = ["a", "b", "c", "d"]
+    out = fairness_binary(Target(y=y, pred=score), 0.5, codes, 4, labels, n_boot=300, seed=1)
+    assert set(out["by_group_ci"]) == set(labels)
+    for g in labels:
+        for m in GROUP_METRICS:
+            value = out["by_group"][g][m]
+            ci = out["by_group_ci"][g][m]
+            assert ci["ci_low"] <= value <= ci["ci_high"]
+            assert ci["ci_high"] - ci["ci_low"] > 0  # a real interval, not a copy
+    none = fairness_binary(Target(y=y, pred=score), 0.5, codes, 4, labels, n_boot=0)
+    assert none["by_group_ci"]["a"]["tpr"] == {"ci_low": None, "ci_high": None}

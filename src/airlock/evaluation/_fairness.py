@@ -31,7 +31,8 @@ resample of the rows are multinomial, so ``n_boot`` draws of ``multinomial(n, co
 give the exact bootstrap distribution of every rate and disparity without touching the rows
 again. Group sizes vary between resamples, as they do when resampling rows; a group that
 drew no rows in a resample is left out of that resample's disparities. ``n_boot=0`` gives
-point estimates only (ci_low and ci_high None).
+point estimates only (ci_low and ci_high None). The same draws give every group's rates a
+percentile CI, reported under ``by_group_ci`` (``{group: {rate: {ci_low, ci_high}}}``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def fairness_binary(t: Target, threshold: float, codes: Array, n_groups: int,
         low, high = _bootstrap(cm, n_boot, rng, confidence)
     else:
         low = high = {name: np.asarray(np.nan) for name in DISPARITIES}
+        nan = np.full(len(present), np.nan)
+        low.update({f"group:{m}": nan for m in GROUP_METRICS})
     by_group = {
         group_labels[g]: {**{m: as_float(rates[m][i]) for m in GROUP_METRICS},
                           "support": int(cm[i].sum())}
@@ -88,7 +91,13 @@ def fairness_binary(t: Target, threshold: float, codes: Array, n_groups: int,
     passed = bool(len(sel) == 0 or sel.min() >= FOUR_FIFTHS * sel.max())
     disparities["four_fifths_rule"] = {"passed": passed,
                                        "ratio": as_float(point["disparate_impact_ratio"])}
-    return {"by_group": by_group, "disparities": disparities}
+    by_group_ci = {
+        group_labels[g]: {m: {"ci_low": as_float(low[f"group:{m}"][i]),
+                              "ci_high": as_float(high[f"group:{m}"][i])}
+                          for m in GROUP_METRICS}
+        for i, g in enumerate(present)
+    }
+    return {"by_group": by_group, "by_group_ci": by_group_ci, "disparities": disparities}
 
 
 def intersect(codes_a: Array, labels_a: list[str], codes_b: Array,
@@ -145,25 +154,28 @@ def _disparities(rates: dict[str, Array]) -> dict[str, Array]:
 
 def _bootstrap(cm: Array, n_boot: int, rng: np.random.Generator,
                confidence: float) -> tuple[dict[str, Array], dict[str, Array]]:
-    """Percentile CIs of the disparities from multinomial resamples of the cell counts."""
+    """Percentile CIs of the disparities and of every group's rates (keys ``group:<rate>``,
+    arrays over groups) from multinomial resamples of the cell counts."""
     flat = cm.reshape(-1)
     cells = np.flatnonzero(flat)
     total = int(flat.sum())
     pvals = flat[cells] / total
     chunk = max(1, min(n_boot, CHUNK_ELEMENTS // len(flat)))
-    parts: dict[str, list[Array]] = {name: [] for name in DISPARITIES}
+    names = [*DISPARITIES, *(f"group:{m}" for m in GROUP_METRICS)]
+    parts: dict[str, list[Array]] = {name: [] for name in names}
     done = 0
     while done < n_boot:
         b = min(chunk, n_boot - done)
         counts = np.zeros((b, len(flat)))
         counts[:, cells] = rng.multinomial(total, pvals, size=b)
-        res = _disparities(_rates(counts.reshape(b, *cm.shape)))
-        for name in DISPARITIES:
+        rates = _rates(counts.reshape(b, *cm.shape))
+        res = {**_disparities(rates), **{f"group:{m}": rates[m] for m in GROUP_METRICS}}
+        for name in names:
             parts[name].append(res[name])
         done += b
     low: dict[str, Array] = {}
     high: dict[str, Array] = {}
-    for name in DISPARITIES:
+    for name in names:
         low[name], high[name] = percentile_ci(np.concatenate(parts[name]), confidence)
     return low, high
 
