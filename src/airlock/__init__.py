@@ -42,6 +42,9 @@ _LAZY: dict[str, str] = {
     "promote": "airlock.gates",
     "model_card": "airlock.report",
     "render_report": "airlock.report",
+    # data contracts
+    "Contract": "airlock.contracts",
+    "ContractResult": "airlock.contracts",
     # audit
     "list_events": "airlock._api",
     "verify_events": "airlock._api",
@@ -52,6 +55,7 @@ __all__ = ["__version__", "errors", *sorted(_LAZY)]
 
 if TYPE_CHECKING:
     from airlock._api import alias_history, get_run, list_events, search_runs, verify_events
+    from airlock.contracts import Contract, ContractResult
     from airlock.data import fingerprint
     from airlock.evaluation import Evaluation, evaluate, get_evaluation
     from airlock.gates import gate, load_policy, promote, protect

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from . import _eval, _events, _models, _runs, _store
+from . import _contract, _eval, _events, _models, _runs, _store
 
 __all__ = ["app", "main"]
 
@@ -26,6 +26,7 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 app.add_typer(_events.app, name="events")
 app.add_typer(_store.app, name="store")
+app.add_typer(_contract.app, name="contract")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)

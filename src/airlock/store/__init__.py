@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from airlock._config import Settings, settings
 
 from ._artifacts import ArtifactStore, sha256_file
+from ._contracts import ContractResultStore
 from ._engine import make_engine
 from ._evaluations import EvaluationStore
 from ._events import EventLog, VerifyResult, now_ms
@@ -39,6 +40,7 @@ __all__ = [
     "ArtifactRecord",
     "ArtifactStore",
     "Clause",
+    "ContractResultStore",
     "DatasetInfo",
     "EvaluationStore",
     "EventLog",
@@ -75,6 +77,7 @@ class Store:
         self.models = ModelStore(self.engine)
         self.events = EventLog(self.engine)
         self.evaluations = EvaluationStore(self.engine)
+        self.contracts = ContractResultStore(self.engine)
         self.artifacts = ArtifactStore(artifact_uri)
 
     def close(self) -> None:

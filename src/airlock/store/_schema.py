@@ -231,3 +231,21 @@ protected_aliases = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("created_by", sa.String(256), nullable=False),
 )
+
+# -- data contracts (revision 0003) ------------------------------------------------------
+
+contract_results = sa.Table(
+    "contract_results",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("contract", sa.String(256), nullable=False),
+    sa.Column("contract_sha256", sa.String(64), nullable=False),
+    sa.Column("dataset_digest", sa.String(64), nullable=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("evaluation_id", sa.String(40), sa.ForeignKey("evaluations.id"), nullable=True),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Index("ix_contract_results_dataset", "dataset_digest"),
+)

@@ -1,0 +1,92 @@
+"""`airlock contract …`: infer, validate and diff data contracts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ._common import JSON_OPTION, console, print_json, table
+
+app = typer.Typer(help="Data contracts: infer, validate, diff.", no_args_is_help=True)
+
+
+@app.command("infer")
+def infer(
+    data: str = typer.Argument(..., help="CSV, Parquet (file, folder or glob) or JSON lines."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the YAML here."),
+    name: str | None = typer.Option(None, "--name", help="Contract name (default: file stem)."),
+) -> None:
+    """Write a starting contract: types, nulls, ranges, categories, uniqueness, PII guesses."""
+    from airlock.contracts import Contract
+
+    text = Contract.infer(data, name=name).to_yaml()
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+    else:
+        tmp = output.with_name(f".{output.name}.part")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+        console().print(f"contract written to {output}")
+
+
+@app.command("validate")
+def validate(
+    contract: Path = typer.Argument(..., help="The contract YAML."),
+    data: str = typer.Argument(..., help="A file, folder or glob, or a SQLAlchemy URL."),
+    sql_table: str | None = typer.Option(None, "--table", help="With a database URL."),
+    sql_query: str | None = typer.Option(None, "--query", help="With a database URL."),
+    max_examples: int = typer.Option(5, "--max-examples", min=0),
+    run: str | None = typer.Option(None, "--run", help="Link the result to this run id."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Validate data against a contract; exit 1 when a check of severity error fails."""
+    from airlock.contracts import Contract
+
+    result = Contract.from_yaml(contract).validate(
+        data, max_examples=max_examples, run=run, table=sql_table, query=sql_query)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _print(result.to_dict())
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def _print(out: dict[str, Any]) -> None:
+    failed = [c for c in out["checks"] if not c["passed"]]
+    verdict = "PASSED" if out["passed"] else "FAILED"
+    console().print(f"[bold]{out['contract']}[/]: {verdict} — {out['rows']:,} rows, "
+                    f"{len(out['checks'])} checks, {len(failed)} failing, "
+                    f"{out['seconds']:.2f} s")
+    if failed:
+        table(None, ["check", "column", "severity", "failing rows", "fraction", "examples"],
+              [[c["name"], c["column"] or "-", c["severity"], c["failing_rows"],
+                c["failing_fraction"], ", ".join(repr(e) for e in c["examples"])]
+               for c in failed])
+
+
+@app.command("diff")
+def diff(
+    old: Path = typer.Argument(..., help="The contract consumers rely on."),
+    new: Path = typer.Argument(..., help="The proposed contract."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Which changes break consumers and which are compatible; exit 1 on a breaking one."""
+    from airlock.contracts import Contract
+
+    result = Contract.from_yaml(old).diff(Contract.from_yaml(new))
+    out = result.to_dict()
+    if as_json:
+        print_json(out)
+    else:
+        changes = out.get("changes", [])
+        table(None, ["change", "column", "field", "old", "new", "breaking", "why"],
+              [[c.get("kind"), c.get("column") or "-", c.get("field") or "-", c.get("old"),
+                c.get("new"), "yes" if c.get("breaking") else "no", c.get("why")]
+               for c in changes])
+        console().print("breaking changes found" if result.breaking else
+                        "compatible: no change breaks consumers")
+    if result.breaking:
+        raise typer.Exit(1)
