@@ -230,7 +230,7 @@ LOAD_ERRORS = [
     ("name: x\nrules:\n  - {metric: roc_auc, fairness: demographic_parity_ratio, min: 1}\n",
      "policy: rule 1 (line 3): a rule has either `metric` or `fairness`, not both"),
     ("name: x\nrules:\n  - {min: 0.8}\n",
-     "policy: rule 1 (line 3): needs `metric` (or `fairness`) naming what it checks"),
+     "policy: rule 1 (line 3): needs `metric`, `fairness` or `contract` naming what it checks"),
     ("name: x\nrules:\n  - {metric: roc_auc}\n", "policy: rule 1 (line 3): needs `min` or `max`"),
     ("name: x\nrules:\n  - metric: roc_auc\n    min: 0.9\n    max: 0.8\n",
      "policy: rule 1 (line 4): min 0.9 is greater than max 0.8"),

@@ -206,8 +206,10 @@ def _model_info(lm: LoadedModel) -> dict[str, Any]:
 
 
 def _dataset(data: Any, table: pa.Table) -> dict[str, Any]:
-    info = fingerprint(data if isinstance(data, str | Path) else table,
-                       name=Path(data).name if isinstance(data, str | Path) else "evaluation-data")
+    """The fingerprint of the data as the caller has it (the file's bytes, or the whole
+    table), so a contract validation of the same data finds the same digest."""
+    info = fingerprint(data, name=Path(data).name if isinstance(data, str | Path)
+                       else "evaluation-data")
     return {"name": info.name, "digest": info.digest, "rows": table.num_rows,
             "schema": {f.name: str(f.type) for f in table.schema}}
 

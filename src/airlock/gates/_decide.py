@@ -43,6 +43,7 @@ from airlock.errors import CheckFailed
 
 from ._policy import (
     BaselineRule,
+    ContractRule,
     FairnessRule,
     MetricRule,
     Policy,
@@ -159,7 +160,11 @@ def decide(evaluation: Mapping[str, Any], policy: Policy) -> Decision:
     outcomes = tuple(_outcome(rule, evaluation) for rule in policy.rules)
     eval_id = str(evaluation.get("id", ""))
     model = evaluation.get("model") or {}
-    return Decision(id=decision_id(eval_id, policy.sha256), evaluation=eval_id,
+    # contract results can change after the evaluation: they are part of what was decided
+    contracts = evaluation.get("contracts") or {}
+    key = policy.sha256 + "".join(
+        f"|{name}={_map(c).get('result_id')}" for name, c in sorted(contracts.items()))
+    return Decision(id=decision_id(eval_id, key), evaluation=eval_id,
                     model=model.get("ref") if isinstance(model, Mapping) else None,
                     policy=policy.name, policy_sha256=policy.sha256,
                     passed=not any(o.blocking for o in outcomes), rules=outcomes)
@@ -172,7 +177,20 @@ def _outcome(rule: Rule, ev: Mapping[str, Any]) -> RuleOutcome:
         return _slices(rule, ev)
     if isinstance(rule, FairnessRule):
         return _fairness(rule, ev)
+    if isinstance(rule, ContractRule):
+        return _contract(rule, ev)
     return _baseline(rule, ev)
+
+
+def _contract(rule: ContractRule, ev: Mapping[str, Any]) -> RuleOutcome:
+    """Passes when the newest stored validation of the evaluated data under the contract
+    passed (``gate`` attaches them as ``contracts``: {name: {passed, result_id}})."""
+    status = _map(_map(ev.get("contracts")).get(rule.contract))
+    passed = bool(status.get("passed"))
+    evidence: dict[str, Any] = dict(status) if status else {
+        "reason": f"no validation of the evaluated data under contract {rule.contract!r}"}
+    return _make(rule, metric=f"contract:{rule.contract}", use="value",
+                 value=1.0 if passed else 0.0, bound=1.0, passed=passed, evidence=evidence)
 
 
 # -- helpers -------------------------------------------------------------------------------

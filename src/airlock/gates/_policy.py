@@ -51,6 +51,7 @@ __all__ = [
     "FAIRNESS_METRICS",
     "TASK_METRICS",
     "BaselineRule",
+    "ContractRule",
     "FairnessRule",
     "MetricRule",
     "Policy",
@@ -215,7 +216,23 @@ class BaselineRule:
                 f"(significance {self.significance:g})")
 
 
-Rule: TypeAlias = MetricRule | SliceRule | FairnessRule | BaselineRule
+@dataclass(frozen=True)
+class ContractRule:
+    """The evaluated data passed this data contract (the newest stored validation of the
+    evaluation's dataset fingerprint under that contract name)."""
+
+    kind: ClassVar[str] = "contract"
+    index: int
+    contract: str
+    severity: Severity = "fail"
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def text(self) -> str:
+        return f"data contract {self.contract!r} passes"
+
+
+Rule: TypeAlias = MetricRule | SliceRule | FairnessRule | BaselineRule | ContractRule
 
 
 def rule_dict(rule: Rule) -> dict[str, Any]:
@@ -263,6 +280,10 @@ class Policy:
     def needs_baseline(self) -> bool:
         return any(isinstance(rule, BaselineRule) for rule in self.rules)
 
+    def contracts(self) -> list[str]:
+        """Names of the data contracts the policy requires."""
+        return [r.contract for r in self.rules if isinstance(r, ContractRule)]
+
     def check_applicable(self, task: str, columns: set[str], slices: list[str],
                          sensitive: list[str], has_baseline: bool) -> None:
         """Raise UsageError naming the first rule that cannot apply to an evaluation of
@@ -295,6 +316,8 @@ class Policy:
 
 def _inapplicable(rule: Rule, task: str, present: set[str], has_slices: bool,
                   has_baseline: bool) -> str | None:
+    if isinstance(rule, ContractRule):
+        return None  # judged against the stored contract results, any task
     if isinstance(rule, FairnessRule):
         problem = _fairness_task(rule.fairness, task)
         if problem:
@@ -445,6 +468,7 @@ _ALLOWED: dict[str, set[str]] = {
     "slice": {"metric", "per_slice", "min", "max", "min_support", "columns", "use"} | _COMMON,
     "fairness": {"fairness", "feature", "min", "max", "use"} | _COMMON,
     "baseline": {"metric", "max_drop", "significance"} | _COMMON,
+    "contract": {"contract"} | _COMMON,
 }
 _HINTS = {
     ("metric", "min_support"): " (min_support goes with per_slice: true)",
@@ -468,12 +492,14 @@ class _RuleParser:
 
     def kind(self) -> str:
         raw = self.raw
-        if "fairness" in raw and "metric" in raw:
+        if "contract" in raw:
+            kind = "contract"
+        elif "fairness" in raw and "metric" in raw:
             self.fail("a rule has either `metric` or `fairness`, not both", "fairness")
-        if "fairness" in raw:
+        elif "fairness" in raw:
             kind = "fairness"
         elif "metric" not in raw:
-            self.fail("needs `metric` (or `fairness`) naming what it checks")
+            self.fail("needs `metric`, `fairness` or `contract` naming what it checks")
         elif "max_drop" in raw:
             kind = "baseline"
         else:
@@ -575,6 +601,11 @@ def _parse_rule(raw: Any, index: int, src: str, line: int | None,
                          f"`metric: roc_auc` with `min:` (got {_type_name(raw)})")
     p = _RuleParser(raw, index, src, line, key_lines)
     kind = p.kind()
+    if kind == "contract":
+        name = raw["contract"]
+        if not isinstance(name, str) or not name.strip():
+            p.fail("`contract` names a data contract (its `name:`)", "contract")
+        return ContractRule(index=index, contract=name, severity=p.severity(), line=line)
     if kind == "baseline":
         return _baseline_rule(p)
     if kind == "fairness":

@@ -48,6 +48,21 @@ def _evaluation_id(evaluation: Any) -> str:
     return ev_id
 
 
+def _contract_status(evaluation: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """The newest stored validation, per contract, of the data the evaluation used."""
+    digest = (evaluation.get("dataset") or {}).get("digest")
+    out: dict[str, Any] = {}
+    if not digest:
+        return out
+    for name in names:
+        results = get_store().contracts.for_dataset(digest, name)
+        if results:
+            newest = results[-1]
+            out[name] = {"passed": bool(newest["passed"]), "result_id": newest["id"],
+                         "dataset": digest}
+    return out
+
+
 def gate(evaluation: str | Mapping[str, Any] | Any, policy: Policy | str | Path) -> Decision:
     """Decide a stored evaluation (its id, or an evaluation carrying its id) against
     ``policy`` (a Policy, a path or YAML text) and record the Decision.
@@ -59,6 +74,8 @@ def gate(evaluation: str | Mapping[str, Any] | Any, policy: Policy | str | Path)
     store = get_store()
     stored = store.evaluations.get(_evaluation_id(evaluation))  # decide what was stored
     pol.check_evaluation(stored)
+    if pol.contracts():
+        stored = {**stored, "contracts": _contract_status(stored, pol.contracts())}
     decision = decide(stored, pol)
     model = stored.get("model") or {}
     name, version = model.get("name"), model.get("version")
