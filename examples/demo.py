@@ -43,6 +43,7 @@ import airlock
 DATA = Path(__file__).resolve().parent / "data"
 NAME = "adult-income"  # the experiment and the registered model
 POLICY = Path(__file__).resolve().parent / "gate.yaml"
+CONTRACT = Path(__file__).resolve().parent / "adult.contract.yaml"
 SLICES = ["education", "workclass"]
 SENSITIVE = ["sex", "race"]
 BOOTSTRAP = 1000
@@ -90,6 +91,34 @@ def load_split(file: str) -> pl.DataFrame:
                       (pl.col("income").str.strip_chars_end(".") == ">50K").cast(pl.Int64))
         .select([*FEATURES, "income"])
     )
+
+
+# -- data contract ---------------------------------------------------------------------
+def check_data(train_df: pl.DataFrame, test_df: pl.DataFrame) -> bool:
+    """Validate both splits against the contract (stored with their fingerprints), then show
+    a deliberately broken copy of the test split failing, with examples."""
+    contract = airlock.Contract.from_yaml(CONTRACT)
+    ok = True
+    for label, df in (("train", train_df), ("test", test_df)):
+        result = contract.validate(df)
+        ok = ok and result.passed
+        console.print(f"contract {contract.name} on the {label} split: "
+                      f"{'passed' if result.passed else 'FAILED'} ({result.rows:,} rows, "
+                      f"{len(result.checks)} checks, {result.seconds:.2f} s)")
+    broken = reports_dir() / "adult-test-broken.parquet"
+    first = pl.int_range(pl.len()) < 5
+    test_df.with_columns(
+        pl.when(first).then(-3).otherwise(pl.col("age")).alias("age"),
+        pl.when(first).then(pl.lit("Alien")).otherwise(pl.col("sex")).alias("sex"),
+    ).write_parquet(broken)
+    result = contract.validate(broken)
+    console.print(f"contract {contract.name} on {broken.name} (broken on purpose): "
+                  f"{'passed' if result.passed else 'FAILED'}")
+    for check in result.failed:
+        where = check.column or check.detail
+        console.print(f"  {check.name} on {where}: {check.failing_rows} rows, "
+                      f"e.g. {check.examples[:3]}")
+    return ok
 
 
 # -- models ----------------------------------------------------------------------------
@@ -286,6 +315,9 @@ def main() -> int:
     train_df, test_df = load_split("adult.data.gz"), load_split("adult.test.gz")
     console.print(f"UCI Adult: {train_df.height:,} training rows, {test_df.height:,} test rows")
     console.print(store_location())
+    if not check_data(train_df, test_df):
+        console.print("the data breaks its contract: stopping before training")
+        return 1
     split = train_test_split(train_df.select(FEATURES).to_pandas(),
                              train_df["income"].to_pandas(), test_size=0.2,
                              stratify=train_df["income"].to_pandas(), random_state=SEED)

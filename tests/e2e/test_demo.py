@@ -63,6 +63,13 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
     with pytest.raises(airlock.errors.CheckFailed):  # protected: no way around the gate
         airlock.set_alias(f"{NAME}@{production}", "production")
 
+    # the data contract: both splits passed, the broken copy failed with examples
+    validations = airlock.list_events(action="contract.")
+    assert [e.payload["passed"] for e in validations] == [True, True, False]
+    assert "range on age: 5 rows" in proc.stdout and "Alien" in proc.stdout
+    assert any(r.text == "data contract 'adult-census' passes" and r.passed
+               for r in airlock.gate(evals[0]["id"], ROOT / "examples" / "gate.yaml").rules)
+
     assert airlock.verify_events().ok
     assert "staging" in proc.stdout and "production" in proc.stdout
     assert "audit events verified: ok" in proc.stdout
