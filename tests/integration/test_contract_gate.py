@@ -13,7 +13,8 @@ import airlock
 from airlock.errors import UsageError
 
 NUMERIC = ["age", "education_num", "hours_per_week"]
-POLICY = "name: with-contract\nrules:\n  - contract: adult-eval\n  - metric: roc_auc\n    min: 0.5\n"
+POLICY = ("name: with-contract\nrules:\n  - contract: adult-eval\n"
+          "  - metric: roc_auc\n    min: 0.5\n")
 CONTRACT = """name: adult-eval
 columns:
   age: {type: int, min: 17, max: 90, nullable: false}
