@@ -141,7 +141,8 @@ def test_the_example_policy_loads(tmp_path: Path) -> None:
     p = load_policy(ROOT / "examples" / "gate.yaml")
     assert p.name == "adult-release" and p.source == "gate.yaml"
     assert [r.kind for r in p.rules] == ["metric", "baseline", "slice", "fairness", "fairness",
-                                         "metric"]
+                                         "metric", "contract"]
+    assert p.contracts() == ["adult-census"]
     assert p.sensitive_features() == ["sex", "race"]
     assert p.slice_columns() == ["workclass", "marital_status"]
     assert p.needs_baseline
