@@ -34,16 +34,14 @@ import argparse
 import json
 import os
 import platform
-import resource
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from _measure import measure_memory, timed
 
 TARGET_RATIO = 4.0
 TARGET_RSS = 1.5
@@ -135,46 +133,10 @@ def airlock_counts(result: Any) -> dict[str, int]:
             if (c.name, c.column) in names}
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
-def max_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
-
-
-def proc_status_mb(field: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
-
-
 def measure_growth(fn: Callable[[], Any]) -> tuple[float, str]:
     """(peak RSS growth in MB during fn, how it was measured)."""
-    before = proc_status_mb("VmRSS")
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        reset = True
-    except OSError:
-        reset = False
-    if before is not None and reset:
-        fn()
-        peak = proc_status_mb("VmHWM")
-        if peak is not None:
-            return max(peak - before, 0.0), "VmHWM since reset"
-    start = max_rss_mb()
-    fn()
-    return max(max_rss_mb() - start, 0.0), "ru_maxrss (upper bound unknown)"
+    peak, before, how = measure_memory(fn)
+    return max(peak - before, 0.0), how
 
 
 def verdict(ok: bool) -> str:
