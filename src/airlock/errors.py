@@ -11,7 +11,11 @@ the CLI exit code and the HTTP status it maps to, so the CLI and the server neve
     ├── UntrustedArtifact     exit 2, HTTP 403   a pickle-based artifact not marked trusted
     ├── StoreVersionError     exit 2, HTTP 500   store from a newer airlock, or not migrated
     ├── DependencyMissing     exit 2, HTTP 500   an optional extra is not installed
-    └── CheckFailed           exit 1, HTTP 409   a check or gate ran and did not pass
+    ├── CheckFailed           exit 1, HTTP 409   a check or gate ran and did not pass
+    ├── Unauthorized          exit 2, HTTP 401   a server call without a valid token
+    ├── PayloadTooLarge       exit 2, HTTP 413   a request body over the server's limit
+    └── ModelUnavailable      exit 2, HTTP 503   a served model failed and no fallback answered
+        └── ModelTimeout      exit 2, HTTP 504   … or took longer than the endpoint's timeout
 """
 
 from __future__ import annotations
@@ -22,8 +26,12 @@ __all__ = [
     "DependencyMissing",
     "IntegrityError",
     "InvalidInput",
+    "ModelTimeout",
+    "ModelUnavailable",
     "NotFound",
+    "PayloadTooLarge",
     "StoreVersionError",
+    "Unauthorized",
     "UntrustedArtifact",
     "UsageError",
 ]
@@ -86,3 +94,27 @@ class CheckFailed(AirlockError):
 
     exit_code = 1
     http_status = 409
+
+
+class Unauthorized(AirlockError):
+    """A server endpoint that needs a bearer token got none, or a wrong one."""
+
+    http_status = 401
+
+
+class PayloadTooLarge(AirlockError):
+    """A request body larger than the server accepts."""
+
+    http_status = 413
+
+
+class ModelUnavailable(AirlockError):
+    """A served model raised (not because of the input) and no fallback could answer."""
+
+    http_status = 503
+
+
+class ModelTimeout(ModelUnavailable):
+    """A served model did not answer within the endpoint's ``timeout_ms``."""
+
+    http_status = 504

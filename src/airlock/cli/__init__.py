@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from . import _contract, _eval, _events, _models, _runs, _store
+from . import _contract, _eval, _events, _models, _runs, _serve, _store
 
 __all__ = ["app", "main"]
 
@@ -31,6 +31,7 @@ app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)
 app.command("card")(_eval.card_command)
+app.command("serve")(_serve.serve_command)
 _models.app.command("protect")(_eval.protect_command)
 
 

@@ -42,7 +42,15 @@ class LoadedModel:
         return from_arrow(self.predict_arrow(to_arrow(table, columns=cols or None)), kind)
 
     def predict_arrow(self, table: pa.Table) -> pa.Table:
-        conformed = conform(table, self.signature, self.ref)
+        return self.predict_conformed(self.conform(table))
+
+    def conform(self, table: pa.Table) -> pa.Table:
+        """The table's columns selected and cast to the signature (an error names the column)."""
+        return conform(table, self.signature, self.ref)
+
+    def predict_conformed(self, conformed: pa.Table) -> pa.Table:
+        """Score a table that :meth:`conform` returned (the server batches conformed tables)."""
+        table = conformed
         try:
             outputs = self.predictor.predict(conformed.to_pandas())
         except (ValueError, TypeError, KeyError) as exc:  # the model rejected the input

@@ -48,10 +48,25 @@ def require(module: str, extra: str) -> Any:
             f"this model needs {module!r}: pip install 'airlock[{extra}]'") from exc
 
 
+def _shared_transform(model: Any, X: Any) -> tuple[Any, Any]:
+    """For a scikit-learn Pipeline, transform once and ask only its last step twice: the
+    same numbers as ``pipeline.predict`` and ``pipeline.predict_proba``, half the work."""
+    steps = getattr(model, "steps", None)
+    if not steps or len(steps) < 2 or not hasattr(model, "__getitem__"):
+        return model, X
+    final = steps[-1][1]
+    if not hasattr(final, "predict") or not hasattr(final, "predict_proba"):
+        return model, X
+    return final, model[:-1].transform(X)
+
+
 def classifier_outputs(model: Any, X: Any) -> Outputs:
     """``prediction`` plus ``proba_<class>`` per class when the model has predict_proba."""
-    out: Outputs = {"prediction": np.asarray(model.predict(X)).reshape(len(X), -1)[:, 0]
-                    if len(X) else np.asarray(model.predict(X))}
+    n = len(X)
+    if n and hasattr(model, "predict_proba") and hasattr(model, "classes_"):
+        model, X = _shared_transform(model, X)
+    out: Outputs = {"prediction": np.asarray(model.predict(X)).reshape(n, -1)[:, 0]
+                    if n else np.asarray(model.predict(X))}
     if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
         proba = np.asarray(model.predict_proba(X))
         for j, cls in enumerate(model.classes_):

@@ -1,0 +1,35 @@
+"""Model serving: Open Inference Protocol v2 and MLflow scoring over one ASGI app, with
+weighted and sticky routing, shadow and fallback models, adaptive micro-batching, hot reload
+of aliases, a durable prediction log, Prometheus metrics and bearer-token auth."""
+
+from __future__ import annotations
+
+from ._app import create_app
+from ._config import EndpointConfig, load_endpoint_config
+from ._endpoint import Answer, Endpoint, TableHook, log_locations
+from ._predlog import (
+    PredictionLog,
+    Redactor,
+    make_feedback,
+    make_records,
+    read_prediction_log,
+    scan_prediction_log,
+)
+from ._server import run
+
+__all__ = [
+    "Answer",
+    "Endpoint",
+    "EndpointConfig",
+    "PredictionLog",
+    "Redactor",
+    "TableHook",
+    "create_app",
+    "load_endpoint_config",
+    "log_locations",
+    "make_feedback",
+    "make_records",
+    "read_prediction_log",
+    "run",
+    "scan_prediction_log",
+]

@@ -1,0 +1,363 @@
+"""The ASGI app: Open Inference Protocol v2, MLflow scoring, feedback, metrics, admin.
+
+Every answer carries ``X-Request-Id`` and, when a model answered, ``X-Airlock-Model-Version``
+(``name@version``) and ``X-Airlock-Route``. Every error is JSON ``{"error": …}`` with the status
+its :mod:`airlock.errors` class names; nothing a client sends can produce a 5xx.
+"""
+
+
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pyarrow as pa
+
+from airlock.errors import (
+    AirlockError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UsageError,
+)
+
+from ._auth import Authenticator
+from ._config import EndpointConfig
+from ._endpoint import Endpoint
+from ._json import dumps, loads
+from ._oip import decode_infer, encode_infer
+from ._openapi import BODIES, ERRORS
+from ._payload import Pending, new_request_id
+from ._scoring import decode_scoring, encode_scoring
+from ._slots import ModelSlot
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("airlock.serve")
+_RID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_MLFLOW_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "RESOURCE_DOES_NOT_EXIST",
+                 413: "BAD_REQUEST", 422: "BAD_REQUEST", 503: "TEMPORARILY_UNAVAILABLE",
+                 504: "TEMPORARILY_UNAVAILABLE"}
+
+
+def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> Any:
+    """A FastAPI app serving ``config`` (models load when the app starts)."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import Response
+
+    from airlock import __version__
+
+    ep = endpoint or Endpoint(config)
+    auth = Authenticator(config.auth)
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        await ep.start()
+        try:
+            yield
+        finally:
+            await ep.stop()
+
+    app = FastAPI(title=f"airlock: {config.name}", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.endpoint = ep
+    h = _Handlers(ep, auth, Response)
+
+    def json(obj: Any, status: int = 200) -> Any:
+        return Response(dumps(obj), status_code=status, media_type="application/json")
+
+    @app.get("/v2", responses=ERRORS)
+    async def server_metadata() -> Any:
+        return json({"name": "airlock", "version": __version__,
+                     "extensions": ["binary_tensor_data"]})
+
+    @app.get("/v2/health/live")
+    async def live() -> Any:
+        return json({"live": True})
+
+    @app.get("/v2/health/ready", responses=ERRORS)
+    async def ready() -> Any:
+        return json({"ready": ep.ready}, 200 if ep.ready else 503)
+
+    @app.get("/v2/models/{name}", responses=ERRORS)
+    async def model_metadata(name: str, request: Request) -> Any:
+        return await h.guarded(request, lambda: h.metadata(name, None))
+
+    @app.get("/v2/models/{name}/versions/{version}", responses=ERRORS)
+    async def version_metadata(name: str, version: str, request: Request) -> Any:
+        return await h.guarded(request, lambda: h.metadata(name, version))
+
+    @app.get("/v2/models/{name}/ready", responses=ERRORS)
+    async def model_ready(name: str, request: Request) -> Any:
+        return await h.guarded(request, lambda: h.model_ready(name, None))
+
+    @app.get("/v2/models/{name}/versions/{version}/ready", responses=ERRORS)
+    async def version_ready(name: str, version: str, request: Request) -> Any:
+        return await h.guarded(request, lambda: h.model_ready(name, version))
+
+    @app.post("/v2/models/{name}/infer", openapi_extra=BODIES["infer"], responses=ERRORS)
+    async def infer(name: str, request: Request) -> Any:
+        return await h.infer(request, name, None)
+
+    @app.post("/v2/models/{name}/versions/{version}/infer", openapi_extra=BODIES["infer"],
+              responses=ERRORS)
+    async def infer_version(name: str, version: str, request: Request) -> Any:
+        return await h.infer(request, name, version)
+
+    @app.post("/invocations", openapi_extra=BODIES["invocations"], responses=ERRORS)
+    async def invocations(request: Request) -> Any:
+        return await h.invocations(request)
+
+    @app.get("/ping")
+    async def ping() -> Any:
+        return json({"status": "ok"} if ep.ready else {"status": "loading"},
+                    200 if ep.ready else 503)
+
+    @app.get("/health")
+    async def health() -> Any:
+        return await ping()
+
+    @app.get("/version")
+    async def version() -> Any:
+        return Response(__version__, media_type="text/plain")
+
+    @app.post("/v1/feedback", openapi_extra=BODIES["feedback"], responses=ERRORS)
+    async def feedback(request: Request) -> Any:
+        return await h.guarded(request, lambda: h.feedback(request), admin=False)
+
+    @app.get("/metrics")
+    async def metrics() -> Any:
+        body, ctype = ep.metrics.render()
+        return Response(body, media_type=ctype)
+
+    @app.get("/v1/admin/status", responses=ERRORS)
+    async def status(request: Request) -> Any:
+        return await h.guarded(request, h.status, admin=True)
+
+    @app.post("/v1/admin/reload", responses=ERRORS)
+    async def reload(request: Request) -> Any:
+        return await h.guarded(request, h.reload, admin=True)
+
+    return app
+
+
+class _Handlers:
+    def __init__(self, ep: Endpoint, auth: Authenticator, response: Any) -> None:
+        self.ep = ep
+        self.auth = auth
+        self.Response = response
+        self.limit = ep.config.max_body_bytes
+
+    # -- plumbing -----------------------------------------------------------------------
+    def json(self, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
+        return self.Response(dumps(obj), status_code=status, media_type="application/json",
+                             headers=headers)
+
+    def error(self, exc: AirlockError, rid: str, *, mlflow: bool = False) -> Any:
+        status = exc.http_status if 400 <= exc.http_status < 600 else 500
+        body: dict[str, Any] = {"error": exc.message}
+        if mlflow:
+            body.update(error_code=_MLFLOW_CODES.get(status, "INTERNAL_ERROR"),
+                        message=exc.message)
+        headers = {"X-Request-Id": rid}
+        if status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        self.ep.metrics.errors.labels(self.ep.name, type(exc).__name__).inc()
+        return self.json(body, status, headers)
+
+    async def body(self, request: Any) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            raise PayloadTooLarge(f"the body is {int(declared)} bytes; this endpoint accepts "
+                                  f"at most {self.limit}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.limit:
+                raise PayloadTooLarge(f"the body is over {self.limit} bytes, the most this "
+                                      "endpoint accepts")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def check_auth(self, request: Any, *, admin: bool) -> None:
+        if not self.auth.allowed(request.headers, admin=admin):
+            what = "admin endpoints need" if admin else "this endpoint needs"
+            raise Unauthorized(f"{what} a valid bearer token (header "
+                               f"{self.ep.config.auth.header})")
+
+    def check_name(self, name: str) -> None:
+        if name != self.ep.name:
+            raise NotFound(f"no model {name!r} here; this server serves {self.ep.name!r}")
+
+    def slot(self, version: str | None) -> ModelSlot | None:
+        if version is None:
+            return None
+        if not version.isdigit():
+            raise NotFound(f"version must be a number, got {version!r}")
+        return self.ep.slot_for_version(int(version))
+
+    async def guarded(self, request: Any, fn: Callable[[], Awaitable[Any] | Any], *,
+                      admin: bool | None = None) -> Any:
+        rid = _request_id(request)
+        try:
+            if admin is not None:
+                self.check_auth(request, admin=admin)
+            result = fn()
+            if hasattr(result, "__await__"):
+                result = await result
+            return result
+        except AirlockError as exc:
+            return self.error(exc, rid)
+
+    # -- inference ----------------------------------------------------------------------
+    async def infer(self, request: Any, name: str, version: str | None) -> Any:
+        async def decode(rid: str) -> tuple[Pending, Any, ModelSlot | None]:
+            self.check_name(name)
+            slot = self.slot(version)
+            raw = await self.body(request)
+            hlen = request.headers.get("inference-header-content-length")
+            if hlen is not None and not hlen.isdigit():
+                raise UsageError("Inference-Header-Content-Length must be a number")
+            columns = (slot or self.ep.routes[0]).current.input_columns
+            data, req = decode_infer(raw, int(hlen) if hlen else None, columns)
+            return _pending(data, rid), req, slot
+
+        def encode(answer: Any, rid: str, req: Any) -> Any:
+            body, head_len = encode_infer(
+                answer.outputs, model_name=self.ep.name,
+                model_version=str(answer.scored.version), request_id=_oip_id(req, rid),
+                request=req)
+            headers = {}
+            if head_len is not None:
+                headers["Inference-Header-Content-Length"] = str(head_len)
+            ctype = "application/json" if head_len is None else "application/octet-stream"
+            return body, ctype, headers
+
+        return await self.serve(request, decode, encode, mlflow=False)
+
+    async def invocations(self, request: Any) -> Any:
+        async def decode(rid: str) -> tuple[Pending, Any, ModelSlot | None]:
+            raw = await self.body(request)
+            columns = self.ep.routes[0].current.input_columns
+            ctype = request.headers.get("content-type", "application/json")
+            return _pending(decode_scoring(raw, ctype, columns), rid), None, None
+
+        def encode(answer: Any, rid: str, req: Any) -> Any:
+            return encode_scoring(answer.outputs), "application/json", {}
+
+        return await self.serve(request, decode, encode, mlflow=True)
+
+    async def serve(self, request: Any, decode: Callable[[str], Awaitable[Any]],
+                    encode: Callable[[Any, str, Any], Any], *, mlflow: bool) -> Any:
+        ep, metrics = self.ep, self.ep.metrics
+        rid = _request_id(request)
+        started = time.perf_counter()
+        ep.arriving += 1
+        waiting = True
+        metrics.in_flight.labels(ep.name).inc()
+        route = "-"
+        try:
+            self.check_auth(request, admin=False)
+            item, req, slot = await decode(rid)
+            ep.arriving -= 1
+            waiting = False
+            answer = await ep.infer(item, headers=request.headers, slot=slot)
+            route = answer.route
+            body, ctype, headers = encode(answer, rid, req)
+            model = answer.scored.model.version
+            headers.update({"X-Request-Id": rid, "X-Airlock-Route": route,
+                            "X-Airlock-Model-Version": f"{model.name}@{model.version}"})
+            metrics.requests.labels(ep.name, model.name, str(model.version), route,
+                                    "200").inc()
+            return self.Response(body, media_type=ctype, headers=headers)
+        except AirlockError as exc:
+            metrics.requests.labels(ep.name, "-", "-", route, str(exc.http_status)).inc()
+            return self.error(exc, rid, mlflow=mlflow)
+        finally:
+            if waiting:
+                ep.arriving -= 1
+            metrics.in_flight.labels(ep.name).dec()
+            metrics.latency.labels(ep.name, route).observe(time.perf_counter() - started)
+
+    # -- the rest -----------------------------------------------------------------------
+    def metadata(self, name: str, version: str | None) -> Any:
+        self.check_name(name)
+        slot = self.slot(version) or self.ep.routes[0]
+        model = slot.current
+        served = sorted({str(s.current.version.version) for s in self.ep.slots if s.model})
+        return self.json({
+            "name": self.ep.name, "versions": served, "platform": f"airlock-{model.version.flavor}",
+            "inputs": [_tensor_meta(c) for c in model.signature.get("inputs", [])],
+            "outputs": [_tensor_meta(c) for c in model.signature.get("outputs", [])],
+        })
+
+    def model_ready(self, name: str, version: str | None) -> Any:
+        self.check_name(name)
+        self.slot(version)
+        return self.json({"name": name, "ready": self.ep.ready}, 200 if self.ep.ready else 503)
+
+    async def feedback(self, request: Any) -> Any:
+        doc = loads(await self.body(request), "feedback")
+        items = doc.get("items") if isinstance(doc, dict) and "items" in doc else [doc]
+        if not isinstance(items, list) or not items:
+            raise UsageError("feedback needs {'request_id', 'label'} or {'items': [...]}")
+        ids, labels = [], []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("request_id"), str) \
+                    or not item["request_id"] or "label" not in item:
+                raise UsageError(f"feedback item {i}: needs 'request_id' (a string) and "
+                                 "'label'")
+            if isinstance(item["label"], dict | list):
+                raise UsageError(f"feedback item {i}: 'label' must be a number, string, "
+                                 "boolean or null")
+            ids.append(item["request_id"])
+            labels.append(item["label"])
+        n = await self.ep.feedback(ids, labels)
+        return self.json({"accepted": n})
+
+    def status(self) -> Any:
+        return self.json({
+            "endpoint": self.ep.name, "ready": self.ep.ready,
+            "slots": [{"role": s.role, "ref": s.ref,
+                       "version": s.current.version.version if s.model else None}
+                      for s in self.ep.slots],
+        })
+
+    async def reload(self) -> Any:
+        return self.json({"changed": await self.ep.reload()})
+
+
+def _request_id(request: Any) -> str:
+    given = request.headers.get("x-request-id")
+    return given if given and _RID.match(given) else new_request_id()
+
+
+def _pending(data: Any, rid: str) -> Pending:
+    if isinstance(data, pa.Table):
+        rows = data.num_rows
+    else:
+        rows = len(next(iter(data.values()))) if data else 0
+    if rows == 0:
+        raise InvalidInput("the request has no rows to score")
+    return Pending(data, rows, rid)
+
+
+def _oip_id(req: Any, rid: str) -> str:
+    given = req.get("id") if isinstance(req, dict) else None
+    return given if isinstance(given, str) else rid
+
+
+def _tensor_meta(col: dict[str, Any]) -> dict[str, Any]:
+    import pyarrow as pa
+
+    from ._oip import arrow_datatype
+
+    try:
+        t = pa.type_for_alias(str(col.get("type")))
+    except (ValueError, TypeError):
+        t = pa.string()
+    return {"name": col["name"], "datatype": arrow_datatype(t), "shape": [-1]}

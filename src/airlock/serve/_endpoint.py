@@ -1,0 +1,271 @@
+"""One endpoint at run time: routes, shadow, fallback, prediction log, hot reload, hooks.
+
+No HTTP here (see ``_app``): :meth:`Endpoint.infer` takes a table and answers with the outputs,
+the version that produced them and the route it took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from airlock._config import settings
+from airlock.errors import AirlockError, ModelTimeout, ModelUnavailable, UsageError
+
+from ._config import EndpointConfig
+from ._metrics import Metrics
+from ._payload import Pending
+from ._router import Router
+from ._slots import ModelSlot, Scored
+
+__all__ = ["Answer", "Endpoint", "TableHook", "log_locations"]
+
+log = logging.getLogger("airlock.serve")
+
+TableHook = Callable[[pa.Table], pa.Table]
+"""A guardrail hook: returns the (possibly redacted) table, or raises an AirlockError."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    outputs: pa.Table
+    scored: Scored
+    route: str
+
+    @property
+    def version_ref(self) -> str:
+        return self.scored.model.ref
+
+
+def log_locations() -> tuple[str, Path]:
+    """Where prediction logs live: (artifact URI of the Parquet segments, local spool dir)."""
+    s = settings()
+    return s.artifact_uri.rstrip("/") + "/prediction-logs", s.home / "spool"
+
+
+def _salt() -> str:
+    """This store's secret salt for hashing PII in logs: made once (0600), then reused so a
+    hashed value stays joinable across restarts and workers."""
+    import secrets
+
+    path = settings().home / "secrets" / "log-salt"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".log-salt.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)  # the first writer wins; every worker then reads the same salt
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+class Endpoint:
+    def __init__(self, config: EndpointConfig, *, metrics: Metrics | None = None,
+                 input_hooks: list[TableHook] | None = None,
+                 output_hooks: list[TableHook] | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.metrics = metrics or Metrics()
+        self.arriving = 0  # requests read but not yet queued: the batcher waits for them
+        self.ready = False
+        self.input_hooks = list(input_hooks or [])
+        self.output_hooks = list(output_hooks or [])
+        on_batch = self._observe_batch
+        self.route_names = config.route_names()
+        self.routes = [ModelSlot(r.model, n, config.batching, arriving=self._arriving,
+                                 on_batch=on_batch, endpoint=self.name)
+                       for r, n in zip(config.routes, self.route_names, strict=True)]
+        self.router = Router([r.weight for r in config.routes])
+        self.shadow = (ModelSlot(config.shadow, "shadow", config.batching,
+                                 arriving=self._arriving, on_batch=on_batch, endpoint=self.name)
+                       if config.shadow else None)
+        self.fallback = (ModelSlot(config.fallback, "fallback", config.batching,
+                                   on_batch=on_batch, endpoint=self.name)
+                         if config.fallback else None)
+        self._log: Any = None
+        self._feedback: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reloader: asyncio.Task[None] | None = None
+
+    def _arriving(self) -> int:
+        return self.arriving
+
+    def _observe_batch(self, role: str, rows: int) -> None:
+        self.metrics.batch_size.labels(self.name, role).observe(rows)
+
+    @property
+    def slots(self) -> list[ModelSlot]:
+        extra = [s for s in (self.shadow, self.fallback) if s is not None]
+        return [*self.routes, *extra]
+
+    # -- life cycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(None, s.load) for s in self.slots))
+        if self.config.logging.enabled:
+            self._open_logs()
+        self._reloader = loop.create_task(self._reload_loop(), name="airlock-reload")
+        self.ready = True
+        log.info("endpoint %s ready: %s", self.name,
+                 ", ".join(f"{s.role}={s.current.ref}" for s in self.slots))
+
+    def _open_logs(self) -> None:
+        from ._predlog import PredictionLog, Redactor
+
+        uri, spool = log_locations()
+        cfg = self.config.logging
+        redactor = Redactor(dict(cfg.redact), salt=os.environ.get(cfg.salt_env) or _salt()) \
+            if cfg.redact else None
+        common: dict[str, Any] = {"spool_dir": spool, "artifact_uri": uri,
+                                  "segment_max_bytes": int(cfg.segment_max_mb * 2**20),
+                                  "segment_max_seconds": cfg.segment_max_seconds}
+        self._log = PredictionLog(self.name, redactor=redactor, **common)
+        self._feedback = PredictionLog(self.name, stream="feedback", **common)
+        for slot in self.slots:
+            slot.log = self._log
+
+    async def stop(self) -> None:
+        """Stop reloading, answer what is queued, wait for shadows, close the logs."""
+        self.ready = False
+        if self._reloader is not None:
+            self._reloader.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=10)
+        for slot in self.slots:
+            await slot.close()
+        loop = asyncio.get_running_loop()
+        for plog in (self._log, self._feedback):
+            if plog is not None:
+                await loop.run_in_executor(None, plog.close)
+
+    async def _reload_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.config.reload_interval_s)
+            await self.reload(loop)
+
+    async def reload(self, loop: asyncio.AbstractEventLoop | None = None) -> list[str]:
+        """Pick up moved aliases now; returns the roles whose version changed."""
+        loop = loop or asyncio.get_running_loop()
+        changed = []
+        for slot in self.slots:
+            try:
+                if await loop.run_in_executor(None, slot.refresh):
+                    changed.append(slot.role)
+                    self.metrics.reloads.labels(self.name, slot.role).inc()
+            except AirlockError as exc:  # keep serving the loaded version; say why
+                log.warning("reload of %s (%s) failed, still serving %s: %s",
+                            slot.ref, slot.role, slot.current.ref, exc)
+        return changed
+
+    # -- requests -----------------------------------------------------------------------
+    def choose(self, headers: Mapping[str, str], item: Pending) -> int:
+        sticky = self.config.sticky
+        key: str | None = None
+        if sticky is not None and sticky.header:
+            key = headers.get(sticky.header.lower())
+        elif sticky is not None and sticky.field:
+            value = item.column_value(sticky.field)
+            key = None if value is None else str(value)
+        return self.router.pick(key)
+
+    async def infer(self, item: Pending, *, headers: Mapping[str, str],
+                    slot: ModelSlot | None = None) -> Answer:
+        """Score one request: pick a route (unless ``slot`` is given), fall back, log."""
+        if self.input_hooks:
+            table = item.table()
+            for hook in self.input_hooks:
+                table = hook(table)
+            item.data, item.rows = table, table.num_rows
+        item.log = self._sampled()
+        if slot is None:
+            i = self.choose(headers, item)
+            slot, route = self.routes[i], self.route_names[i]
+        else:
+            route = slot.role
+        scored, route = await self._answer(slot, route, item)
+        outputs = scored.outputs
+        for hook in self.output_hooks:
+            outputs = hook(outputs)
+        if scored.logged is not None and self.config.logging.wait_for_log:
+            await asyncio.wrap_future(scored.logged)
+        if self.shadow is not None:
+            task = asyncio.get_running_loop().create_task(self._shadow(item))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return Answer(outputs, scored, route)
+
+    async def _answer(self, slot: ModelSlot, route: str, item: Pending) -> tuple[Scored, str]:
+        timeout = self.config.timeout_ms / 1000
+        error: ModelUnavailable
+        try:
+            return await asyncio.wait_for(slot.predict(item), timeout), route
+        except UsageError:
+            raise  # bad input is bad input on every model: no fallback
+        except TimeoutError:
+            reason, error = "timeout", ModelTimeout(
+                f"{slot.ref} did not answer within {self.config.timeout_ms:g} ms")
+        except Exception as exc:
+            log.exception("%s (%s) failed", slot.ref, route)
+            reason, error = "error", ModelUnavailable(
+                f"{slot.ref} failed: {type(exc).__name__}")
+        if self.fallback is None:
+            raise error
+        self.metrics.fallbacks.labels(self.name, reason).inc()
+        try:
+            return await self.fallback.predict(item), "fallback"
+        except UsageError:
+            raise
+        except Exception as exc:
+            raise ModelUnavailable(f"{slot.ref} failed ({reason}) and the fallback "
+                                   f"{self.fallback.ref} failed too: "
+                                   f"{type(exc).__name__}") from exc
+
+    def _sampled(self) -> bool:
+        rate = self.config.logging.sample_rate
+        return self._log is not None and (rate >= 1.0 or random.random() < rate)
+
+    async def _shadow(self, item: Pending) -> None:
+        assert self.shadow is not None
+        copy = Pending(item.data, item.rows, item.request_id, item.ts_ms, log=item.log)
+        try:
+            await asyncio.wait_for(self.shadow.predict(copy), self.config.timeout_ms / 1000)
+        except Exception as exc:  # a shadow never affects the answer; note it and move on
+            self.metrics.errors.labels(self.name, "shadow").inc()
+            log.warning("shadow %s failed on %s: %s", self.shadow.ref, item.request_id, exc)
+
+    async def feedback(self, request_ids: list[str], labels: list[Any]) -> int:
+        if self._feedback is None:
+            raise UsageError(f"endpoint {self.name} has logging turned off: feedback has "
+                             "nowhere to go")
+        from ._predlog import make_feedback
+
+        table = make_feedback(request_ids, labels, int(time.time() * 1000))
+        await asyncio.wrap_future(self._feedback.append(table))
+        return len(request_ids)
+
+    def slot_for_version(self, version: int) -> ModelSlot:
+        for slot in self.slots:
+            if slot.model is not None and slot.model.version.version == version:
+                return slot
+        served = sorted({s.current.version.version for s in self.slots if s.model})
+        from airlock.errors import NotFound
+
+        raise NotFound(f"version {version} of {self.name} is not served here "
+                       f"(served: {', '.join(map(str, served))})")

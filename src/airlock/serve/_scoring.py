@@ -1,0 +1,120 @@
+"""MLflow's scoring protocol (``POST /invocations``) ⇄ Arrow tables.
+
+Bodies MLflow's scoring server accepts, and so do we: JSON with exactly one of
+``dataframe_split`` (``{"columns": [...], "data": [[...]]}``), ``dataframe_records``
+(``[{col: v}]``), ``instances`` or ``inputs`` (records, rows in signature order, or a mapping of
+column lists), optionally with ``params``; or CSV with a header row (``text/csv``). The answer
+is ``{"predictions": [...]}``: plain values for a one-column output, records otherwise, as
+MLflow answers for a model that returns a DataFrame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from airlock.errors import InvalidInput, UsageError
+
+from ._json import dumps, loads
+from ._payload import Columns
+
+__all__ = ["FORMATS", "decode_scoring", "encode_scoring"]
+
+FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+def decode_scoring(body: bytes, content_type: str, columns: list[str]) -> Columns | pa.Table:
+    """The rows of an ``/invocations`` body: plain columns (JSON) or a table (CSV)."""
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    if ctype == "text/csv":
+        return _csv(body)
+    if ctype not in ("application/json", "", "*/*"):
+        raise UsageError(f"unsupported Content-Type {ctype!r}: send application/json or "
+                         "text/csv", ) from None
+    doc = loads(body, "request")
+    if not isinstance(doc, dict):
+        raise UsageError(f"the body must be a JSON object with one of {', '.join(FORMATS)}")
+    unknown = sorted(set(doc) - {*FORMATS, "params"})
+    given = [k for k in FORMATS if k in doc]
+    if unknown or len(given) != 1:
+        extra = f" (unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)})" \
+            if unknown else f" (got {' and '.join(given)})" if given else ""
+        raise UsageError(f"the body needs exactly one of {', '.join(FORMATS)}{extra}")
+    key = given[0]
+    value = doc[key]
+    if key == "dataframe_split":
+        return _split(value)
+    if key == "dataframe_records":
+        return _records(value, key)
+    return _instances(value, key, columns)
+
+
+def _csv(body: bytes) -> pa.Table:
+    import pyarrow.csv as pcsv
+
+    try:
+        return pcsv.read_csv(pa.py_buffer(body))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InvalidInput(f"the CSV body cannot be read: {str(exc).splitlines()[0]}") from None
+
+
+def _split(value: Any) -> Columns:
+    if not isinstance(value, dict) or not isinstance(value.get("columns"), list) \
+            or not isinstance(value.get("data"), list):
+        raise UsageError("dataframe_split needs 'columns' (a list of names) and 'data' "
+                         "(a list of rows)")
+    names = value["columns"]
+    if not all(isinstance(n, str) for n in names):
+        raise UsageError("dataframe_split.columns must be strings")
+    if len(set(names)) != len(names):
+        raise UsageError("dataframe_split.columns has a name twice")
+    rows = value["data"]
+    width = len(names)
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width:
+            raise InvalidInput(f"dataframe_split.data[{i}] must be a list of {width} values")
+    return _columns({n: [r[j] for r in rows] for j, n in enumerate(names)}, "dataframe_split")
+
+
+def _records(value: Any, key: str) -> Columns:
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise UsageError(f"{key} must be a list of objects (one per row)")
+    names: dict[str, None] = {}
+    for r in value:
+        names.update(dict.fromkeys(r))
+    return _columns({n: [r.get(n) for r in value] for n in names}, key)
+
+
+def _instances(value: Any, key: str, columns: list[str]) -> Columns:
+    if isinstance(value, dict):  # columnar: {col: [values]}
+        lists = {k: v if isinstance(v, list) else [v] for k, v in value.items()}
+        lengths = {len(v) for v in lists.values()}
+        if len(lengths) > 1:
+            raise InvalidInput(f"{key}: columns have different lengths {sorted(lengths)}")
+        return _columns(lists, key)
+    if not isinstance(value, list):
+        raise UsageError(f"{key} must be a list of rows or a mapping of columns")
+    if all(isinstance(r, dict) for r in value):
+        return _records(value, key)
+    if not columns:
+        raise InvalidInput(f"{key}: rows without names need a model signature")
+    width = len(columns)
+    for i, row in enumerate(value):
+        if not isinstance(row, list) or len(row) != width:
+            raise InvalidInput(f"{key}[{i}] must be a list of {width} values "
+                               f"({', '.join(columns)})")
+    return _columns({c: [r[j] for r in value] for j, c in enumerate(columns)}, key)
+
+
+def _columns(data: dict[str, list[Any]], key: str) -> Columns:
+    """Plain columns; converting them to Arrow happens once per batch (see ``_payload``)."""
+    if not data:
+        raise InvalidInput(f"{key}: no columns")
+    return data
+
+
+def encode_scoring(outputs: pa.Table) -> bytes:
+    if outputs.num_columns == 1:
+        return dumps({"predictions": outputs.column(0).to_pylist()})
+    return dumps({"predictions": outputs.to_pylist()})

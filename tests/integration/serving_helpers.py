@@ -1,0 +1,138 @@
+"""Shared pieces of the serving tests: Adult models in the test's store, and a real uvicorn
+server on a loopback port, in a thread of the test process."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import airlock
+
+NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
+CATEGORICAL = ["workclass", "education", "marital_status", "occupation", "relationship",
+               "race", "sex", "native_country"]
+FEATURES = NUMERIC + CATEGORICAL
+NAME = "adult-income"
+
+
+def adult_frame(adult_sample: Any) -> pd.DataFrame:
+    return adult_sample.select(FEATURES).to_pandas()
+
+
+def register_adult(adult_sample: Any, *, versions: int = 2) -> list[int]:
+    """Logistic regressions on Adult (different C per version); production → the first."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    x = adult_frame(adult_sample)
+    y = (adult_sample["income"].to_numpy() == ">50K").astype(int)
+    out = []
+    for i in range(versions):
+        prep = ColumnTransformer([("num", StandardScaler(), NUMERIC),
+                                  ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)])
+        model = Pipeline([("prep", prep),
+                          ("clf", LogisticRegression(C=10.0 ** -(2 * i), max_iter=300))])
+        model.fit(x, y)
+        out.append(airlock.register_model(NAME, model, input_example=x.head(50)).version)
+    airlock.set_alias(f"{NAME}@{out[0]}", "production")
+    return out
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.contextmanager
+def running(config: Any, *, endpoint: Any = None) -> Iterator[str]:
+    """Serve ``config`` from a thread; yields the base URL; stops (draining) on exit."""
+    import uvicorn
+
+    from airlock.serve import create_app
+
+    app = create_app(config, endpoint=endpoint)
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def failing_model(df: Any) -> dict[str, Any]:
+    """A python-callable model that always breaks (not because of its input)."""
+    raise RuntimeError("the model's backend is down")
+
+
+def slow_model(df: Any) -> dict[str, Any]:
+    """A python-callable model slower than any test endpoint's timeout."""
+    time.sleep(float(os.environ.get("AIRLOCK_TEST_SLOW_S", "1.0")))
+    return {"prediction": np.zeros(len(df), dtype=np.int64)}
+
+
+@contextlib.contextmanager
+def serving_process(*args: str, env: dict[str, str] | None = None,
+                    ready_timeout: float = 90) -> Iterator[tuple[str, Any]]:
+    """``python -m airlock serve ARGS --port P`` as users run it; yields (URL, process)."""
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airlock", "serve", *args, "--port", str(port)],
+        env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + ready_timeout
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"airlock serve exited {proc.returncode}: "
+                                   f"{proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+            try:
+                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("airlock serve did not become ready")
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
