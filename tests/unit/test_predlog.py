@@ -318,9 +318,17 @@ def test_segment_names_and_partition(adult: pa.Table, where: dict[str, Any]) -> 
     assert meta.metadata.row_group(0).column(0).compression == "ZSTD"
 
 
-def test_concurrent_appends_from_8_threads_are_all_durable(adult: pa.Table,
-                                                           where: dict[str, Any]) -> None:
+def test_concurrent_appends_from_8_threads_are_all_durable(
+        adult: pa.Table, where: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     errors: list[BaseException] = []
+    fsyncs = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        fsyncs.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(_predlog_read.os, "fsync", counting_fsync)
 
     def worker(w: int) -> None:
         try:
@@ -339,6 +347,7 @@ def test_concurrent_appends_from_8_threads_are_all_durable(adult: pa.Table,
             t.join()
         assert errors == []
         assert plog.pending_rows == 0
+        assert len(fsyncs) < 1200 / 4  # group commit: one fsync covers many appends
         live = read_ids(where)  # from the spool, before any roll
     expected = sorted((f"w{w}-{i}", 0) for w in range(8) for i in range(150))
     assert sorted(live) == expected

@@ -9,10 +9,13 @@ from ._config import EndpointConfig, load_endpoint_config
 from ._endpoint import Answer, Endpoint, TableHook, log_locations
 from ._predlog import (
     PredictionLog,
+    PredictionLogError,
     Redactor,
+    make_batch_records,
     make_feedback,
     make_records,
     read_prediction_log,
+    recover_spools,
     scan_prediction_log,
 )
 from ._server import run
@@ -22,14 +25,17 @@ __all__ = [
     "Endpoint",
     "EndpointConfig",
     "PredictionLog",
+    "PredictionLogError",
     "Redactor",
     "TableHook",
     "create_app",
     "load_endpoint_config",
     "log_locations",
+    "make_batch_records",
     "make_feedback",
     "make_records",
     "read_prediction_log",
+    "recover_spools",
     "run",
     "scan_prediction_log",
 ]

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from airlock.errors import InvalidInput, UsageError
 from airlock.serve._predlog_read import (
     FEEDBACK,
+    KNOWN_COLUMNS,
     PREDICTIONS,
     TS_TYPE,
     PredictionLogError,
@@ -74,8 +75,7 @@ MiB = 1 << 20
 CLOSED = "the prediction log of endpoint {!r} is closed; rows can no longer be appended"
 CONVERT_ATTEMPTS = 3
 _STR, _I32, _I16, _F32 = pa.string(), pa.int32(), pa.int16(), pa.float32()
-_NAMES = ["request_id", "row", "ts", "endpoint", "route", "model", "version", "status",
-          "latency_ms", "inputs", "outputs", "shadow_version", "shadow_outputs"]
+_NAMES = list(KNOWN_COLUMNS[PREDICTIONS])
 
 
 # -- records ------------------------------------------------------------------------------

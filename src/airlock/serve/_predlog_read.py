@@ -44,6 +44,7 @@ from airlock.store._artifacts import ArtifactStore
 
 __all__ = [
     "FEEDBACK",
+    "KNOWN_COLUMNS",
     "LIVE",
     "PREDICTIONS",
     "SEALED",

@@ -1,0 +1,129 @@
+"""`airlock serve` as a process: workers killed under load, graceful shutdown, CLI errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from tests.e2e.test_cli import cli, one_line_error
+from tests.integration.serving_helpers import NAME, adult_frame, register_adult, serving_process
+
+import airlock
+from airlock.serve import read_prediction_log
+from airlock.serve._endpoint import log_locations
+
+pytestmark = pytest.mark.slow
+
+
+def _children(pid: int) -> list[int]:
+    """The server's worker processes (not multiprocessing's resource tracker)."""
+    out = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines()
+            if "spawn_main" in line and "resource_tracker" not in line]
+
+
+def _body(adult_sample: Any, i: int) -> dict[str, Any]:
+    x = adult_frame(adult_sample).iloc[i % 200:i % 200 + 1]
+    return {"dataframe_split": {"columns": list(x.columns), "data": x.values.tolist()}}
+
+
+def test_a_killed_worker_is_replaced_and_no_acknowledged_record_is_lost(adult_sample: Any
+                                                                         ) -> None:
+    register_adult(adult_sample, versions=1)
+    acknowledged: list[str] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def client(k: int, url: str) -> None:
+        with httpx.Client(timeout=30) as c:
+            i = 0
+            while not stop.is_set():
+                rid = f"c{k}-{i}"
+                try:
+                    r = c.post(f"{url}/invocations", json=_body(adult_sample, i),
+                               headers={"X-Request-Id": rid})
+                    if r.status_code == 200:
+                        acknowledged.append(rid)  # answered only once its record was on disk
+                except httpx.TransportError:
+                    failures.append(rid)  # in flight on the killed worker
+                i += 1
+
+    with serving_process(f"{NAME}@production", "--workers", "2") as (url, proc):
+        deadline = time.monotonic() + 60
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        assert len(workers) == 2, workers
+        threads = [threading.Thread(target=client, args=(k, url)) for k in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(2)
+        os.kill(workers[0], signal.SIGKILL)
+        time.sleep(1)
+        before = len(acknowledged)
+        deadline = time.monotonic() + 60  # the supervisor starts a new worker
+        while (len(_children(proc.pid)) < 2 or len(acknowledged) < before + 50) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stop.set()
+        for t in threads:
+            t.join()
+        replaced = set(_children(proc.pid)) - set(workers)
+        assert len(acknowledged) >= before + 50, "the server did not recover"
+        assert replaced, "no replacement worker was started"
+        last = httpx.post(f"{url}/invocations", json=_body(adult_sample, 0))
+        assert last.status_code == 200
+    uri, spool = log_locations()
+    logged = set(read_prediction_log(NAME, artifact_uri=uri, spool_dir=spool,
+                                     columns=["request_id"]).column("request_id").to_pylist())
+    missing = [r for r in acknowledged if r not in logged]
+    assert not missing, f"{len(missing)} acknowledged requests missing from the log"
+    assert len(acknowledged) > 100
+
+
+def test_sigterm_drains_in_flight_requests(adult_sample: Any, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.integration.serving_helpers import slow_model
+
+    register_adult(adult_sample, versions=1)
+    version = airlock.register_model("slow", slow_model).version
+    config = tmp_path / "slow.yaml"
+    config.write_text(yaml.safe_dump({"name": "slow", "routes": [{"model": f"slow@{version}"}],
+                                      "timeout_ms": 10_000}))
+    body = _body(adult_sample, 0)
+    result: dict[str, Any] = {}
+    with serving_process("--config", str(config), env={"AIRLOCK_TEST_SLOW_S": "1.5",
+                                                       "PYTHONPATH": os.getcwd()}) as (url, proc):
+        def call() -> None:
+            result["r"] = httpx.post(f"{url}/invocations", json=body, timeout=30)
+
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(0.5)  # the request is now inside the model
+        os.killpg(proc.pid, signal.SIGTERM)
+        t.join(timeout=30)
+        # uvicorn re-raises the signal once it has drained: a clean exit by SIGTERM
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert result["r"].status_code == 200
+    assert result["r"].headers["x-airlock-model-version"] == f"slow@{version}"
+
+
+def test_cli_serve_errors_are_one_line(airlock_home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nroutes: [{model: x@1, wieght: 3}]\n")
+    cases = [(("serve", "nope@production"), "nope"), (("serve",), "--config"),
+             (("serve", "--config", str(tmp_path / "missing.yaml")), "missing.yaml"),
+             (("serve", "--config", str(bad)), "unknown key 'wieght'"),
+             (("serve", "bad name@1"), "name")]
+    for args, needle in cases:
+        line = one_line_error(cli(*args, home=airlock_home))
+        assert needle in line, (args, line)
