@@ -11,7 +11,7 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 $(VENV)/.installed: $(PY) pyproject.toml
-	$(PIP) install -q -e '.[sklearn]'
+	$(PIP) install -q -e '.[serve]'
 	touch $@
 
 $(VENV)/.installed-dev: $(PY) pyproject.toml

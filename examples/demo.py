@@ -30,6 +30,7 @@ import pandas as pd
 import polars as pl
 from rich.console import Console
 from rich.table import Table
+from serve_demo import serve_canary
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -204,8 +205,11 @@ def train_and_register(label: str, train_df: pl.DataFrame, split: tuple[Any, ...
         log_learning_curve(run, pipe, X_val, y_val)
         with tempfile.TemporaryDirectory() as tmp:
             run.log_artifact(write_report(Path(tmp), y_val, proba))
+        # the example fixes the signature, missing values included: census rows lack a
+        # workclass, an occupation or a country, so the example has such rows too
+        example = pd.concat([X_train[:20], X_train[X_train.isna().any(axis=1)][:20]])
         version = airlock.register_model(
-            NAME, pipe, run=run, input_example=X_train[:5], datasets=[train_info],
+            NAME, pipe, run=run, input_example=example, datasets=[train_info],
             description=f"{label} on UCI Adult (val AUC {val['auc']:.4f})",
             intended_use="A teaching example: estimate whether a 1994 US census record has an "
                          "income above $50K. Not for decisions about real people.")
@@ -330,6 +334,10 @@ def main() -> int:
     console.print(f"{NAME}@staging -> version {best.version} ({best.label}), "
                   f"test AUC {best.test_auc:.4f}")
     report_summary(results, promoted)
+    production = current("production")
+    if production is not None:
+        canary = next(r.version for r in results if r.version != production)
+        serve_canary(NAME, production, canary, test_df, FEATURES)
     check = airlock.verify_events()
     console.print(f"audit events verified: {'ok' if check.ok else 'FAILED'} "
                   f"({check.checked} events checked)")

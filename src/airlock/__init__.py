@@ -45,6 +45,10 @@ _LAZY: dict[str, str] = {
     # data contracts
     "Contract": "airlock.contracts",
     "ContractResult": "airlock.contracts",
+    # monitoring
+    "DriftMonitor": "airlock.monitor",
+    "DriftResult": "airlock.monitor",
+    "Profile": "airlock.monitor",
     # audit
     "list_events": "airlock._api",
     "verify_events": "airlock._api",
@@ -59,6 +63,7 @@ if TYPE_CHECKING:
     from airlock.data import fingerprint
     from airlock.evaluation import Evaluation, evaluate, get_evaluation
     from airlock.gates import gate, load_policy, promote, protect
+    from airlock.monitor import DriftMonitor, DriftResult, Profile
     from airlock.registry import (
         LoadedModel,
         delete_alias,

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from . import _contract, _eval, _events, _models, _runs, _serve, _store
+from . import _contract, _eval, _events, _models, _monitor, _runs, _serve, _store
 
 __all__ = ["app", "main"]
 
@@ -27,6 +27,7 @@ app.add_typer(_models.app, name="models")
 app.add_typer(_events.app, name="events")
 app.add_typer(_store.app, name="store")
 app.add_typer(_contract.app, name="contract")
+app.add_typer(_monitor.app, name="monitor")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)

@@ -8,7 +8,7 @@ routes:                            # weights are relative; one route answers eac
 sticky: {header: X-User-Id}        # or {field: user_id}: one key always sees one variant
 shadow: adult-income@challenger    # gets a copy of the traffic; logged, never returned
 fallback: adult-income@4           # answers when the route fails or exceeds timeout_ms
-timeout_ms: 250
+timeout_ms: 250                     # default 5000
 batching: {max_batch_size: 32, max_wait_ms: 2}    # enabled: false turns it off
 logging: {sample_rate: 1.0, redact: {sex: hash, race: mask}}
 auth: {tokens_env: AIRLOCK_SERVE_TOKENS, protect_inference: true}
@@ -114,7 +114,7 @@ class EndpointConfig(_Frozen):
     sticky: StickyConfig | None = None
     shadow: str | None = None
     fallback: str | None = None
-    timeout_ms: float = Field(default=1000.0, gt=0)
+    timeout_ms: float = Field(default=5000.0, gt=0)
     batching: BatchingConfig = Field(default_factory=BatchingConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)

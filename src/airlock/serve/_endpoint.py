@@ -75,6 +75,18 @@ def _salt() -> str:
     return path.read_text().strip()
 
 
+def _one_openmp_thread() -> None:
+    """Small batches: OpenMP teams per call oversubscribe the cores (measured: p50 200 ms →
+    45 ms for HistGradientBoosting under load). OMP_NUM_THREADS, when set, wins."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        return
+    threadpool_limits(limits=1, user_api="openmp")
+
+
 class Endpoint:
     def __init__(self, config: EndpointConfig, *, metrics: Metrics | None = None,
                  input_hooks: list[TableHook] | None = None,
@@ -117,6 +129,7 @@ class Endpoint:
     # -- life cycle ---------------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        _one_openmp_thread()
         await asyncio.gather(*(loop.run_in_executor(None, s.load) for s in self.slots))
         if self.config.logging.enabled:
             self._open_logs()

@@ -40,6 +40,11 @@ def run(config: EndpointConfig, *, host: str = "127.0.0.1", port: int = 8080,
     _require()
     import uvicorn
 
+    # Micro-batches are small: OpenMP teams in every model call (HistGradientBoosting,
+    # LightGBM, XGBoost) only fight the server's threads and each other for the cores.
+    # One thread per worker, unless the operator says otherwise.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
     common: dict[str, Any] = {
         "host": host, "port": port, "log_level": log_level, "access_log": access_log,
         "timeout_graceful_shutdown": graceful_timeout_s, "timeout_keep_alive": 30,

@@ -1,0 +1,143 @@
+"""The serving part of the demo: the production alias behind `airlock serve` with a 10 %
+canary, a few hundred real test rows sent as 1-row requests, latency percentiles and the
+route split as clients saw them, delayed labels sent back, and the prediction log read."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"airlock serve exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/v2/health/ready")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("airlock serve did not become ready")
+
+
+def _client(port: int, bodies: list[bytes]) -> list[tuple[float, str, str, str]]:
+    """One keep-alive connection: (latency ms, route, version, request id) per request."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    out = []
+    for body in bodies:
+        t0 = time.perf_counter()
+        conn.request("POST", "/invocations", body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        ms = (time.perf_counter() - t0) * 1000
+        out.append((ms, resp.getheader("X-Airlock-Route", f"error {resp.status}"),
+                    resp.getheader("X-Airlock-Model-Version", "?"),
+                    resp.getheader("X-Request-Id", "")))
+    conn.close()
+    return out
+
+
+def serve_canary(name: str, production: int, canary: int, test_df: pl.DataFrame,
+                 features: list[str], rows: int = 400, clients: int = 8) -> None:
+    """Serve ``name@production`` with ``name@canary`` on 10 % of the traffic, then stop."""
+    config = {"name": name,
+              "routes": [{"model": f"{name}@production", "weight": 90},
+                         {"model": f"{name}@{canary}", "weight": 10, "name": "canary"}],
+              "logging": {"redact": {"sex": "hash", "race": "mask"}}}
+    sample = test_df.head(rows)
+    x = sample.select(features)
+    bodies = [json.dumps({"dataframe_split": {"columns": features, "data": [list(r)]}}).encode()
+              for r in x.iter_rows()]
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "endpoint.yaml"
+        path.write_text(yaml.safe_dump(config))
+        proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", "--config", str(path),
+                                 "--port", str(port)], start_new_session=True)
+        try:
+            _wait_ready(port, proc)
+            console.print(f"serving {name}@production (version {production}) with "
+                          f"{name}@{canary} as a 10 % canary on http://127.0.0.1:{port}")
+            shares = [bodies[i::clients] for i in range(clients)]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                answers = [a for part in pool.map(lambda b: _client(port, b), shares)
+                           for a in part]
+            seconds = time.perf_counter() - started
+            _feedback(port, answers, sample)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)  # drains in-flight requests, closes the log
+            proc.wait(timeout=60)
+    _print(answers, seconds, clients)
+    _read_log(name, len(answers))
+
+
+def _feedback(port: int, answers: list[tuple[float, str, str, str]],
+              sample: pl.DataFrame) -> None:
+    """The true labels arrive later: send them back by request id."""
+    labels = sample["income"].to_list()
+    by_id = [{"request_id": rid, "label": int(y)}
+             for (_, _, _, rid), y in zip(answers, labels, strict=False)]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", "/v1/feedback", json.dumps({"items": by_id}),
+                 {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    console.print(f"delayed labels sent back: {json.loads(resp.read())['accepted']} accepted")
+
+
+def _print(answers: list[tuple[float, str, str, str]], seconds: float, clients: int) -> None:
+    ms = np.array([a[0] for a in answers])
+    table = Table(title=f"{len(answers)} one-row requests from {clients} clients, "
+                        f"{len(answers) / seconds:.0f} requests/s")
+    for col in ("route", "answered by", "requests", "share"):
+        table.add_column(col)
+    for (route, version), n in sorted(_count(answers).items()):
+        table.add_row(route, version, str(n), f"{n / len(answers):.1%}")
+    console.print(table)
+    console.print(f"latency as clients saw it: p50 {np.percentile(ms, 50):.1f} ms, "
+                  f"p95 {np.percentile(ms, 95):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms")
+
+
+def _count(answers: list[tuple[float, str, str, str]]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for _, route, version, _ in answers:
+        out[(route, version)] = out.get((route, version), 0) + 1
+    return out
+
+
+def _read_log(name: str, sent: int) -> None:
+    from airlock.serve import log_locations, read_prediction_log
+
+    uri, spool = log_locations()
+    log: Any = read_prediction_log(name, artifact_uri=uri, spool_dir=spool)
+    sex = log.column("inputs").combine_chunks().field("sex").to_pylist()[:2]
+    console.print(f"prediction log: {log.num_rows} rows for {sent} requests "
+                  f"(sex is stored hashed, e.g. {sex})")

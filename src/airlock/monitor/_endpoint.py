@@ -1,0 +1,254 @@
+"""``monitor_endpoint``: a served endpoint's health over its prediction log, window by window.
+
+Per window: requests, rows, errors and error rate, latency p50/p95/p99, throughput, the
+route split; with feedback labels, performance on the labelled requests and label drift
+against the first labelled window; prediction drift (the logged outputs against the reference
+when it holds them, else against the first window) and, with a reference, input drift per
+column through :class:`DriftMonitor`.
+
+Memory stays bounded by one window: the serving figures come from one streamed pass over the
+log that keeps only per-request latencies and labels; drift then reads the inputs and outputs
+of one window at a time (segments outside it are pruned by name, never opened).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from airlock.errors import AirlockError, NotFound, UsageError
+
+from ._data import column_kind, open_data
+from ._logscan import (
+    LogWindow,
+    parse_duration,
+    read_labels,
+    scan_windows,
+    to_datetime,
+    window_table,
+)
+from ._metrics import performance, serving_figures
+from ._monitor import DriftMonitor
+from ._profile import Profile
+from ._result import DriftResult
+
+__all__ = ["EndpointReport", "WindowReport", "monitor_endpoint"]
+
+
+@dataclass(frozen=True)
+class WindowReport:
+    """One window of an endpoint: serving figures, performance, and drift results."""
+
+    start: datetime
+    end: datetime
+    serving: dict[str, Any]
+    performance: dict[str, Any] | None = None
+    label_drift: dict[str, Any] | None = None
+    prediction_drift: DriftResult | None = None
+    input_drift: DriftResult | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(), "end": self.end.isoformat(), **self.serving,
+            "performance": self.performance, "label_drift": self.label_drift,
+            "prediction_drift": _drift_dict(self.prediction_drift),
+            "input_drift": _drift_dict(self.input_drift), "notes": list(self.notes),
+        }
+
+
+def _drift_dict(result: DriftResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {"drift_share": result.drift_share, "drifted": result.drifted,
+            "drifted_columns": result.drifted_columns,
+            "columns": {n: {"method": c.method, "statistic": c.to_dict(distribution=False)
+                            ["statistic"], "p_value": c.to_dict(distribution=False)["p_value"],
+                            "threshold": c.threshold, "drifted": c.drifted}
+                        for n, c in result.columns.items()}}
+
+
+@dataclass(frozen=True)
+class EndpointReport:
+    """Every window of an endpoint's log between ``since`` and ``until``."""
+
+    endpoint: str
+    window: timedelta
+    since: datetime | None
+    until: datetime | None
+    windows: tuple[WindowReport, ...]
+    reference: str | None = None
+    seconds: float = 0.0
+    totals: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint, "window_seconds": self.window.total_seconds(),
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "reference": self.reference, "totals": self.totals,
+            "windows": [w.to_dict() for w in self.windows],
+            "seconds": round(self.seconds, 4),
+        }
+
+    def drift_result(self) -> DriftResult | None:
+        """The latest window's input (else prediction) drift, carrying every window's
+        result, as :func:`render_drift_report` draws it."""
+        results = [w.input_drift or w.prediction_drift for w in self.windows]
+        kept = [r for r in results if r is not None]
+        if not kept:
+            return None
+        return replace(kept[-1], windows=tuple(kept))
+
+    def to_html(self) -> str:
+        from ._endpoint_html import render_endpoint_report
+
+        return render_endpoint_report(self)
+
+    def save_html(self, path: str | Path) -> Path:
+        out = Path(path)
+        tmp = out.with_name(f".{out.name}.part")
+        tmp.write_text(self.to_html(), encoding="utf-8")
+        tmp.replace(out)
+        return out
+
+
+# -- drift against a reference -----------------------------------------------------------
+def _reference_columns(reference: Any) -> tuple[Any, list[str]]:
+    if isinstance(reference, str | Path) and Profile.is_profile(reference):
+        reference = Profile.load(reference)
+    if isinstance(reference, Profile):
+        return reference, list(reference.columns)
+    data = open_data(reference, what="reference")
+    names = [f.name for f in data.schema if column_kind(f.type) is not None]
+    return reference, names
+
+
+def _usable(table: pa.Table, names: list[str]) -> list[str]:
+    return [n for n in names if n in table.schema.names
+            and column_kind(table.schema.field(n).type) is not None]
+
+
+@dataclass
+class _Drift:
+    """The fitted monitors: inputs against the reference, outputs against the reference or
+    the first window, labels against the first labelled window."""
+
+    reference: Any = None
+    ref_columns: list[str] = field(default_factory=list)
+    inputs: DriftMonitor | None = None
+    outputs: DriftMonitor | None = None
+    labels: DriftMonitor | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def score(self, monitor: DriftMonitor | None, table: pa.Table | None) -> DriftResult | None:
+        if monitor is None or table is None or table.num_rows == 0:
+            return None
+        try:
+            return monitor.score(table)
+        except AirlockError as exc:
+            self.notes.append(str(exc))
+            return None
+
+    def fit_inputs(self, table: pa.Table | None) -> None:
+        if self.inputs is not None or self.reference is None or table is None:
+            return
+        cols = _usable(table, self.ref_columns)
+        if not cols:
+            raise UsageError("the reference shares no column with the logged inputs of the "
+                             f"endpoint (reference: {', '.join(self.ref_columns[:8])})")
+        self.inputs = DriftMonitor(columns=cols).fit(self.reference)
+
+    def fit_outputs(self, table: pa.Table | None) -> bool:
+        """Fit on the reference's output columns, else on this (first) window; True when
+        this window became the reference."""
+        if self.outputs is not None or table is None:
+            return False
+        from_ref = _usable(table, self.ref_columns) if self.reference is not None else []
+        if from_ref:
+            self.outputs = DriftMonitor(columns=from_ref).fit(self.reference)
+            return False
+        cols = _usable(table, list(table.schema.names))
+        if cols:
+            self.outputs = DriftMonitor(columns=cols).fit(table.select(cols))
+            return True
+        return False
+
+
+def _label_drift(drift: _Drift, win: LogWindow) -> dict[str, Any] | None:
+    y = win.labels
+    if not len(y):
+        return None
+    binary = set(np.unique(y).tolist()) <= {0.0, 1.0}
+    table = pa.table({"label": pa.array(y.astype(np.int64).astype(str) if binary else y)})
+    if drift.labels is None:
+        drift.labels = DriftMonitor(columns=["label"]).fit(table)
+        return {"reference": True}
+    result = drift.score(drift.labels, table)
+    if result is None:
+        return None
+    col = result.columns["label"].to_dict(distribution=False)
+    return {k: col[k] for k in ("method", "statistic", "p_value", "threshold", "drifted")}
+
+
+def _window_report(endpoint: str, win: LogWindow, drift: _Drift) -> WindowReport:
+    outputs = window_table(endpoint, win.start, win.end, "outputs")
+    first = drift.fit_outputs(outputs)
+    pred = None if first else drift.score(drift.outputs, outputs)
+    inp = None
+    if drift.reference is not None:
+        inputs = window_table(endpoint, win.start, win.end, "inputs")
+        drift.fit_inputs(inputs)
+        inp = drift.score(drift.inputs, inputs)
+    notes, drift.notes = tuple(drift.notes), []
+    return WindowReport(win.start, win.end, serving_figures(win), performance(win),
+                        _label_drift(drift, win), pred, inp, notes)
+
+
+def _totals(windows: list[LogWindow]) -> dict[str, Any]:
+    from ._metrics import latency_percentiles
+
+    requests = sum(w.requests for w in windows)
+    errors = sum(w.errors for w in windows)
+    lat = np.concatenate([w.latencies for w in windows]) if windows else np.empty(0)
+    return {"windows": len(windows), "requests": requests,
+            "rows": sum(w.rows for w in windows), "errors": errors,
+            "error_rate": errors / requests if requests else None,
+            "latency_ms": latency_percentiles(lat)}
+
+
+def monitor_endpoint(name: str, *, window: str | timedelta = "1h",
+                     since: str | datetime | None = None, until: str | datetime | None = None,
+                     reference: Any = None, drift: bool = True) -> EndpointReport:
+    """The health of endpoint ``name`` over its prediction log, one entry per ``window``
+    that holds requests. ``since``/``until``: datetimes, ISO strings or a duration back from
+    now ("6h"). ``reference``: a saved profile, a data file or a table, for input (and,
+    when it holds the output columns, prediction) drift. ``drift=False`` skips every drift
+    statistic (serving figures and performance only, one pass)."""
+    from airlock.serve._predlog_read import check_name
+
+    start = time.perf_counter()
+    check_name("endpoint", name)
+    step = parse_duration(window, "window")
+    lo, hi = to_datetime(since, "since"), to_datetime(until, "until")
+    if lo is not None and hi is not None and lo >= hi:
+        raise UsageError(f"since ({lo.isoformat()}) must be before until ({hi.isoformat()})")
+    state = _Drift()
+    if reference is not None:
+        state.reference, state.ref_columns = _reference_columns(reference)
+    labels = read_labels(name, hi)
+    wins = scan_windows(name, window=step, since=lo, until=hi, labels=labels)
+    if not wins and lo is None and hi is None:
+        raise NotFound(f"endpoint {name!r} has no logged predictions")
+    reports = [_window_report(name, w, state) if drift else
+               WindowReport(w.start, w.end, serving_figures(w), performance(w))
+               for w in wins]
+    return EndpointReport(name, step, lo, hi, tuple(reports),
+                          reference=str(reference) if isinstance(reference, str | Path)
+                          else None, seconds=time.perf_counter() - start, totals=_totals(wins))

@@ -1,0 +1,301 @@
+"""Streaming reads of a served endpoint's prediction log, window by window.
+
+Every pass goes through :func:`airlock.serve.scan_prediction_log`, so only one record batch
+(at most 64k rows) of the log is in memory at a time; what is kept per window is small and
+per request (latencies, labels joined from the feedback stream), never the inputs.
+
+Request-level figures (requests, errors, latency) count the first row (``row == 0``) of each
+request, since every row of a request carries the same status and latency. A feedback label
+belongs to a request and is joined to that request's first row; when a request was labelled
+twice, the latest label wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from airlock.errors import NotFound, UsageError
+
+__all__ = [
+    "Labels",
+    "LogWindow",
+    "column_null_rate",
+    "log_where",
+    "newest_ts",
+    "parse_duration",
+    "read_labels",
+    "scan_windows",
+    "to_datetime",
+    "window_table",
+]
+
+F64 = NDArray[np.float64]
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+SERVING_COLUMNS = ["request_id", "row", "ts", "route", "status", "latency_ms"]
+
+
+def parse_duration(text: str | int | float | timedelta, what: str = "duration") -> timedelta:
+    """``"30s"``, ``"5m"``, ``"1h"``, ``"1d"``, ``"1w"`` (or seconds as a number)."""
+    if isinstance(text, timedelta):
+        value = text
+    elif isinstance(text, int | float) and not isinstance(text, bool):
+        value = timedelta(seconds=float(text))
+    else:
+        match = _DURATION.fullmatch(str(text))
+        if match is None:
+            raise UsageError(f"invalid {what} {text!r}: use a number and a unit (ms, s, m, h, "
+                             "d, w), e.g. 30s, 5m, 1h, 1d")
+        value = timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
+    if value <= timedelta(0):
+        raise UsageError(f"invalid {what} {text!r}: it must be longer than zero")
+    return value
+
+
+def to_datetime(value: str | datetime | None, what: str) -> datetime | None:
+    """An ISO-8601 time (naive means UTC), or a duration back from now (``"2h"``)."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            return datetime.now(UTC) - parse_duration(value, what)
+        except UsageError:
+            raise UsageError(f"invalid {what} {value!r}: use an ISO time "
+                             "(2024-03-01T12:00) or a duration back from now (2h)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def log_where() -> dict[str, Any]:
+    """``artifact_uri`` and ``spool_dir`` of the current store's prediction logs."""
+    from airlock.serve import log_locations
+
+    uri, spool = log_locations()
+    return {"artifact_uri": uri, "spool_dir": spool}
+
+
+def _scan(endpoint: str, stream: str, since: datetime | None, until: datetime | None,
+          columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+    from airlock.serve import scan_prediction_log
+
+    return scan_prediction_log(endpoint, stream=stream, since=since, until=until,
+                               columns=columns, **log_where())
+
+
+def _ms(col: pa.Array | pa.ChunkedArray) -> NDArray[np.int64]:
+    out: NDArray[np.int64] = pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False)
+    return out
+
+
+# -- labels --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Labels:
+    """The feedback stream reduced to the latest numeric label per request id."""
+
+    request_ids: pa.Array
+    values: F64
+
+    def __len__(self) -> int:
+        return len(self.request_ids)
+
+    def lookup(self, request_ids: pa.Array) -> tuple[NDArray[np.bool_], F64]:
+        """For each id: whether it has a label, and the label (NaN where none)."""
+        if not len(self):
+            return np.zeros(len(request_ids), bool), np.full(len(request_ids), np.nan)
+        idx = pc.index_in(request_ids, value_set=self.request_ids)
+        found = idx.is_valid().to_numpy(zero_copy_only=False)
+        pos = idx.fill_null(0).to_numpy(zero_copy_only=False)
+        return found, np.where(found, self.values[pos], np.nan)
+
+
+def read_labels(endpoint: str, until: datetime | None = None) -> Labels:
+    """Every numeric feedback label of ``endpoint`` (the stream is small: one row per
+    labelled request), latest per request first so a lookup finds it."""
+    parts = [b for b in _scan(endpoint, "feedback", None, until, ["request_id", "ts", "label"])]
+    if not parts:
+        return Labels(pa.array([], pa.string()), np.empty(0))
+    table = pa.Table.from_batches(parts).filter(pc.is_valid(pc.field("label")))
+    table = table.sort_by([("ts", "descending")])
+    return Labels(table.column("request_id").combine_chunks(),
+                  table.column("label").to_numpy().astype(np.float64))
+
+
+# -- serving windows -----------------------------------------------------------------------
+@dataclass
+class LogWindow:
+    """What one time window of the log holds: counts, per-request latencies, routes, and
+    (when feedback exists) the labelled requests' label, prediction and score."""
+
+    start: datetime
+    end: datetime
+    requests: int = 0
+    rows: int = 0
+    errors: int = 0
+    routes: Counter[str] = field(default_factory=Counter)
+    first_ms: int | None = None
+    last_ms: int | None = None
+    _latency: list[NDArray[np.float64]] = field(default_factory=list)
+    _y: list[F64] = field(default_factory=list)
+    _pred: list[pa.Array] = field(default_factory=list)
+    _score: list[F64] = field(default_factory=list)
+
+    @property
+    def latencies(self) -> F64:
+        return np.concatenate(self._latency) if self._latency else np.empty(0)
+
+    @property
+    def labels(self) -> F64:
+        return np.concatenate(self._y) if self._y else np.empty(0)
+
+    @property
+    def predictions(self) -> pa.Array | None:
+        parts = [p for p in self._pred if len(p)]
+        if not parts:
+            return None
+        try:
+            return pa.concat_arrays(parts)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # versions with different types
+            return pa.concat_arrays([pc.cast(p, pa.string()) for p in parts])
+
+    @property
+    def scores(self) -> F64 | None:
+        if not self._score or len(self._score) != len(self._pred):
+            return None
+        return np.concatenate(self._score)
+
+
+def _score_field(outputs: pa.StructArray) -> str | None:
+    names = [outputs.type.field(i).name for i in range(outputs.type.num_fields)]
+    for name in ("proba_1", "probability", "score", "proba"):
+        if name in names:
+            return name
+    return None
+
+
+def _add_labels(win: LogWindow, batch: pa.RecordBatch, mask: NDArray[np.bool_],
+                labels: Labels) -> None:
+    ids = batch.column("request_id").filter(pa.array(mask))
+    found, y = labels.lookup(ids)
+    if not found.any():
+        return
+    keep = np.flatnonzero(mask)[found]
+    outputs = batch.column("outputs").take(pa.array(keep))
+    if not isinstance(outputs, pa.StructArray) or outputs.type.get_field_index("prediction") < 0:
+        return
+    win._y.append(y[found])
+    win._pred.append(outputs.field("prediction"))
+    name = _score_field(outputs)
+    if name is not None:
+        win._score.append(pc.cast(outputs.field(name), pa.float64())
+                          .to_numpy(zero_copy_only=False))
+
+
+def _add_batch(windows: dict[int, LogWindow], batch: pa.RecordBatch, origin: int, step: int,
+               labels: Labels | None) -> None:
+    ts = _ms(batch.column("ts"))
+    first = np.asarray(batch.column("row").to_numpy(zero_copy_only=False)) == 0
+    status = batch.column("status").to_numpy(zero_copy_only=False)
+    latency = pc.cast(batch.column("latency_ms"), pa.float64()).to_numpy(zero_copy_only=False)
+    routes = batch.column("route")
+    keys = (ts - origin) // step
+    for key in np.unique(keys).tolist():
+        in_win = keys == key
+        req = in_win & first
+        start = datetime.fromtimestamp((origin + key * step) / 1000, UTC)
+        win = windows.setdefault(key, LogWindow(start, start + timedelta(milliseconds=step)))
+        win.rows += int(in_win.sum())
+        win.requests += int(req.sum())
+        win.errors += int((np.nan_to_num(status[req].astype(np.float64)) >= 400).sum())
+        win._latency.append(latency[req])
+        counts = pc.value_counts(routes.filter(pa.array(req))).to_pylist()
+        win.routes.update({str(c["values"]): int(c["counts"]) for c in counts})
+        lo, hi = int(ts[in_win].min()), int(ts[in_win].max())
+        win.first_ms = lo if win.first_ms is None else min(win.first_ms, lo)
+        win.last_ms = hi if win.last_ms is None else max(win.last_ms, hi)
+        if labels is not None and len(labels):
+            _add_labels(win, batch, req, labels)
+
+
+def scan_windows(endpoint: str, *, window: timedelta, since: datetime | None = None,
+                 until: datetime | None = None, labels: Labels | None = None,
+                 origin: datetime | None = None) -> list[LogWindow]:
+    """One :class:`LogWindow` per window that holds rows, in time order, from one streamed
+    pass over the prediction log. Windows are aligned on ``origin`` (``since``, else the
+    Unix epoch, so ``1h`` windows start on the hour)."""
+    step = int(window.total_seconds() * 1000)
+    base = origin or since
+    origin_ms = int(base.timestamp() * 1000) if base is not None else 0
+    columns = [*SERVING_COLUMNS, "outputs"] if labels is not None and len(labels) \
+        else SERVING_COLUMNS
+    windows: dict[int, LogWindow] = {}
+    for batch in _scan(endpoint, "predictions", since, until, columns):
+        _add_batch(windows, batch, origin_ms, step, labels)
+    return [windows[k] for k in sorted(windows)]
+
+
+def newest_ts(endpoint: str) -> datetime | None:
+    """The time of the newest row in the log (one streamed pass over the ``ts`` column)."""
+    newest: int | None = None
+    for batch in _scan(endpoint, "predictions", None, None, ["ts"]):
+        top = pc.max(batch.column("ts").cast(pa.int64())).as_py()
+        if top is not None and (newest is None or top > newest):
+            newest = int(top)
+    return None if newest is None else datetime.fromtimestamp(newest / 1000, UTC)
+
+
+# -- window contents -----------------------------------------------------------------------
+def _flatten(batch: pa.RecordBatch, struct: str, prefix: str = "") -> dict[str, pa.Array]:
+    if struct not in batch.schema.names:
+        return {}
+    col = batch.column(struct)
+    if not isinstance(col, pa.StructArray):
+        return {}
+    return {f"{prefix}{col.type.field(i).name}": col.field(i)
+            for i in range(col.type.num_fields)}
+
+
+def window_table(endpoint: str, since: datetime, until: datetime,
+                 part: str = "inputs") -> pa.Table | None:
+    """The ``inputs`` (or ``outputs``) of the rows in ``[since, until)`` as a flat table;
+    None when the window has no rows. Versions whose fields differ are unified."""
+    tables = []
+    for batch in _scan(endpoint, "predictions", since, until, [part]):
+        cols = _flatten(batch, part)
+        if cols:
+            tables.append(pa.table(cols))
+    if not tables:
+        return None
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def column_null_rate(endpoint: str, column: str, since: datetime | None,
+                     until: datetime | None) -> tuple[float | None, int]:
+    """Share of null values of an input (or output) field over the rows of the window, and
+    the number of rows; None when the window has no rows. Streamed batch by batch."""
+    nulls = rows = 0
+    seen = False
+    for batch in _scan(endpoint, "predictions", since, until, ["inputs", "outputs"]):
+        cols = {**_flatten(batch, "outputs"), **_flatten(batch, "inputs")}
+        rows += batch.num_rows
+        if column in cols:
+            seen = True
+            nulls += cols[column].null_count
+        else:
+            nulls += batch.num_rows  # a version that does not log the field: all missing
+    if rows == 0:
+        return None, 0
+    if not seen:
+        raise NotFound(f"column {column!r} is in neither the inputs nor the outputs logged "
+                       f"by endpoint {endpoint!r}")
+    return nulls / rows, rows

@@ -1,0 +1,186 @@
+"""Drift results: one :class:`ColumnDrift` per column and a :class:`DriftResult` per scoring
+(optionally per time window). Both are frozen, typed and serialisable with ``to_dict()``, so
+alert rules, Prometheus gauges and reports read the same numbers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["P_VALUE_METHODS", "ColumnDrift", "DriftResult", "severity"]
+
+P_VALUE_METHODS = frozenset({"ks", "chisquare", "z"})
+MAX_SEVERITY = 1000.0
+
+
+def severity(method: str, statistic: float | None, p_value: float | None,
+             threshold: float) -> float:
+    """How far past its threshold a column is: 1.0 at the threshold, above 1 when drifted.
+
+    Distances: ``statistic / threshold``; p-value tests: ``log(p) / log(threshold)``. Capped
+    at 1000; 0 when nothing could be computed.
+    """
+    if method in P_VALUE_METHODS:
+        if p_value is None or not 0 < threshold < 1:
+            return 0.0
+        if p_value <= 0:
+            return MAX_SEVERITY
+        return min(MAX_SEVERITY, math.log(min(p_value, 1.0)) / math.log(threshold))
+    if statistic is None or not math.isfinite(statistic):
+        return MAX_SEVERITY if statistic is not None else 0.0
+    if threshold <= 0:
+        return MAX_SEVERITY if statistic > 0 else 0.0
+    return min(MAX_SEVERITY, statistic / threshold)
+
+
+def _num(x: float | None) -> float | None:
+    """JSON-safe: infinities and NaN become None (strict JSON has neither)."""
+    if x is None or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnDrift:
+    """Drift of one column: the deciding ``method`` with its statistic, p-value (tests only),
+    threshold and verdict, every other statistic computed on the way, and data-quality
+    changes against the reference.
+
+    ``approximate`` is True when the deciding statistic came from a reference profile's sketch
+    rather than the exact values (KS and Wasserstein of a profile whose column has more
+    distinct values than buckets); ``error_bound`` then bounds the error of that statistic.
+    """
+
+    column: str
+    kind: str
+    method: str
+    statistic: float | None
+    p_value: float | None
+    threshold: float
+    drifted: bool
+    statistics: dict[str, float | None] = field(default_factory=dict)
+    approximate: bool = False
+    error_bound: float | None = None
+    reference_count: int = 0
+    current_count: int = 0
+    reference_missing_rate: float = 0.0
+    current_missing_rate: float = 0.0
+    out_of_range_rate: float | None = None
+    new_categories: tuple[str, ...] = ()
+    vanished_categories: tuple[str, ...] = ()
+    distribution: dict[str, Any] = field(default_factory=dict)
+    note: str | None = None
+
+    @property
+    def missing_rate_change(self) -> float:
+        return self.current_missing_rate - self.reference_missing_rate
+
+    @property
+    def severity(self) -> float:
+        return severity(self.method, self.statistic, self.p_value, self.threshold)
+
+    def to_dict(self, *, distribution: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind, "method": self.method, "statistic": _stat(self.statistic),
+            "p_value": _num(self.p_value), "threshold": self.threshold,
+            "drifted": self.drifted, "severity": round(self.severity, 6),
+            "approximate": self.approximate, "error_bound": _num(self.error_bound),
+            "statistics": {k: _stat(v) for k, v in self.statistics.items()},
+            "reference_count": self.reference_count, "current_count": self.current_count,
+            "reference_missing_rate": self.reference_missing_rate,
+            "current_missing_rate": self.current_missing_rate,
+            "missing_rate_change": self.missing_rate_change,
+            "out_of_range_rate": _num(self.out_of_range_rate),
+            "new_categories": list(self.new_categories),
+            "vanished_categories": list(self.vanished_categories),
+        }
+        if self.note:
+            out["note"] = self.note
+        if distribution:
+            out["distribution"] = self.distribution
+        return out
+
+
+def _stat(x: float | None) -> float | str | None:
+    """A statistic for JSON: an infinite chi-square (a category the reference never saw)
+    is kept as the string "inf" rather than dropped."""
+    if x is not None and math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return _num(x)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftResult:
+    """Dataset drift: ``drifted`` when ``drift_share`` (drifted columns / columns) reaches
+    ``drift_share_threshold``. ``window`` labels a time window; ``windows`` holds the
+    per-window results when the current data was also scored window by window."""
+
+    columns: dict[str, ColumnDrift]
+    drift_share: float
+    drift_share_threshold: float
+    drifted: bool
+    reference_rows: int
+    current_rows: int
+    window: str | None = None
+    windows: tuple[DriftResult, ...] = ()
+    approximate: bool = False
+    seconds: float = 0.0
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [c.column for c in self.by_severity() if c.drifted]
+
+    @property
+    def n_drifted(self) -> int:
+        return sum(c.drifted for c in self.columns.values())
+
+    def by_severity(self) -> list[ColumnDrift]:
+        """Columns, drifted first, then by decreasing severity, then by name."""
+        return sorted(self.columns.values(),
+                      key=lambda c: (not c.drifted, -c.severity, c.column))
+
+    def to_dict(self, *, distribution: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "drift_share": self.drift_share, "drifted": self.drifted,
+            "drift_share_threshold": self.drift_share_threshold,
+            "n_columns": len(self.columns), "n_drifted": self.n_drifted,
+            "drifted_columns": self.drifted_columns,
+            "reference_rows": self.reference_rows, "current_rows": self.current_rows,
+            "approximate": self.approximate, "window": self.window,
+            "seconds": round(self.seconds, 4),
+            "columns": {n: c.to_dict(distribution=distribution)
+                        for n, c in self.columns.items()},
+        }
+        if self.windows:
+            out["windows"] = [w.to_dict(distribution=False) for w in self.windows]
+        return out
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat record per column (and per window, when the result carries windows),
+        each labelled with its ``window``: rows for alert rules, gauges or a table."""
+        out = []
+        for result in (self, *self.windows):
+            for col in result.columns.values():
+                rec = {"window": result.window, "column": col.column,
+                       **col.to_dict(distribution=False)}
+                rec.pop("statistics")
+                rec.update({f"stat_{k}": v for k, v in
+                            col.to_dict(distribution=False)["statistics"].items()})
+                out.append(rec)
+        return out
+
+    def to_html(self, *, title: str | None = None) -> str:
+        """The drift report: one self-contained offline HTML page."""
+        from ._report import render_drift_report
+
+        return render_drift_report(self, title=title)
+
+    def save_html(self, path: str | Path, *, title: str | None = None) -> Path:
+        """Write :meth:`to_html` atomically; returns the path."""
+        out = Path(path)
+        tmp = out.with_name(f".{out.name}.part")
+        tmp.write_text(self.to_html(title=title), encoding="utf-8")
+        tmp.replace(out)
+        return out
