@@ -49,6 +49,11 @@ _LAZY: dict[str, str] = {
     "DriftMonitor": "airlock.monitor",
     "DriftResult": "airlock.monitor",
     "Profile": "airlock.monitor",
+    "monitor_endpoint": "airlock.monitor",
+    "EndpointReport": "airlock.monitor",
+    "load_rules": "airlock.monitor",
+    "run_alerts": "airlock.monitor",
+    "AlertRules": "airlock.monitor",
     # audit
     "list_events": "airlock._api",
     "verify_events": "airlock._api",
@@ -63,7 +68,16 @@ if TYPE_CHECKING:
     from airlock.data import fingerprint
     from airlock.evaluation import Evaluation, evaluate, get_evaluation
     from airlock.gates import gate, load_policy, promote, protect
-    from airlock.monitor import DriftMonitor, DriftResult, Profile
+    from airlock.monitor import (
+        AlertRules,
+        DriftMonitor,
+        DriftResult,
+        EndpointReport,
+        Profile,
+        load_rules,
+        monitor_endpoint,
+        run_alerts,
+    )
     from airlock.registry import (
         LoadedModel,
         delete_alias,

@@ -1,0 +1,114 @@
+"""`monitor_endpoint` over the log a real server wrote: Adult traffic through /invocations,
+delayed labels through /v1/feedback, drift against the training data's profile, and alert
+rules evaluated on that same log."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from tests.integration.serving_helpers import NAME, adult_frame, register_adult, running
+
+from airlock.monitor import Profile, load_rules, monitor_endpoint, run_alerts
+from airlock.serve import EndpointConfig, log_locations, read_prediction_log
+
+
+def _body(x: Any) -> dict[str, Any]:
+    return {"dataframe_split": {"columns": list(x.columns), "data": x.values.tolist()}}
+
+
+@pytest.fixture
+def traffic(adult_sample: Any, tmp_path: Path) -> dict[str, Any]:
+    """Two bursts a second apart (the second with older people), half of them labelled."""
+    register_adult(adult_sample, versions=1)
+    x = adult_frame(adult_sample)
+    y = (adult_sample["income"].to_numpy() == ">50K").astype(int)
+    ref = tmp_path / "adult.profile"
+    Profile.from_data(adult_sample.drop("income").to_arrow()).save(ref)
+    config = EndpointConfig.model_validate({"name": NAME,
+                                            "routes": [{"model": f"{NAME}@production"}]})
+    sent: list[tuple[str, int]] = []
+    with running(config) as url, httpx.Client(base_url=url) as c:
+        for burst in range(2):
+            part = x.iloc[burst * 300:(burst + 1) * 300].copy()
+            if burst:
+                part["age"] = part["age"] + 25
+            for i in range(0, 300, 10):  # requests of 10 rows
+                r = c.post("/invocations", json=_body(part.iloc[i:i + 10]))
+                assert r.status_code == 200, r.text
+                sent.append((r.headers["x-request-id"], burst * 300 + i))
+            bad = c.post("/invocations", json={"dataframe_split": {"columns": ["nope"],
+                                                                   "data": [[1]]}})
+            assert bad.status_code in (400, 422)
+            time.sleep(1.05)
+        for rid, row in sent[::2]:
+            assert c.post("/v1/feedback", json={"request_id": rid,
+                                                "label": int(y[row])}).status_code == 200
+    return {"sent": sent, "y": y, "reference": ref}
+
+
+def test_endpoint_report_over_a_served_log(traffic: dict[str, Any], tmp_path: Path) -> None:
+    from sklearn.metrics import accuracy_score
+
+    report = monitor_endpoint(NAME, window="1s", reference=traffic["reference"])
+    uri, spool = log_locations()
+    log = read_prediction_log(NAME, artifact_uri=uri, spool_dir=spool).to_pandas()
+    first = log[log["row"] == 0]
+    assert report.totals["requests"] == len(first)
+    assert report.totals["rows"] == len(log)
+    assert report.totals["latency_ms"]["p95"] == pytest.approx(
+        np.percentile(first["latency_ms"].astype(float), 95))
+    assert len(report.windows) >= 2
+    # performance: each label is joined to its request's first row
+    truth = {rid: int(traffic["y"][row]) for rid, row in traffic["sent"][::2]}
+    joined = first[first["request_id"].isin(truth)]
+    labelled = sum((w.performance or {}).get("labelled", 0) for w in report.windows)
+    assert labelled == len(truth) == len(joined)
+    per_window = [(w.start, w.end, w.performance) for w in report.windows if w.performance]
+    for start, end, perf in per_window:
+        rows = joined[(joined["ts"] >= start) & (joined["ts"] < end)]
+        y = rows["request_id"].map(truth)
+        yhat = rows["outputs"].map(lambda o: o["prediction"])
+        assert perf["accuracy"] == pytest.approx(accuracy_score(y, yhat))
+    # the second burst is 25 years older: age drifts there, not in the first
+    burst = {rid: int(i >= 30) for i, (rid, _) in enumerate(traffic["sent"])}
+    seen = set()
+    for w in report.windows:
+        rows = first[(first["ts"] >= w.start) & (first["ts"] < w.end)]
+        (which,) = set(rows["request_id"].map(burst))  # a burst may span windows, not mix
+        age = w.input_drift.columns["age"] if w.input_drift else None
+        assert age is not None and age.method == "wasserstein"
+        assert age.statistic is not None
+        if which:
+            assert age.drifted and age.statistic > 1.0  # 25 years: ~2 reference stds
+        else:
+            assert age.statistic < 0.5
+        seen.add(which)
+    assert seen == {0, 1}
+    out = report.to_dict()
+    assert out["windows"][-1]["input_drift"]["columns"]["age"]["drifted"] is True
+    html = report.save_html(tmp_path / "endpoint.html").read_text()
+    assert "Serving per window" in html and "Drift over time" in html and "http" not in \
+        html.split("<body>")[1].lower().replace("http-equiv", "")
+
+
+def test_alert_rules_on_a_served_log(traffic: dict[str, Any], tmp_path: Path) -> None:
+    doc = {"endpoint": NAME, "window": "1h", "notify": {"log": False}, "rules": [
+        {"name": "errors", "kind": "error_rate", "threshold": 0.01},
+        {"name": "fresh", "kind": "freshness", "max_age": "10m"},
+        {"name": "acc", "kind": "performance", "metric": "accuracy", "min": 0.5},
+        {"name": "age", "kind": "column_drift", "reference": str(traffic["reference"]),
+         "column": "age", "threshold": 0.1, "statistic": "psi"}]}
+    result = run_alerts(load_rules(doc), state_path=tmp_path / "state.json")
+    by = {o.rule: o for o in result.outcomes}
+    # requests rejected before scoring (the bad payloads) are not in the prediction log
+    assert by["errors"].value == 0.0 and by["errors"].details["requests"] == 60
+    assert not by["errors"].firing
+    assert by["fresh"].value is not None and by["fresh"].value < 600
+    assert not by["fresh"].firing
+    assert by["acc"].value is not None and by["acc"].value > 0.6 and not by["acc"].firing
+    assert by["age"].firing and by["age"].details["statistic"] == "psi"
