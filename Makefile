@@ -41,6 +41,9 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/tracking.py
 	$(PY) bench/evaluate.py
 	$(PY) bench/contracts.py
+	$(PY) bench/drift.py
+	$(PY) bench/guard.py
+	$(PY) bench/serve.py
 
 clean:
 	rm -rf $(VENV) .airlock .pytest_cache .mypy_cache .ruff_cache

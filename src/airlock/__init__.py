@@ -54,6 +54,13 @@ _LAZY: dict[str, str] = {
     "load_rules": "airlock.monitor",
     "run_alerts": "airlock.monitor",
     "AlertRules": "airlock.monitor",
+    # guardrails
+    "Guard": "airlock.guard",
+    "Verdict": "airlock.guard",
+    "GuardPolicy": "airlock.guard",
+    "load_guard_policy": "airlock.guard",
+    "evaluate_guard": "airlock.guard",
+    "GuardEvaluation": "airlock.guard",
     # audit
     "list_events": "airlock._api",
     "verify_events": "airlock._api",
@@ -68,6 +75,14 @@ if TYPE_CHECKING:
     from airlock.data import fingerprint
     from airlock.evaluation import Evaluation, evaluate, get_evaluation
     from airlock.gates import gate, load_policy, promote, protect
+    from airlock.guard import (
+        Guard,
+        GuardEvaluation,
+        GuardPolicy,
+        Verdict,
+        evaluate_guard,
+        load_guard_policy,
+    )
     from airlock.monitor import (
         AlertRules,
         DriftMonitor,

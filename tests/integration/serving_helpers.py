@@ -136,3 +136,9 @@ def serving_process(*args: str, env: dict[str, str] | None = None,
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def echo_model(df: Any) -> dict[str, Any]:
+    """A toy LLM feature: answers by echoing the prompt, and leaks a contact address."""
+    return {"completion": np.array([f"You said: {p}. Mail ops@example.com for more."
+                                    for p in df["prompt"]], dtype=object)}

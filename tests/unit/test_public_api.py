@@ -15,7 +15,8 @@ import airlock
 from airlock import errors
 
 SUBPACKAGES = ["airlock.store", "airlock.tracking", "airlock.registry", "airlock.data",
-               "airlock.evaluation", "airlock.gates", "airlock.report"]
+               "airlock.evaluation", "airlock.gates", "airlock.report", "airlock.serve",
+               "airlock.monitor", "airlock.guard"]
 HEAVY = ["sqlalchemy", "pandas", "polars", "sklearn", "numpy"]
 
 

@@ -22,6 +22,7 @@ from airlock._config import settings
 from airlock.errors import AirlockError, ModelTimeout, ModelUnavailable, UsageError
 
 from ._config import EndpointConfig
+from ._guardrails import GuardBlocked, guard_hooks
 from ._metrics import Metrics
 from ._payload import Pending
 from ._router import Router
@@ -96,8 +97,9 @@ class Endpoint:
         self.metrics = metrics or Metrics()
         self.arriving = 0  # requests read but not yet queued: the batcher waits for them
         self.ready = False
-        self.input_hooks = list(input_hooks or [])
-        self.output_hooks = list(output_hooks or [])
+        guard_in, guard_out = guard_hooks(config.guard)
+        self.input_hooks = [*guard_in, *(input_hooks or [])]
+        self.output_hooks = [*(output_hooks or []), *guard_out]
         on_batch = self._observe_batch
         self.route_names = config.route_names()
         self.routes = [ModelSlot(r.model, n, config.batching, arriving=self._arriving,
@@ -201,12 +203,16 @@ class Endpoint:
     async def infer(self, item: Pending, *, headers: Mapping[str, str],
                     slot: ModelSlot | None = None) -> Answer:
         """Score one request: pick a route (unless ``slot`` is given), fall back, log."""
+        item.log = self._sampled()
         if self.input_hooks:
             table = item.table()
-            for hook in self.input_hooks:
-                table = hook(table)
+            try:
+                for hook in self.input_hooks:
+                    table = hook(table)
+            except GuardBlocked as exc:
+                await self._log_blocked(item, exc)
+                raise
             item.data, item.rows = table, table.num_rows
-        item.log = self._sampled()
         if slot is None:
             i = self.choose(headers, item)
             slot, route = self.routes[i], self.route_names[i]
@@ -249,6 +255,21 @@ class Endpoint:
             raise ModelUnavailable(f"{slot.ref} failed ({reason}) and the fallback "
                                    f"{self.fallback.ref} failed too: "
                                    f"{type(exc).__name__}") from exc
+
+    async def _log_blocked(self, item: Pending, exc: GuardBlocked) -> None:
+        """A blocked request is evidence too: logged (redacted) with status 403."""
+        if not item.log or self._log is None:
+            return
+        from ._predlog import make_records
+
+        n = exc.redacted.num_rows
+        slot = self.routes[0]
+        records = make_records(
+            request_id=item.request_id, ts_ms=item.ts_ms, endpoint=self.name, route="guard",
+            model=slot.name, version=slot.current.version.version, status=exc.http_status,
+            latency_ms=(time.perf_counter() - item.started) * 1000, inputs=exc.redacted,
+            outputs=pa.table({"blocked": pa.array([exc.message] * n, pa.string())}))
+        await asyncio.wrap_future(self._log.append(records))
 
     def _sampled(self) -> bool:
         rate = self.config.logging.sample_rate

@@ -1,0 +1,175 @@
+"""`airlock guard …`: check texts against a guard policy, and evaluate a policy on labelled
+data (exit 1 when a gate bound is missed)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ._common import JSON_OPTION, console, fail, print_json, table
+
+app = typer.Typer(help="Guardrails for LLM features: PII, prompt injection, output policies.",
+                  no_args_is_help=True)
+
+POLICY_OPTION = typer.Option("default", "--policy", "-p",
+                             help="'default' or a guard policy YAML file.")
+STAGE_OPTION = typer.Option("input", "--stage", help="input or output.")
+
+
+@app.command("check")
+def check(
+    source: str | None = typer.Argument(None, help="'-' reads JSON lines from stdin."),
+    policy: str = POLICY_OPTION,
+    text: str | None = typer.Option(None, "--text", "-t", help="One text to check."),
+    file: str | None = typer.Option(None, "--file", "-f",
+                                    help="JSON lines with \"text\" or \"prompt\" ('-': stdin)."),
+    stage: str = STAGE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Check texts; exit 1 when any is blocked. --json prints one JSON line per input."""
+    from airlock.guard import Guard
+
+    if source not in (None, "-"):
+        fail(f"unexpected argument {source!r}: use --text, --file or '-' for stdin")
+    if stage not in ("input", "output"):
+        fail(f"--stage must be input or output (got {stage!r})")
+    texts = _inputs(text, file if file is not None else source)
+    guard = Guard(policy)
+    verdicts = guard.check_batch(texts, stage)  # type: ignore[arg-type]
+    if as_json:
+        for v in verdicts:
+            sys.stdout.write(json.dumps(_line(v.to_dict()), ensure_ascii=False) + "\n")
+    else:
+        _print(verdicts)
+    if any(not v.allowed for v in verdicts):
+        raise typer.Exit(1)
+
+
+def _inputs(text: str | None, file: str | None) -> list[str]:
+    if (text is None) == (file is None):
+        fail("give exactly one of --text, --file or '-' (stdin)")
+    if text is not None:
+        return [text]
+    assert file is not None
+    if file == "-":
+        return _parse_lines(sys.stdin.read().splitlines(), "stdin")
+    path = Path(file)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        fail(f"file not found: {path}")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {exc}")
+    return _parse_lines(lines, path.name)
+
+
+def _parse_lines(lines: list[str], name: str) -> list[str]:
+    out = []
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            fail(f"{name} line {i}: not JSON")
+        value = row.get("text", row.get("prompt")) if isinstance(row, dict) else None
+        if not isinstance(value, str):
+            fail(f"{name} line {i}: expected an object with a \"text\" or \"prompt\" string")
+        out.append(str(value))
+    if not out:
+        fail(f"{name}: no texts to check")
+    return out
+
+
+def _line(v: dict[str, Any]) -> dict[str, Any]:
+    return {"allowed": v["allowed"], "action": v["action"],
+            "findings": [{k: f[k] for k in ("type", "start", "end", "score", "detector")}
+                         for f in v["findings"]],
+            "redacted": v["redacted"], "message": v["message"]}
+
+
+def _print(verdicts: list[Any]) -> None:
+    rows = []
+    for i, v in enumerate(verdicts, start=1):
+        found = ", ".join(f"{f.type} {f.start}-{f.end} ({f.score:.2f})" for f in v.findings)
+        redacted = v.redacted if len(v.redacted) <= 80 else v.redacted[:77] + "..."
+        rows.append([i, v.action, found or "-", redacted])
+    table(None, ["#", "action", "findings", "redacted"], rows)
+    blocked = sum(not v.allowed for v in verdicts)
+    console().print(f"{len(verdicts)} checked, {blocked} blocked")
+
+
+@app.command("eval")
+def eval_command(
+    policy: str = POLICY_OPTION,
+    data: Path = typer.Option(..., "--data", "-d", help="Labelled JSON lines."),
+    stage: str = STAGE_OPTION,
+    report: Path | None = typer.Option(None, "--report", help="Write an HTML report here."),
+    seed: int = typer.Option(0, "--seed"),
+    n_boot: int = typer.Option(1000, "--n-boot", min=0),
+    min_recall: float | None = typer.Option(None, "--min-recall", min=0.0, max=1.0,
+                                            help="Exit 1 when recall is below."),
+    max_fpr: float | None = typer.Option(None, "--max-fpr", min=0.0, max=1.0,
+                                         help="Exit 1 when the false-positive rate is above."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Precision, recall and false-positive rate per type with bootstrap CIs."""
+    from airlock.guard import evaluate_guard
+
+    if stage not in ("input", "output"):
+        fail(f"--stage must be input or output (got {stage!r})")
+    ev = evaluate_guard(policy, data, stage=stage, seed=seed,  # type: ignore[arg-type]
+                        n_boot=n_boot)
+    if report is not None:
+        ev.render_html(report)
+    missed = _missed(ev.metrics, min_recall, max_fpr)
+    if as_json:
+        print_json({**ev.to_dict(), "passed": not missed, "missed": missed})
+    else:
+        _print_eval(ev, report)
+        for line in missed:
+            console().print(f"[bold red]gate missed[/]: {line}")
+    if missed:
+        raise typer.Exit(1)
+
+
+def _missed(metrics: dict[str, Any], min_recall: float | None, max_fpr: float | None
+            ) -> list[str]:
+    out = []
+    recall = (metrics.get("recall") or {}).get("value")
+    fpr = (metrics.get("fpr") or {}).get("value")
+    if min_recall is not None and (recall is None or recall < min_recall):
+        out.append(f"recall {_fmt(recall)} < {min_recall:g}")
+    if max_fpr is not None and (fpr is None or fpr > max_fpr):
+        out.append(f"fpr {_fmt(fpr)} > {max_fpr:g}")
+    return out
+
+
+def _fmt(x: float | None) -> str:
+    return "undefined" if x is None else f"{x:.4f}"
+
+
+def _print_eval(ev: Any, report: Path | None) -> None:
+    m = ev.metrics
+    console().print(f"[bold]{ev.policy}[/] on {ev.source}: {ev.rows:,} rows, stage {ev.stage}, "
+                    f"latency p50 {ev.latency_ms['p50']:.3f} ms, p95 {ev.latency_ms['p95']:.3f} ms")
+    rows = [[name, _ci(m.get(name))] for name in ("precision", "recall", "fpr",
+                                                   "recall.INJECTION", "recall.PII") if name in m]
+    table("overall", ["metric", "value [95% CI]"], rows)
+    table("per type", ["type", "precision", "recall", "fpr"],
+          [[r["type"], _ci(r["precision"]), _ci(r["recall"]), _ci(r["fpr"])]
+           for r in ev.per_type])
+    if report is not None:
+        console().print(f"report written to {report}")
+
+
+def _ci(m: dict[str, Any] | None) -> str:
+    if not m or m.get("value") is None:
+        return "-"
+    if m.get("ci_low") is None:
+        return f"{m['value']:.4f}"
+    return f"{m['value']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"

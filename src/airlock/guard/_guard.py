@@ -1,0 +1,305 @@
+"""The guard: a policy compiled once, then ``check(text, stage)`` -> :class:`Verdict`.
+
+The cascade for one text: size limit -> normalisation (folded view + decoded blocks) ->
+injection rules -> PII and secret detectors -> optional NER backend -> optional learned
+classifier -> content checks. Findings carry spans in the original text; the verdict's
+action is the strongest action of its findings (block > redact > flag > allow), and
+``redacted`` is the text with every ``redact`` finding replaced (also when blocked, so a
+blocked request can be logged redacted).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from airlock.errors import InvalidInput, UsageError
+
+from ._injection import RuleSet, score
+from ._normalize import ROT13, Decoded, Folded, Normalizer
+from ._output import ContentChecks
+from ._pii import PiiDetector, words_of
+from ._policy import GuardPolicy, StagePolicy, load_guard_policy, modes_for
+from ._redact import SALT_ENV, Mode, Tokenizer, redact
+from ._types import SECRET_TYPES, STAGES, Finding, Stage
+
+__all__ = ["Guard", "NerBackend", "Verdict"]
+
+MSG_TOO_LARGE = ("input of {size:,} bytes is over the guard policy's limit of {limit:,} bytes "
+                 "(max_input_bytes)")
+MSG_NO_SALT = (f"redaction mode 'hash' needs a salt: set `salt:` in the guard policy or "
+               f"{SALT_ENV}")
+_RANK = {"block": 3, "redact": 2, "flag": 1}
+
+
+@runtime_checkable
+class NerBackend(Protocol):
+    """A named-entity recogniser for names and addresses: spans in the text it is given."""
+
+    def find(self, text: str) -> list[Finding]: ...
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check. ``message`` is the policy's fallback message when blocked;
+    ``reasons`` says in words why each kind of finding was raised."""
+
+    allowed: bool
+    action: str
+    findings: tuple[Finding, ...]
+    redacted: str
+    latency_ms: float
+    message: str | None = None
+    stage: str = "input"
+    reasons: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"allowed": self.allowed, "action": self.action,
+                "findings": [f.to_dict() for f in self.findings], "redacted": self.redacted,
+                "latency_ms": round(self.latency_ms, 4), "message": self.message,
+                "stage": self.stage, "reasons": list(self.reasons)}
+
+
+def load_ner_backend(spec: str) -> NerBackend:
+    """``module:attr`` -> an object with ``find(text)`` (a class or factory is called)."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"cannot load the NER backend {spec!r}: {exc}") from None
+    if isinstance(obj, type) or (not hasattr(obj, "find") and callable(obj)):
+        try:
+            obj = obj()  # a class or a factory
+        except Exception as exc:
+            raise UsageError(f"cannot create the NER backend {spec!r}: {exc}") from None
+    if not isinstance(obj, NerBackend):
+        raise UsageError(f"the NER backend {spec!r} has no find(text) method")
+    return obj
+
+
+class _Stage:
+    """One stage of a policy, compiled."""
+
+    def __init__(self, stage: Stage, policy: StagePolicy, guard: Guard,
+                 ner: NerBackend | None) -> None:
+        self.stage = stage
+        self.policy = policy
+        inj = policy.injection
+        self.normalizer = Normalizer(inj.decode if inj is not None else ())
+        self.rules = RuleSet(inj.categories) if inj is not None else None
+        self.pii = PiiDetector(policy.pii.types, policy.pii.threshold) if policy.pii else None
+        self.modes: dict[str, Mode] = modes_for(policy.pii) if policy.pii else {}
+        self.mask_char = policy.pii.mask_char if policy.pii else "*"
+        self.ner = None
+        if policy.ner is not None:
+            self.ner = ner or load_ner_backend(policy.ner.backend)
+            self.modes.update({t: policy.ner.mode for t in policy.ner.types})
+        self.classifier: Any = None
+        if policy.classifier is not None and policy.classifier.enabled:
+            from ._classifier import InjectionClassifier
+
+            self.classifier = InjectionClassifier.load(policy.classifier.head)
+        self.content = ContentChecks(policy)
+
+    def run(self, text: str, *, classify: bool = True) -> tuple[list[Finding], list[str]]:
+        folded = self.normalizer.fold(text)
+        words = words_of(folded.text)
+        findings: list[Finding] = []
+        reasons: list[str] = []
+        for part in (self._injection(folded, words), self._pii(folded, words), self._ner(text)):
+            findings += part
+        if classify and self.classifier is not None:
+            findings += self._classify([text])[0]
+        for finding, reason in self.content.find(text, folded):
+            findings.append(finding)
+            reasons.append(reason)
+        return findings, reasons
+
+    def _injection(self, folded: Folded, words: AbstractSet[str]) -> list[Finding]:
+        if self.rules is None or self.policy.injection is None:
+            return []
+        views: list[tuple[str, Decoded | None]] = [(folded.text, None)]
+        views += [(d.text, d) for d in self.normalizer.decode(folded)]
+        found: list[tuple[Any, tuple[int, int], str]] = []
+        for text, decoded in views:
+            whole_view = decoded is not None and decoded.how in ("rot13", "reverse")
+            for m in self.rules.matches(text, _view_words(words, decoded),
+                                        literals=not whole_view):
+                span = folded.span(m.start, m.end) if decoded is None else \
+                    decoded.span_of(m.start, m.end, folded)
+                found.append((m, span, "rules" if decoded is None else decoded.how))
+        if not found:
+            return []
+        total = score(m for m, _, _ in found)
+        if total < self.policy.injection.threshold:
+            return []
+        return _merge(found, total, self.policy.injection.action)
+
+    def _pii(self, folded: Folded, words: AbstractSet[str]) -> list[Finding]:
+        if self.pii is None or self.policy.pii is None:
+            return []
+        action = self.policy.pii.action
+        out = []
+        for f in self.pii.find(folded.text, words):
+            start, end = folded.span(f.start, f.end)
+            kind = f.type
+            if self.stage == "output":
+                kind = "SECRET_LEAK" if f.type in SECRET_TYPES else "PII_LEAK"
+            out.append(Finding(kind, start, end, f.score, f.detector, action))
+        return out
+
+    def _ner(self, text: str) -> list[Finding]:
+        if self.ner is None or self.policy.ner is None:
+            return []
+        ner = self.policy.ner
+        return [f.with_(action=ner.action, detector=f.detector or "ner")
+                for f in self.ner.find(text)
+                if f.score >= ner.threshold and (not ner.types or f.type in ner.types)]
+
+    def _classify(self, texts: Sequence[str]) -> list[list[Finding]]:
+        cls = self.policy.classifier
+        assert cls is not None
+        scores = self.classifier.score(list(texts))
+        return [[Finding("PROMPT_INJECTION", 0, len(t), float(s), "classifier", cls.action)]
+                if s >= cls.threshold else [] for t, s in zip(texts, scores, strict=True)]
+
+
+class Guard:
+    """Checks texts against a guard policy (``"default"``, a YAML path, a dict or a
+    GuardPolicy). ``tokenizer`` holds the key of ``tokenize`` redaction (else the key comes
+    from AIRLOCK_GUARD_KEY); ``ner`` is a NerBackend instance overriding the policy's."""
+
+    def __init__(self, policy: GuardPolicy | str | Path | Mapping[str, Any] = "default", *,
+                 tokenizer: Tokenizer | None = None, ner: NerBackend | None = None) -> None:
+        self.policy = load_guard_policy(policy)
+        self._stages = {s: _Stage(s, self.policy.stage(s), self, ner) for s in STAGES}
+        modes = {m for st in self._stages.values() for m in st.modes.values()}
+        self.salt = self.policy.salt or os.environ.get(SALT_ENV, "")
+        if "hash" in modes and not self.salt:
+            raise UsageError(MSG_NO_SALT)
+        self.tokenizer = tokenizer
+        if "tokenize" in modes and tokenizer is None:
+            self.tokenizer = Tokenizer()  # from AIRLOCK_GUARD_KEY, or a clear UsageError
+
+    def __repr__(self) -> str:
+        return f"Guard(policy={self.policy.name!r})"
+
+    def check(self, text: str | bytes, stage: Stage = "input") -> Verdict:
+        """Check one text at ``stage`` ("input" or "output")."""
+        start = time.perf_counter()
+        runner = self._runner(stage)
+        text, extra = self._decode(text)
+        if not text:
+            return self._verdict(stage, text, extra, [], start)
+        findings, reasons = runner.run(text)
+        return self._verdict(stage, text, [*extra, *findings], reasons, start)
+
+    def check_batch(self, texts: Iterable[str | bytes], stage: Stage = "input") -> list[Verdict]:
+        """Check many texts; the learned classifier (when on) embeds them in one batch."""
+        runner = self._runner(stage)
+        if runner.classifier is None:
+            return [self.check(t, stage) for t in texts]
+        items = [self._decode(t) for t in texts]
+        start = time.perf_counter()
+        scored = runner._classify([t for t, _ in items])
+        share = (time.perf_counter() - start) / max(len(items), 1)
+        out = []
+        for (text, extra), cls_findings in zip(items, scored, strict=True):
+            t0 = time.perf_counter() - share
+            if not text:
+                out.append(self._verdict(stage, text, extra, [], t0))
+                continue
+            findings, reasons = runner.run(text, classify=False)
+            out.append(self._verdict(stage, text, [*extra, *findings, *cls_findings], reasons,
+                                     t0))
+        return out
+
+    def _runner(self, stage: str) -> _Stage:
+        if stage not in self._stages:
+            raise UsageError(f"unknown stage {stage!r} (expected input or output)")
+        return self._stages[stage]
+
+    def _decode(self, text: str | bytes) -> tuple[str, list[Finding]]:
+        """The text as str within the size limit; bytes that are not UTF-8 are decoded with
+        replacement characters and flagged (an ``INVALID_UTF8`` finding)."""
+        limit = self.policy.max_input_bytes
+        if isinstance(text, bytes | bytearray | memoryview):
+            raw = bytes(text)
+            if len(raw) > limit:
+                raise InvalidInput(MSG_TOO_LARGE.format(size=len(raw), limit=limit))
+            try:
+                return raw.decode("utf-8"), []
+            except UnicodeDecodeError as exc:
+                decoded = raw.decode("utf-8", errors="replace")
+                pos = len(raw[:exc.start].decode("utf-8"))
+                return decoded, [Finding("INVALID_UTF8", pos, pos + 1, 1.0, "input.encoding",
+                                         "flag")]
+        if not isinstance(text, str):
+            raise InvalidInput(f"text must be str or bytes (got {type(text).__name__})")
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise InvalidInput(MSG_TOO_LARGE.format(size=size, limit=limit))
+        return text, []
+
+    def _verdict(self, stage: str, text: str, findings: list[Finding], reasons: Sequence[str],
+                 start: float) -> Verdict:
+        findings.sort(key=lambda f: (f.start, f.end, f.type))
+        action = max((f.action for f in findings), key=lambda a: _RANK.get(a, 0),
+                     default="allow")
+        redacted = redact(text, [f for f in findings if f.action == "redact"], self._modes(stage),
+                          salt=self.salt, mask_char=self._stages[stage].mask_char,  # type: ignore[index]
+                          tokenizer=self.tokenizer)
+        all_reasons = list(dict.fromkeys([*_reasons(findings), *reasons]))
+        return Verdict(
+            allowed=action != "block", action=action, findings=tuple(findings),
+            redacted=redacted, latency_ms=(time.perf_counter() - start) * 1000.0,
+            message=self.policy.fallback_message if action == "block" else None,
+            stage=stage, reasons=tuple(all_reasons))
+
+    def _modes(self, stage: str) -> dict[str, Mode]:
+        return self._stages[stage].modes  # type: ignore[index]
+
+
+def _view_words(words: AbstractSet[str], decoded: Decoded | None) -> AbstractSet[str] | None:
+    """The words of a whole-text view, derived from the words of the text (None: compute)."""
+    if decoded is None:
+        return words
+    if decoded.how == "rot13":
+        return set(" ".join(words).translate(ROT13).split())
+    if decoded.how == "reverse":
+        return {w[::-1] for w in words}
+    return None
+
+
+def _merge(found: list[tuple[Any, tuple[int, int], str]], total: float, action: str
+           ) -> list[Finding]:
+    """One finding per category and run of overlapping spans, named after its strongest
+    rule; every finding carries the text's injection score."""
+    out: list[Finding] = []
+    ordered = sorted(found, key=lambda x: (x[0].category, x[1][0], x[1][1]))
+    group: list[tuple[Any, tuple[int, int], str]] = []
+    for item in [*ordered, None]:
+        if group and (item is None or item[0].category != group[0][0].category
+                      or item[1][0] >= max(g[1][1] for g in group)):
+            best = max(group, key=lambda g: g[0].weight)
+            out.append(Finding(best[0].category, min(g[1][0] for g in group),
+                               max(g[1][1] for g in group), total,
+                               f"injection.{best[2]}.{best[0].rule}", action))
+            group = []
+        if item is not None:
+            group.append(item)
+    return out
+
+
+def _reasons(findings: Sequence[Finding]) -> list[str]:
+    kinds = dict.fromkeys(f.type for f in findings if f.type not in (
+        "BLOCKED_TERM", "REGEX", "TOPIC", "MAX_LENGTH", "JSON_SCHEMA", "REFUSAL"))
+    return [f"{k.lower().replace('_', ' ')} detected" for k in kinds]

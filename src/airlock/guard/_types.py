@@ -1,0 +1,52 @@
+"""The small value types every guard module shares: Finding, the type names, actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+__all__ = ["ACTIONS", "INJECTION_TYPES", "LEAK_TYPES", "PII_TYPES", "SECRET_TYPES", "STAGES",
+           "Action", "Finding", "Stage", "underlying_type"]
+
+Stage = Literal["input", "output"]
+Action = Literal["block", "redact", "flag"]
+STAGES: tuple[Stage, ...] = ("input", "output")
+ACTIONS: tuple[Action, ...] = ("block", "redact", "flag")
+
+PII_TYPES = ("EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "IP_ADDRESS",
+             "URL_CREDENTIALS", "SECRET", "DATE_OF_BIRTH")
+SECRET_TYPES = frozenset({"SECRET", "URL_CREDENTIALS"})
+INJECTION_TYPES = ("PROMPT_INJECTION", "JAILBREAK", "SYSTEM_PROMPT_EXTRACTION", "TOOL_HIJACK",
+                   "INDIRECT_INJECTION")
+LEAK_TYPES = frozenset({"PII_LEAK", "SECRET_LEAK"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a detector found: its type, the span ``[start, end)`` in the original text,
+    a score in [0, 1], the detector that found it and the action the policy attaches.
+
+    At the output stage PII is reported as ``PII_LEAK`` / ``SECRET_LEAK`` with the detector
+    naming the underlying type (``pii.EMAIL``)."""
+
+    type: str
+    start: int
+    end: int
+    score: float
+    detector: str
+    action: str = "flag"
+
+    def with_(self, **changes: Any) -> Finding:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "start": self.start, "end": self.end,
+                "score": round(self.score, 4), "detector": self.detector,
+                "action": self.action}
+
+
+def underlying_type(finding: Finding) -> str:
+    """``EMAIL`` for an ``EMAIL`` finding and for a ``PII_LEAK`` found by ``pii.EMAIL``."""
+    if finding.type in LEAK_TYPES and finding.detector.startswith("pii."):
+        return finding.detector.split(".")[1]
+    return finding.type
