@@ -61,6 +61,8 @@ _LAZY: dict[str, str] = {
     "load_guard_policy": "airlock.guard",
     "evaluate_guard": "airlock.guard",
     "GuardEvaluation": "airlock.guard",
+    "evaluate_llm": "airlock.guard",
+    "LlmEvaluation": "airlock.guard",
     # audit
     "list_events": "airlock._api",
     "verify_events": "airlock._api",
@@ -79,8 +81,10 @@ if TYPE_CHECKING:
         Guard,
         GuardEvaluation,
         GuardPolicy,
+        LlmEvaluation,
         Verdict,
         evaluate_guard,
+        evaluate_llm,
         load_guard_policy,
     )
     from airlock.monitor import (

@@ -10,7 +10,18 @@ from typing import Any
 
 import typer
 
-from . import _contract, _eval, _events, _guard, _models, _monitor, _runs, _serve, _store
+from . import (
+    _contract,
+    _eval,
+    _events,
+    _guard,
+    _llm,
+    _models,
+    _monitor,
+    _runs,
+    _serve,
+    _store,
+)
 
 __all__ = ["app", "main"]
 
@@ -29,6 +40,7 @@ app.add_typer(_store.app, name="store")
 app.add_typer(_contract.app, name="contract")
 app.add_typer(_monitor.app, name="monitor")
 app.add_typer(_guard.app, name="guard")
+app.add_typer(_llm.app, name="llm")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)

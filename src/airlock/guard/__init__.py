@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from ._eval import GuardEvaluation, evaluate_guard
 from ._guard import Guard, NerBackend, Verdict
+from ._llm import LlmEvaluation, evaluate_llm, load_llm_gate
 from ._policy import GuardPolicy, load_guard_policy
 from ._redact import Tokenizer
 from ._types import INJECTION_TYPES, PII_TYPES, Finding
 
 __all__ = ["INJECTION_TYPES", "PII_TYPES", "Finding", "Guard", "GuardEvaluation", "GuardPolicy",
-           "NerBackend", "Tokenizer", "Verdict", "evaluate_guard", "load_guard_policy"]
+           "LlmEvaluation", "NerBackend", "Tokenizer", "Verdict", "evaluate_guard",
+           "evaluate_llm", "load_guard_policy", "load_llm_gate"]
