@@ -70,7 +70,7 @@ def test_str_path_and_dict_sources_agree(tmp_path: Path) -> None:
 def test_defaults() -> None:
     cfg = load_endpoint_config(minimal())
     assert cfg.routes[0].weight == 100 and cfg.sticky is None and cfg.shadow is None
-    assert (cfg.timeout_ms, cfg.batching.max_batch_size, cfg.batching.max_wait_ms) == (1000, 64,
+    assert (cfg.timeout_ms, cfg.batching.max_batch_size, cfg.batching.max_wait_ms) == (5000, 64,
                                                                                         2)
     assert cfg.auth.tokens == [] and cfg.auth.header == "Authorization"
     assert cfg.logging.enabled and cfg.logging.wait_for_log
@@ -124,16 +124,16 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
 def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "name: x\nroutes:\n  - {model: a@1\n  weight: [1\n")
     msg = error(path)
-    assert msg.startswith(f"{path}: not valid YAML (line ")
+    assert msg.startswith(f"{path}: not valid YAML at line ")
     line = int(re.search(r"line (\d+)", msg).group(1))  # type: ignore[union-attr]
     assert line in (4, 5)
     path = write(tmp_path, "name: x\n  bad: indent\n")
-    assert error(path) == f"{path}: not valid YAML (line 2)"
+    assert error(path).startswith(f"{path}: not valid YAML at line 2")
 
 
 def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
-    assert error(path) == f"endpoint config {path} does not exist"
+    assert error(path) == f"endpoint config file {path} does not exist"
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", ["", "- name: x\n", "just a string\n", "42\n"])
 def test_not_a_mapping(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, text)
-    assert error(path) == f"{path}: expected a mapping with name and routes"
+    assert error(path).startswith(f"{path}: expected a mapping with name and routes, got ")
 
 
 # --- route names and for_ref ----------------------------------------------------------------

@@ -29,7 +29,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from airlock.errors import NotFound, UsageError
+from airlock._yaml import read_mapping
+from airlock.errors import UsageError
 
 from ._logscan import parse_duration
 from ._metrics import PERFORMANCE_METRICS
@@ -244,26 +245,7 @@ def validation_message(exc: ValidationError, source: str) -> str:
 
 def load_rules(source: str | Path | dict[str, Any]) -> AlertRules:
     """Alert rules from a YAML file (or an already-parsed mapping)."""
-    import yaml
-
-    name = "alert rules"
-    if isinstance(source, dict):
-        doc: Any = source
-    else:
-        path = Path(source)
-        name = str(path)
-        if not path.is_file():
-            raise NotFound(f"alert rules file {path} does not exist")
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}" if mark is not None else ""
-            raise UsageError(f"{name}: not valid YAML{at}: "
-                             f"{getattr(exc, 'problem', None) or exc}") from None
-    if not isinstance(doc, dict):
-        raise UsageError(f"{name}: expected a mapping with 'rules', got "
-                         f"{type(doc).__name__}")
+    doc, name = read_mapping(source, "alert rules", "'rules'")
     try:
         return AlertRules.model_validate(doc)
     except ValidationError as exc:

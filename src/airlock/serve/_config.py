@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from airlock._yaml import read_mapping
 from airlock.errors import UsageError
 
 __all__ = [
@@ -159,26 +160,7 @@ class EndpointConfig(_Frozen):
 
 def load_endpoint_config(source: str | Path | dict[str, Any]) -> EndpointConfig:
     """Read and check an endpoint config; every problem is one UsageError naming the field."""
-    import yaml
-
-    label = "endpoint config"
-    if isinstance(source, dict):
-        data: Any = source
-    else:
-        path = Path(source)
-        label = str(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UsageError(f"endpoint config {path} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read endpoint config {path}: {exc}") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark is not None else ""
-            raise UsageError(f"{path}: not valid YAML{where}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{label}: expected a mapping with name and routes")
+    data, label = read_mapping(source, "endpoint config", "name and routes")
     try:
         return EndpointConfig.model_validate(data)
     except ValidationError as exc:
