@@ -70,7 +70,7 @@ def test_str_path_and_dict_sources_agree(tmp_path: Path) -> None:
 def test_defaults() -> None:
     cfg = load_endpoint_config(minimal())
     assert cfg.routes[0].weight == 100 and cfg.sticky is None and cfg.shadow is None
-    assert (cfg.timeout_ms, cfg.batching.max_batch_size, cfg.batching.max_wait_ms) == (5000, 64,
+    assert (cfg.timeout_ms, cfg.batching.max_batch_size, cfg.batching.max_wait_ms) == (5000, 256,
                                                                                         2)
     assert cfg.auth.tokens == [] and cfg.auth.header == "Authorization"
     assert cfg.logging.enabled and cfg.logging.wait_for_log

@@ -67,7 +67,7 @@ class StickyConfig(_Frozen):
 
 class BatchingConfig(_Frozen):
     enabled: bool = True
-    max_batch_size: int = Field(default=64, ge=1, le=100_000)
+    max_batch_size: int = Field(default=256, ge=1, le=100_000)
     max_wait_ms: float = Field(default=2.0, ge=0, le=10_000)
 
 
