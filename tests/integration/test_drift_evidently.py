@@ -71,7 +71,9 @@ def evidently_decisions(python: Path, ref: Path, cur: Path,
 
 
 def read_adult(name: str) -> pl.DataFrame:
-    path = DATASETS / "adult" / name
+    path = ROOT / "examples" / "data" / f"{name}.gz"  # shipped with the repository
+    if not path.exists():
+        path = DATASETS / "adult" / name
     if not path.exists():
         _skip(f"{path} is not available")
     df = pl.read_csv(path, has_header=False, new_columns=COLUMNS, infer_schema_length=0,

@@ -36,9 +36,9 @@ ADULT_NUMERIC = ["age", "fnlwgt", "education_num", "capital_gain", "capital_loss
 
 def read_adult(name: str) -> pl.DataFrame:
     """adult.data or adult.test as typed columns, '?' as null."""
-    path = DATASETS / "adult" / name
-    if name == "adult.data" and not path.exists():
-        path = EXAMPLE_DATA / "adult.data.gz"
+    path = EXAMPLE_DATA / f"{name}.gz"  # shipped with the repository
+    if not path.exists():
+        path = DATASETS / "adult" / name
     if not path.exists():
         pytest.skip(f"{path} is not available")
     df = pl.read_csv(path, has_header=False, new_columns=ADULT_COLUMNS, infer_schema_length=0,
