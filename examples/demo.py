@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
+from monitor_demo import monitor_drift
 from rich.console import Console
 from rich.table import Table
 from serve_demo import serve_canary
@@ -338,6 +339,7 @@ def main() -> int:
     if production is not None:
         canary = next(r.version for r in results if r.version != production)
         serve_canary(NAME, production, canary, test_df, FEATURES)
+        monitor_drift(NAME, train_df, test_df, FEATURES, reports_dir())
     check = airlock.verify_events()
     console.print(f"audit events verified: {'ok' if check.ok else 'FAILED'} "
                   f"({check.checked} events checked)")
