@@ -333,3 +333,28 @@ def test_bearer_tokens(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
     with running(_config()) as url:  # no tokens at all: admin stays closed, inference open
         assert httpx.get(f"{url}/v1/admin/status").status_code == 401
         assert httpx.post(f"{url}/invocations", json=body).status_code == 200
+
+
+def test_a_bad_request_in_a_batch_fails_alone_and_the_rest_are_logged(
+        served: dict[str, Any]) -> None:
+    x = served["x"].head(48)
+    bodies = [_split(x.iloc[i:i + 1]) for i in range(len(x))]
+    for i in range(0, len(bodies), 6):  # every sixth request has text where age goes
+        bodies[i] = _split(x.iloc[i:i + 1].assign(age=["old"]))
+    cfg = _config(batching={"max_batch_size": 64, "max_wait_ms": 50})
+    with running(cfg) as url:
+        answers = _hammer(url, bodies, threads=12)
+        metrics = httpx.get(f"{url}/metrics").text
+    bad = list(range(0, len(bodies), 6))
+    assert [r.status_code for i, r in enumerate(answers) if i in bad] == [422] * len(bad)
+    assert all("'age'" in answers[i].json()["error"] for i in bad)
+    good = [r for i, r in enumerate(answers) if i not in bad]
+    assert {r.status_code for r in good} == {200}
+    want = served["expected"]["prediction"].head(48).tolist()
+    assert [r.json()["predictions"][0]["prediction"] for r in good] == \
+        [w for i, w in enumerate(want) if i not in bad]
+    assert _metric(metrics, "airlock_batch_rows_count") < len(bodies)  # batches did form
+    uri, spool = log_locations()
+    logged = read_prediction_log(NAME, artifact_uri=uri, spool_dir=spool,
+                                 columns=["request_id"]).column("request_id").to_pylist()
+    assert sorted(logged) == sorted(r.headers["x-request-id"] for r in good)

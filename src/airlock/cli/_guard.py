@@ -54,34 +54,23 @@ def _inputs(text: str | None, file: str | None) -> list[str]:
         fail("give exactly one of --text, --file or '-' (stdin)")
     if text is not None:
         return [text]
+    from airlock.guard._jsonl import parse_jsonl, read_jsonl
+
     assert file is not None
     if file == "-":
-        return _parse_lines(sys.stdin.read().splitlines(), "stdin")
-    path = Path(file)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        fail(f"file not found: {path}")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {path}: {exc}")
-    return _parse_lines(lines, path.name)
+        return _texts(parse_jsonl(sys.stdin.read().splitlines(), "stdin"))
+    return _texts(read_jsonl(file, "file"))
 
 
-def _parse_lines(lines: list[str], name: str) -> list[str]:
+def _texts(rows: list[tuple[Any, str]]) -> list[str]:
     out = []
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            fail(f"{name} line {i}: not JSON")
+    for row, where in rows:
         value = row.get("text", row.get("prompt")) if isinstance(row, dict) else None
         if not isinstance(value, str):
-            fail(f"{name} line {i}: expected an object with a \"text\" or \"prompt\" string")
+            fail(f"{where}: expected an object with a \"text\" or \"prompt\" string")
         out.append(str(value))
     if not out:
-        fail(f"{name}: no texts to check")
+        fail("no texts to check")
     return out
 
 

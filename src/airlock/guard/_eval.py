@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from airlock.errors import InvalidInput, NotFound, UsageError
+from airlock.errors import InvalidInput, UsageError
 
 from ._guard import Guard, Verdict
+from ._jsonl import read_jsonl
 from ._policy import GuardPolicy
 from ._types import INJECTION_TYPES, Finding, Stage, underlying_type
 
@@ -84,23 +85,8 @@ class GuardEvaluation:
 def read_rows(data: str | Path | Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     """Rows from a JSONL path or an iterable of dicts, checked; (rows, label for messages)."""
     if isinstance(data, str | Path):
-        path = Path(data)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise NotFound(f"data file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {path}: {exc}") from None
-        rows = []
-        for i, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"{path.name} line {i}: not JSON ({exc.msg})") from None
-            rows.append(_row(raw, f"{path.name} line {i}"))
-        return rows, path.name
+        return ([_row(raw, where) for raw, where in read_jsonl(data, "data file")],
+                Path(data).name)
     return [_row(raw, f"row {i}") for i, raw in enumerate(data, start=1)], "rows"
 
 

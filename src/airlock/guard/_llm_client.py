@@ -30,10 +30,11 @@ from airlock.errors import (
     InvalidInput,
     ModelTimeout,
     ModelUnavailable,
-    NotFound,
     Unauthorized,
     UsageError,
 )
+
+from ._jsonl import read_jsonl
 
 __all__ = ["DEFAULT_KEY_ENV", "OUTCOMES", "Answer", "ChatModel", "HttpChatModel",
            "PythonChatModel", "canonical", "exact_match", "load_chat_model", "messages_of",
@@ -276,22 +277,8 @@ def normalize_label(label: str) -> str:
 def read_cases(data: str | Path | Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     """Checked, normalised cases from a JSONL path or dicts; (cases, source name)."""
     if isinstance(data, str | Path):
-        path = Path(data)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise NotFound(f"cases file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {path}: {exc}") from None
-        items: list[tuple[Any, str]] = []
-        for i, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append((json.loads(line), f"{path.name} line {i}"))
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"{path.name} line {i}: not JSON ({exc.msg})") from None
-        source = path.name
+        items: list[tuple[Any, str]] = read_jsonl(data, "cases file")
+        source = Path(data).name
     else:
         items = [(raw, f"case {i}") for i, raw in enumerate(data, start=1)]
         source = "cases"

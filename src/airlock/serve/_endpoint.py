@@ -42,10 +42,6 @@ class Answer:
     scored: Scored
     route: str
 
-    @property
-    def version_ref(self) -> str:
-        return self.scored.model.ref
-
 
 def log_locations() -> tuple[str, Path]:
     """Where prediction logs live: (artifact URI of the Parquet segments, local spool dir)."""

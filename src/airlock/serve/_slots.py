@@ -123,13 +123,13 @@ class ModelSlot:
                 results.append(Scored(conformed, model.predict_conformed(conformed), model))
             except Exception as exc:
                 results.append(exc)
-        good = [(i, r) for i, r in zip(items, results, strict=True) if isinstance(r, Scored)]
-        if good and self.log is not None:
-            self._log([i for i, _ in good], [r for _, r in good],
-                      pa.concat_tables([r.inputs for _, r in good]),
-                      pa.concat_tables([r.outputs for _, r in good]))
-            by_id = {id(i): r for i, r in good}
-            results = [by_id.get(id(i), r) for i, r in zip(items, results, strict=True)]
+        good = [k for k, r in enumerate(results) if isinstance(r, Scored)]
+        if good:
+            logged = self._log([items[k] for k in good], [results[k] for k in good],
+                               pa.concat_tables([results[k].inputs for k in good]),
+                               pa.concat_tables([results[k].outputs for k in good]))
+            for k, r in zip(good, logged, strict=True):
+                results[k] = r
         return results
 
     def _log(self, items: Sequence[Pending], results: list[Any], inputs: pa.Table,
