@@ -118,3 +118,14 @@ class ModelTimeout(ModelUnavailable):
     """A served model did not answer within the endpoint's ``timeout_ms``."""
 
     http_status = 504
+
+
+# -- messages shared across the tree (tests import them; not in __all__, which lists the
+# exception classes only) ---------------------------------------------------------------------
+
+NO_SUCH_FILE = "no such {what}: {path}"
+
+
+def file_not_found(path: object, what: str = "file") -> NotFound:
+    """The one NotFound for a path that does not exist: ``no such contract file: c.yaml``."""
+    return NotFound(NO_SUCH_FILE.format(what=what, path=path))
