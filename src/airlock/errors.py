@@ -14,8 +14,9 @@ the CLI exit code and the HTTP status it maps to, so the CLI and the server neve
     ├── CheckFailed           exit 1, HTTP 409   a check or gate ran and did not pass
     ├── Unauthorized          exit 2, HTTP 401   a server call without a valid token
     ├── PayloadTooLarge       exit 2, HTTP 413   a request body over the server's limit
-    └── ModelUnavailable      exit 2, HTTP 503   a served model failed and no fallback answered
-        └── ModelTimeout      exit 2, HTTP 504   … or took longer than the endpoint's timeout
+    ├── ModelUnavailable      exit 2, HTTP 503   a served model failed and no fallback answered
+    │   └── ModelTimeout      exit 2, HTTP 504   … or took longer than the endpoint's timeout
+    └── PredictionLogError    exit 2, HTTP 503   rows could not be made durable in the log
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "ModelUnavailable",
     "NotFound",
     "PayloadTooLarge",
+    "PredictionLogError",
     "StoreVersionError",
     "Unauthorized",
     "UntrustedArtifact",
@@ -118,6 +120,13 @@ class ModelTimeout(ModelUnavailable):
     """A served model did not answer within the endpoint's ``timeout_ms``."""
 
     http_status = 504
+
+
+class PredictionLogError(AirlockError):
+    """Rows could not be made durable (disk full, I/O error) or a spool could not be turned
+    into a segment: the server should answer 503."""
+
+    http_status = 503
 
 
 # -- messages shared across the tree (tests import them; not in __all__, which lists the

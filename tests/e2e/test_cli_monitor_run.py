@@ -17,8 +17,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from airlock.serve import PredictionLog, log_locations
-from airlock.serve._predlog import make_batch_records
+from airlock.predlog import PredictionLog, log_locations, make_batch_records
 
 from .test_cli import one_line_error
 from .test_cli_monitor import monitor

@@ -27,13 +27,13 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from airlock.serve._predlog import (
+from airlock.predlog import (
     PredictionLog,
     make_records,
     read_prediction_log,
     recover_spools,
 )
-from airlock.serve._predlog_read import SpoolFile
+from airlock.predlog._spool import SpoolFile
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ PRELUDE = textwrap.dedent(f"""
     from collections import deque
     import pyarrow as pa
     import pyarrow.csv as csv
-    from airlock.serve._predlog import PredictionLog, make_records
+    from airlock.predlog import PredictionLog, make_records
 
     ADULT = csv.read_csv({str(ADULT)!r},
                          read_options=csv.ReadOptions(autogenerate_column_names=True))
@@ -61,7 +61,7 @@ PRELUDE = textwrap.dedent(f"""
 
 KEEPS_APPENDING = PRELUDE + textwrap.dedent("""
     log = PredictionLog("adult", spool_dir=spool, artifact_uri=artifacts,
-                        segment_max_bytes=65_536)
+                        segment_max_bytes=65_536).open()
     inflight, i = deque(), 0
     while True:  # 16 appends in flight; acknowledged in order
         inflight.append(log.append(request(i)))
@@ -72,7 +72,7 @@ KEEPS_APPENDING = PRELUDE + textwrap.dedent("""
 """)
 
 DIES_INSIDE_A_ROLL = PRELUDE + textwrap.dedent("""
-    from airlock.store._artifacts import ArtifactStore
+    from airlock.store import ArtifactStore
 
     real_put = ArtifactStore.put_file
 
@@ -82,7 +82,7 @@ DIES_INSIDE_A_ROLL = PRELUDE + textwrap.dedent("""
         return out
 
     ArtifactStore.put_file = put_then_die
-    log = PredictionLog("adult", spool_dir=spool, artifact_uri=artifacts)
+    log = PredictionLog("adult", spool_dir=spool, artifact_uri=artifacts).open()
     for i in range(50):
         log.append(request(i, 2)).result()
     print(50, flush=True)
@@ -91,7 +91,7 @@ DIES_INSIDE_A_ROLL = PRELUDE + textwrap.dedent("""
 """)
 
 ONE_MESSAGE_EACH = PRELUDE + textwrap.dedent("""
-    log = PredictionLog("adult", spool_dir=spool, artifact_uri=artifacts)
+    log = PredictionLog("adult", spool_dir=spool, artifact_uri=artifacts).open()
     for i in range(20):
         log.append(request(i, 2)).result()  # one commit, one IPC message each
     print(20, flush=True)
@@ -101,7 +101,7 @@ ONE_MESSAGE_EACH = PRELUDE + textwrap.dedent("""
 
 RECOVERS_AT = textwrap.dedent("""
     import json, sys, time
-    from airlock.serve._predlog import recover_spools
+    from airlock.predlog import recover_spools
     start = float(sys.argv[3])
     time.sleep(max(0.0, start - time.time()))
     print(json.dumps(recover_spools(sys.argv[1], sys.argv[2], "predictions", "adult")))

@@ -23,8 +23,8 @@ from tests.integration.serving_helpers import (
 )
 
 import airlock
+from airlock.predlog import log_locations
 from airlock.serve import EndpointConfig, read_prediction_log
-from airlock.serve._endpoint import log_locations
 
 
 def airlock_home_file(name: str, text: str) -> Any:

@@ -17,8 +17,8 @@ from tests.e2e.test_cli import cli, one_line_error
 from tests.integration.serving_helpers import NAME, adult_frame, register_adult, serving_process
 
 import airlock
+from airlock.predlog import log_locations
 from airlock.serve import read_prediction_log
-from airlock.serve._endpoint import log_locations
 
 pytestmark = pytest.mark.slow
 

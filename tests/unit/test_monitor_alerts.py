@@ -28,8 +28,13 @@ from airlock.monitor import (
     run_alerts,
     write_prometheus,
 )
-from airlock.serve import PredictionLog, log_locations, read_prediction_log
-from airlock.serve._predlog import make_batch_records, make_feedback
+from airlock.predlog import (
+    PredictionLog,
+    log_locations,
+    make_batch_records,
+    make_feedback,
+    read_prediction_log,
+)
 
 EP = "scoring"
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

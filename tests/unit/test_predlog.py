@@ -22,12 +22,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airlock.errors import AirlockError, InvalidInput, UsageError
-from airlock.serve import _predlog, _predlog_read
-from airlock.serve._predlog import (
-    CLOSED,
+from airlock.predlog import (
     PredictionLog,
     PredictionLogError,
     Redactor,
+    _read,
+    _spool,
+    _writer,
     make_batch_records,
     make_feedback,
     make_records,
@@ -35,8 +36,9 @@ from airlock.serve._predlog import (
     recover_spools,
     scan_prediction_log,
 )
-from airlock.serve._predlog_read import SpoolFile, convert_spool, iter_spool
-from airlock.store._artifacts import ArtifactStore
+from airlock.predlog._spool import SpoolFile, convert_spool, iter_spool
+from airlock.predlog._writer import CLOSED, NOT_OPEN
+from airlock.store import ArtifactStore
 
 DAY = 86_400_000
 T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)  # midnight UTC
@@ -328,7 +330,7 @@ def test_concurrent_appends_from_8_threads_are_all_durable(
         fsyncs.append(fd)
         real_fsync(fd)
 
-    monkeypatch.setattr(_predlog_read.os, "fsync", counting_fsync)
+    monkeypatch.setattr(_spool.os, "fsync", counting_fsync)
 
     def worker(w: int) -> None:
         try:
@@ -367,7 +369,7 @@ def test_async_callers_wait_with_wrap_future(adult: pa.Table, where: dict[str, A
 
 def test_close_is_idempotent_and_then_appends_fail(adult: pa.Table,
                                                   where: dict[str, Any]) -> None:
-    plog = open_log(where)
+    plog = open_log(where).open()
     fut = plog.append(request(adult.slice(0, 2), "r1"))
     assert fut.cancel() is False  # an acknowledged append cannot be withdrawn
     plog.close()
@@ -380,6 +382,28 @@ def test_close_is_idempotent_and_then_appends_fail(adult: pa.Table,
         plog.roll()
     plog.flush()  # nothing left to wait for
     assert len(segments(where)) == 1 and read_ids(where) == [("r1", 0), ("r1", 1)]
+
+
+def test_the_constructor_only_stores_configuration(adult: pa.Table, tmp_path: Path) -> None:
+    where = {"spool_dir": tmp_path / "spool", "artifact_uri": str(tmp_path / "artifacts")}
+    before = {t.name for t in threading.enumerate()}
+    plog = PredictionLog("adult", **where)
+    assert {t.name for t in threading.enumerate()} == before  # no thread
+    assert not (tmp_path / "spool").exists()  # no I/O
+    with pytest.raises(UsageError) as err:
+        plog.append(request(adult.slice(0, 1), "r0"))
+    assert str(err.value) == NOT_OPEN.format("adult")
+    with pytest.raises(UsageError, match="is not open"):
+        plog.flush()
+    assert plog.open() is plog and plog.open() is plog  # idempotent
+    assert {t.name for t in threading.enumerate()} - before == {
+        "airlock-predlog-adult", "airlock-predlog-adult-roll"}
+    plog.append(request(adult.slice(0, 1), "r0")).result()
+    plog.close()
+    assert {t.name for t in threading.enumerate()} == before
+    with pytest.raises(UsageError, match="is closed"):
+        plog.open()
+    PredictionLog("adult", **where).close()  # never opened: nothing to stop
 
 
 def test_bad_arguments_are_usage_errors(adult: pa.Table, where: dict[str, Any]) -> None:
@@ -421,7 +445,7 @@ def test_backpressure_queues_everything_and_reports_pending_rows(
 
 def test_a_failed_write_fails_its_futures_and_keeps_earlier_rows(
         adult: pa.Table, where: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    real = _predlog_read._write_all
+    real = _spool._write_all
     fail = threading.Event()
 
     def disk_full(fd: int, data: bytes) -> None:
@@ -430,7 +454,7 @@ def test_a_failed_write_fails_its_futures_and_keeps_earlier_rows(
             raise OSError(28, "No space left on device")
         real(fd, data)
 
-    monkeypatch.setattr(_predlog_read, "_write_all", disk_full)
+    monkeypatch.setattr(_spool, "_write_all", disk_full)
     with open_log(where) as plog:
         plog.append(request(adult.slice(0, 2), "ok1")).result()
         fail.set()
@@ -503,7 +527,7 @@ def test_a_segment_that_cannot_be_stored_keeps_its_spool(
     def store_down(self: ArtifactStore, src: Path, key: str) -> tuple[int, str]:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(_predlog, "CONVERT_ATTEMPTS", 1)
+    monkeypatch.setattr(_writer, "CONVERT_ATTEMPTS", 1)
     monkeypatch.setattr(ArtifactStore, "put_file", store_down)
     with open_log(where) as plog:
         plog.append(request(adult.slice(0, 3), "kept")).result()
@@ -555,7 +579,7 @@ def test_a_spool_converted_while_being_listed_is_read_from_its_segment(
     convert_spool(path, ArtifactStore(where["artifact_uri"]), "predictions/adult")
     path.unlink()  # gone between the reader's listing of spools and its reading them
     store = ArtifactStore(where["artifact_uri"])
-    batches = list(_predlog_read._read_spools(store, "predictions/adult", [path], set(),
+    batches = list(_read._read_spools(store, "predictions/adult", [path], set(),
                                               None, None, None))
     assert [b.column("request_id").to_pylist() for b in batches] == [["r1", "r1"]]
 
@@ -569,7 +593,7 @@ def three_days(adult: pa.Table, where: dict[str, Any]) -> Iterator[dict[str, Any
             ts = T0 + i * DAY // 4
             plog.append(request(adult.slice(i * 2, 2), f"s{i}", ts_ms=ts)).result()
             plog.roll()
-    live = open_log(where)
+    live = open_log(where).open()
     live.append(request(adult.slice(40, 2), "live", ts_ms=T0 + 3 * DAY + 1)).result()
     yield where
     live.close()

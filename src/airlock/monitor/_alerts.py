@@ -238,8 +238,6 @@ def _load_state(path: Path) -> dict[str, Any]:
 
 
 def _save_state(path: Path, rules: dict[str, Any]) -> None:
-    from airlock.serve._predlog_read import fsync_dir
-
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     data = json.dumps({"version": STATE_VERSION, "rules": rules}, indent=2, sort_keys=True)
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -247,7 +245,16 @@ def _save_state(path: Path, rules: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the rename survive a power cut (until ``airlock._files.write_atomic`` lands)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

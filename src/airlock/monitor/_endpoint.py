@@ -231,10 +231,7 @@ def monitor_endpoint(name: str, *, window: str | timedelta = "1h",
     now ("6h"). ``reference``: a saved profile, a data file or a table, for input (and,
     when it holds the output columns, prediction) drift. ``drift=False`` skips every drift
     statistic (serving figures and performance only, one pass)."""
-    from airlock.serve._predlog_read import check_name
-
     start = time.perf_counter()
-    check_name("endpoint", name)
     step = parse_duration(window, "window")
     lo, hi = to_datetime(since, "since"), to_datetime(until, "until")
     if lo is not None and hi is not None and lo >= hi:

@@ -1,6 +1,6 @@
 """Streaming reads of a served endpoint's prediction log, window by window.
 
-Every pass goes through :func:`airlock.serve.scan_prediction_log`, so only one record batch
+Every pass goes through :func:`airlock.predlog.scan_prediction_log`, so only one record batch
 (at most 64k rows) of the log is in memory at a time; what is kept per window is small and
 per request (latencies, labels joined from the feedback stream), never the inputs.
 
@@ -79,7 +79,7 @@ def to_datetime(value: str | datetime | None, what: str) -> datetime | None:
 
 def log_where() -> dict[str, Any]:
     """``artifact_uri`` and ``spool_dir`` of the current store's prediction logs."""
-    from airlock.serve import log_locations
+    from airlock.predlog import log_locations
 
     uri, spool = log_locations()
     return {"artifact_uri": uri, "spool_dir": spool}
@@ -87,7 +87,7 @@ def log_where() -> dict[str, Any]:
 
 def _scan(endpoint: str, stream: str, since: datetime | None, until: datetime | None,
           columns: list[str] | None) -> Iterator[pa.RecordBatch]:
-    from airlock.serve import scan_prediction_log
+    from airlock.predlog import scan_prediction_log
 
     return scan_prediction_log(endpoint, stream=stream, since=since, until=until,
                                columns=columns, **log_where())

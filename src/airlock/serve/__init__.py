@@ -4,13 +4,11 @@ of aliases, a durable prediction log, Prometheus metrics and bearer-token auth."
 
 from __future__ import annotations
 
-from ._app import create_app
-from ._config import EndpointConfig, load_endpoint_config
-from ._endpoint import Answer, Endpoint, TableHook, log_locations
-from ._predlog import (
+from airlock.predlog import (
     PredictionLog,
     PredictionLogError,
     Redactor,
+    log_locations,
     make_batch_records,
     make_feedback,
     make_records,
@@ -18,6 +16,10 @@ from ._predlog import (
     recover_spools,
     scan_prediction_log,
 )
+
+from ._app import create_app
+from ._config import EndpointConfig, load_endpoint_config
+from ._endpoint import Answer, Endpoint, TableHook
 from ._server import run
 
 __all__ = [

@@ -13,7 +13,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -28,7 +27,7 @@ from ._payload import Pending
 from ._router import Router
 from ._slots import ModelSlot, Scored
 
-__all__ = ["Answer", "Endpoint", "TableHook", "log_locations"]
+__all__ = ["Answer", "Endpoint", "TableHook"]
 
 log = logging.getLogger("airlock.serve")
 
@@ -41,12 +40,6 @@ class Answer:
     outputs: pa.Table
     scored: Scored
     route: str
-
-
-def log_locations() -> tuple[str, Path]:
-    """Where prediction logs live: (artifact URI of the Parquet segments, local spool dir)."""
-    s = settings()
-    return s.artifact_uri.rstrip("/") + "/prediction-logs", s.home / "spool"
 
 
 def _salt() -> str:
@@ -137,7 +130,7 @@ class Endpoint:
                  ", ".join(f"{s.role}={s.current.ref}" for s in self.slots))
 
     def _open_logs(self) -> None:
-        from ._predlog import PredictionLog, Redactor
+        from airlock.predlog import PredictionLog, Redactor, log_locations
 
         uri, spool = log_locations()
         cfg = self.config.logging
@@ -146,8 +139,8 @@ class Endpoint:
         common: dict[str, Any] = {"spool_dir": spool, "artifact_uri": uri,
                                   "segment_max_bytes": int(cfg.segment_max_mb * 2**20),
                                   "segment_max_seconds": cfg.segment_max_seconds}
-        self._log = PredictionLog(self.name, redactor=redactor, **common)
-        self._feedback = PredictionLog(self.name, stream="feedback", **common)
+        self._log = PredictionLog(self.name, redactor=redactor, **common).open()
+        self._feedback = PredictionLog(self.name, stream="feedback", **common).open()
         for slot in self.slots:
             slot.log = self._log
 
@@ -256,7 +249,7 @@ class Endpoint:
         """A blocked request is evidence too: logged (redacted) with status 403."""
         if not item.log or self._log is None:
             return
-        from ._predlog import make_records
+        from airlock.predlog import make_records
 
         n = exc.redacted.num_rows
         slot = self.routes[0]
@@ -284,7 +277,7 @@ class Endpoint:
         if self._feedback is None:
             raise UsageError(f"endpoint {self.name} has logging turned off: feedback has "
                              "nowhere to go")
-        from ._predlog import make_feedback
+        from airlock.predlog import make_feedback
 
         table = make_feedback(request_ids, labels, int(time.time() * 1000))
         await asyncio.wrap_future(self._feedback.append(table))

@@ -137,7 +137,7 @@ class ModelSlot:
         """Append the sampled requests' records (one call); attach the durability future."""
         if self.log is None or not any(i.log for i in items):
             return results
-        from ._predlog import make_batch_records
+        from airlock.predlog import make_batch_records
 
         keep = [k for k, i in enumerate(items) if i.log]
         if len(keep) < len(items):

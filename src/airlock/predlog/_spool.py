@@ -30,7 +30,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,86 +38,31 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from airlock.errors import AirlockError, InvalidInput, UsageError
-from airlock.store._artifacts import ArtifactStore
+from airlock.errors import PredictionLogError
+from airlock.store import ArtifactStore
+
+from ._schema import check_name
 
 __all__ = [
-    "FEEDBACK",
-    "KNOWN_COLUMNS",
     "LIVE",
-    "PREDICTIONS",
     "SEALED",
-    "TS_TYPE",
-    "PredictionLogError",
+    "SEGMENT",
     "SpoolFile",
-    "check_log_schema",
-    "check_name",
     "claim",
     "convert_spool",
     "fsync_dir",
     "iter_spool",
-    "read_prediction_log",
     "recover_spools",
-    "scan_prediction_log",
+    "spool_files",
     "spool_folder",
 ]
 
-log = logging.getLogger("airlock.serve.predlog")
+log = logging.getLogger("airlock.predlog")
 
-PREDICTIONS = "predictions"
-FEEDBACK = "feedback"
-TS_TYPE = pa.timestamp("ms", tz="UTC")
 LIVE, SEALED = ".arrows", ".sealed"
 ROW_GROUP_ROWS = 64 * 1024
-READ_BATCH_ROWS = 64 * 1024
 STALE_CREATING_S = 60.0
-
-KNOWN_COLUMNS = {
-    PREDICTIONS: ("request_id", "row", "ts", "endpoint", "route", "model", "version", "status",
-                  "latency_ms", "inputs", "outputs", "shadow_version", "shadow_outputs"),
-    FEEDBACK: ("request_id", "ts", "label", "label_json"),
-}
-
-
-class PredictionLogError(AirlockError):
-    """Rows could not be made durable (disk full, I/O error) or a spool could not be turned
-    into a segment: the server should answer 503."""
-
-    http_status = 503
-
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_SEGMENT = re.compile(r"(-?\d+)-(-?\d+)-(\d+-[0-9a-f]{32})\.parquet")
-_DATE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
-
-
-def check_name(kind: str, value: object) -> str:
-    """An endpoint or stream name becomes a path component: keep it to a safe alphabet."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value) or value.strip(".") == "":
-        raise UsageError(f"invalid {kind} name {value!r}: use letters, digits, '.', '_' and "
-                         "'-' (at most 128, starting with a letter or digit)")
-    return value
-
-
-def _empty_struct(t: pa.DataType) -> bool:
-    if pa.types.is_struct(t):
-        return t.num_fields == 0 or any(_empty_struct(f.type) for f in t)
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        return _empty_struct(t.value_type)
-    return False
-
-
-def check_log_schema(schema: pa.Schema) -> None:
-    """Rows the files can hold: a ``ts`` to name segments by, no field-less struct (Parquet
-    cannot store one)."""
-    idx = schema.get_field_index("ts")
-    if idx < 0 or schema.field(idx).type != TS_TYPE:
-        raise InvalidInput(f"log rows need a 'ts' column of type {TS_TYPE}; build them with "
-                           "make_records or make_feedback")
-    for f in schema:
-        if _empty_struct(f.type):
-            raise InvalidInput(f"column {f.name!r} is a struct without fields, which Parquet "
-                               "cannot store; use a null column instead")
+SEGMENT = re.compile(r"(-?\d+)-(-?\d+)-(\d+-[0-9a-f]{32})\.parquet")
 
 
 def spool_folder(spool_dir: Path | str, stream: str, endpoint: str) -> Path:
@@ -308,7 +252,7 @@ def convert_spool(path: Path, store: ArtifactStore, prefix: str) -> str | None:
         tmp.unlink(missing_ok=True)
 
 
-def _spool_files(folder: Path) -> list[Path]:
+def spool_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.suffix in (LIVE, SEALED))
@@ -325,7 +269,7 @@ def recover_spools(spool_dir: Path | str, artifact_uri: str, stream: str,
     store = ArtifactStore(artifact_uri)
     keys: list[str] = []
     failed: list[str] = []
-    for path in _spool_files(folder):
+    for path in spool_files(folder):
         fd = claim(path)
         if fd is None:
             continue
@@ -359,157 +303,4 @@ def recover_spools(spool_dir: Path | str, artifact_uri: str, stream: str,
         raise PredictionLogError(f"could not recover {len(failed)} spool(s) in {folder} "
                                  f"(they stay for the next attempt); first: {failed[0]}")
     return keys
-
-
-# -- reading ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Segment:
-    key: str
-    lo: int
-    hi: int
-    spool_id: str
-
-
-def _to_ms(value: datetime | None, name: str) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise UsageError(f"{name} must be a datetime, got {type(value).__name__}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)  # naive means UTC, as the log stores it
-    return int(value.timestamp() * 1000)
-
-
-def _list_segments(store: ArtifactStore, prefix: str, until: int | None) -> list[_Segment]:
-    base = f"{store.root}/{prefix}"
-    if not store.is_local:
-        store.fs.invalidate_cache(base)
-    if not store.fs.exists(base):
-        return []
-    out = []
-    for entry in sorted(store.fs.ls(base, detail=False)):
-        part = str(entry).rstrip("/").rsplit("/", 1)[-1]
-        match = _DATE.fullmatch(part)
-        if match is None:
-            continue
-        day = datetime.strptime(match.group(1), "%Y-%m-%d").replace(tzinfo=UTC)
-        if until is not None and int(day.timestamp() * 1000) >= until:
-            continue  # every segment there starts on that day or later: prune unopened
-        for rel in store.list(f"{prefix}/{part}"):
-            seg = _SEGMENT.fullmatch(rel)
-            if seg is not None:
-                out.append(_Segment(f"{prefix}/{part}/{rel}", int(seg.group(1)),
-                                    int(seg.group(2)), seg.group(3)))
-    return sorted(out, key=lambda s: (s.lo, s.key))
-
-
-def _keep(batch: pa.RecordBatch, lo: int | None, hi: int | None,
-          columns: list[str] | None) -> pa.RecordBatch:
-    if lo is not None or hi is not None:
-        ts = batch.column("ts")
-        mask = None
-        if lo is not None:
-            mask = pc.greater_equal(ts, pa.scalar(lo, TS_TYPE))
-        if hi is not None:
-            upper = pc.less(ts, pa.scalar(hi, TS_TYPE))
-            mask = upper if mask is None else pc.and_(mask, upper)
-        batch = batch.filter(mask)
-    if columns is not None:
-        batch = batch.select([c for c in columns if c in batch.schema.names])
-    return batch
-
-
-def _read_segment(store: ArtifactStore, key: str, lo: int | None, hi: int | None,
-                  columns: list[str] | None) -> Iterator[pa.RecordBatch]:
-    with store.open(key) as fh:
-        parquet = pq.ParquetFile(fh)
-        names = parquet.schema_arrow.names
-        wanted = None
-        if columns is not None:
-            need = columns if (lo is None and hi is None) or "ts" in columns \
-                else [*columns, "ts"]
-            wanted = [c for c in need if c in names]
-        for batch in parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=wanted):
-            yield _keep(batch, lo, hi, columns)
-
-
-def _read_spools(store: ArtifactStore, prefix: str, paths: list[Path], done: set[str],
-                 lo: int | None, hi: int | None,
-                 columns: list[str] | None) -> Iterator[pa.RecordBatch]:
-    for path in paths:
-        spool_id = path.name.split(".")[0]
-        if spool_id in done:
-            continue  # converted; the spool is about to be deleted
-        batches = iter_spool(path)
-        try:
-            first = next(batches, None)  # opens the file: from here on it stays readable
-        except FileNotFoundError:  # converted since we listed it: read its segment instead
-            for seg in _list_segments(store, prefix, None):
-                if seg.spool_id == spool_id:
-                    yield from _read_segment(store, seg.key, lo, hi, columns)
-            continue
-        if first is not None:
-            yield _keep(first, lo, hi, columns)
-        for batch in batches:
-            yield _keep(batch, lo, hi, columns)
-
-
-def _check_columns(stream: str, columns: list[str] | None) -> list[str] | None:
-    if columns is None:
-        return None
-    known = KNOWN_COLUMNS.get(stream)
-    unknown = [c for c in columns if not isinstance(c, str) or (known and c not in known)]
-    if unknown:
-        raise UsageError(f"unknown column {unknown[0]!r} for the {stream} log; it has: "
-                         + ", ".join(known or ()))
-    return list(columns)
-
-
-def scan_prediction_log(endpoint: str, *, artifact_uri: str, spool_dir: Path | str | None = None,
-                        stream: str = PREDICTIONS, since: datetime | None = None,
-                        until: datetime | None = None,
-                        columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    """Record batches of the log with ``since <= ts < until``, segment by segment (pruned by
-    their names before any is opened), then the live spools when ``spool_dir`` is given.
-
-    Batches of different model versions may have different ``inputs``/``outputs`` structs;
-    :func:`read_prediction_log` unifies them. Naive datetimes are taken as UTC."""
-    prefix = f"{check_name('stream', stream)}/{check_name('endpoint', endpoint)}"
-    lo, hi = _to_ms(since, "since"), _to_ms(until, "until")
-    wanted = _check_columns(stream, columns)
-    store = ArtifactStore(artifact_uri)
-    # spools are listed before segments: a spool converted in between is then either in the
-    # segment listing (and skipped) or read from its segment when the spool has gone
-    paths = _spool_files(spool_folder(spool_dir, stream, endpoint)) if spool_dir is not None else []
-    # with spools to read, list every partition: a converted spool must not be read twice
-    segments = _list_segments(store, prefix, None if spool_dir is not None else hi)
-    for seg in segments:
-        if (hi is not None and seg.lo >= hi) or (lo is not None and seg.hi < lo):
-            continue  # pruned by its name, never opened
-        for batch in _read_segment(store, seg.key, lo, hi, wanted):
-            if batch.num_rows:
-                yield batch
-    done = {s.spool_id for s in segments}
-    for batch in _read_spools(store, prefix, paths, done, lo, hi, wanted):
-        if batch.num_rows:
-            yield batch
-
-
-def read_prediction_log(endpoint: str, *, artifact_uri: str, spool_dir: Path | str | None = None,
-                        stream: str = PREDICTIONS, since: datetime | None = None,
-                        until: datetime | None = None,
-                        columns: list[str] | None = None) -> pa.Table:
-    """:func:`scan_prediction_log` as one table; structs of different versions are merged
-    (fields missing in a version are null there)."""
-    tables = [pa.Table.from_batches([b]) for b in scan_prediction_log(
-        endpoint, artifact_uri=artifact_uri, spool_dir=spool_dir, stream=stream, since=since,
-        until=until, columns=columns)]
-    if not tables:
-        names = columns if columns is not None else list(KNOWN_COLUMNS.get(stream, ("ts",)))
-        return pa.table({n: pa.array([], TS_TYPE if n == "ts" else pa.null()) for n in names})
-    try:
-        return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise InvalidInput(f"the {stream} log of {endpoint!r} does not combine into one table "
-                           f"({exc}); read it batch by batch with scan_prediction_log") from None
 

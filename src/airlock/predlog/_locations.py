@@ -1,0 +1,15 @@
+"""Where the current store keeps its prediction logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airlock._config import settings
+
+__all__ = ["log_locations"]
+
+
+def log_locations() -> tuple[str, Path]:
+    """Where prediction logs live: (artifact URI of the Parquet segments, local spool dir)."""
+    s = settings()
+    return s.artifact_uri.rstrip("/") + "/prediction-logs", s.home / "spool"
