@@ -1,7 +1,15 @@
-"""SQLAlchemy engines tuned per backend. Private to ``airlock.store``."""
+"""SQLAlchemy engines tuned per backend. Private to ``airlock.store``.
+
+An SQLite file is switched to WAL once, when the engine is made, under an exclusive lock on
+``<db>.lock`` beside it: switching the journal mode takes a lock that SQLite's busy timeout
+does not wait for, so several processes opening a new store at once would otherwise see
+"database is locked". WAL mode is stored in the file, so connections never switch it again.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +21,9 @@ from airlock.errors import DependencyMissing, UsageError
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 _WRITE = "airlock_write"
+#: Bounded retry for the one statement SQLite gives no busy wait (the journal-mode switch),
+#: for writers that do not take our lock file (another tool, or a platform without flock).
+_WAL_RETRY_S = 30.0
 
 
 def make_engine(uri: str) -> sa.Engine:
@@ -32,9 +43,60 @@ def make_engine(uri: str) -> sa.Engine:
         ) from exc
 
 
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (created if missing), where the OS has flock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: the bounded retry alone
+        yield
+        return
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _journal_mode(path: Path) -> str:
+    conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+    finally:
+        conn.close()
+
+
+def _set_wal(path: Path) -> None:
+    conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        deadline, pause = time.monotonic() + _WAL_RETRY_S, 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL").fetchone()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+    finally:
+        conn.close()
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Create the database file's folder and put the file in WAL mode (once, locked)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and _journal_mode(path) == "wal":
+        return  # the common case: no lock file needed, so a read-only folder works too
+    with _file_lock(path.with_name(path.name + ".lock")):
+        if _journal_mode(path) != "wal":
+            _set_wal(path)
+
+
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
     if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_file(Path(url.database).expanduser())
     engine = sa.create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
@@ -47,7 +109,6 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
