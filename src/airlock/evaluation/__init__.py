@@ -1,5 +1,9 @@
 """Evaluation: task metrics, slices, fairness, bootstrap CIs and baseline comparison.
 
+``METRIC_CATALOGUE`` (a :class:`MetricCatalogue` of :class:`MetricInfo`: name, task,
+direction, description) is the one list of metrics, read by the calculators, the gates and
+the reports; another evaluation builds its own catalogue for ``gates.load_policy``.
+
 The bootstrap engine is public, so every evaluation in airlock resamples the same way:
 
 - ``rng_for(seed, *parts)``: a seeded generator per named component;
@@ -15,8 +19,10 @@ from __future__ import annotations
 
 from ._bootstrap import CHUNK_ELEMENTS as BOOTSTRAP_CHUNK_ELEMENTS
 from ._bootstrap import paired_p_value, percentile_ci, ratio_ci, resample_counts, rng_for
+from ._catalogue import CATALOGUE as METRIC_CATALOGUE
+from ._catalogue import MetricCatalogue, MetricInfo
 from ._evaluate import EvalConfig, Evaluation, evaluate, get_evaluation
 
-__all__ = ["BOOTSTRAP_CHUNK_ELEMENTS", "EvalConfig", "Evaluation", "evaluate",
-           "get_evaluation", "paired_p_value", "percentile_ci", "ratio_ci", "resample_counts",
-           "rng_for"]
+__all__ = ["BOOTSTRAP_CHUNK_ELEMENTS", "METRIC_CATALOGUE", "EvalConfig", "Evaluation",
+           "MetricCatalogue", "MetricInfo", "evaluate", "get_evaluation", "paired_p_value",
+           "percentile_ci", "ratio_ci", "resample_counts", "rng_for"]

@@ -77,6 +77,7 @@ import numpy as np
 
 from ..errors import InvalidInput
 from ._bootstrap import as_float, resample_counts, rng_for, summarise, summarise_paired
+from ._catalogue import CATALOGUE
 from ._types import Delta, MetricCI, Target
 
 __all__ = ["METRICS", "BinaryTask", "check_codes", "check_target", "confusion_counts",
@@ -84,9 +85,7 @@ __all__ = ["METRICS", "BinaryTask", "check_codes", "check_target", "confusion_co
 
 Array = np.ndarray[Any, Any]
 
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss", "brier",
-           "ece", "selection_rate")
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece"})
+METRICS = tuple(CATALOGUE.exact_names("binary"))
 BINNED = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
 EPS = float(np.finfo(np.float64).eps)
 #: Logit grid whose points are always cell edges: bounds the spread of a loss in a cell.
@@ -400,7 +399,7 @@ class BinaryTask:
         return list(METRICS)
 
     def higher_is_better(self, metric: str) -> bool:
-        return metric not in LOWER_IS_BETTER
+        return CATALOGUE.higher_is_better(metric, self.name)
 
     def point(self, t: Target, codes: Array, n_groups: int) -> dict[str, Array]:
         """Exact metrics per group, no bootstrap: {metric: (n_groups,) float64}."""

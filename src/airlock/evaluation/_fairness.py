@@ -45,6 +45,7 @@ import numpy as np
 from ..errors import InvalidInput
 from ._binary import check_codes, check_target, confusion_counts, count_metrics
 from ._bootstrap import as_float, percentile_ci, resample_counts, rng_for
+from ._catalogue import CATALOGUE
 from ._types import MetricCI, Target
 
 __all__ = ["DISPARITIES", "GROUP_METRICS", "fairness_binary", "intersect"]
@@ -52,9 +53,9 @@ __all__ = ["DISPARITIES", "GROUP_METRICS", "fairness_binary", "intersect"]
 Array = np.ndarray[Any, Any]
 
 GROUP_METRICS = ("selection_rate", "tpr", "fpr", "precision", "accuracy")
-DISPARITIES = ("demographic_parity_difference", "demographic_parity_ratio",
-               "equalized_odds_difference", "equal_opportunity_difference",
-               "disparate_impact_ratio")
+FOUR_FIFTHS_RULE = "four_fifths_rule"
+#: the disparities with a bootstrap CI; the four-fifths rule is reported with them
+DISPARITIES = tuple(CATALOGUE.exact_names("binary", "disparity"))
 FOUR_FIFTHS = 0.8
 
 

@@ -46,6 +46,7 @@ import numpy as np
 
 from airlock.errors import InvalidInput
 from airlock.evaluation._bootstrap import resample_counts, rng_for, summarise, summarise_paired
+from airlock.evaluation._catalogue import CATALOGUE
 from airlock.evaluation._regression import deltas
 from airlock.evaluation._types import Delta, MetricCI, Target
 
@@ -53,7 +54,7 @@ __all__ = ["MulticlassTask"]
 
 Arr = np.ndarray[Any, Any]
 
-BASE_METRICS = ("accuracy", "macro_f1", "weighted_f1", "log_loss")
+BASE_METRICS = tuple(CATALOGUE.exact_names("multiclass"))
 EPS = float(np.finfo(np.float64).eps)
 
 
@@ -220,7 +221,7 @@ class MulticlassTask:
                 *(f"recall[{c}]" for c in self.classes)]
 
     def higher_is_better(self, metric: str) -> bool:
-        return metric != "log_loss"
+        return CATALOGUE.higher_is_better(metric, self.name)
 
     def grouped(self, t: Target, codes: Arr, n_groups: int, *, n_boot: int, seed: int,
                 confidence: float) -> list[dict[str, MetricCI]]:

@@ -38,6 +38,7 @@ import numpy as np
 
 from airlock.errors import InvalidInput
 from airlock.evaluation._bootstrap import poisson_group_sums, rng_for, summarise, summarise_paired
+from airlock.evaluation._catalogue import CATALOGUE
 from airlock.evaluation._regression import deltas
 from airlock.evaluation._types import Delta, MetricCI, Target
 
@@ -149,10 +150,10 @@ class RankingTask:
         self.k = int(k)
 
     def metric_names(self) -> list[str]:
-        return [f"ndcg@{self.k}", "mrr", f"recall@{self.k}"]
+        return [m.replace("@K", f"@{self.k}") for m in CATALOGUE.names(self.name)]
 
     def higher_is_better(self, metric: str) -> bool:
-        return True
+        return CATALOGUE.higher_is_better(metric, self.name)
 
     def _from_sums(self, s: Arr) -> dict[str, Arr]:
         n, s_ndcg, s_rr, n_rel, s_recall = (s[..., i] for i in range(5))

@@ -39,13 +39,14 @@ from airlock.evaluation._bootstrap import (
     summarise,
     summarise_paired,
 )
+from airlock.evaluation._catalogue import CATALOGUE
 from airlock.evaluation._types import Delta, MetricCI, Target
 
 __all__ = ["RegressionTask", "deltas"]
 
 Arr = np.ndarray[Any, Any]
 
-METRICS = ("mae", "rmse", "r2", "mape")
+METRICS = tuple(CATALOGUE.exact_names("regression"))
 EPS = float(np.finfo(np.float64).eps)
 QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
 HIST_BINS = 20
@@ -112,7 +113,7 @@ class RegressionTask:
         return list(METRICS)
 
     def higher_is_better(self, metric: str) -> bool:
-        return metric == "r2"
+        return CATALOGUE.higher_is_better(metric, self.name)
 
     def grouped(self, t: Target, codes: Arr, n_groups: int, *, n_boot: int, seed: int,
                 confidence: float) -> list[dict[str, MetricCI]]:
