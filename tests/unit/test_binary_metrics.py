@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
@@ -368,69 +367,6 @@ def test_ci_level_widens_with_confidence() -> None:
 
 
 # ------------------------------------------------------------------------------ properties
-
-@st.composite
-def binary_data(draw: st.DrawFn) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any],
-                                          np.ndarray[Any, Any]]:
-    seed = draw(st.integers(0, 2**32 - 1))
-    n = draw(st.integers(300, 3000))
-    strength = draw(st.floats(0.5, 3.0))
-    digits = draw(st.sampled_from([1, 2, 6]))
-    rng = np.random.default_rng(seed)
-    z = rng.normal(size=n)
-    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-strength * z))).astype(np.int8)
-    p = np.round(1.0 / (1.0 + np.exp(-strength * z - rng.normal(size=n))), digits)
-    return y, p, rng.integers(0, draw(st.integers(1, 4)), n)
-
-
-@PROPERTY
-@given(data=binary_data(), perm_seed=st.integers(0, 2**32 - 1))
-def test_metrics_do_not_depend_on_row_order(data: tuple[Any, Any, Any], perm_seed: int) -> None:
-    y, p, codes = data
-    perm = np.random.default_rng(perm_seed).permutation(len(y))
-    g = int(codes.max()) + 1
-    a = BinaryTask().grouped(Target(y=y, pred=p), codes, g, n_boot=100, seed=1)
-    b = BinaryTask().grouped(Target(y=y[perm], pred=p[perm]), codes[perm], g, n_boot=100,
-                             seed=1)
-    for ga, gb in zip(a, b, strict=True):
-        for m in METRICS:
-            for key in ("value", "ci_low", "ci_high"):
-                va, vb = ga[m][key], gb[m][key]
-                assert (va is None) == (vb is None), (m, key)
-                if va is not None and vb is not None:
-                    assert abs(va - vb) <= 1e-9, (m, key, va, vb)
-
-
-@PROPERTY
-@given(data=binary_data(), seed=st.integers(0, 1000))
-def test_ci_contains_the_point_estimate(data: tuple[Any, Any, Any], seed: int) -> None:
-    """Exact for the count metrics; AUC, AP, log loss and Brier within 5% of the width.
-    ECE is not checked: its bootstrap is biased upwards (an absolute value of noise), so
-    for a well-calibrated model the whole interval may lie above the point estimate."""
-    y, p, _ = data
-    res = BinaryTask().grouped(Target(y=y, pred=p), np.zeros(len(y), np.int64), 1,
-                               n_boot=400, seed=seed)[0]
-    for m in METRICS:
-        v, low, high = res[m]["value"], res[m]["ci_low"], res[m]["ci_high"]
-        if v is None or low is None or high is None:
-            continue
-        assert low <= high, m
-        if m == "ece":
-            continue
-        slack = 0.0 if m in COUNT_METRICS else 0.05 * (high - low) + 1e-12
-        assert low - slack <= v <= high + slack, (m, low, v, high)
-
-
-@PROPERTY
-@given(data=binary_data())
-def test_identical_inputs_identical_results(data: tuple[Any, Any, Any]) -> None:
-    y, p, codes = data
-    g = int(codes.max()) + 1
-    t = Target(y=y, pred=p)
-    assert BinaryTask().grouped(t, codes, g, n_boot=50, seed=9) == \
-        BinaryTask().grouped(Target(y=y.copy(), pred=p.copy()), codes.copy(), g, n_boot=50,
-                             seed=9)
-
 
 # ---------------------------------------------------------------------- baseline (paired)
 

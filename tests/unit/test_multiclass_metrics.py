@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings
 from sklearn import metrics as skm
 
 from airlock.errors import InvalidInput
@@ -257,60 +256,6 @@ def test_paired_points_equal_grouped_and_detect_a_worse_model() -> None:
 
 
 # --------------------------------------------------------------------------------- properties
-
-@st.composite
-def multiclass_data(draw: Any) -> tuple[Arr, Arr, Arr]:
-    seed = draw(st.integers(0, 2**32 - 1))
-    n = draw(st.integers(40, 300))
-    k = draw(st.integers(2, 5))
-    rng = np.random.default_rng(seed)
-    p = _probabilities(rng, n, k, sharp=draw(st.floats(0.2, 3.0)))
-    y = (p.cumsum(1) > rng.random((n, 1))).argmax(1).astype(np.int64)
-    return y, p, rng.integers(0, 3, n).astype(np.int64)
-
-
-@PROPERTY
-@given(data=multiclass_data(), perm_seed=st.integers(0, 2**32 - 1))
-def test_metrics_do_not_depend_on_row_order(data: tuple[Arr, Arr, Arr], perm_seed: int) -> None:
-    y, p, codes = data
-    perm = np.random.default_rng(perm_seed).permutation(len(y))
-    task = MulticlassTask()
-    a = task.grouped(Target(y=y, pred=p), codes, 3, n_boot=0, seed=0, confidence=0.95)
-    b = task.grouped(Target(y=y[perm], pred=p[perm]), codes[perm], 3, n_boot=0, seed=0,
-                     confidence=0.95)
-    for ga, gb in zip(a, b, strict=True):
-        for name in ga:
-            va, vb = ga[name]["value"], gb[name]["value"]
-            assert (va is None) == (vb is None)
-            if va is not None and vb is not None:
-                assert va == pytest.approx(vb, rel=TOL, abs=TOL)
-
-
-@PROPERTY
-@given(data=multiclass_data(), seed=st.integers(0, 10_000))
-def test_interval_contains_the_point_estimate(data: tuple[Arr, Arr, Arr], seed: int) -> None:
-    y, p, _ = data
-    res = MulticlassTask().grouped(Target(y=y, pred=p), np.zeros(len(y), np.int64), 1,
-                                   n_boot=200, seed=seed, confidence=0.95)[0]
-    for name in ("accuracy", "macro_f1", "weighted_f1", "log_loss"):
-        v = res[name]
-        assert v["value"] is not None and v["ci_low"] is not None and v["ci_high"] is not None
-        assert v["ci_low"] - 1e-12 <= v["value"] <= v["ci_high"] + 1e-12, name
-
-
-@PROPERTY
-@given(data=multiclass_data(), seed=st.integers(0, 10_000))
-def test_same_inputs_and_seed_give_identical_results(data: tuple[Arr, Arr, Arr],
-                                                     seed: int) -> None:
-    y, p, codes = data
-    t = Target(y=y, pred=p)
-    first = MulticlassTask().grouped(t, codes, 3, n_boot=60, seed=seed, confidence=0.9)
-    again = MulticlassTask().grouped(t, codes, 3, n_boot=60, seed=seed, confidence=0.9)
-    assert first == again
-    pair = MulticlassTask().paired(t, t, codes, 3, n_boot=30, seed=seed, confidence=0.9)
-    assert pair == MulticlassTask().paired(t, t, codes, 3, n_boot=30, seed=seed,
-                                           confidence=0.9)
-
 
 def test_another_seed_gives_other_intervals() -> None:
     y, p, codes = _random_case(0, n=500)

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings
 from sklearn.metrics import ndcg_score
 
 from airlock.errors import InvalidInput
@@ -252,58 +251,3 @@ def test_paired_points_equal_grouped_and_detect_a_worse_model() -> None:
 
 
 # --------------------------------------------------------------------------------- properties
-
-@st.composite
-def ranking_data(draw: Any) -> tuple[Arr, Arr, Arr]:
-    seed = draw(st.integers(0, 2**32 - 1))
-    ties = draw(st.booleans())
-    return _queries(seed, n_queries=draw(st.integers(20, 80)), max_size=draw(st.integers(1, 15)),
-                    ties=ties, min_size=1)
-
-
-@PROPERTY
-@given(data=ranking_data(), perm_seed=st.integers(0, 2**32 - 1), k=st.integers(1, 12))
-def test_metrics_do_not_depend_on_row_order(data: tuple[Arr, Arr, Arr], perm_seed: int,
-                                            k: int) -> None:
-    y, score, query = data
-    codes = query % 3  # constant within a query
-    perm = np.random.default_rng(perm_seed).permutation(len(y))
-    task = RankingTask(k=k)
-    a = task.grouped(Target(y=y, pred=score, query=query), codes, 3, n_boot=0, seed=0,
-                     confidence=0.95)
-    b = task.grouped(Target(y=y[perm], pred=score[perm], query=query[perm]), codes[perm], 3,
-                     n_boot=0, seed=0, confidence=0.95)
-    for ga, gb in zip(a, b, strict=True):
-        for name in ga:
-            va, vb = ga[name]["value"], gb[name]["value"]
-            assert (va is None) == (vb is None)
-            if va is not None and vb is not None:
-                assert va == pytest.approx(vb, rel=TOL, abs=TOL)
-
-
-@PROPERTY
-@given(data=ranking_data(), seed=st.integers(0, 10_000))
-def test_interval_contains_the_point_estimate(data: tuple[Arr, Arr, Arr], seed: int) -> None:
-    y, score, query = data
-    res = RankingTask(k=5).grouped(Target(y=y, pred=score, query=query),
-                                   np.zeros(len(y), np.int64), 1, n_boot=200, seed=seed,
-                                   confidence=0.95)[0]
-    for name, v in res.items():
-        if v["value"] is None:
-            continue
-        assert v["ci_low"] is not None and v["ci_high"] is not None
-        assert v["ci_low"] - 1e-12 <= v["value"] <= v["ci_high"] + 1e-12, name
-
-
-@PROPERTY
-@given(data=ranking_data(), seed=st.integers(0, 10_000))
-def test_same_inputs_and_seed_give_identical_results(data: tuple[Arr, Arr, Arr],
-                                                     seed: int) -> None:
-    y, score, query = data
-    t = Target(y=y, pred=score, query=query)
-    first = RankingTask().grouped(t, query % 2, 2, n_boot=50, seed=seed, confidence=0.9)
-    assert first == RankingTask().grouped(t, query % 2, 2, n_boot=50, seed=seed,
-                                          confidence=0.9)
-    pair = RankingTask().paired(t, t, query % 2, 2, n_boot=30, seed=seed, confidence=0.9)
-    assert pair == RankingTask().paired(t, t, query % 2, 2, n_boot=30, seed=seed,
-                                        confidence=0.9)

@@ -12,13 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings
 from sklearn import metrics as skm
 
 from airlock.errors import InvalidInput
-from airlock.evaluation import _regression
-from airlock.evaluation._regression import RegressionTask, group_sums, poisson_weights
+from airlock.evaluation._regression import RegressionTask
 from airlock.evaluation._types import Target
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
@@ -140,57 +138,6 @@ def test_names_directions_and_bad_input() -> None:
 
 # ------------------------------------------------------------------------------- bootstrap
 
-def test_poisson_weights_have_the_poisson_distribution() -> None:
-    w = poisson_weights(np.random.default_rng(0), 500, 4000)
-    assert w.shape == (500, 4000) and w.dtype == np.float64
-    assert w.mean() == pytest.approx(1.0, abs=2e-3)
-    assert w.var() == pytest.approx(1.0, abs=5e-3)
-    freq = np.bincount(w.astype(np.int64).ravel(), minlength=6)[:6] / w.size
-    pmf = np.exp(-1.0) / np.array([1, 1, 2, 6, 24, 120])
-    assert freq == pytest.approx(pmf, abs=2e-3)
-    again = poisson_weights(np.random.default_rng(0), 500, 4000)
-    assert np.array_equal(w, again)
-
-
-def test_group_sums_in_chunks_equal_one_weighted_sum(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chunks split groups: the segment matmuls must add up to the full weighted sums."""
-    monkeypatch.setattr(_regression, "_CHUNK_ELEMENTS", 7 * 50)  # 7 rows per chunk
-    rng = np.random.default_rng(0)
-    n, groups, boots = 103, 6, 50
-    codes = rng.integers(0, groups, n)
-    codes[codes == 4] = 5  # an empty group in the middle
-    values = rng.normal(size=(n, 3))
-    sums = group_sums(np.random.default_rng(9), values, codes, groups, boots)
-    replay = np.random.default_rng(9)
-    w = np.concatenate([poisson_weights(replay, boots, min(7, n - s))
-                        for s in range(0, n, 7)], axis=1)
-    order = np.argsort(codes, kind="stable")
-    for g in range(groups):
-        rows = np.flatnonzero(codes[order] == g)
-        expected = w[:, rows] @ values[order][rows]
-        assert np.allclose(sums[:, g], expected, rtol=1e-12, atol=1e-12)
-
-
-def test_poisson_bootstrap_agrees_with_row_resampling() -> None:
-    rng = np.random.default_rng(4)
-    n, boots = 300, 3000
-    y = rng.gamma(2.0, 10.0, n)
-    pred = y + rng.standard_t(4, n) * 3
-    idx = rng.integers(0, n, size=(boots, n))
-    brute = {"mae": np.abs(y - pred)[idx].mean(1),
-             "rmse": np.sqrt(((y - pred) ** 2)[idx].mean(1)),
-             "r2": np.array([skm.r2_score(y[i], pred[i]) for i in idx[:1000]])}
-    sums = group_sums(np.random.default_rng(1),
-                      np.column_stack([np.ones(n), *_regression._centred(y, np.zeros(n, int), 1),
-                                       *_regression._errors(y, pred)]),
-                      np.zeros(n, np.int64), 1, boots)
-    samples = _regression._from_sums(sums)
-    for name, ref in brute.items():
-        got = samples[name][:, 0]
-        assert got.std() == pytest.approx(ref.std(), rel=0.1), name
-        assert abs(got.mean() - ref.mean()) < 4 * ref.std() / np.sqrt(len(ref)) + 0.02 * ref.std()
-
-
 def test_n_boot_zero_gives_no_interval() -> None:
     y, pred, codes = _random_case(0, n=200)
     res = RegressionTask().grouped(Target(y=y, pred=pred), codes, 5, n_boot=0, seed=0,
@@ -233,54 +180,3 @@ def test_paired_points_equal_grouped_and_detect_a_worse_model() -> None:
 
 
 # --------------------------------------------------------------------------------- properties
-
-@st.composite
-def regression_data(draw: Any) -> tuple[Arr, Arr, Arr]:
-    seed = draw(st.integers(0, 2**32 - 1))
-    n = draw(st.integers(30, 300))
-    rng = np.random.default_rng(seed)
-    scale = draw(st.floats(0.01, 1000.0))
-    y = rng.normal(draw(st.floats(-100.0, 100.0)), scale, n)
-    pred = y + rng.normal(0.0, scale * draw(st.floats(0.05, 2.0)), n)
-    return y, pred, rng.integers(0, 3, n).astype(np.int64)
-
-
-@PROPERTY
-@given(data=regression_data(), perm_seed=st.integers(0, 2**32 - 1))
-def test_metrics_do_not_depend_on_row_order(data: tuple[Arr, Arr, Arr], perm_seed: int) -> None:
-    y, pred, codes = data
-    perm = np.random.default_rng(perm_seed).permutation(len(y))
-    task = RegressionTask()
-    a = task.grouped(Target(y=y, pred=pred), codes, 3, n_boot=0, seed=0, confidence=0.95)
-    b = task.grouped(Target(y=y[perm], pred=pred[perm]), codes[perm], 3, n_boot=0, seed=0,
-                     confidence=0.95)
-    for ga, gb in zip(a, b, strict=True):
-        for name in ga:
-            assert ga[name]["value"] == pytest.approx(gb[name]["value"], rel=1e-10, abs=1e-12)
-
-
-@PROPERTY
-@given(data=regression_data(), seed=st.integers(0, 10_000))
-def test_interval_contains_the_point_estimate(data: tuple[Arr, Arr, Arr], seed: int) -> None:
-    y, pred, _ = data
-    res = RegressionTask().grouped(Target(y=y, pred=pred), np.zeros(len(y), np.int64), 1,
-                                   n_boot=200, seed=seed, confidence=0.95)[0]
-    for name, v in res.items():
-        assert v["value"] is not None and v["ci_low"] is not None and v["ci_high"] is not None
-        slack = 1e-9 * abs(v["value"])
-        assert v["ci_low"] - slack <= v["value"] <= v["ci_high"] + slack, name
-
-
-@PROPERTY
-@given(data=regression_data(), seed=st.integers(0, 10_000))
-def test_same_inputs_and_seed_give_identical_results(data: tuple[Arr, Arr, Arr],
-                                                     seed: int) -> None:
-    y, pred, codes = data
-    t = Target(y=y, pred=pred)
-    first = RegressionTask().grouped(t, codes, 3, n_boot=50, seed=seed, confidence=0.9)
-    assert first == RegressionTask().grouped(t, codes, 3, n_boot=50, seed=seed, confidence=0.9)
-    other = RegressionTask().grouped(t, codes, 3, n_boot=50, seed=seed + 1, confidence=0.9)
-    assert other != first
-    pair = RegressionTask().paired(t, t, codes, 3, n_boot=30, seed=seed, confidence=0.9)
-    assert pair == RegressionTask().paired(t, t, codes, 3, n_boot=30, seed=seed,
-                                           confidence=0.9)

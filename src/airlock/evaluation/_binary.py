@@ -70,14 +70,14 @@ depend on the order of the rows nor on the chunking of the resamples.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidInput
-from ._bootstrap import as_float, paired_p_value, percentile_ci, rng_for
+from ._bootstrap import as_float, resample_counts, rng_for, summarise, summarise_paired
+from ._catalogue import CATALOGUE
 from ._types import Delta, MetricCI, Target
 
 __all__ = ["METRICS", "BinaryTask", "check_codes", "check_target", "confusion_counts",
@@ -85,9 +85,7 @@ __all__ = ["METRICS", "BinaryTask", "check_codes", "check_target", "confusion_co
 
 Array = np.ndarray[Any, Any]
 
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss", "brier",
-           "ece", "selection_rate")
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece"})
+METRICS = tuple(CATALOGUE.exact_names("binary"))
 BINNED = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
 EPS = float(np.finfo(np.float64).eps)
 #: Logit grid whose points are always cell edges: bounds the spread of a loss in a cell.
@@ -97,8 +95,6 @@ PAIRED_LOGIT_GRID = 1.0 / (1.0 + np.exp(-np.linspace(-12.0, 12.0, 13)))
 PAIRED_QUANTILE_BINS = 128
 MAX_QUANTILE_BINS = 1024
 MIN_QUANTILE_BINS = 8
-#: Elements of one (resamples x groups x 2 x cells) block: bounds the memory of a chunk.
-CHUNK_ELEMENTS = 4_000_000
 CURVE_POINTS = 200
 
 
@@ -385,29 +381,6 @@ class _Marginal:
         return out
 
 
-def _draws(rng: np.random.Generator, counts: Array, n_boot: int,
-           width: int) -> Iterator[Array]:
-    """Multinomial resamples of the cell ``counts`` in chunks, (b, C) each; the stream of
-    draws does not depend on the chunk size."""
-    total = int(counts.sum())
-    pvals = counts / total
-    chunk = max(1, min(n_boot, CHUNK_ELEMENTS // max(width, 1)))
-    done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        yield rng.multinomial(total, pvals, size=b).astype(np.float64)
-        done += b
-
-
-def _ci(samples: Array, confidence: float) -> tuple[Array, Array]:
-    """Percentile interval per column of (B, G) samples; NaN when there are none."""
-    if samples.shape[0] == 0:
-        nan = np.full(samples.shape[1:], np.nan)
-        return nan, nan
-    low, high = percentile_ci(samples, confidence, axis=0)
-    return np.asarray(low), np.asarray(high)
-
-
 # ------------------------------------------------------------------------------ calculator
 
 class BinaryTask:
@@ -426,7 +399,7 @@ class BinaryTask:
         return list(METRICS)
 
     def higher_is_better(self, metric: str) -> bool:
-        return metric not in LOWER_IS_BETTER
+        return CATALOGUE.higher_is_better(metric, self.name)
 
     def point(self, t: Target, codes: Array, n_groups: int) -> dict[str, Array]:
         """Exact metrics per group, no bootstrap: {metric: (n_groups,) float64}."""
@@ -440,14 +413,11 @@ class BinaryTask:
         codes = check_codes(codes, len(y), n_groups)
         order = score_order(p, codes, n_groups)
         point = point_metrics(y, p, codes, n_groups, self.threshold, self.ece_bins, order)
-        samples = {m: np.empty((0, n_groups)) for m in METRICS}
+        samples: dict[str, Array] = {}
         if n_boot > 0 and len(y):
             rng = rng_for(seed, "binary", "grouped", str(n_groups))
             samples = self._boot_grouped(y, p, codes, n_groups, point, order, n_boot, rng)
-        cis = {m: _ci(samples[m], confidence) for m in METRICS}
-        return [{m: {"value": as_float(point[m][g]), "ci_low": as_float(cis[m][0][g]),
-                     "ci_high": as_float(cis[m][1][g])} for m in METRICS}
-                for g in range(n_groups)]
+        return summarise(point, samples, confidence, n_groups)
 
     def _boot_grouped(self, y: Array, p: Array, codes: Array, n_groups: int,
                       point: dict[str, Array], order: Array, n_boot: int,
@@ -458,7 +428,7 @@ class BinaryTask:
         shape = (n_groups, 2, cells.size)
         dense = _Marginal(occupied, int(np.prod(shape)))
         parts: dict[str, list[Array]] = {m: [] for m in METRICS}
-        for k in _draws(rng, counts, n_boot, dense.length):
+        for k in resample_counts(rng, counts, n_boot, width=dense.length):
             res = _resample_metrics(dense(k).reshape(-1, *shape), stats)
             for m in METRICS:
                 parts[m].append(res[m])
@@ -475,18 +445,11 @@ class BinaryTask:
         orders = [score_order(p, codes, n_groups) for p in (pc, pb)]
         pts = [point_metrics(y, p, codes, n_groups, self.threshold, self.ece_bins, o)
                for p, o in zip((pc, pb), orders, strict=True)]
-        delta = {m: pts[0][m] - pts[1][m] for m in METRICS}
-        samples = {m: np.empty((0, n_groups)) for m in METRICS}
+        samples: dict[str, Array] = {}
         if n_boot > 0 and len(y):
             rng = rng_for(seed, "binary", "paired", str(n_groups))
             samples = self._boot_paired(y, (pc, pb), codes, n_groups, pts, orders, n_boot, rng)
-        cis = {m: _ci(samples[m], confidence) for m in METRICS}
-        p_values = {m: paired_p_value(samples[m], axis=0) if len(samples[m])
-                    else np.full(n_groups, np.nan) for m in METRICS}
-        return [{m: {"candidate": as_float(pts[0][m][g]), "baseline": as_float(pts[1][m][g]),
-                     "delta": as_float(delta[m][g]), "ci_low": as_float(cis[m][0][g]),
-                     "ci_high": as_float(cis[m][1][g]), "p_value": as_float(p_values[m][g])}
-                 for m in METRICS} for g in range(n_groups)]
+        return summarise_paired(pts[0], pts[1], samples, confidence, n_groups)
 
     def _boot_paired(self, y: Array, scores: tuple[Array, Array], codes: Array, n_groups: int,
                      pts: list[dict[str, Array]], orders: list[Array], n_boot: int,
@@ -502,7 +465,8 @@ class BinaryTask:
         stats = [_cell_stats(y, p, codes, n_groups, c, pt, o)
                  for p, c, pt, o in zip(scores, cells, pts, orders, strict=True)]
         parts: dict[str, list[Array]] = {m: [] for m in METRICS}
-        for k in _draws(rng, counts, n_boot, max(len(occupied), n_groups * 2 * (sc + sb))):
+        width = max(len(occupied), n_groups * 2 * (sc + sb))
+        for k in resample_counts(rng, counts, n_boot, width=width):
             res = [_resample_metrics(mg(k).reshape(-1, n_groups, 2, st.cells.size), st)
                    for mg, st in zip(margins, stats, strict=True)]
             for m in METRICS:

@@ -28,11 +28,12 @@ Disparities, over the groups where the rate is defined (Fairlearn's ``MetricFram
 
 Confidence intervals: the counts of the (group x y x prediction) cells of a bootstrap
 resample of the rows are multinomial, so ``n_boot`` draws of ``multinomial(n, counts / n)``
-give the exact bootstrap distribution of every rate and disparity without touching the rows
-again. Group sizes vary between resamples, as they do when resampling rows; a group that
-drew no rows in a resample is left out of that resample's disparities. ``n_boot=0`` gives
-point estimates only (ci_low and ci_high None). The same draws give every group's rates a
-percentile CI, reported under ``by_group_ci`` (``{group: {rate: {ci_low, ci_high}}}``).
+(the engine's ``resample_counts``) give the exact bootstrap distribution of every rate and
+disparity without touching the rows again. Group sizes vary between resamples, as they do
+when resampling rows; a group that drew no rows in a resample is left out of that
+resample's disparities. ``n_boot=0`` gives point estimates only (ci_low and ci_high None).
+The same draws give every group's rates a percentile CI, reported under ``by_group_ci``
+(``{group: {rate: {ci_low, ci_high}}}``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ import numpy as np
 
 from ..errors import InvalidInput
 from ._binary import check_codes, check_target, confusion_counts, count_metrics
-from ._bootstrap import as_float, percentile_ci, rng_for
+from ._bootstrap import as_float, percentile_ci, resample_counts, rng_for
+from ._catalogue import CATALOGUE
 from ._types import MetricCI, Target
 
 __all__ = ["DISPARITIES", "GROUP_METRICS", "fairness_binary", "intersect"]
@@ -51,11 +53,10 @@ __all__ = ["DISPARITIES", "GROUP_METRICS", "fairness_binary", "intersect"]
 Array = np.ndarray[Any, Any]
 
 GROUP_METRICS = ("selection_rate", "tpr", "fpr", "precision", "accuracy")
-DISPARITIES = ("demographic_parity_difference", "demographic_parity_ratio",
-               "equalized_odds_difference", "equal_opportunity_difference",
-               "disparate_impact_ratio")
+FOUR_FIFTHS_RULE = "four_fifths_rule"
+#: the disparities with a bootstrap CI; the four-fifths rule is reported with them
+DISPARITIES = tuple(CATALOGUE.exact_names("binary", "disparity"))
 FOUR_FIFTHS = 0.8
-CHUNK_ELEMENTS = 4_000_000
 
 
 def fairness_binary(t: Target, threshold: float, codes: Array, n_groups: int,
@@ -158,21 +159,15 @@ def _bootstrap(cm: Array, n_boot: int, rng: np.random.Generator,
     arrays over groups) from multinomial resamples of the cell counts."""
     flat = cm.reshape(-1)
     cells = np.flatnonzero(flat)
-    total = int(flat.sum())
-    pvals = flat[cells] / total
-    chunk = max(1, min(n_boot, CHUNK_ELEMENTS // len(flat)))
     names = [*DISPARITIES, *(f"group:{m}" for m in GROUP_METRICS)]
     parts: dict[str, list[Array]] = {name: [] for name in names}
-    done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        counts = np.zeros((b, len(flat)))
-        counts[:, cells] = rng.multinomial(total, pvals, size=b)
-        rates = _rates(counts.reshape(b, *cm.shape))
+    for drawn in resample_counts(rng, flat[cells], n_boot, width=len(flat)):
+        counts = np.zeros((len(drawn), len(flat)))
+        counts[:, cells] = drawn
+        rates = _rates(counts.reshape(len(drawn), *cm.shape))
         res = {**_disparities(rates), **{f"group:{m}": rates[m] for m in GROUP_METRICS}}
         for name in names:
             parts[name].append(res[name])
-        done += b
     low: dict[str, Array] = {}
     high: dict[str, Array] = {}
     for name in names:

@@ -21,8 +21,8 @@ confusion matrix; one weighted bincount gives the log-loss sums.
 
 Bootstrap, exact for the count metrics: resampling n rows with replacement gives
 multinomial counts over any partition of the rows, so the rows are partitioned into cells
-(group, y, yhat) and ``rng.multinomial(n, counts / n, size=n_boot)`` draws the cell counts of
-every resample at once (in batches of resamples to bound memory); accuracy, F1, precision and
+(group, y, yhat) and ``multinomial(n, counts / n)`` draws the cell counts of every resample
+(the engine's ``resample_counts``, in chunks of resamples); accuracy, F1, precision and
 recall of all resamples follow from the counts. A paired comparison uses the cells
 (group, y, yhat_candidate, yhat_baseline), so both models see the same resampled rows.
 
@@ -38,24 +38,24 @@ means come from the same draw.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from airlock.errors import InvalidInput
-from airlock.evaluation._bootstrap import rng_for
-from airlock.evaluation._regression import summarise, summarise_paired
+from airlock.evaluation._bootstrap import resample_counts, rng_for, summarise, summarise_paired
+from airlock.evaluation._catalogue import CATALOGUE
+from airlock.evaluation._regression import deltas
 from airlock.evaluation._types import Delta, MetricCI, Target
 
 __all__ = ["MulticlassTask"]
 
 Arr = np.ndarray[Any, Any]
 
-BASE_METRICS = ("accuracy", "macro_f1", "weighted_f1", "log_loss")
+BASE_METRICS = tuple(CATALOGUE.exact_names("multiclass"))
 EPS = float(np.finfo(np.float64).eps)
-_BATCH_ELEMENTS = 4_000_000  # resampled cell counts held at once
 
 
 @dataclass(frozen=True)
@@ -170,15 +170,6 @@ def _cells(key: Arr, values: Sequence[Arr]) -> tuple[Arr, Arr, list[Arr]]:
     return cells, counts, means
 
 
-def _multinomial_batches(rng: np.random.Generator, counts: Arr, n_boot: int) -> Iterator[Arr]:
-    """Cell counts of ``n_boot`` resamples of the rows, in batches of bounded size."""
-    n = int(counts.sum())
-    p = counts / n
-    batch = max(1, _BATCH_ELEMENTS // max(len(counts), 1))
-    for start in range(0, n_boot, batch):
-        yield rng.multinomial(n, p, size=min(batch, n_boot - start))
-
-
 def _resampled_counts(g: Arr, y: Arr, yhat: Arr, m: Arr, n_groups: int, k: int) -> _Counts:
     """Confusion totals of a batch of resamples from its cell counts ``m`` (B, cells), the
     cells being described by their group, true class and predicted class."""
@@ -199,7 +190,7 @@ def _resampled_log_loss(rng: np.random.Generator, losses: Sequence[Arr], bin_on:
     cells, counts, means = _cells(codes * n_bins + row_bins, losses)
     g = cells // n_bins
     parts: list[list[Arr]] = [[] for _ in losses]
-    for m in _multinomial_batches(rng, counts, n_boot):
+    for m in resample_counts(rng, counts, n_boot):
         total = _segment_sum(m, g, n_groups)
         with np.errstate(divide="ignore", invalid="ignore"):
             for part, mean in zip(parts, means, strict=True):
@@ -230,7 +221,7 @@ class MulticlassTask:
                 *(f"recall[{c}]" for c in self.classes)]
 
     def higher_is_better(self, metric: str) -> bool:
-        return metric != "log_loss"
+        return CATALOGUE.higher_is_better(metric, self.name)
 
     def grouped(self, t: Target, codes: Arr, n_groups: int, *, n_boot: int, seed: int,
                 confidence: float) -> list[dict[str, MetricCI]]:
@@ -252,7 +243,7 @@ class MulticlassTask:
         g, y, yhat = cells // (k * k), cells // k % k, cells % k
         rng = rng_for(seed, self.name)
         samples = _collect([_metrics(_resampled_counts(g, y, yhat, m, n_groups, k), rows.names,
-                                     None) for m in _multinomial_batches(rng, counts, n_boot)])
+                                     None) for m in resample_counts(rng, counts, n_boot)])
         if rows.loss is not None:
             (samples["log_loss"],) = _resampled_log_loss(
                 rng_for(seed, self.name, "log_loss"), [rows.loss], rows.loss, codes, n_groups,
@@ -274,7 +265,8 @@ class MulticlassTask:
         samples_b: dict[str, Arr] = {}
         if n_boot > 0 and len(rc.y):
             samples_c, samples_b = self._paired_samples(rc, rb, codes, n_groups, n_boot, seed)
-        return summarise_paired(points_c, points_b, samples_c, samples_b, confidence, n_groups)
+        return summarise_paired(points_c, points_b, deltas(samples_c, samples_b), confidence,
+                                n_groups)
 
     def _paired_samples(self, rc: _Rows, rb: _Rows, codes: Arr, n_groups: int, n_boot: int,
                         seed: int) -> tuple[dict[str, Arr], dict[str, Arr]]:
@@ -285,7 +277,7 @@ class MulticlassTask:
         cells, counts, _ = _cells(((codes * k + rc.y) * k + rc.yhat) * k + rb.yhat, [])
         g, y = cells // (k * k * k), cells // (k * k) % k
         parts_c, parts_b = [], []
-        for m in _multinomial_batches(rng_for(seed, self.name, "paired"), counts, n_boot):
+        for m in resample_counts(rng_for(seed, self.name, "paired"), counts, n_boot):
             parts_c.append(_metrics(_resampled_counts(g, y, cells // k % k, m, n_groups, k),
                                     rc.names, None))
             parts_b.append(_metrics(_resampled_counts(g, y, cells % k, m, n_groups, k),

@@ -23,9 +23,10 @@ Groups (slices): a query belongs to the group code of its first row in input ord
 columns are normally constant within a query). Group metrics are means over the group's
 queries.
 
-Bootstrap: queries are the resampled units. Poisson(1) weights per query (as in the
-regression calculator) in bounded-memory chunks, and each resampled metric is a weighted
-mean of the per-query values; the paired comparison uses the same weights for both models.
+Bootstrap: queries are the resampled units. Poisson(1) weights per query (the engine's
+``poisson_group_sums``, as in the regression calculator) in bounded-memory chunks, and each
+resampled metric is a weighted mean of the per-query values; the paired comparison uses the
+same weights for both models.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from typing import Any
 import numpy as np
 
 from airlock.errors import InvalidInput
-from airlock.evaluation._bootstrap import rng_for
-from airlock.evaluation._regression import group_sums, summarise, summarise_paired
+from airlock.evaluation._bootstrap import poisson_group_sums, rng_for, summarise, summarise_paired
+from airlock.evaluation._catalogue import CATALOGUE
+from airlock.evaluation._regression import deltas
 from airlock.evaluation._types import Delta, MetricCI, Target
 
 __all__ = ["RankingTask"]
@@ -148,10 +150,10 @@ class RankingTask:
         self.k = int(k)
 
     def metric_names(self) -> list[str]:
-        return [f"ndcg@{self.k}", "mrr", f"recall@{self.k}"]
+        return [m.replace("@K", f"@{self.k}") for m in CATALOGUE.names(self.name)]
 
     def higher_is_better(self, metric: str) -> bool:
-        return True
+        return CATALOGUE.higher_is_better(metric, self.name)
 
     def _from_sums(self, s: Arr) -> dict[str, Arr]:
         n, s_ndcg, s_rr, n_rel, s_recall = (s[..., i] for i in range(5))
@@ -187,7 +189,7 @@ class RankingTask:
         cols, points = self._points(pq, qcodes, n_groups)
         samples: dict[str, Arr] = {}
         if n_boot > 0 and len(qcodes):
-            sums = group_sums(rng_for(seed, self.name), cols, qcodes, n_groups, n_boot)
+            sums = poisson_group_sums(rng_for(seed, self.name), cols, qcodes, n_groups, n_boot)
             samples = self._from_sums(sums)
         return summarise(points, samples, confidence, n_groups)
 
@@ -206,10 +208,12 @@ class RankingTask:
         samples_c: dict[str, Arr] = {}
         samples_b: dict[str, Arr] = {}
         if n_boot > 0 and len(qcodes):
-            sums = group_sums(rng_for(seed, self.name, "paired"),
-                              np.column_stack([cols_c, cols_b]), qcodes, n_groups, n_boot)
+            sums = poisson_group_sums(rng_for(seed, self.name, "paired"),
+                                      np.column_stack([cols_c, cols_b]), qcodes, n_groups,
+                                      n_boot)
             samples_c, samples_b = self._from_sums(sums[..., :5]), self._from_sums(sums[..., 5:])
-        return summarise_paired(points_c, points_b, samples_c, samples_b, confidence, n_groups)
+        return summarise_paired(points_c, points_b, deltas(samples_c, samples_b), confidence,
+                                n_groups)
 
     def extras(self, t: Target) -> dict[str, Any]:
         """Query counts: total, and without any relevant row (left out of recall@k)."""

@@ -1,6 +1,7 @@
 """Gates: YAML policies, decisions on evaluations, protected aliases and gated promotion.
 
     policy = load_policy("examples/gate.yaml")          # every rule checked at load time
+    load_policy(text, catalogue=my_metrics)             # names checked against a catalogue
     policy.check_applicable(task, columns, slices, sensitive, has_baseline)  # before computing
     decision = gate(evaluation_id, policy)              # decide the stored evaluation, record it
     protect("adult-income", "production", policy)
@@ -11,20 +12,10 @@
 from __future__ import annotations
 
 from ._decide import Decision, RuleOutcome, decide, decision_id
-from ._policy import (
-    FAIRNESS_METRICS,
-    TASK_METRICS,
-    BaselineRule,
-    ContractRule,
-    FairnessRule,
-    MetricRule,
-    Policy,
-    Rule,
-    SliceRule,
-    higher_is_better,
-    load_policy,
-)
+from ._load import load_policy
+from ._policy import FAIRNESS_METRICS, TASK_METRICS, Policy, higher_is_better
 from ._promote import gate, promote, protect
+from ._rules import BaselineRule, ContractRule, FairnessRule, MetricRule, Rule, SliceRule
 
 __all__ = [
     "FAIRNESS_METRICS",

@@ -41,16 +41,8 @@ from typing import Any
 
 from airlock.errors import CheckFailed
 
-from ._policy import (
-    BaselineRule,
-    ContractRule,
-    FairnessRule,
-    MetricRule,
-    Policy,
-    Rule,
-    SliceRule,
-    higher_is_better,
-)
+from ._policy import Policy
+from ._rules import BaselineRule, ContractRule, FairnessRule, MetricRule, Rule, SliceRule
 
 __all__ = ["Decision", "RuleOutcome", "decide", "decision_id"]
 
@@ -157,7 +149,7 @@ def decision_id(evaluation_id: str, policy_sha256: str) -> str:
 
 def decide(evaluation: Mapping[str, Any], policy: Policy) -> Decision:
     """Judge ``evaluation`` (the stored JSON dict) by every rule of ``policy``."""
-    outcomes = tuple(_outcome(rule, evaluation) for rule in policy.rules)
+    outcomes = tuple(_outcome(rule, evaluation, policy) for rule in policy.rules)
     eval_id = str(evaluation.get("id", ""))
     model = evaluation.get("model") or {}
     # contract results can change after the evaluation: they are part of what was decided
@@ -170,7 +162,7 @@ def decide(evaluation: Mapping[str, Any], policy: Policy) -> Decision:
                     passed=not any(o.blocking for o in outcomes), rules=outcomes)
 
 
-def _outcome(rule: Rule, ev: Mapping[str, Any]) -> RuleOutcome:
+def _outcome(rule: Rule, ev: Mapping[str, Any], policy: Policy) -> RuleOutcome:
     if isinstance(rule, MetricRule):
         return _metric(rule, ev)
     if isinstance(rule, SliceRule):
@@ -179,7 +171,7 @@ def _outcome(rule: Rule, ev: Mapping[str, Any]) -> RuleOutcome:
         return _fairness(rule, ev)
     if isinstance(rule, ContractRule):
         return _contract(rule, ev)
-    return _baseline(rule, ev)
+    return _baseline(rule, ev, policy.catalogue.higher_is_better(rule.metric))
 
 
 def _contract(rule: ContractRule, ev: Mapping[str, Any]) -> RuleOutcome:
@@ -349,9 +341,10 @@ def _fairness(rule: FairnessRule, ev: Mapping[str, Any]) -> RuleOutcome:
                  evidence=evidence, feature=rule.feature_text)
 
 
-def _baseline(rule: BaselineRule, ev: Mapping[str, Any]) -> RuleOutcome:
+def _baseline(rule: BaselineRule, ev: Mapping[str, Any], known: bool) -> RuleOutcome:
+    """``known``: the catalogue's direction, used when the evaluation records none."""
     hib = _map(ev.get("higher_is_better")).get(rule.metric)
-    hib = higher_is_better(rule.metric) if not isinstance(hib, bool) else hib
+    hib = known if not isinstance(hib, bool) else hib
     bound = -rule.max_drop if hib else rule.max_drop
     base = ev.get("baseline")
     evidence: dict[str, Any] = {"max_drop": rule.max_drop, "significance": rule.significance,

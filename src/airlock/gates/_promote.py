@@ -23,7 +23,8 @@ from airlock.registry import ModelRef, list_versions, resolve
 from airlock.store import Store, get_store
 
 from ._decide import Decision, decide
-from ._policy import Policy, load_policy
+from ._load import load_policy
+from ._policy import Policy
 
 __all__ = ["gate", "promote", "protect"]
 
