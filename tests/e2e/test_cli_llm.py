@@ -169,7 +169,7 @@ def test_http_endpoint_and_401_never_print_the_key(airlock_home: Path, tmp_path:
     (["-d", "llm-cases.jsonl", "-m", "python:llm_model:answer", "--concurrency", "0"],
      "--concurrency must be >= 1"),
     (["-d", "llm-cases.jsonl", "-m", "python:llm_model:answer", "--policy", "nope.yaml"],
-     "guard policy not found"),
+     "no such guard policy file: nope.yaml"),
     (["-d", "llm-cases.jsonl", "-m", "http://127.0.0.1:9/v1", "--model-name", "x",
       "--retries", "0"], "cannot reach"),
 ])
