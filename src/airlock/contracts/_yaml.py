@@ -19,7 +19,7 @@ import yaml
 from airlock._yaml import parse_mapping, validate
 from airlock.contracts._model import ContractSpec
 
-__all__ = ["dump_contract_spec", "load_contract_spec"]
+__all__ = ["dump_contract_spec", "load_contract_spec", "read_contract_spec"]
 
 
 def load_contract_spec(path_or_text: str | Path) -> ContractSpec:
@@ -28,9 +28,14 @@ def load_contract_spec(path_or_text: str | Path) -> ContractSpec:
     A :class:`~pathlib.Path`, or a one-line string naming an existing file or ending in
     ``.yaml``/``.yml``/``.json``, is read as a file; any other string is the YAML itself.
     """
+    return read_contract_spec(path_or_text)[0]
+
+
+def read_contract_spec(path_or_text: str | Path) -> tuple[ContractSpec, Path | None]:
+    """:func:`load_contract_spec` and the file it was read from (None for YAML text)."""
     doc = parse_mapping(path_or_text, what="contract",
                         expected="fields (name, columns, table)")
-    return validate(doc, ContractSpec, nouns={"pii": "pii tag"})
+    return validate(doc, ContractSpec, nouns={"pii": "pii tag"}), doc.path
 
 
 def dump_contract_spec(spec: ContractSpec) -> str:
