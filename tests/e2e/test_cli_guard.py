@@ -103,7 +103,7 @@ def test_eval_report_json_and_gate(airlock_home: Path, tmp_path: Path) -> None:
     assert "gate missed: recall" in res.stdout and "gate missed: fpr" in res.stdout
     line = one_line_error(guard("eval", "--data", str(tmp_path / "none.jsonl"),
                                 home=airlock_home))
-    assert "data file not found" in line
+    assert "no such data file: " in line
 
 
 def test_help(airlock_home: Path) -> None:

@@ -159,7 +159,7 @@ def test_http_endpoint_and_401_never_print_the_key(airlock_home: Path, tmp_path:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["-d", "nope.jsonl", "-m", "python:llm_model:answer"], "cases file not found"),
+    (["-d", "nope.jsonl", "-m", "python:llm_model:answer"], "no such cases file: nope.jsonl"),
     (["-d", "BAD", "-m", "python:llm_model:answer"], "bad.jsonl line 2: not JSON"),
     (["-d", "llm-cases.jsonl", "-m", "gpt-4"], "unknown model 'gpt-4'"),
     (["-d", "llm-cases.jsonl", "-m", "python:nope_mod:f"], "cannot import 'nope_mod'"),

@@ -45,7 +45,7 @@ from typing import Any, ClassVar, Literal, NoReturn, TypeAlias, cast
 
 import yaml
 
-from airlock.errors import NotFound, UsageError
+from airlock.errors import UsageError, file_not_found
 
 __all__ = [
     "FAIRNESS_METRICS",
@@ -405,7 +405,7 @@ def _read(source: str | Path) -> tuple[str, str, str]:
     try:
         return path.read_text(encoding="utf-8"), path.name, path.stem
     except FileNotFoundError:
-        raise NotFound(f"policy file not found: {path}") from None
+        raise file_not_found(path, "policy file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read policy file {path}: {exc}") from None
 
