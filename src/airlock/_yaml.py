@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from airlock.errors import NotFound, UsageError, file_not_found
+from airlock.errors import UsageError, file_not_found
 
 __all__ = [
     "ALIASES_REFUSED",
@@ -63,7 +63,6 @@ __all__ = [
     "loc_text",
     "parse_mapping",
     "parse_yaml",
-    "read_mapping",
     "validate",
 ]
 
@@ -98,6 +97,7 @@ class ParsedDoc:
     data: Any
     source: str
     lines: Mapping[Loc, int] = dataclasses.field(default_factory=dict, repr=False)
+    path: Path | None = None  # the file it was read from; None for text or a mapping
 
     def line_of(self, loc: Sequence[int | str]) -> int | None:
         """The 1-based line of ``loc`` (a mapping entry's key, a list item), else of its
@@ -150,7 +150,7 @@ def parse_yaml(source: str | Path | bytes, *, what: str) -> ParsedDoc:
 
     Raises NotFound for a missing file and UsageError for anything unreadable, malformed,
     too large, too deep, with aliases or with duplicate keys — each one line with its line."""
-    text, label = _read(source, what)
+    text, label, path = _read(source, what)
     loader: _Loader | None = None
     try:
         loader = _Loader(text, label)
@@ -172,7 +172,7 @@ def parse_yaml(source: str | Path | bytes, *, what: str) -> ParsedDoc:
     finally:
         if loader is not None:
             loader.dispose()
-    return ParsedDoc(data=data, source=label, lines=lines)
+    return ParsedDoc(data=data, source=label, lines=lines, path=path)
 
 
 def parse_mapping(source: str | Path | bytes | Mapping[str, Any], *, what: str,
@@ -190,7 +190,8 @@ def parse_mapping(source: str | Path | bytes | Mapping[str, Any], *, what: str,
 
 
 def load_config(source: str | Path | bytes | Mapping[str, Any] | M, model: type[M], *,
-                what: str, expected: str | None = None) -> M:
+                what: str, expected: str | None = None,
+                nouns: Mapping[str, str] | None = None) -> M:
     """``source`` validated as ``model`` (an instance of it is returned as it is); every
     problem is listed in one UsageError line, each with its field path and line."""
     if isinstance(source, model):
@@ -198,7 +199,7 @@ def load_config(source: str | Path | bytes | Mapping[str, Any] | M, model: type[
     if isinstance(source, BaseModel):
         source = source.model_dump(by_alias=True)
     fields = expected or ", ".join(f.alias or n for n, f in model.model_fields.items())
-    return validate(parse_mapping(source, what=what, expected=fields), model)
+    return validate(parse_mapping(source, what=what, expected=fields), model, nouns=nouns)
 
 
 def validate(doc: ParsedDoc, model: type[M], *,
@@ -241,13 +242,13 @@ class _Loader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def _read(source: str | Path | bytes, what: str) -> tuple[str, str]:
+def _read(source: str | Path | bytes, what: str) -> tuple[str, str, Path | None]:
     if isinstance(source, bytes):
-        return _decode(source, f"<{what}>", what), f"<{what}>"
+        return _decode(source, f"<{what}>", what), f"<{what}>", None
     if isinstance(source, str) and not _names_a_file(source):
         if len(source) > MAX_BYTES:
             raise UsageError(TOO_LARGE.format(source=f"<{what}>", limit=MAX_BYTES))
-        return source, f"<{what}>"
+        return source, f"<{what}>", None
     path = Path(source)
     try:
         with path.open("rb") as fh:
@@ -259,7 +260,7 @@ def _read(source: str | Path | bytes, what: str) -> tuple[str, str]:
         raise UsageError(CANNOT_READ.format(what=what, path=path, reason=reason)) from None
     if len(raw) > MAX_BYTES:
         raise UsageError(TOO_LARGE.format(source=path, limit=MAX_BYTES))
-    return _decode(raw, str(path), what), str(path)
+    return _decode(raw, str(path), what), str(path), path
 
 
 def _names_a_file(text: str) -> bool:
@@ -364,7 +365,8 @@ def _one(err: Any, loc: Loc, doc: ParsedDoc, model: type[BaseModel],
     if kind in ("literal_error", "enum"):
         choices = re.findall(r"'((?:[^'\\]|\\.)*)'", str(ctx.get("expected", ""))) or \
             [str(ctx.get("expected", ""))]
-        return f"{where}: {_unknown(nouns.get(str(field), str(field)), value, choices, at)}"
+        name = _field_name(model, loc, doc.data)
+        return f"{where}: {_unknown(nouns.get(name, name), value, choices, at)}"
     if kind == "union_tag_invalid":
         tags = re.findall(r"'((?:[^'\\]|\\.)*)'", str(ctx.get("expected_tags", "")))
         disc = str(ctx.get("discriminator", "")).strip("'")
@@ -381,6 +383,16 @@ def _one(err: Any, loc: Loc, doc: ParsedDoc, model: type[BaseModel],
     msg = msg[:1].lower() + msg[1:]
     got = f", got {value!r}" if value is not None else ""
     return f"{where}: {msg}{got}{at}"
+
+
+def _field_name(model: type[BaseModel], loc: Loc, data: Any) -> str:
+    """The nearest model field at or above ``loc`` (``redact`` for ``logging.redact.sex``:
+    a mapping's key or a list's index names no field)."""
+    for j in range(len(loc) - 1, -1, -1):
+        owner = _model_at(model, loc[:j], data)
+        if owner is not None and _field(owner, loc[j]) is not None:
+            return str(loc[j])
+    return "value"
 
 
 def _unknown(noun: str, value: Any, choices: Sequence[str], at: str) -> str:
@@ -512,33 +524,3 @@ def _get(data: Any, part: int | str) -> Any:
     if isinstance(data, list | tuple) and isinstance(part, int) and 0 <= part < len(data):
         return data[part]
     return None
-
-# -- the former reader, until serve and monitor move to load_config --------------------------
-
-def read_mapping(source: str | Path | dict[str, Any], what: str,
-                 expected: str) -> tuple[dict[str, Any], str]:
-    """The mapping in ``source`` and a label for messages (the file name, or ``what``).
-
-    A missing file is NotFound; unreadable text, invalid YAML (with its line) or a document
-    that is not a mapping (``expected`` says what it should hold) is a UsageError."""
-
-
-    if isinstance(source, dict):
-        return source, what
-    path = Path(source)
-    label = str(path)
-    if not path.exists():
-        raise NotFound(f"{what} file {path} does not exist")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{label}: not valid YAML{at}: "
-                         f"{getattr(exc, 'problem', None) or exc}") from None
-    if not isinstance(doc, dict):
-        raise UsageError(f"{label}: expected a mapping with {expected}, got "
-                         f"{type(doc).__name__}")
-    return doc, label

@@ -14,6 +14,8 @@ the CLI exit code and the HTTP status it maps to, so the CLI and the server neve
     ├── CheckFailed           exit 1, HTTP 409   a check or gate ran and did not pass
     ├── Unauthorized          exit 2, HTTP 401   a server call without a valid token
     ├── PayloadTooLarge       exit 2, HTTP 413   a request body over the server's limit
+    ├── GuardBlocked          exit 2, HTTP 403   an endpoint's input policy blocked the request
+    ├── NotificationFailed    exit 2, HTTP 500   an alert could not be delivered (after retries)
     ├── ModelUnavailable      exit 2, HTTP 503   a served model failed and no fallback answered
     │   └── ModelTimeout      exit 2, HTTP 504   … or took longer than the endpoint's timeout
     └── PredictionLogError    exit 2, HTTP 503   rows could not be made durable in the log
@@ -21,15 +23,19 @@ the CLI exit code and the HTTP status it maps to, so the CLI and the server neve
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AirlockError",
     "CheckFailed",
     "DependencyMissing",
+    "GuardBlocked",
     "IntegrityError",
     "InvalidInput",
     "ModelTimeout",
     "ModelUnavailable",
     "NotFound",
+    "NotificationFailed",
     "PayloadTooLarge",
     "PredictionLogError",
     "StoreVersionError",
@@ -108,6 +114,22 @@ class PayloadTooLarge(AirlockError):
     """A request body larger than the server accepts."""
 
     http_status = 413
+
+
+class GuardBlocked(AirlockError):
+    """A request the endpoint's input policy blocks (HTTP 403, the policy's reason).
+    ``redacted`` holds the request's rows (a pyarrow Table) with every checked text redacted,
+    for the prediction log."""
+
+    http_status = 403
+
+    def __init__(self, message: str, redacted: Any = None) -> None:
+        super().__init__(message)
+        self.redacted = redacted
+
+
+class NotificationFailed(AirlockError):
+    """A notification could not be delivered (after its retries)."""
 
 
 class ModelUnavailable(AirlockError):

@@ -73,7 +73,7 @@ def test_check_errors_are_one_line(airlock_home: Path, tmp_path: Path) -> None:
     assert "bad.jsonl line 2" in line and '"text" or "prompt"' in line
     line = one_line_error(guard("check", "--text", "x", "--policy", "nope.yaml",
                                 home=airlock_home))
-    assert "guard policy not found: 'nope.yaml'" in line
+    assert "no such guard policy file: nope.yaml" in line
     policy = tmp_path / "p.yaml"
     policy.write_text("name: p\ninput:\n  pii:\n    mode: blur\n", encoding="utf-8")
     line = one_line_error(guard("check", "--text", "x", "--policy", str(policy),
@@ -103,7 +103,7 @@ def test_eval_report_json_and_gate(airlock_home: Path, tmp_path: Path) -> None:
     assert "gate missed: recall" in res.stdout and "gate missed: fpr" in res.stdout
     line = one_line_error(guard("eval", "--data", str(tmp_path / "none.jsonl"),
                                 home=airlock_home))
-    assert "data file not found" in line
+    assert "no such data file: " in line
 
 
 def test_help(airlock_home: Path) -> None:

@@ -159,7 +159,7 @@ def test_http_endpoint_and_401_never_print_the_key(airlock_home: Path, tmp_path:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["-d", "nope.jsonl", "-m", "python:llm_model:answer"], "cases file not found"),
+    (["-d", "nope.jsonl", "-m", "python:llm_model:answer"], "no such cases file: nope.jsonl"),
     (["-d", "BAD", "-m", "python:llm_model:answer"], "bad.jsonl line 2: not JSON"),
     (["-d", "llm-cases.jsonl", "-m", "gpt-4"], "unknown model 'gpt-4'"),
     (["-d", "llm-cases.jsonl", "-m", "python:nope_mod:f"], "cannot import 'nope_mod'"),
@@ -169,7 +169,7 @@ def test_http_endpoint_and_401_never_print_the_key(airlock_home: Path, tmp_path:
     (["-d", "llm-cases.jsonl", "-m", "python:llm_model:answer", "--concurrency", "0"],
      "--concurrency must be >= 1"),
     (["-d", "llm-cases.jsonl", "-m", "python:llm_model:answer", "--policy", "nope.yaml"],
-     "guard policy not found"),
+     "no such guard policy file: nope.yaml"),
     (["-d", "llm-cases.jsonl", "-m", "http://127.0.0.1:9/v1", "--model-name", "x",
       "--retries", "0"], "cannot reach"),
 ])

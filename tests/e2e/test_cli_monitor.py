@@ -142,7 +142,7 @@ def test_errors_are_one_line_with_exit_2(adult: dict[str, Path], airlock_home: P
     bad.write_text('{"format":"airlock.profile","version":7,"rows":1,"columns":{}}')
     cases = [
         (["drift", "-r", str(adult["ref"]), "-c", str(adult["dir"] / "nope.parquet")],
-         "no such file"),
+         "no such current data file: "),
         (["drift", "-r", str(bad), "-c", str(adult["cur"])], "profile format version 7"),
         (["drift", "-r", str(adult["ref"]), "-c", str(adult["cur"]), "--method", "magic"],
          "unknown drift method 'magic'"),

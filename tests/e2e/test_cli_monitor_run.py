@@ -127,10 +127,10 @@ def test_run_every_and_quiet_exit(airlock_home: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("endpoint: churn\nrules:\n  - {name: x, kind: latency, threshold_ms: 0}\n",
-     "rules[0].threshold_ms: Input should be greater than 0"),
+     "rules[0].threshold_ms: input should be greater than 0, got 0 (line 3)"),
     ("endpoint: churn\nrules:\n  - {name: x, kind: error_rate}\n",
-     "rules[0].threshold: Field required"),
-    ("rules: [\n", "not valid YAML at line"),
+     "rules[0].threshold: required but missing (line 3)"),
+    ("rules: [\n", "malformed YAML: "),
 ])
 def test_bad_rules_one_line_error(airlock_home: Path, tmp_path: Path, text: str,
                                   message: str) -> None:

@@ -358,3 +358,93 @@ def test_fuzz_bytes(raw: bytes) -> None:
 def test_fuzz_documents(data: Any) -> None:
     _fuzz(yaml.safe_dump({"endpoint": "a", "rules": data}))
     _fuzz(yaml.safe_dump(data))
+
+
+# -- issue 13 item 8: every kind of config file refuses alias bombs and deep nesting ----------
+
+def _contract(path: Path) -> Any:
+    from airlock.contracts import Contract
+
+    return Contract.from_yaml(path)
+
+
+def _guard_policy(path: Path) -> Any:
+    from airlock.guard import load_guard_policy
+
+    return load_guard_policy(path)
+
+
+def _endpoint(path: Path) -> Any:
+    from airlock.serve import load_endpoint_config
+
+    return load_endpoint_config(path)
+
+
+def _alert_rules(path: Path) -> Any:
+    from airlock.monitor import load_rules
+
+    return load_rules(path)
+
+
+KINDS = {
+    "contract": (_contract, "name: t\ncolumns:\n  age: {type: int}\n"),
+    "guard policy": (_guard_policy, "name: g\ninput: {pii: true}\n"),
+    "endpoint config": (_endpoint, "name: e\nroutes:\n  - {model: m@1}\n"),
+    "alert rules": (_alert_rules, "endpoint: e\nrules:\n  - {name: f, kind: freshness, "
+                                  "max_age: 1m}\n"),
+}
+
+
+def _bomb(head: str, levels: int = 9) -> str:
+    """The "billion laughs" under ``description``: 9 ** levels strings from ~400 bytes."""
+    lines = ["description:", "  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return head + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_of_config_file_refuses_an_alias_bomb_fast(tmp_path: Path,
+                                                             kind: str) -> None:
+    load, head = KINDS[kind]
+    good = tmp_path / "good.yaml"
+    good.write_text(head, encoding="utf-8")
+    load(good)  # the head alone is a valid file of this kind
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_bomb(head), encoding="utf-8")
+    assert len(path.read_bytes()) < 600
+    start = time.perf_counter()
+    with pytest.raises(UsageError) as info:
+        load(path)
+    assert time.perf_counter() - start < 0.5
+    line = head.count("\n") + 2
+    assert str(info.value) == ALIASES_REFUSED.format(source=path, line=line)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("nesting", ["flow", "block"])
+def test_every_kind_of_config_file_refuses_deep_nesting_fast(tmp_path: Path, kind: str,
+                                                            nesting: str) -> None:
+    load, head = KINDS[kind]
+    good = tmp_path / "good.yaml"
+    good.write_text(head, encoding="utf-8")
+    load(good)  # imported and valid
+    depth = 5000
+    deep = ("description: " + "[" * depth + "]" * depth + "\n" if nesting == "flow" else
+            "description:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(200)))
+    path = tmp_path / "deep.yaml"
+    path.write_text(head + deep, encoding="utf-8")
+    start = time.perf_counter()
+    with pytest.raises(UsageError) as info:
+        load(path)
+    assert time.perf_counter() - start < 0.5
+    assert str(info.value).startswith(f"{path}: nested more than {MAX_DEPTH} levels deep (line ")
+    assert "\n" not in str(info.value)
+
+
+def test_contract_from_one_line_text_has_no_path(tmp_path: Path) -> None:
+    from airlock.contracts import Contract
+
+    assert Contract.from_yaml("{name: t, columns: {}}").path is None
+    path = tmp_path / "c.yaml"
+    path.write_text("name: t\ncolumns: {}\n")
+    assert Contract.from_yaml(str(path)).path == path

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from airlock._yaml import NOT_A_MAPPING, PROBLEM_SEPARATOR
 from airlock.contracts._model import ColumnSpec, ContractSpec, Expression, Freshness, TableSpec
 from airlock.contracts._yaml import dump_contract_spec, load_contract_spec
-from airlock.errors import NotFound, UsageError
+from airlock.errors import NO_SUCH_FILE, NotFound, UsageError
 
 GOOD = """\
 name: adult
@@ -40,8 +41,11 @@ def test_loads_a_valid_contract_from_text_and_file(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_not_found(tmp_path: Path) -> None:
-    with pytest.raises(NotFound, match="no such contract file"):
-        load_contract_spec(tmp_path / "nope.yaml")
+    for source in (tmp_path / "nope.yaml", str(tmp_path / "nope.yaml")):
+        with pytest.raises(NotFound) as info:
+            load_contract_spec(source)
+        assert str(info.value) == NO_SUCH_FILE.format(what="contract file",
+                                                      path=tmp_path / "nope.yaml")
 
 
 def test_error_names_the_file(tmp_path: Path) -> None:
@@ -142,10 +146,12 @@ def test_malformed_yaml_has_the_line() -> None:
 
 
 def test_not_a_mapping() -> None:
-    assert _error("- a\n- b\n") == ("<contract>: a contract must be a mapping of fields "
-                                    "(name, columns, table), got a list (line 1)")
-    assert _error("") == ("<contract>: a contract must be a mapping of fields (name, columns, "
-                          "table), got an empty file")
+    assert _error("- a\n- b\n") == NOT_A_MAPPING.format(
+        source="<contract>", expected="fields (name, columns, table)", got="a list (line 1)")
+    assert _error("- a\n- b\n") == ("<contract>: expected a mapping of fields (name, columns, "
+                                    "table), got a list (line 1)")
+    assert _error("") == ("<contract>: expected a mapping of fields (name, columns, table), "
+                          "got an empty document")
 
 
 def test_arbitrary_tags_are_refused() -> None:
@@ -159,9 +165,17 @@ def test_duplicate_keys_are_refused() -> None:
         "<contract>: columns: duplicate key 'a' (line 4)")
 
 
-def test_more_problems_are_counted() -> None:
+def test_every_problem_is_listed_with_its_line() -> None:
     message = _error("name: t\ncolumns:\n  a: {type: int, nulable: true}\n  b: {type: x}\n")
-    assert message.endswith("(and 1 more problem)")
+    assert message.split(PROBLEM_SEPARATOR) == [
+        "<contract>: columns.a: unknown key 'nulable' (line 3); did you mean 'nullable'?",
+        "columns.b.type: an unknown type 'x' (line 4); use one of int, float, string, bool, "
+        "date, datetime, category"]
+
+
+def test_aliases_are_refused() -> None:
+    assert _error("name: &n t\ncolumns: {}\n") == (
+        "<contract>: YAML anchors and aliases (&name, *name) are not allowed (line 1)")
 
 
 FULL = ContractSpec(

@@ -199,7 +199,7 @@ def test_bad_profiles_are_refused_clearly(tmp_path: Path, content: bytes, messag
 
 
 def test_missing_profile_and_bad_merges() -> None:
-    with pytest.raises(NotFound, match="no such profile"):
+    with pytest.raises(NotFound, match="no such profile file: "):
         Profile.load("/nonexistent/ref.profile")
     p1 = Profile.from_data(pl.DataFrame({"x": [1.0, 2.0], "k": ["a", "b"]}))
     p2 = Profile.from_data(pl.DataFrame({"x": [1.0, 2.0]}))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airlock.errors import DependencyMissing, UsageError
+from airlock.errors import DependencyMissing, NotFound, UsageError
 from airlock.guard import Guard
 
 REFERENCE = Path(__file__).resolve().parents[2] / "examples" / "guard-data" / \
@@ -63,7 +63,7 @@ def test_bad_head_file(tmp_path: Path) -> None:
     policy = {"input": {"classifier": {"head": str(head)}}}
     with pytest.raises(UsageError, match="the classifier head has 2 weights"):
         Guard(policy)
-    with pytest.raises(UsageError, match="classifier head not found"):
+    with pytest.raises(NotFound, match="no such classifier head file: "):
         Guard({"input": {"classifier": {"head": str(tmp_path / "none.json")}}})
 
 

@@ -115,7 +115,7 @@ def test_bad_rows_name_the_line(tmp_path: Path, content: str, message: str) -> N
 
 
 def test_missing_data_file() -> None:
-    with pytest.raises(NotFound, match="data file not found"):
+    with pytest.raises(NotFound, match="no such data file: "):
         evaluate_guard("default", "no/such/file.jsonl")
 
 

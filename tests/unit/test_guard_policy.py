@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from airlock.errors import NotFound, UsageError
+from airlock.errors import NO_SUCH_FILE, NotFound, UsageError
 from airlock.guard import Guard, GuardPolicy, load_guard_policy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "guard.yaml"
@@ -46,27 +46,40 @@ def test_dict_and_yaml_text_and_booleans() -> None:
 
 @pytest.mark.parametrize(("yaml_text", "message"), [
     ("name: a\ninput:\n  pii:\n    actoin: redact\n",
-     r"unknown key 'actoin' in input\.pii \(line 4\) \(allowed: action, mode, modes"),
+     r"input\.pii: unknown key 'actoin' \(line 4\); did you mean 'action'\?$"),
     ("name: a\noutput:\n  injection:\n    threshold: 2\n",
-     r"output\.injection\.threshold: Input should be less than or equal to 1 \(line 4\)"),
+     r"output\.injection\.threshold: input should be less than or equal to 1, got 2 "
+     r"\(line 4\)$"),
     ("name: a\ninput:\n  pii:\n    mode: blur\n",
-     r"input\.pii\.mode: Input should be 'mask', 'placeholder', 'hash' or 'tokenize' "
-     r"\(got 'blur'\) \(line 4\)"),
+     r"input\.pii\.mode: an unknown mode 'blur' \(line 4\); use one of mask, placeholder, "
+     r"hash, tokenize$"),
     ("name: a\ninput:\n  pii:\n    types: [EMAIL, PASSPORT]\n",
-     r"input\.pii\.types\[1\]: .*\(got 'PASSPORT'\) \(line 4\)"),
-    ("name: a\nstages: {}\n", r"unknown key 'stages' in the policy \(line 2\)"),
+     r"input\.pii\.types\[1\]: an unknown PII type 'PASSPORT' \(line 4\); use one of EMAIL, "),
+    ("name: a\nstages: {}\n", r"guard\.yaml: top level: unknown key 'stages' \(line 2\); "
+     r"known keys: name, description, fallback_message"),
     ("name: a\noutput:\n  regexes:\n    - name: r\n      pattern: '(a+)+$'\n",
      r"output\.regexes\[0\]\.pattern: nested quantifiers .* \(line 5\)"),
     ("name: a\noutput:\n  regexes:\n    - name: r\n      pattern: '(unclosed'\n",
      r"output\.regexes\[0\]\.pattern: not a valid regular expression"),
     ("name: a\noutput:\n  json_schema:\n    schema: {type: 12}\n",
      r"output\.json_schema\.schema: not a valid JSON schema"),
-    ("name: a\nmax_input_bytes: 0\n", r"max_input_bytes: .*greater than or equal to 1 \(line 2\)"),
+    ("name: a\nmax_input_bytes: 0\n",
+     r"max_input_bytes: .*greater than or equal to 1, got 0 \(line 2\)$"),
     ("name: a\ninput:\n  ner:\n    backend: not-an-import-path\n",
-     r"input\.ner\.backend: String should match pattern"),
-    ("name: a\ninput: [1, 2\n", r"malformed YAML at line \d"),
-    ("name: a\ninput:\n  pii: {}\n  pii: {}\n", r"duplicate key 'pii' in input \(line 4\)"),
-    ("- just\n- a list\n", r"a guard policy must be a mapping"),
+     r"input\.ner\.backend: string should match pattern .*, got 'not-an-import-path' "
+     r"\(line 4\)$"),
+    ("name: a\ninput: [1, 2\n", r"guard\.yaml: malformed YAML: .* \(line \d\)$"),
+    ("name: a\ninput:\n  pii: {}\n  pii: {}\n", r"input: duplicate key 'pii' \(line 4\)$"),
+    ("name: a\ninput:\n  pii: &p {}\noutput:\n  pii: *p\n",
+     r"guard\.yaml: YAML anchors and aliases .* are not allowed \(line 3\)$"),
+    ("name: a\ninput:\n  pii: {actoin: redact}\noutput:\n  injection: {threshold: 2}\n",
+     r"input\.pii: unknown key 'actoin' \(line 3\); did you mean 'action'\? \| "
+     r"output\.injection\.threshold: input should be less than or equal to 1, got 2 "
+     r"\(line 5\)$"),
+    ("name: a\noutput:\n  json_schema:\n    schema: missing-schema.json\n",
+     r"output\.json_schema\.schema: no such JSON schema file: missing-schema\.json \(line 4\)"),
+    ("- just\n- a list\n", r"guard\.yaml: expected a mapping of guard settings \(name, input, "
+     r"output\), got a list \(line 1\)$"),
 ])
 def test_bad_policies_name_the_key_and_line(tmp_path: Path, yaml_text: str, message: str
                                             ) -> None:
@@ -77,13 +90,15 @@ def test_bad_policies_name_the_key_and_line(tmp_path: Path, yaml_text: str, mess
 
 
 def test_missing_and_empty_policies(tmp_path: Path) -> None:
-    with pytest.raises(NotFound, match=r"guard policy not found: 'nope\.yaml'"):
+    with pytest.raises(NotFound) as info:
         load_guard_policy("nope.yaml")
+    assert str(info.value) == NO_SUCH_FILE.format(what="guard policy file", path="nope.yaml")
     empty = tmp_path / "empty.yaml"
     empty.write_text("# nothing\n")
-    with pytest.raises(UsageError, match=r"empty\.yaml: the guard policy is empty"):
+    with pytest.raises(UsageError, match=r"empty\.yaml: expected a mapping of .*, got an empty "
+                                         r"document$"):
         load_guard_policy(empty)
-    with pytest.raises(UsageError, match="unknown key 'bogus' in the policy"):
+    with pytest.raises(UsageError, match=r"^<guard policy>: top level: unknown key 'bogus'; "):
         load_guard_policy({"bogus": 1})
 
 

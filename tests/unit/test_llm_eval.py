@@ -239,7 +239,7 @@ def test_bad_case_lines_name_the_line(tmp_path: Path, line: str, message: str) -
 
 
 def test_missing_and_empty_case_files(tmp_path: Path) -> None:
-    with pytest.raises(NotFound, match="cases file not found"):
+    with pytest.raises(NotFound, match="no such cases file: "):
         read_cases(tmp_path / "nope.jsonl")
     (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match=r"empty\.jsonl: no cases"):

@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from airlock.errors import UsageError
+from airlock._yaml import PROBLEM_SEPARATOR
+from airlock.errors import NO_SUCH_FILE, NotFound, UsageError
 from airlock.monitor import (
     Notification,
     _logscan,
@@ -347,21 +348,30 @@ def test_drift_rules_and_prometheus_gauges(tmp_path: Path) -> None:
     ({"rules": [{"name": "a", "kind": "latency", "threshold_ms": 1}]},
      "rules[0] (a): no endpoint"),
     ({"endpoint": EP, "rules": [{"name": "a", "kind": "latency", "threshold_ms": -1}]},
-     "rules[0].threshold_ms: Input should be greater than 0"),
+     "rules[0].threshold_ms: input should be greater than 0, got -1"),
     ({"endpoint": EP, "rules": [{"name": "a", "kind": "error_rate", "threshold": 2}]},
-     "rules[0].threshold: Input should be less than or equal to 1"),
-    ({"endpoint": EP, "rules": [{"name": "a", "kind": "nope"}]}, "unknown kind 'nope'"),
+     "rules[0].threshold: input should be less than or equal to 1, got 2"),
+    ({"endpoint": EP, "rules": [{"name": "a", "kind": "nope"}]},
+     "rules[0]: an unknown kind 'nope'; use one of drift_share, column_drift, null_rate, "
+     "freshness, latency, error_rate, performance"),
+    ({"endpoint": EP, "rules": [{"name": "a"}]},
+     "rules[0]: needs a 'kind' (drift_share, column_drift, null_rate, freshness, latency, "
+     "error_rate, performance)"),
     ({"endpoint": EP, "rules": [{"name": "a", "kind": "latency", "threshold_ms": 5,
                                  "treshold": 1}]},
-     "rules[0].treshold: Extra inputs are not permitted"),
+     "rules[0]: unknown key 'treshold'; did you mean 'threshold_ms'?"),
     ({"endpoint": EP, "rules": [{"name": "a", "kind": "freshness", "max_age": "soon"}]},
      "rules[0].max_age: invalid duration 'soon'"),
+    ({"endpoint": EP, "rules": [{"name": "a", "kind": "performance", "metric": "acuracy",
+                                 "min": 1}]},
+     "rules[0].metric: an unknown metric 'acuracy'; use one of "),
     ({"endpoint": EP, "rules": [{"name": "a", "kind": "performance", "metric": "accuracy"}]},
      "rules[0]: give exactly one of 'min'"),
     ({"endpoint": EP, "rules": [{"name": "a", "kind": "freshness", "max_age": "1m"},
                                 {"name": "a", "kind": "freshness", "max_age": "2m"}]},
      "the rule name 'a' is used twice"),
-    ({"endpoint": EP, "rules": []}, "rules: List should have at least 1 item"),
+    ({"endpoint": EP, "rules": []},
+     "rules: list should have at least 1 item after validation, not 0"),
     ({"endpoint": EP, "notify": {"webhook": {"url": "ftp://x"}},
       "rules": [{"name": "a", "kind": "freshness", "max_age": "1m"}]},
      "notify.webhook.url: must be an http:// or https:// URL"),
@@ -373,13 +383,35 @@ def test_bad_rules_name_the_field(doc: dict[str, Any], message: str) -> None:
     assert "\n" not in str(err.value)
 
 
+def test_every_rule_error_is_listed_with_its_line_and_did_you_mean() -> None:
+    # issue 12 item 20: `threshold` on a latency rule was hidden behind
+    # "rules[0].threshold_ms: Field required (and 2 more)"
+    text = (f"endpoint: {EP}\nrules:\n  - name: p95\n    kind: latency\n    threshold: 250\n"
+            "  - name: errs\n    kind: error_rate\n    threshold: 3\n    min_requests: 0\n")
+    with pytest.raises(UsageError) as err:
+        load_rules(text)
+    assert str(err.value).split(PROBLEM_SEPARATOR) == [
+        "<alert rules>: rules[0]: unknown key 'threshold' (line 5); did you mean "
+        "'threshold_ms'?",
+        "rules[0].threshold_ms: required but missing (line 3)",
+        "rules[1].threshold: input should be less than or equal to 1, got 3 (line 8)",
+        "rules[1].min_requests: input should be greater than or equal to 1, got 0 (line 9)",
+    ]
+
+
 def test_rules_file_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules: [\n")
-    with pytest.raises(UsageError, match=r"bad\.yaml: not valid YAML at line"):
+    with pytest.raises(UsageError, match=r"bad\.yaml: malformed YAML: .* \(line 2\)$"):
         load_rules(bad)
-    with pytest.raises(UsageError, match=r"missing\.yaml does not exist"):
+    with pytest.raises(NotFound) as info:
         load_rules(tmp_path / "missing.yaml")
+    assert str(info.value) == NO_SUCH_FILE.format(what="alert rules file",
+                                                  path=tmp_path / "missing.yaml")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("endpoint: &e x\nrules:\n  - {name: a, kind: freshness, max_age: *e}\n")
+    with pytest.raises(UsageError, match=r"bomb\.yaml: YAML anchors and aliases"):
+        load_rules(bomb)
     example = Path(__file__).resolve().parents[2] / "examples" / "alerts.yaml"
     rules = load_rules(example)
     assert {r.kind for r in rules.rules} >= {"latency", "error_rate", "freshness",

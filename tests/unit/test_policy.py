@@ -173,9 +173,9 @@ def test_load_from_path_and_from_policy(tmp_path: Path) -> None:
     assert p.name == "release" and p.source == "release.yml"  # name defaults to the stem
     assert load_policy(str(path)) == p
     assert load_policy(p) is p
-    with pytest.raises(NotFound, match=r"policy file not found: .*missing\.yaml"):
+    with pytest.raises(NotFound, match=r"^no such policy file: .*missing\.yaml$"):
         load_policy(tmp_path / "missing.yaml")
-    with pytest.raises(NotFound, match="policy file not found"):
+    with pytest.raises(NotFound, match="no such policy file: "):
         load_policy("missing.yaml")
 
 

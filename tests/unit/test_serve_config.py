@@ -11,7 +11,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from airlock.errors import UsageError
+from airlock.errors import NO_SUCH_FILE, NotFound, UsageError
 from airlock.serve import _config
 from airlock.serve._auth import Authenticator
 from airlock.serve._config import AuthConfig, EndpointConfig, load_endpoint_config
@@ -85,14 +85,15 @@ def test_config_is_frozen() -> None:
 # --- mistakes, each one UsageError naming the field -----------------------------------------
 
 @pytest.mark.parametrize(("data", "message"), [
-    (minimal(colour="blue"), "endpoint config: colour: unknown key 'colour'"),
+    (minimal(colour="blue"), "<endpoint config>: top level: unknown key 'colour'; known keys: "),
     (minimal(routes=[{"model": "a@1"}, {"model": "a@2", "wieght": 5}]),
-     "endpoint config: routes.1.wieght: unknown key 'wieght'"),
-    (minimal(batching={"max_batch": 3}), "batching.max_batch: unknown key 'max_batch'"),
+     "<endpoint config>: routes[1]: unknown key 'wieght'; did you mean 'weight'?"),
+    (minimal(batching={"max_batch": 3}),
+     "batching: unknown key 'max_batch'; did you mean 'max_batch_size'?"),
     (minimal(routes=[{"model": "a@1", "weight": 0}, {"model": "a@2", "weight": 0}]),
      "routes: at least one route needs a weight above 0"),
     (minimal(routes=[{"model": "a@1", "weight": -1}]),
-     "routes.0.weight: Input should be greater than or equal to 0"),
+     "routes[0].weight: input should be greater than or equal to 0, got -1"),
     (minimal(routes=[{"model": "a@1", "name": "blue"}, {"model": "a@2", "name": "blue"}]),
      "routes: route names must differ, got ['blue', 'blue']"),
     (minimal(routes=[{"model": "a@1"}, {"model": "a@2", "name": "primary"}]),
@@ -100,14 +101,18 @@ def test_config_is_frozen() -> None:
     (minimal(sticky={"header": "X-User", "field": "user_id"}),
      "sticky: sticky needs exactly one of 'header' or 'field'"),
     (minimal(sticky={}), "sticky: sticky needs exactly one of 'header' or 'field'"),
-    (minimal(routes=[]), "routes: List should have at least 1 item"),
-    ({"name": "x"}, "routes: Field required"),
+    (minimal(routes=[]), "routes: list should have at least 1 item"),
+    ({"name": "x"}, "routes: required but missing"),
     (minimal(name="adult income!"), "name: name must be letters, digits"),
-    (minimal(timeout_ms=0), "timeout_ms: Input should be greater than 0"),
+    (minimal(timeout_ms=0), "timeout_ms: input should be greater than 0, got 0"),
     (minimal(batching={"max_batch_size": 0}), "batching.max_batch_size: "),
     (minimal(logging={"sample_rate": 1.5}), "logging.sample_rate: "),
     (minimal(logging={"redact": {"sex": "encrypt"}}),
-     "logging.redact.sex: Input should be 'hash', 'mask' or 'drop'"),
+     "logging.redact.sex: an unknown redaction 'encrypt'; use one of hash, mask, drop"),
+    (minimal(colour="blue", timeout_ms=0),
+     "<endpoint config>: top level: unknown key 'colour'; known keys: name, routes, sticky, "
+     "shadow, fallback, timeout_ms, batching, logging, auth, guard, reload_interval_s, "
+     "max_body_bytes | timeout_ms: input should be greater than 0, got 0"),
     (minimal(max_body_bytes=10), "max_body_bytes: "),
 ])
 def test_mistakes_name_the_field(data: dict[str, Any], message: str) -> None:
@@ -118,22 +123,25 @@ def test_mistakes_name_the_field(data: dict[str, Any], message: str) -> None:
 
 def test_file_errors_name_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "name: x\nroutes:\n  - {model: a@1, weight: 5, extra: 1}\n")
-    assert error(path) == f"{path}: routes.0.extra: unknown key 'extra'"
+    assert error(path) == (f"{path}: routes[0]: unknown key 'extra' (line 3); known keys: model, "
+                           "weight, name")
 
 
 def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "name: x\nroutes:\n  - {model: a@1\n  weight: [1\n")
     msg = error(path)
-    assert msg.startswith(f"{path}: not valid YAML at line ")
+    assert msg.startswith(f"{path}: malformed YAML: ")
     line = int(re.search(r"line (\d+)", msg).group(1))  # type: ignore[union-attr]
     assert line in (4, 5)
     path = write(tmp_path, "name: x\n  bad: indent\n")
-    assert error(path).startswith(f"{path}: not valid YAML at line 2")
+    assert error(path) == f"{path}: malformed YAML: mapping values are not allowed here (line 2)"
 
 
 def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
-    assert error(path) == f"endpoint config file {path} does not exist"
+    with pytest.raises(NotFound) as info:
+        load_endpoint_config(path)
+    assert str(info.value) == NO_SUCH_FILE.format(what="endpoint config file", path=path)
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
@@ -146,7 +154,13 @@ def test_unreadable_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", ["", "- name: x\n", "just a string\n", "42\n"])
 def test_not_a_mapping(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, text)
-    assert error(path).startswith(f"{path}: expected a mapping with name and routes, got ")
+    assert error(path).startswith(f"{path}: expected a mapping of name and routes, got ")
+
+
+def test_an_alias_bomb_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: &n x\nroutes:\n  - {model: *n}\n")
+    assert error(path) == (f"{path}: YAML anchors and aliases (&name, *name) are not allowed "
+                           "(line 1)")
 
 
 # --- route names and for_ref ----------------------------------------------------------------

@@ -4,7 +4,6 @@ for any error a user can cause."""
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -75,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             return _usage(exc)
-        if os.environ.get("AIRLOCK_DEBUG"):
+        from airlock._config import settings
+
+        if settings().debug:
             raise
         return _unexpected(exc)
 

@@ -37,10 +37,10 @@ class Contract:
     @classmethod
     def from_yaml(cls, source: str | Path) -> Contract:
         """From a YAML file (or YAML text); errors name the field and the line."""
-        from ._yaml import load_contract_spec
+        from ._yaml import read_contract_spec
 
-        path = Path(source) if isinstance(source, Path) or "\n" not in str(source) else None
-        return cls(load_contract_spec(source), path=path)
+        spec, path = read_contract_spec(source)
+        return cls(spec, path=path)
 
     @classmethod
     def infer(cls, data: Any, *, name: str | None = None) -> Contract:

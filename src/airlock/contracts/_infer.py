@@ -32,7 +32,7 @@ import polars as pl
 
 from airlock.contracts._model import ColumnSpec, ContractSpec
 from airlock.data import to_arrow
-from airlock.errors import InvalidInput, NotFound
+from airlock.errors import InvalidInput, file_not_found
 
 __all__ = ["infer_contract"]
 
@@ -102,7 +102,7 @@ def _stem(path: str) -> str:
 def _scan(path: str) -> pl.LazyFrame:
     p = Path(path)
     if "*" not in path and not p.exists():
-        raise NotFound(f"no such file or directory: {path}")
+        raise file_not_found(path, "file or directory")
     low = path.lower()
     try:
         if p.is_dir() or low.endswith((".parquet", ".pq")):

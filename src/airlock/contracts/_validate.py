@@ -30,7 +30,7 @@ from typing import Any, Literal
 import polars as pl
 
 from airlock.data._tables import to_arrow
-from airlock.errors import InvalidInput, NotFound
+from airlock.errors import InvalidInput, file_not_found
 
 from ._checks import (
     Check,
@@ -181,7 +181,7 @@ def _scan_path(path: str, spec: ContractSpec) -> tuple[pl.LazyFrame, bool]:
     p = Path(path)
     is_glob = any(ch in path for ch in "*?[")
     if not is_glob and not p.exists():
-        raise NotFound(f"no such data file or folder: {path}")
+        raise file_not_found(path, "data file or folder")
     if p.is_dir():
         return pl.scan_parquet(p / "**" / "*.parquet"), False
     suffix = _suffix(path)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from airlock.errors import InvalidInput, NotFound
+from airlock.errors import InvalidInput, file_not_found
 from airlock.store import DatasetInfo, sha256_file
 
 from ._tables import to_arrow
@@ -114,7 +114,7 @@ def _schema(schema: pa.Schema) -> dict[str, str]:
 
 def _fingerprint_path(path: Path, name: str | None) -> DatasetInfo:
     if not path.exists():
-        raise NotFound(f"no such file or directory: {path}")
+        raise file_not_found(path, "file or directory")
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
         h = hashlib.sha256()

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from airlock.data import to_arrow
-from airlock.errors import InvalidInput, NotFound, UsageError
+from airlock.errors import InvalidInput, UsageError, file_not_found
 
 __all__ = ["group_codes", "read_table", "require_columns"]
 
@@ -24,7 +24,7 @@ def read_table(data: Any, columns: list[str] | None = None) -> pa.Table:
 
     path = Path(data)
     if not path.exists():
-        raise NotFound(f"no such data file: {path}")
+        raise file_not_found(path, "data file")
     suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
     readers: dict[str, Any] = {".parquet": pl.scan_parquet, ".pq": pl.scan_parquet,
                                ".csv": pl.scan_csv, ".ndjson": pl.scan_ndjson,

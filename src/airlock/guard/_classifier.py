@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from airlock.errors import DependencyMissing, UsageError
+from airlock.errors import DependencyMissing, UsageError, file_not_found
 
 __all__ = ["InjectionClassifier", "MiniLmEncoder", "read_safetensors"]
 
@@ -204,6 +204,6 @@ def _read_head(head: str | None) -> tuple[np.ndarray[Any, Any], float]:
         data = json.loads(Path(head).read_text(encoding="utf-8"))
         return np.asarray(data["coef"], dtype=np.float32), float(data["intercept"])
     except FileNotFoundError:
-        raise UsageError(f"classifier head not found: {head}") from None
+        raise file_not_found(head, "classifier head file") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"cannot read the classifier head {head}: {exc}") from None

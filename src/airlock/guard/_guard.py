@@ -11,7 +11,6 @@ blocked request can be logged redacted).
 from __future__ import annotations
 
 import importlib
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from airlock._config import settings
 from airlock.errors import InvalidInput, UsageError
 
 from ._injection import RuleSet, score
@@ -182,7 +182,8 @@ class Guard:
         self.policy = load_guard_policy(policy)
         self._stages = {s: _Stage(s, self.policy.stage(s), self, ner) for s in STAGES}
         modes = {m for st in self._stages.values() for m in st.modes.values()}
-        self.salt = self.policy.salt or os.environ.get(SALT_ENV, "")
+        env_salt = settings().guard_salt
+        self.salt = self.policy.salt or (env_salt.get_secret_value() if env_salt else "")
         if "hash" in modes and not self.salt:
             raise UsageError(MSG_NO_SALT)
         self.tokenizer = tokenizer

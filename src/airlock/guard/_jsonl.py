@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from airlock.errors import InvalidInput, NotFound, UsageError
+from airlock.errors import InvalidInput, UsageError, file_not_found
 
 __all__ = ["parse_jsonl", "read_jsonl"]
 
@@ -31,7 +31,7 @@ def read_jsonl(path: str | Path, what: str) -> list[tuple[Any, str]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise NotFound(f"{what} not found: {path}") from None
+        raise file_not_found(path, what) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
     return parse_jsonl(lines, path.name)

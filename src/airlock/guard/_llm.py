@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from airlock.errors import AirlockError, ModelUnavailable, NotFound, UsageError
+from airlock.errors import AirlockError, ModelUnavailable, UsageError, file_not_found
 
 from ._guard import Guard, Verdict
 from ._llm_client import (
@@ -473,7 +473,7 @@ def _read_gate(source: str | Path) -> tuple[str, str]:
     try:
         return path.read_text(encoding="utf-8"), path.name
     except FileNotFoundError:
-        raise NotFound(f"gate file not found: {path}") from None
+        raise file_not_found(path, "gate file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read gate file {path}: {exc}") from None
 

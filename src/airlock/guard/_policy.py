@@ -1,7 +1,7 @@
 """Guard policies: which detectors run at which stage, with thresholds and actions.
 
-A policy is YAML (or a dict) validated in full at load time; every error names the key path
-and, for YAML, its line::
+A policy is YAML (or a dict) validated in full at load time by the one config loader
+(:mod:`airlock._yaml`); every error names the key path and, for YAML, its line::
 
     name: support-bot
     fallback_message: "Sorry, I can't help with that."
@@ -35,10 +35,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from airlock.errors import DependencyMissing, NotFound, UsageError
+from airlock._yaml import parse_mapping, parse_yaml, validate
+from airlock.errors import DependencyMissing, UsageError
 
 from ._redact import Mode
 from ._types import PII_TYPES, Action
@@ -156,9 +156,9 @@ class JsonSchemaPolicy(_Section):
     def _load(cls, value: Any) -> Any:
         if isinstance(value, str):
             try:
-                value = yaml.safe_load(Path(value).read_text(encoding="utf-8"))
-            except (OSError, yaml.YAMLError) as exc:
-                raise ValueError(f"cannot read the schema file {value!r}: {exc}") from None
+                value = parse_yaml(Path(value), what="JSON schema").data
+            except UsageError as exc:
+                raise ValueError(str(exc)) from None
         if isinstance(value, dict):
             _check_schema(value)
         return value
@@ -256,119 +256,20 @@ def _check_schema(schema: dict[str, Any]) -> None:
 def load_guard_policy(source: str | Path | Mapping[str, Any] | GuardPolicy) -> GuardPolicy:
     """A policy from ``"default"``, a YAML file, YAML text, a dict, or a GuardPolicy.
 
-    Raises NotFound for a missing file and UsageError naming the key, the problem and (for
-    YAML) the line of anything unknown or invalid."""
+    Raises NotFound for a missing file and UsageError listing every unknown or invalid key
+    with its path, the problem and (for YAML) its line (:mod:`airlock._yaml`)."""
     if isinstance(source, GuardPolicy):
         return source
-    if isinstance(source, Mapping):
-        return _validate(dict(source), "policy", {})
     if isinstance(source, str) and source.strip() == "default":
-        return _validate(DEFAULT_POLICY, "default", {})
-    text, src = _read(source)
-    data, lines = _parse(text, src)
-    if data is None:
-        raise UsageError(f"{src}: the guard policy is empty")
-    if not isinstance(data, dict):
-        raise UsageError(f"{src}: a guard policy must be a mapping (got {type(data).__name__})")
-    data.setdefault("name", Path(src).stem if src != "policy" else "guard")
-    return _validate(data, src, lines)
+        source = DEFAULT_POLICY
+    doc = parse_mapping(source, what="guard policy",
+                        expected="guard settings (name, input, output)")
+    if doc.path is not None and "name" not in doc.data:
+        doc = doc.with_data({"name": doc.path.stem, **doc.data})
+    return validate(doc, GuardPolicy, nouns=_NOUNS)
 
 
-def _read(source: str | Path) -> tuple[str, str]:
-    if isinstance(source, str) and "\n" in source:
-        return source, "policy"
-    path = Path(source)
-    try:
-        return path.read_text(encoding="utf-8"), path.name
-    except FileNotFoundError:
-        raise NotFound(f"guard policy not found: {str(source)!r} (use 'default' or a YAML "
-                       "file)") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"cannot read guard policy {str(source)!r}: {exc}") from None
-
-
-def _parse(text: str, src: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{src}: malformed YAML{at}: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{src}: malformed YAML: {exc}") from None
-    lines: dict[tuple[Any, ...], int] = {}
-    if node is not None:
-        _walk(node, (), lines, src)
-    return data, lines
-
-
-def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int],
-          src: str) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            name = str(key.value)
-            if name in seen:
-                where = _dotted(path) or "the policy"
-                raise UsageError(f"{src}: duplicate key {name!r} in {where} "
-                                 f"(line {key.start_mark.line + 1})")
-            seen.add(name)
-            lines[(*path, name)] = key.start_mark.line + 1
-            _walk(value, (*path, name), lines, src)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines, src)
-
-
-def _dotted(path: tuple[Any, ...]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _validate(data: Mapping[str, Any], src: str, lines: dict[tuple[Any, ...], int]
-              ) -> GuardPolicy:
-    try:
-        return GuardPolicy.model_validate(data)
-    except ValidationError as exc:
-        raise UsageError(_message(exc.errors()[0], src, lines)) from None
-
-
-def _message(err: Mapping[str, Any], src: str, lines: dict[tuple[Any, ...], int]) -> str:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
-        p.startswith(("function-", "literal[")) or ("[" in p and p.endswith("]")))))
-    loc = tuple("schema" if p == "json_schema" and i and loc[i - 1] == "json_schema" else p
-                for i, p in enumerate(loc))
-    line = next((lines[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in lines), None)
-    at = f" (line {line})" if line else ""
-    if err["type"] == "extra_forbidden":
-        where = _dotted(loc[:-1]) or "the policy"
-        return (f"{src}: unknown key {loc[-1]!r} in {where}{at} "
-                f"(allowed: {', '.join(_allowed(loc[:-1]))})")
-    problem = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] in ("literal_error", "enum"):
-        problem += f" (got {err.get('input')!r})"
-    return f"{src}: {_dotted(loc) or 'the policy'}: {problem}{at}"
-
-
-_SECTIONS: dict[str, type[BaseModel]] = {
-    "injection": InjectionPolicy, "pii": PiiPolicy, "classifier": ClassifierPolicy,
-    "ner": NerPolicy, "blocked_terms": TermsPolicy, "max_length": MaxLengthPolicy,
-    "json_schema": JsonSchemaPolicy, "refusal": RefusalPolicy,
-}
-
-
-def _allowed(path: tuple[Any, ...]) -> list[str]:
-    model: type[BaseModel] = GuardPolicy
-    if len(path) >= 1 and path[0] in ("input", "output"):
-        model = StagePolicy
-    if len(path) >= 2:
-        model = (_SECTIONS.get(str(path[1])) or
-                 (RegexRule if path[1] == "regexes" else TopicPolicy))
-    return [f.alias or name for name, f in model.model_fields.items()]
+_NOUNS = {"types": "PII type", "categories": "injection category", "decode": "decoder"}
 
 
 def modes_for(policy: PiiPolicy) -> dict[str, Mode]:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Sequence
 from typing import Literal
 
+from airlock._config import GUARD_KEY_ENV, GUARD_SALT_ENV, settings
 from airlock.errors import InvalidInput, UsageError
 
 from ._types import Finding, underlying_type
@@ -28,8 +28,8 @@ __all__ = ["KEY_ENV", "MODES", "SALT_ENV", "Mode", "Tokenizer", "redact"]
 
 Mode = Literal["mask", "placeholder", "hash", "tokenize"]
 MODES: tuple[Mode, ...] = ("mask", "placeholder", "hash", "tokenize")
-KEY_ENV = "AIRLOCK_GUARD_KEY"
-SALT_ENV = "AIRLOCK_GUARD_SALT"
+KEY_ENV = GUARD_KEY_ENV
+SALT_ENV = GUARD_SALT_ENV
 MSG_NO_KEY = (f"redaction mode 'tokenize' needs a key: set {KEY_ENV} or pass "
               "Guard(policy, tokenizer=Tokenizer(key=...))")
 MSG_BAD_TOKEN = "not a valid airlock token (altered, or made with another key): {token!r}"
@@ -41,7 +41,8 @@ class Tokenizer:
     """Reversible, deterministic tokens for values; the key stays in this object."""
 
     def __init__(self, *, key: str | bytes | None = None) -> None:
-        raw = key if key is not None else os.environ.get(KEY_ENV)
+        env_key = settings().guard_key
+        raw = key if key is not None else env_key.get_secret_value() if env_key else None
         if not raw:
             raise UsageError(MSG_NO_KEY)
         secret = raw.encode() if isinstance(raw, str) else bytes(raw)

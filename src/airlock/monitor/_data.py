@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from airlock.errors import InvalidInput, NotFound, UsageError
+from airlock.errors import InvalidInput, NotFound, UsageError, file_not_found
 
 __all__ = ["BATCH_ROWS", "Data", "column_kind", "open_data", "to_float", "to_text"]
 
@@ -164,7 +164,7 @@ def _open_path(path: str, what: str) -> Data:
     elif p.exists():
         source, fmt = path, _format(path)
     else:
-        raise NotFound(f"{what}: no such file {path!r}")
+        raise file_not_found(path, f"{what} file")
     try:
         dataset = ds.dataset(source, format=_dataset_format(fmt))
     except (pa.ArrowException, OSError) as exc:

@@ -19,17 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from airlock.errors import AirlockError
+from airlock.errors import NotificationFailed
 
 __all__ = ["LogNotifier", "Notification", "NotificationFailed", "Notifier", "WebhookNotifier",
            "write_prometheus"]
 
 log = logging.getLogger("airlock.monitor.alerts")
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-class NotificationFailed(AirlockError):
-    """A notification could not be delivered (after its retries)."""
 
 
 @dataclass(frozen=True)

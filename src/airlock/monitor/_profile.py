@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from airlock.errors import InvalidInput, NotFound, UsageError
+from airlock.errors import InvalidInput, NotFound, UsageError, file_not_found
 
 from ._data import BATCH_ROWS, Data, column_kind, open_data, to_float, to_text
 from ._sketch import DEFAULT_BUCKETS, Sketch
@@ -367,7 +367,7 @@ class Profile:
     def load(cls, path: str | Path) -> Profile:
         p = Path(path)
         if not p.is_file():
-            raise NotFound(f"no such profile {str(path)!r}")
+            raise file_not_found(path, "profile file")
         return cls.from_bytes(p.read_bytes(), name=f"profile {str(path)!r}")
 
     @staticmethod

@@ -19,7 +19,9 @@
 
 A rule is breached when its value is at or above ``threshold`` (``threshold_ms``; for
 freshness: the newest row is at least ``max_age`` old), or for ``performance`` below ``min``
-(or above ``max``, for a loss). Errors are :class:`UsageError` naming the field.
+(or above ``max``, for a loss). Errors are one :class:`UsageError` listing every problem with
+its field path and line, e.g. ``rules[0]: unknown key 'threshold' (line 3); did you mean
+'threshold_ms'?``.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from airlock._yaml import read_mapping
+from airlock._yaml import load_config
 from airlock.errors import UsageError
 
 from ._logscan import parse_duration
@@ -38,8 +40,6 @@ from ._metrics import PERFORMANCE_METRICS
 __all__ = ["AlertRules", "Rule", "WebhookConfig", "load_rules"]
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-KINDS = ("drift_share", "column_drift", "null_rate", "freshness", "latency", "error_rate",
-         "performance")
 
 
 class _Frozen(BaseModel):
@@ -218,35 +218,7 @@ class AlertRules(_Frozen):
         return str(rule.window or self.window)
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in KINDS and out.endswith("]"):
-            continue  # the union member pydantic tried, not a field
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def validation_message(exc: ValidationError, source: str) -> str:
-    err = exc.errors()[0]
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    where = _where(tuple(err["loc"]))
-    if err["type"] == "union_tag_invalid":
-        msg = f"unknown kind {err.get('input', {}).get('kind')!r}; use one of " + \
-            ", ".join(KINDS) if isinstance(err.get("input"), dict) else msg
-    elif err["type"] == "union_tag_not_found":
-        msg = "each rule needs a 'kind' (" + ", ".join(KINDS) + ")"
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{source}: {where + ': ' if where else ''}{msg}{more}"
-
-
-def load_rules(source: str | Path | dict[str, Any]) -> AlertRules:
-    """Alert rules from a YAML file (or an already-parsed mapping)."""
-    doc, name = read_mapping(source, "alert rules", "'rules'")
-    try:
-        return AlertRules.model_validate(doc)
-    except ValidationError as exc:
-        raise UsageError(validation_message(exc, name)) from None
+def load_rules(source: str | Path | dict[str, Any] | AlertRules) -> AlertRules:
+    """Alert rules from a YAML file, YAML text or an already-parsed mapping; every problem
+    is listed with its field path, line and did-you-mean (:mod:`airlock._yaml`)."""
+    return load_config(source, AlertRules, what="alert rules")

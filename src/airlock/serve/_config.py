@@ -25,10 +25,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from airlock._yaml import read_mapping
-from airlock.errors import UsageError
+from airlock._yaml import load_config
 
 __all__ = [
     "AuthConfig",
@@ -159,14 +158,10 @@ class EndpointConfig(_Frozen):
 
 
 def load_endpoint_config(source: str | Path | dict[str, Any]) -> EndpointConfig:
-    """Read and check an endpoint config; every problem is one UsageError naming the field."""
-    data, label = read_mapping(source, "endpoint config", "name and routes")
-    try:
-        return EndpointConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown key {err['loc'][-1]!r}"
-        raise UsageError(f"{label}: {where}: {msg}") from None
+    """Read and check an endpoint config: one UsageError listing every problem with its field
+    path and (for YAML) its line (:mod:`airlock._yaml`)."""
+    return load_config(source, EndpointConfig, what="endpoint config",
+                       expected="name and routes", nouns=_NOUNS)
+
+
+_NOUNS = {"redact": "redaction"}

@@ -13,24 +13,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from airlock.errors import AirlockError
+from airlock.errors import GuardBlocked
 
 from ._config import GuardConfig
 
 __all__ = ["GuardBlocked", "guard_hooks"]
 
 FALLBACK = "The answer was withheld by the endpoint's output policy."
-
-
-class GuardBlocked(AirlockError):
-    """A request the endpoint's input policy blocks (HTTP 403, the policy's reason).
-    ``redacted`` holds the request's rows with every checked text redacted, for the log."""
-
-    http_status = 403
-
-    def __init__(self, message: str, redacted: pa.Table) -> None:
-        super().__init__(message)
-        self.redacted = redacted
 
 
 def _text_columns(table: pa.Table, wanted: list[str] | None) -> list[str]:

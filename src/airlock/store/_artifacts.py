@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import fsspec
 
-from airlock.errors import DependencyMissing, IntegrityError, NotFound, UsageError
+from airlock.errors import DependencyMissing, IntegrityError, NotFound, UsageError, file_not_found
 
 __all__ = ["ArtifactStore", "sha256_file"]
 
@@ -82,7 +82,7 @@ class ArtifactStore:
             size, digest = self.put_file(src, f"{prefix}/{src.name}")
             return [(src.name, size, digest)]
         if not src.is_dir():
-            raise NotFound(f"no such file or directory: {src}")
+            raise file_not_found(src, "file or directory")
         out = []
         for path in sorted(p for p in src.rglob("*") if p.is_file()):
             rel = path.relative_to(src).as_posix()
