@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 
 import yaml
 
-from airlock.errors import NotFound, UsageError
+from airlock.errors import NotFound, UsageError, file_not_found
 from airlock.evaluation import METRIC_CATALOGUE, MetricCatalogue
 
 from ._parse import parse_rule, type_name
@@ -71,7 +71,7 @@ def _read(source: str | Path) -> tuple[str, str, str]:
     try:
         return path.read_text(encoding="utf-8"), path.name, path.stem
     except FileNotFoundError:
-        raise NotFound(f"policy file not found: {path}") from None
+        raise file_not_found(path, "policy file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read policy file {path}: {exc}") from None
 
