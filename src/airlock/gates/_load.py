@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 
 import yaml
 
-from airlock.errors import NotFound, UsageError, file_not_found
+from airlock.errors import UsageError, file_not_found
 from airlock.evaluation import METRIC_CATALOGUE, MetricCatalogue
 
 from ._parse import parse_rule, type_name
