@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from airlock.errors import AirlockError, InvalidInput, NotFound, UsageError
+from airlock.errors import NO_SUCH_FILE, AirlockError, InvalidInput, NotFound, UsageError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -54,7 +54,7 @@ __all__ = [
     "write_atomic",
 ]
 
-NOT_FOUND = "no such file or folder: {path}"
+NOT_FOUND = NO_SUCH_FILE.format(what="file or folder", path="{path}")  # the one wording
 NO_MATCH = "no file matches {path}"
 NO_DATA_FILES = ("folder {path} holds no table file (.parquet, .csv, .tsv, .jsonl, .arrow, "
                  ".feather)")

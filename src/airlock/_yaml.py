@@ -224,6 +224,14 @@ class _Loader(yaml.SafeLoader):
         super().__init__(text)
         self._label, self._nodes, self._depth = label, 0, 0
 
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        """Refuse deep ``[[[…`` while scanning: the scanner reads up to 1,024 characters
+        ahead of the composer, each step costing one look at every open level."""
+        super().fetch_flow_collection_start(TokenClass)
+        if self.flow_level > MAX_DEPTH:
+            raise _Refused(TOO_DEEP.format(source=self._label, limit=MAX_DEPTH,
+                                           line=self.line + 1))
+
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]
         line = event.start_mark.line + 1 if event.start_mark is not None else 0
