@@ -106,3 +106,30 @@ def test_validate_a_postgres_table(postgres_uri: str, airlock_home: Path,
     assert query.rows == 1110 and query.passed  # ids 10-19, 100-199, 1000-1999
     (age,) = [c for c in result.checks if c.column == "age" and not c.passed]
     assert age.failing_rows == 3 and age.examples == [500, 500, 500]
+
+
+@pytest.mark.parametrize(("name", "content", "fault"), [
+    ("empty.parquet", b"", "the file is empty"),
+    ("garbage.parquet", b"PAR1 but not really a parquet file", "not a Parquet file"),
+    ("latin1.csv", "age,city\n30,Köln\n".encode("latin-1"), "not UTF-8"),
+    ("ragged.csv", b"age,city\n30,Lyon\n31,Lyon,extra\n", "more fields than the header"),
+])
+def test_unreadable_files_are_one_line_exit_2(tmp_path: Path, airlock_home: Path, name: str,
+                                              content: bytes, fault: str) -> None:
+    """Issue 13 item 15: these were exit 70 'internal error' with a polars ComputeError."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    contract = tmp_path / "c.yaml"
+    contract.write_text("name: c\ncolumns:\n  age: {type: int}\n  city: {type: string, "
+                        "max_length: 9}\n")
+    for args in (("infer", str(path)), ("validate", str(contract), str(path))):
+        line = one_line_error(cli("contract", *args, home=airlock_home))
+        assert line.startswith(f"error: cannot read {path}: ") and fault in line, (args, line)
+
+
+def test_infer_output_folder_missing_is_one_line(files: dict[str, Path],
+                                                 airlock_home: Path) -> None:
+    target = files["dir"] / "no-such-folder" / "c.yaml"
+    line = one_line_error(cli("contract", "infer", str(files["good"]), "-o", str(target),
+                              home=airlock_home))
+    assert line == f"error: no such file or folder: {target.parent}"

@@ -139,3 +139,5 @@ def test_protect_gate_promote_override_history_card(setup: dict[str, Any],
     assert res.returncode == 0 and res.stdout.lstrip().startswith("<!DOCTYPE html>")
     assert "unknown card format" in one_line_error(
         cli("card", "m@1", "--format", "pdf", home=airlock_home))
+    assert "no such file or folder" in one_line_error(  # written by write_atomic, not raw
+        cli("card", "m@1", "-o", str(setup["dir"] / "nope" / "card.md"), home=airlock_home))

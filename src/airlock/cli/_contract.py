@@ -17,17 +17,18 @@ def infer(
     data: str = typer.Argument(..., help="CSV, Parquet (file, folder or glob) or JSON lines."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the YAML here."),
     name: str | None = typer.Option(None, "--name", help="Contract name (default: file stem)."),
+    keep_index: bool = typer.Option(False, "--keep-index",
+                                    help="Keep the index columns pandas wrote to the file."),
 ) -> None:
     """Write a starting contract: types, nulls, ranges, categories, uniqueness, PII guesses."""
+    from airlock._files import write_atomic
     from airlock.contracts import Contract
 
-    text = Contract.infer(data, name=name).to_yaml()
+    text = Contract.infer(data, name=name, keep_index=keep_index).to_yaml()
     if output is None:
         typer.echo(text, nl=not text.endswith("\n"))
     else:
-        tmp = output.with_name(f".{output.name}.part")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)
+        write_atomic(output, text)
         console().print(f"contract written to {output}")
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from airlock._files import write_atomic
+
 from ._common import JSON_OPTION, console, fmt_value, print_json, table
 
 
@@ -57,9 +59,7 @@ def _write_report(path: Path, result: dict[str, Any]) -> None:
     from airlock.report import render_report
 
     html = render_report(result, result.get("decision"))
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, html)
 
 
 def _print_summary(out: dict[str, Any], report: Path | None) -> None:
@@ -139,7 +139,7 @@ def card_command(
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
-        output.write_text(text, encoding="utf-8")
+        write_atomic(output, text)
         console().print(f"card written to {output}")
 
 

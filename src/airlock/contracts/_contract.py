@@ -43,11 +43,12 @@ class Contract:
         return cls(spec, path=path)
 
     @classmethod
-    def infer(cls, data: Any, *, name: str | None = None) -> Contract:
-        """A starting contract from data: types, nulls, ranges, categories, PII guesses."""
+    def infer(cls, data: Any, *, name: str | None = None, keep_index: bool = False) -> Contract:
+        """A starting contract from data: types, nulls, ranges, categories, PII guesses
+        (pandas index columns in a file are left out unless ``keep_index``)."""
         from ._infer import infer_contract
 
-        return cls(infer_contract(data, name=name))
+        return cls(infer_contract(data, name=name, keep_index=keep_index))
 
     def to_yaml(self) -> str:
         from ._yaml import dump_contract_spec

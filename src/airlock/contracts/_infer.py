@@ -30,9 +30,10 @@ from typing import Any
 
 import polars as pl
 
+from airlock._files import reading, scan_table
 from airlock.contracts._model import ColumnSpec, ContractSpec
-from airlock.data import to_arrow
-from airlock.errors import InvalidInput, file_not_found
+from airlock.data import to_lazy
+from airlock.errors import InvalidInput
 
 __all__ = ["infer_contract"]
 
@@ -57,10 +58,18 @@ _NAME_TOKENS: tuple[tuple[str, frozenset[str]], ...] = (
 
 
 def infer_contract(data: Any, *, name: str | None = None, max_categories: int = 50,
-                   sample_rows: int = 100_000) -> ContractSpec:
+                   sample_rows: int = 100_000, keep_index: bool = False) -> ContractSpec:
     """A starting contract for ``data``: a path (CSV, Parquet file, directory or glob, JSON
-    lines) or any table-like airlock accepts (pandas, polars, Arrow, …)."""
-    lf, default_name = _lazy(data)
+    lines, Arrow IPC) or any table-like airlock accepts (pandas, polars, Arrow, …). Index
+    columns pandas wrote to a file are left out unless ``keep_index``."""
+    if isinstance(data, str | Path):
+        lf = scan_table(data, keep_index=keep_index)
+        with reading(str(data)):
+            return _infer(lf, name or _stem(str(data)), max_categories, sample_rows)
+    return _infer(to_lazy(data), name or "inferred", max_categories, sample_rows)
+
+
+def _infer(lf: pl.LazyFrame, name: str, max_categories: int, sample_rows: int) -> ContractSpec:
     schema = lf.collect_schema()
     if not schema:
         raise InvalidInput("cannot infer a contract: the data has no columns")
@@ -76,47 +85,15 @@ def infer_contract(data: Any, *, name: str | None = None, max_categories: int = 
     description = f"inferred from {rows} rows"
     if skipped:
         description += "; columns of types a contract cannot check: " + ", ".join(skipped)
-    return ContractSpec(name=name or default_name, version=1, description=description,
-                        columns=columns)
-
-
-def _lazy(data: Any) -> tuple[pl.LazyFrame, str]:
-    if isinstance(data, str | Path):
-        return _scan(str(data)), _stem(str(data))
-    if isinstance(data, pl.LazyFrame):
-        return data, "inferred"
-    if isinstance(data, pl.DataFrame):
-        return data.lazy(), "inferred"
-    frame = pl.from_arrow(to_arrow(data))
-    assert isinstance(frame, pl.DataFrame)
-    return frame.lazy(), "inferred"
+    return ContractSpec(name=name, version=1, description=description, columns=columns)
 
 
 def _stem(path: str) -> str:
     base = Path(path.rstrip("/").split("*")[0].rstrip("/") or path).name
-    for suffix in (".gz", ".csv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json"):
+    for suffix in (".gz", ".zst", ".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson",
+                   ".json", ".arrow", ".feather", ".ipc"):
         base = base.removesuffix(suffix)
     return base or "inferred"
-
-
-def _scan(path: str) -> pl.LazyFrame:
-    p = Path(path)
-    if "*" not in path and not p.exists():
-        raise file_not_found(path, "file or directory")
-    low = path.lower()
-    try:
-        if p.is_dir() or low.endswith((".parquet", ".pq")):
-            return pl.scan_parquet(str(p / "**/*.parquet") if p.is_dir() else path)
-        if low.endswith((".jsonl", ".ndjson", ".json")):
-            return pl.scan_ndjson(path)
-        if low.endswith((".csv.gz", ".csv.zst")):  # compressed CSV cannot be scanned
-            return pl.read_csv(path, try_parse_dates=True, infer_schema_length=10_000).lazy()
-        if low.endswith(".csv"):
-            return pl.scan_csv(path, try_parse_dates=True, infer_schema_length=10_000)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}") from exc
-    raise InvalidInput(f"cannot infer a contract from {path}: expected CSV, Parquet "
-                       "(file, directory or glob) or JSON lines")
 
 
 def _kind(dtype: pl.DataType) -> str | None:
@@ -150,10 +127,7 @@ def _stats(lf: pl.LazyFrame, kinds: dict[str, str | None]) -> dict[str, Any]:
         if kind == "string":
             length = col.cast(pl.String).str.len_chars()
             exprs += [length.min().alias(f"{i}:minlen"), length.max().alias(f"{i}:maxlen")]
-    try:
-        return lf.select(exprs).collect(engine="streaming").row(0, named=True)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InvalidInput(f"cannot profile the data: {exc}") from exc
+    return lf.select(exprs).collect(engine="streaming").row(0, named=True)
 
 
 def _exact(lf: pl.LazyFrame, kinds: dict[str, str | None], stats: dict[str, Any], rows: int,

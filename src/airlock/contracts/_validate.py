@@ -1,7 +1,8 @@
 """Validate data against a contract, lazily and in one streaming pass.
 
-The data is scanned with polars (``scan_csv`` / ``scan_parquet`` / ``scan_ndjson`` /
-``scan_ipc``; in-memory pandas, polars and Arrow tables are wrapped as a LazyFrame). Every
+Files are scanned lazily by the one reader (``airlock._files.scan_table``: CSV/TSV, Parquet
+file, folder or glob, JSON lines, Arrow IPC); in-memory pandas, polars and Arrow tables are
+wrapped as a LazyFrame. Every
 check's failing-row count is one expression of a single ``select`` collected with the
 streaming engine, so a Parquet directory larger than RAM validates in bounded memory. Then,
 only for failing checks, up to ``max_examples`` failing values are fetched with a lazy
@@ -29,8 +30,9 @@ from typing import Any, Literal
 
 import polars as pl
 
-from airlock.data._tables import to_arrow
-from airlock.errors import InvalidInput, file_not_found
+from airlock._files import reading, scan_table, table_format
+from airlock.data import to_lazy
+from airlock.errors import InvalidInput
 
 from ._checks import (
     Check,
@@ -50,9 +52,7 @@ __all__ = ["scan", "validate"]
 Engine = Literal["streaming", "in-memory"]
 PROGRESS_ROWS = 1_000_000
 _CSV = (".csv", ".tsv", ".txt")
-_PARQUET = (".parquet", ".pq")
 _NDJSON = (".jsonl", ".ndjson")
-_IPC = (".ipc", ".arrow", ".feather")
 
 
 def validate(spec: ContractSpec, data: Any, *, max_examples: int = 5,
@@ -63,7 +63,8 @@ def validate(spec: ContractSpec, data: Any, *, max_examples: int = 5,
     # a table already in memory is aggregated by the in-memory engine (parallel over the
     # checks, keeps sortedness flags); scanned files stream, in bounded memory
     engine: Engine = "streaming" if isinstance(data, str | Path | pl.LazyFrame) else "in-memory"
-    with _progress(data, lf, spec.name):
+    faults = reading(str(data)) if isinstance(data, str | Path) else contextlib.nullcontext()
+    with faults, _progress(data, lf, spec.name):
         checks, rows = _run(spec, lf, textual, max_examples, now, base_dir, engine)
     return ContractResult(contract=spec.name, rows=rows,
                           seconds=time.perf_counter() - start, checks=checks)
@@ -159,46 +160,23 @@ def _examples(check: Check, lf: pl.LazyFrame, k: int) -> list[Any]:
 # --- inputs -------------------------------------------------------------------------------
 
 def scan(data: Any, spec: ContractSpec) -> tuple[pl.LazyFrame, bool]:
-    """(a LazyFrame over ``data``, whether its columns arrive as text to be parsed)."""
+    """(a LazyFrame over ``data``, whether its columns arrive as text to be parsed).
+
+    CSV columns the contract declares are read as text; a pandas index column is kept only
+    when the contract declares it."""
     if isinstance(data, str | Path):
-        return _scan_path(str(data), spec)
-    if isinstance(data, pl.LazyFrame):
-        return data, False
-    if isinstance(data, pl.DataFrame):
-        return data.lazy(), False
-    frame = pl.from_arrow(to_arrow(data))
-    if not isinstance(frame, pl.DataFrame):
-        raise InvalidInput(f"cannot validate a {type(data).__name__}: expected a table")
-    return frame.lazy(), False
+        lf = scan_table(data, text=list(spec.columns), keep_index=list(spec.columns))
+        return lf, table_format(data) in ("csv", "tsv")
+    try:
+        return to_lazy(data), False
+    except InvalidInput:
+        raise InvalidInput(f"cannot validate a {type(data).__name__}: expected a table") \
+            from None
 
 
 def _suffix(path: str) -> str:
     name = path.lower().removesuffix(".gz")
     return Path(name).suffix
-
-
-def _scan_path(path: str, spec: ContractSpec) -> tuple[pl.LazyFrame, bool]:
-    p = Path(path)
-    is_glob = any(ch in path for ch in "*?[")
-    if not is_glob and not p.exists():
-        raise file_not_found(path, "data file or folder")
-    if p.is_dir():
-        return pl.scan_parquet(p / "**" / "*.parquet"), False
-    suffix = _suffix(path)
-    if suffix in _CSV:
-        sep = "\t" if suffix == ".tsv" else ","
-        text = {n: pl.String for n in spec.columns}
-        if path.lower().endswith(".gz"):  # compressed text cannot be scanned lazily
-            return pl.read_csv(path, separator=sep, schema_overrides=text).lazy(), True
-        return pl.scan_csv(path, separator=sep, schema_overrides=text), True
-    if suffix in _PARQUET:
-        return pl.scan_parquet(path), False
-    if suffix in _NDJSON:
-        return pl.scan_ndjson(path), False
-    if suffix in _IPC:
-        return pl.scan_ipc(path), False
-    raise InvalidInput(f"cannot tell the format of {path!r}: expected .csv, .tsv, .parquet, "
-                       ".jsonl/.ndjson, .arrow/.ipc, or a folder of Parquet files")
 
 
 @contextlib.contextmanager
@@ -341,9 +319,10 @@ def _stats_checks(spec: ContractSpec, lf: pl.LazyFrame,
         if not ref_path.is_absolute() and base_dir is not None:
             ref_path = Path(base_dir) / ref_path
         ref_lf, ref_textual = scan(ref_path, spec)
-        if ref_textual:
-            ref_lf = _typed(ref_lf, spec, ref_lf.collect_schema())
-        out.extend(psi_checks(lf, ref_lf, dist))
+        with reading(ref_path):
+            if ref_textual:
+                ref_lf = _typed(ref_lf, spec, ref_lf.collect_schema())
+            out.extend(psi_checks(lf, ref_lf, dist))
     if spec.table.target is not None:
         rule = spec.table.leakage or Leakage(max_auc=0.99)
         features = [c for c in spec.columns if c != spec.table.target]

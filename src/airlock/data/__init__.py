@@ -5,6 +5,6 @@ from __future__ import annotations
 from airlock.store import DatasetInfo
 
 from ._fingerprint import fingerprint
-from ._tables import from_arrow, table_kind, to_arrow
+from ._tables import from_arrow, table_kind, to_arrow, to_lazy
 
-__all__ = ["DatasetInfo", "fingerprint", "from_arrow", "table_kind", "to_arrow"]
+__all__ = ["DatasetInfo", "fingerprint", "from_arrow", "table_kind", "to_arrow", "to_lazy"]

@@ -14,7 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from airlock.errors import InvalidInput, file_not_found
+from airlock._files import reading, scan_table, table_format
+from airlock.errors import file_not_found
 from airlock.store import DatasetInfo, sha256_file
 
 from ._tables import to_arrow
@@ -22,9 +23,6 @@ from ._tables import to_arrow
 __all__ = ["fingerprint"]
 
 SLICE_ROWS = 1 << 16
-_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv",
-            ".jsonl": "ndjson", ".ndjson": "ndjson", ".ipc": "ipc", ".arrow": "ipc",
-            ".feather": "ipc"}
 
 
 class _HashSink:
@@ -121,28 +119,22 @@ def _fingerprint_path(path: Path, name: str | None) -> DatasetInfo:
         for f in files:
             h.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
         digest = h.hexdigest()
-        sample = next((f for f in files if f.suffix.lower() in _FORMATS), None)
     else:
-        digest, sample = sha256_file(path), path
-    schema, rows = _describe(path, sample)
+        digest = sha256_file(path)
+    schema, rows = _describe(path)
     return DatasetInfo(name=name or path.stem, digest=digest, schema=schema, rows=rows,
                        uri=str(path.absolute()))
 
 
-def _describe(path: Path, sample: Path | None) -> tuple[dict[str, str], int]:
-    """Schema and row count read lazily (no full load); unknown formats give ({}, -1)."""
-    fmt = _FORMATS.get(sample.suffix.lower()) if sample else None
-    if fmt is None:
+def _describe(path: Path) -> tuple[dict[str, str], int]:
+    """Schema and row count read lazily (no full load); a file or folder that is not a table
+    (a model, an unknown format) gives ({}, -1)."""
+    if table_format(path) is None:
         return {}, -1
     import polars as pl
 
-    target = str(path / f"**/*{sample.suffix}") if path.is_dir() else str(path)  # type: ignore[union-attr]
-    scan: Any = {"parquet": pl.scan_parquet, "csv": pl.scan_csv, "ndjson": pl.scan_ndjson,
-            "ipc": pl.scan_ipc}[fmt]
-    try:
-        lf = scan(target)
+    lf = scan_table(path)
+    with reading(path):
         schema = lf.collect_schema()
-        rows = int(lf.select(pl.len()).collect().item())
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InvalidInput(f"cannot read {path} as {fmt}: {exc}") from exc
+        rows = int(lf.select(pl.len()).collect(engine="streaming").item())
     return {k: str(v) for k, v in schema.items()}, rows

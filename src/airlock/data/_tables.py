@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from airlock.errors import InvalidInput
 
-__all__ = ["from_arrow", "table_kind", "to_arrow"]
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["from_arrow", "table_kind", "to_arrow", "to_lazy"]
 
 
 def table_kind(obj: Any) -> str:
@@ -57,6 +60,21 @@ def to_arrow(obj: Any, *, columns: Sequence[str] | None = None) -> pa.Table:
         f"expected a table (pandas, polars, pyarrow, numpy, a dict of columns or a list of "
         f"records), got {type(obj).__name__}"
     )
+
+
+def to_lazy(obj: Any) -> pl.LazyFrame:
+    """Any supported table-like as a ``polars.LazyFrame`` (a LazyFrame is returned as is).
+
+    Files are not table-likes: ``airlock._files.scan_table`` opens those."""
+    import polars as pl
+
+    if isinstance(obj, pl.LazyFrame):
+        return obj
+    if isinstance(obj, pl.DataFrame):
+        return obj.lazy()
+    frame = pl.from_arrow(to_arrow(obj))
+    assert isinstance(frame, pl.DataFrame)
+    return frame.lazy()
 
 
 def _column(name: str, values: Any) -> Any:

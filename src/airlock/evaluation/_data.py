@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from airlock._files import read_table as read_file
 from airlock.data import to_arrow
-from airlock.errors import InvalidInput, UsageError, file_not_found
+from airlock.errors import UsageError
 
 __all__ = ["group_codes", "read_table", "require_columns"]
 
@@ -17,34 +18,11 @@ NULL_LABEL = "<null>"
 
 
 def read_table(data: Any, columns: list[str] | None = None) -> pa.Table:
-    """A path (CSV, Parquet, JSON lines, Arrow IPC) or a table-like, as Arrow."""
-    if not isinstance(data, str | Path):
-        return to_arrow(data)
-    import polars as pl
-
-    path = Path(data)
-    if not path.exists():
-        raise file_not_found(path, "data file")
-    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
-    readers: dict[str, Any] = {".parquet": pl.scan_parquet, ".pq": pl.scan_parquet,
-                               ".csv": pl.scan_csv, ".ndjson": pl.scan_ndjson,
-                               ".jsonl": pl.scan_ndjson, ".arrow": pl.scan_ipc,
-                               ".ipc": pl.scan_ipc}
-    if path.is_dir():
-        lf = pl.scan_parquet(str(path / "**/*.parquet"))
-    elif suffix in readers:
-        lf = readers[suffix](str(path))
-    elif suffix == ".csv.gz":
-        lf = pl.read_csv(str(path)).lazy()
-    else:
-        raise UsageError(f"cannot read {path}: use CSV, Parquet, JSON lines or Arrow IPC")
-    try:
-        if columns is not None:
-            present = set(lf.collect_schema().names())
-            lf = lf.select([c for c in columns if c in present])
-        return lf.collect().to_arrow()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InvalidInput(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
+    """A path (CSV, Parquet, JSON lines, Arrow IPC; a file, folder or glob) or a table-like,
+    as Arrow; of a file, only ``columns`` (those it has) are read."""
+    if isinstance(data, str | Path):
+        return read_file(data, columns=columns)
+    return to_arrow(data)
 
 
 def require_columns(table: pa.Table, needed: dict[str, list[str]]) -> None:

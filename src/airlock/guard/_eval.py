@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from airlock._files import write_atomic
 from airlock.errors import InvalidInput, UsageError
 
 from ._guard import Guard, Verdict
@@ -75,10 +76,7 @@ class GuardEvaluation:
         from ._report import render
 
         out = Path(path)
-        tmp = out.with_name(f".{out.name}.part")
-        tmp.write_text(render(self.to_dict()), encoding="utf-8")
-        tmp.replace(out)
-        return out
+        return write_atomic(out, render(self.to_dict()))
 
 
 # -- reading -------------------------------------------------------------------------------

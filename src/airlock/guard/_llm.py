@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from airlock._files import write_atomic
 from airlock.errors import AirlockError, ModelUnavailable, UsageError, file_not_found
 
 from ._guard import Guard, Verdict
@@ -375,9 +376,7 @@ def _pretty(obj: Any) -> bytes:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_atomic(path, data)
 
 
 def _write(path: Path, text: str) -> Path:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from airlock._files import write_atomic
 from airlock.errors import AirlockError, NotFound, UsageError
 
 from ._data import column_kind, open_data
@@ -113,10 +114,7 @@ class EndpointReport:
 
     def save_html(self, path: str | Path) -> Path:
         out = Path(path)
-        tmp = out.with_name(f".{out.name}.part")
-        tmp.write_text(self.to_html(), encoding="utf-8")
-        tmp.replace(out)
-        return out
+        return write_atomic(out, self.to_html())
 
 
 # -- drift against a reference -----------------------------------------------------------

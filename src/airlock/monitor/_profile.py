@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from airlock._files import write_atomic
 from airlock.errors import InvalidInput, NotFound, UsageError, file_not_found
 
 from ._data import BATCH_ROWS, Data, column_kind, open_data, to_float, to_text
@@ -337,10 +338,7 @@ class Profile:
     def save(self, path: str | Path) -> Path:
         """Write atomically (a temporary file, then a rename); returns the path."""
         out = Path(path)
-        tmp = out.with_name(f".{out.name}.part")
-        tmp.write_bytes(self.to_bytes())
-        tmp.replace(out)
-        return out
+        return write_atomic(out, self.to_bytes())
 
     @classmethod
     def from_bytes(cls, raw: bytes, *, name: str = "profile") -> Profile:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airlock._files import write_atomic
+
 __all__ = ["P_VALUE_METHODS", "ColumnDrift", "DriftResult", "severity"]
 
 P_VALUE_METHODS = frozenset({"ks", "chisquare", "z"})
@@ -180,7 +182,4 @@ class DriftResult:
     def save_html(self, path: str | Path, *, title: str | None = None) -> Path:
         """Write :meth:`to_html` atomically; returns the path."""
         out = Path(path)
-        tmp = out.with_name(f".{out.name}.part")
-        tmp.write_text(self.to_html(title=title), encoding="utf-8")
-        tmp.replace(out)
-        return out
+        return write_atomic(out, self.to_html(title=title))

@@ -1,21 +1,21 @@
 """The artifact store: content-addressed files on any fsspec filesystem.
 
-Local writes go to a temporary file in the destination folder and are renamed into place,
-so a crash never leaves half a file under a recorded name. Object stores (s3://) write whole
-objects, which is atomic by construction.
+Local writes (and downloads into a local cache) go through ``write_atomic``: a unique temporary
+file in the destination folder, fsync'd and renamed into place, so a crash never leaves half a
+file under a recorded name. Object stores (s3://) write whole objects, which is atomic by
+construction.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import fsspec
 
+from airlock._files import write_atomic
 from airlock.errors import DependencyMissing, IntegrityError, NotFound, UsageError, file_not_found
 
 __all__ = ["ArtifactStore", "sha256_file"]
@@ -143,40 +143,44 @@ class ArtifactStore:
             if target.exists() and sha256_file(target) == digest:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.part")
-            full = self._full(f"{prefix}/{rel}")
+            write_atomic(target, self._download(f"{prefix}/{rel}", digest))
+        return dest
+
+    def _download(self, key: str, digest: str) -> Callable[[IO[bytes]], None]:
+        """A writer for :func:`write_atomic`: the object's bytes, refused unless they hash to
+        ``digest`` (then the target is left as it was)."""
+        full = self._full(key)
+
+        def download(out: IO[bytes]) -> None:
             self._fresh(full)
+            h = hashlib.sha256()
             try:
-                self.fs.get_file(full, str(tmp))
+                with self.fs.open(full, "rb") as fh:
+                    while chunk := fh.read(CHUNK):
+                        h.update(chunk)
+                        out.write(chunk)
             except FileNotFoundError:
-                raise IntegrityError(f"artifact {self.url(prefix + '/' + rel)} is missing") \
-                    from None
-            got = sha256_file(tmp)
+                raise IntegrityError(f"artifact {self.url(key)} is missing") from None
+            got = h.hexdigest()
             if got != digest:
-                tmp.unlink()
                 raise IntegrityError(
-                    f"artifact {self.url(prefix + '/' + rel)} failed its integrity check: "
+                    f"artifact {self.url(key)} failed its integrity check: "
                     f"sha256 is {got[:12]}…, the registry recorded {digest[:12]}…"
                 )
-            os.replace(tmp, target)
-        return dest
+        return download
 
 
 def _atomic_local_copy(src: Path, dest: Path) -> tuple[int, str]:
     dest.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.sha256()
     size = 0
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as fh:
+
+    def copy(out: IO[bytes]) -> None:
+        nonlocal size
+        with open(src, "rb") as fh:
             while chunk := fh.read(CHUNK):
                 h.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(dest, copy)
     return size, h.hexdigest()
