@@ -4,6 +4,10 @@ SQL source on the real PostgreSQL server."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,7 @@ import sqlalchemy as sa
 import airlock
 from airlock.store import get_store
 
-from .test_cli import cli, one_line_error
+from .test_cli import AIRLOCK, cli, one_line_error
 
 
 @pytest.fixture
@@ -133,3 +137,67 @@ def test_infer_output_folder_missing_is_one_line(files: dict[str, Path],
     line = one_line_error(cli("contract", "infer", str(files["good"]), "-o", str(target),
                               home=airlock_home))
     assert line == f"error: no such file or folder: {target.parent}"
+
+
+def _terminal(*args: str, home: Path, columns: int = 80) -> tuple[int, str]:
+    """Run the CLI on a real terminal (a pty) ``columns`` wide: (exit code, text seen)."""
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "AIRLOCK_HOME": str(home), "COLUMNS": str(columns), "LINES": "50",
+           "TERM": "xterm"}
+    env.pop("AIRLOCK_STORE_URI", None)
+    proc = subprocess.Popen([AIRLOCK, *args], stdout=secondary, stderr=secondary, env=env)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    code = proc.wait(timeout=60)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+    return code, text.replace("\r\n", "\n")
+
+
+def test_failing_checks_show_their_reason_at_80_columns(tmp_path: Path,
+                                                        airlock_home: Path) -> None:
+    """Issue 12 item 10: a failing type check showed `type | hue | error | 0 | 1` and a PSI
+    row no value; every failing row now says why, PSI rows say their value, at 80 columns."""
+    n = 400
+    pl.DataFrame({"hue": ["red"] * n, "age": list(range(n)),
+                  "score": [float(i % 10) for i in range(n)]}).write_parquet(
+        tmp_path / "current.parquet")
+    pl.DataFrame({"age": list(range(n)), "score": [float(i % 3) for i in range(n)]}
+                 ).write_parquet(tmp_path / "reference.parquet")
+    (tmp_path / "current.csv").write_text("hue,age\n" + "".join(
+        f"{'blue' if i % 4 == 0 else i},{i}\n" for i in range(n)))
+    contract = tmp_path / "c.yaml"
+    contract.write_text(
+        "name: colours\ncolumns:\n  hue: {type: int}\n  age: {type: int, max: 300}\n"
+        "table:\n  distribution:\n    reference: reference.parquet\n"
+        "    max_psi: {age: 0.1, score: 0.1}\n")
+    code, text = _terminal("contract", "validate", str(contract),
+                           str(tmp_path / "current.parquet"), home=airlock_home)
+    assert code == 1, text
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    flat = " ".join(text.split())
+    as_json = json.loads(cli("contract", "validate", str(contract),
+                             str(tmp_path / "current.parquet"), "--json",
+                             home=airlock_home).stdout)
+    for check in as_json["checks"]:
+        if not check["passed"]:
+            assert check["detail"], check
+            assert " ".join(check["detail"].split()) in flat, (check, text)
+    assert "FAIL type hue: expected int, the data holds String" in flat, text  # physical
+    assert "FAIL range age: 99 rows (24.75%); expected values at most 300" in flat, text
+    assert re.search(r"FAIL psi score: PSI \d+\.\d{4} \(at most 0\.1\)", flat), text
+    assert "ok psi age: PSI 0.0000 (at most 0.1)" in flat, text
+    # text parsed from a CSV: the values that are not ints, with examples
+    code, text = _terminal("contract", "validate", str(contract),
+                           str(tmp_path / "current.csv"), home=airlock_home)
+    flat = " ".join(text.split())
+    assert "FAIL type hue: 100 rows (25.00%); values present but not a valid int; e.g. " \
+           "'blue', 'blue', 'blue'" in flat, text

@@ -55,17 +55,53 @@ def validate(
         raise typer.Exit(1)
 
 
+# checks of the whole table: failing_rows is 1 when they failed, not a count of rows
+_TABLE_CHECKS = frozenset({"rows", "psi", "leakage", "freshness", "column_present"})
+
+
 def _print(out: dict[str, Any]) -> None:
-    failed = [c for c in out["checks"] if not c["passed"]]
+    """One line per failing check with its reason (wrapped, never cut), then the PSI values of
+    the distribution checks that passed: nothing the JSON says fails is shown without why."""
+    from rich.markup import escape
+
+    c = console()
+    failed = [ch for ch in out["checks"] if not ch["passed"]]
     verdict = "PASSED" if out["passed"] else "FAILED"
-    console().print(f"[bold]{out['contract']}[/]: {verdict} — {out['rows']:,} rows, "
-                    f"{len(out['checks'])} checks, {len(failed)} failing, "
-                    f"{out['seconds']:.2f} s")
-    if failed:
-        table(None, ["check", "column", "severity", "failing rows", "fraction", "examples"],
-              [[c["name"], c["column"] or "-", c["severity"], c["failing_rows"],
-                c["failing_fraction"], ", ".join(repr(e) for e in c["examples"])]
-               for c in failed])
+    c.print(f"[bold]{escape(out['contract'])}[/]: {verdict} — {out['rows']:,} rows, "
+            f"{len(out['checks'])} checks, {len(failed)} failing, {out['seconds']:.2f} s")
+    for ch in failed:
+        mark = "[yellow]WARN[/]" if ch["severity"] == "warn" else "[red]FAIL[/]"
+        c.print(f"{mark} {escape(_check_line(ch))}")
+    for ch in out["checks"]:
+        if ch["passed"] and ch["name"] == "psi" and ch.get("detail"):
+            c.print(f"ok   {escape(_where(ch))}: {escape(ch['detail'])}")
+
+
+def _where(ch: dict[str, Any]) -> str:
+    return f"{ch['name']} {ch['column']}" if ch.get("column") else str(ch["name"])
+
+
+def _check_line(ch: dict[str, Any]) -> str:
+    parts = []
+    if ch["failing_rows"] and ch["name"] not in _TABLE_CHECKS:
+        parts.append(f"{ch['failing_rows']:,} rows ({_share(ch['failing_fraction'])})")
+    parts.append(ch.get("detail") or "failed")
+    line = f"{_where(ch)}: " + "; ".join(parts)
+    if ch["examples"]:
+        shown = [_short(repr(e)) for e in ch["examples"][:3]]
+        more = " …" if len(ch["examples"]) > 3 else ""
+        line += f"; e.g. {', '.join(shown)}{more}"
+    return line
+
+
+def _share(fraction: float) -> str:
+    if 0 < fraction < 0.0001:
+        return "<0.01%"
+    return f"{fraction:.2%}"
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @app.command("diff")

@@ -24,7 +24,7 @@ import polars as pl
 from ._model import ColumnSpec
 from ._result import CheckResult
 
-__all__ = ["Check", "column_checks", "dtype_matches", "mask", "parse_expr", "raw_name",
+__all__ = ["Check", "between", "column_checks", "dtype_matches", "mask", "parse_expr", "raw_name",
            "to_json_value"]
 
 RAW_PREFIX = "__airlock_raw__"
@@ -91,9 +91,21 @@ def dtype_matches(dtype: pl.DataType, type_: str) -> bool:
     return isinstance(dtype, pl.Datetime)
 
 
-def _count_judge(value: Any, rows: int) -> tuple[int, bool, str | None]:
-    n = int(value or 0)
-    return n, n == 0, None
+def between(lo: Any, hi: Any) -> str:
+    """'in [17, 90]', 'at least 17' or 'at most 90', numbers written as people write them."""
+    def plain(v: Any) -> str:
+        return f"{v:g}" if isinstance(v, float) and abs(v) < 1e15 else str(v)
+    if lo is not None and hi is not None:
+        return f"in [{plain(lo)}, {plain(hi)}]"
+    return f"at least {plain(lo)}" if lo is not None else f"at most {plain(hi)}"
+
+
+def _count_judge(what: str) -> Judge:
+    """Failing rows counted; the detail says what ``what`` (of the failing values) is."""
+    def judge(value: Any, rows: int) -> tuple[int, bool, str | None]:
+        n = int(value or 0)
+        return n, n == 0, f"values {what}" if n else None
+    return judge
 
 
 def _fraction_judge(limit: float) -> Judge:
@@ -129,15 +141,16 @@ def column_checks(name: str, spec: ColumnSpec, *, type_check: tuple[pl.Expr, pl.
     checks: list[Check] = []
     if type_check is not None:
         fails, shown = type_check
-        checks.append(Check("type", agg=fails.sum(), judge=_count_judge, fails=fails,
-                            shown=shown, **base))
+        checks.append(Check("type", agg=fails.sum(), judge=_count_judge(
+            f"present but not a valid {spec.type}"), fails=fails, shown=shown, **base))
     elif type_failure is not None:
         checks.append(Check("type", decided=CheckResult(
             "type", name, sev, False, 0, 1.0, [], type_failure), **base))
     else:
         checks.append(Check("type", decided=CheckResult("type", name, sev, True), **base))
     if not spec.nullable:
-        checks.append(Check("not_null", agg=col.null_count(), judge=_count_judge, **base))
+        checks.append(Check("not_null", agg=col.null_count(),
+                            judge=_count_judge("null in a column that is not nullable"), **base))
     if spec.max_null_fraction is not None:
         checks.append(Check("max_null_fraction", agg=col.null_count(),
                             judge=_fraction_judge(spec.max_null_fraction), **base))
@@ -165,7 +178,7 @@ def _value_checks(name: str, spec: ColumnSpec, base: dict[str, Any]) -> list[Che
         parts = ([] if lo is None else [text < pl.lit(lo)]) + (
             [] if hi is None else [text > pl.lit(hi)])
         out.append(_row_check("range", _any(parts), text, base,
-                              f"expected values in [{spec.min}, {spec.max}]"))
+                              f"expected values {between(spec.min, spec.max)}"))
     if spec.allowed is not None:
         allowed = [str(v) for v in spec.allowed] if spec.type in _TEXT else spec.allowed
         out.append(_row_check("allowed", text.is_not_null() & ~text.is_in(allowed), text, base,
@@ -178,7 +191,7 @@ def _value_checks(name: str, spec: ColumnSpec, base: dict[str, Any]) -> list[Che
         parts = ([] if spec.min_length is None else [n < spec.min_length]) + (
             [] if spec.max_length is None else [n > spec.max_length])
         out.append(_row_check("length", _any(parts), text, base,
-                              f"expected length in [{spec.min_length}, {spec.max_length}]"))
+                              f"expected length {between(spec.min_length, spec.max_length)}"))
     if spec.unique:
         out.append(Check("unique", agg=col.count() - col.drop_nulls().n_unique(),
                          judge=_unique_judge, duplicates_of=name, **base))

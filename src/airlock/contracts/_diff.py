@@ -23,7 +23,7 @@ regex dropped or changed               yes         a changed pattern cannot be p
 regex added                            no          only narrows
 pii none → tag, or tag changed         yes         consumers must now protect the column
 severity error → warn                  yes         failing data is no longer blocked
-description, name, version             no          metadata
+description, observed, name, version   no          metadata
 table: row bounds widened, a unique    yes         as for columns; the reverse is compatible
 key / freshness / expression /
 distribution / leakage check dropped
@@ -142,9 +142,11 @@ def _column_changes(name: str, a: ColumnSpec, b: ColumnSpec) -> list[Change]:
         out.append(_flag(name, "severity", a.severity, b.severity,
                          "failing data is no longer blocked, only warned about",
                          "failing data is now blocked", breaking=b.severity == "warn"))
-    if a.description != b.description:
-        out.append(Change("changed", name, "description", a.description, b.description,
-                          False, "metadata only"))
+    for meta in ("description", "observed"):
+        old, new = getattr(a, meta), getattr(b, meta)
+        if old != new:
+            out.append(Change("changed", name, meta, _plain(old), _plain(new), False,
+                              "metadata only"))
     return out
 
 

@@ -10,8 +10,10 @@ are checked on the first ``sample_rows`` rows.
 What an inferred contract records, on purpose:
 
 * ``min``/``max`` (numbers; dates and datetimes as ISO strings) and ``min_length``/``max_length``
-  are the observed values, exactly, never widened: a starting point that a person loosens where
-  the domain allows (new data outside the observed range then fails loudly, not silently).
+  are the observed range widened by a margin (10% of its width each side, rounded outward,
+  never across zero where the data did not cross it: see ``_margin``), so an untouched
+  held-out split of the same data passes; the observed values are kept under ``observed:``.
+  A starting point that a person tightens or loosens where the domain says so.
 * ``nullable: false`` when the column had no nulls; otherwise nullable with no maximum fraction.
 * ``category`` with a sorted ``allowed`` list for text with at most ``max_categories`` distinct
   values that are also at most 5% of the rows; ``unique: true`` for int and text columns with
@@ -25,15 +27,18 @@ What an inferred contract records, on purpose:
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from airlock._files import reading, scan_table
-from airlock.contracts._model import ColumnSpec, ContractSpec
+from airlock.contracts._model import ColumnSpec, ContractSpec, Observed
 from airlock.data import to_lazy
 from airlock.errors import InvalidInput
+
+from ._margin import MARGIN, widen
 
 __all__ = ["infer_contract"]
 
@@ -82,7 +87,8 @@ def _infer(lf: pl.LazyFrame, name: str, max_categories: int, sample_rows: int) -
     columns = {c: _column(i, kind, stats, exact, rows, max_categories, pii.get(c))
                for i, (c, kind) in enumerate(kinds.items()) if kind is not None}
     skipped = [f"{c} ({schema[c]})" for c in names if kinds[c] is None]
-    description = f"inferred from {rows} rows"
+    description = (f"inferred from {rows} rows; ranges are the observed ones (under observed) "
+                   f"widened by {MARGIN:.0%} of their width on each side")
     if skipped:
         description += "; columns of types a contract cannot check: " + ", ".join(skipped)
     return ContractSpec(name=name, version=1, description=description, columns=columns)
@@ -152,15 +158,23 @@ def _exact(lf: pl.LazyFrame, kinds: dict[str, str | None], stats: dict[str, Any]
 def _column(i: int, kind: str, stats: dict[str, Any], exact: dict[str, Any], rows: int,
             max_categories: int, pii: tuple[str, str] | None) -> ColumnSpec:
     spec: dict[str, Any] = {"type": kind, "nullable": bool(stats[f"{i}:nulls"] > 0)}
+    observed: dict[str, Any] = {}
     values = exact.get(f"{i}:values")
     distinct = len(values) if values is not None else None
     if kind == "string" and distinct is not None and \
             0 < distinct <= min(max_categories, _CATEGORY_SHARE * rows):
         spec.update(type="category", allowed=sorted(values or []))
     elif kind == "string":
-        spec.update(min_length=stats[f"{i}:minlen"], max_length=stats[f"{i}:maxlen"])
+        seen = (stats[f"{i}:minlen"], stats[f"{i}:maxlen"])
+        spec.update(zip(("min_length", "max_length"), widen("length", *seen), strict=True))
+        observed.update(zip(("min_length", "max_length"), seen, strict=True))
     if kind in ("int", "float", "date", "datetime"):
-        spec.update(min=_bound(stats[f"{i}:min"]), max=_bound(stats[f"{i}:max"]))
+        seen = (stats[f"{i}:min"], stats[f"{i}:max"])
+        lo, hi = widen(kind, *seen)
+        spec.update(min=_bound(lo), max=_bound(hi))
+        observed.update(min=_bound(seen[0]), max=_bound(seen[1]))
+    if any(spec.get(k) != v for k, v in observed.items()):
+        spec["observed"] = Observed(**{k: v for k, v in observed.items() if v is not None})
     if exact.get(f"{i}:exact") == rows:
         spec["unique"] = True
     if pii is not None:
@@ -171,6 +185,8 @@ def _column(i: int, kind: str, stats: dict[str, Any], exact: dict[str, Any], row
 def _bound(value: Any) -> float | str | None:
     if value is None or isinstance(value, int | float):
         return value
+    if isinstance(value, Decimal):
+        return float(value)
     return str(value.isoformat()) if hasattr(value, "isoformat") else str(value)
 
 

@@ -8,8 +8,9 @@ columns:
   age:
     type: int                     # int | float | string | bool | date | datetime | category
     nullable: false               # or max_null_fraction: 0.01
-    min: 17
-    max: 90
+    min: 9                        # `contract infer` widens the observed range by 10% …
+    max: 98
+    observed: {min: 17, max: 90}  # … and records what it saw (information, never checked)
     description: age in years
   workclass:
     type: category
@@ -59,6 +60,7 @@ __all__ = [
     "Expression",
     "Freshness",
     "Leakage",
+    "Observed",
     "RowBounds",
     "TableSpec",
 ]
@@ -73,6 +75,15 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Observed(_Strict):
+    """What ``contract infer`` saw, kept next to the widened bounds it set (never checked)."""
+
+    min: float | str | None = None
+    max: float | str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
 
 
 class ColumnSpec(_Strict):
@@ -90,6 +101,7 @@ class ColumnSpec(_Strict):
                  "free_text", "ip_address", "payment_card", "other"] = "none"
     description: str | None = None
     severity: Severity = "error"
+    observed: Observed | None = None
 
     @field_validator("regex")
     @classmethod

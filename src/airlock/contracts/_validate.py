@@ -37,6 +37,7 @@ from airlock.errors import InvalidInput
 from ._checks import (
     Check,
     Judge,
+    between,
     column_checks,
     dtype_matches,
     mask,
@@ -282,7 +283,7 @@ def _table_checks(spec: ContractSpec, lf: pl.LazyFrame, schema: pl.Schema, rows:
                                                               or rows <= bounds.max)
         out.append(CheckResult("rows", None, bounds.severity, ok, 0 if ok else 1,
                                0.0 if ok else 1.0, [], None if ok else
-                               f"{rows} rows, expected [{bounds.min}, {bounds.max}]"))
+                               f"{rows} rows, expected {between(bounds.min, bounds.max)}"))
     for key in spec.table.unique:
         out.append(_unique_key(spec, lf, schema, key, rows, k, engine))
     out.extend(_stats_checks(spec, lf, base_dir))
