@@ -336,6 +336,39 @@ def test_adult_contract_passes_and_a_broken_copy_fails(tmp_path: Path) -> None:
     json.dumps(bad.to_dict(), allow_nan=False)
 
 
+
+def _clean_split(file: str) -> pl.DataFrame:
+    """An Adult split cleaned as examples/demo.py's ``load_split`` does."""
+    raw = pl.read_csv(ROOT / "examples" / "data" / file, has_header=False, comment_prefix="|",
+                      schema=dict.fromkeys(ADULT_COLUMNS, pl.String))
+    df = raw.with_columns(pl.all().str.strip_chars().replace("?", None))
+    numeric = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
+    return (df.filter(pl.col("income").is_not_null())
+            .with_columns(pl.col(numeric).cast(pl.Int64),
+                          (pl.col("income").str.strip_chars_end(".") == ">50K").cast(pl.Int64))
+            .drop("fnlwgt"))
+
+
+def test_the_example_contract_passes_both_adult_splits_with_its_psi_checks() -> None:
+    """examples/adult.contract.yaml (as the demo uses it): its distribution block finds the
+    reference next to it, and both splits pass every check, PSI included."""
+    from airlock.contracts import Contract
+
+    contract = Contract.from_yaml(ROOT / "examples" / "adult.contract.yaml")
+    dist = contract.spec.table.distribution
+    assert dist is not None and set(dist.max_psi) == {"age", "education", "hours_per_week"}
+    train = _clean_split("adult.data.gz")
+    # the committed reference is exactly the training split's columns (examples/data/README.md)
+    reference = pl.read_parquet(ROOT / "examples" / "data" / dist.reference.split("/")[-1])
+    assert reference.equals(train.select("age", "education", "hours_per_week"))
+    for split in (train, _clean_split("adult.test.gz")):
+        result = contract.validate(split, store=False)
+        assert result.passed, [(c.name, c.column, c.detail) for c in result.failed]
+        psis = [c for c in result.checks if c.name == "psi"]
+        assert len(psis) == 3 and all(c.passed and (c.detail or "").startswith("PSI ")
+                                      for c in psis)
+
+
 # --- bounded memory -----------------------------------------------------------------------
 
 def _status_kb(field: str) -> int:
