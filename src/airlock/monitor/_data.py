@@ -19,6 +19,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from airlock._files import reading, scan_table
+from airlock.errors import file_not_found
 
 __all__ = ["BATCH_ROWS", "Data", "column_kind", "open_data", "to_float", "to_text"]
 
@@ -113,6 +114,8 @@ def open_data(obj: Any, *, what: str = "data") -> Data:
     if isinstance(obj, Data):
         return obj
     if isinstance(obj, str | Path):
+        if not any(ch in str(obj) for ch in "*?[") and not Path(obj).exists():
+            raise file_not_found(obj, f"{what} file")  # says which input is missing
         return Data(name=f"{what} {str(obj)!r}", frame=scan_table(obj))
     if type(obj).__name__ == "LazyFrame":
         obj = obj.collect(engine="streaming")
