@@ -78,7 +78,11 @@ def test_endpoint_report_over_a_served_log(traffic: dict[str, Any], tmp_path: Pa
     burst = {rid: int(i >= 30) for i, (rid, _) in enumerate(traffic["sent"])}
     seen = set()
     for w in report.windows:
-        rows = first[(first["ts"] >= w.start) & (first["ts"] < w.end)]
+        rows = first[(first["ts"] >= w.start) & (first["ts"] < w.end)
+                     & (first["status"] == 200)]
+        if rows.empty:  # a window holding only a rejected request: no drift to read
+            assert w.input_drift is None
+            continue
         (which,) = set(rows["request_id"].map(burst))  # a burst may span windows, not mix
         age = w.input_drift.columns["age"] if w.input_drift else None
         assert age is not None and age.method == "wasserstein"
@@ -105,10 +109,61 @@ def test_alert_rules_on_a_served_log(traffic: dict[str, Any], tmp_path: Path) ->
          "column": "age", "threshold": 0.1, "statistic": "psi"}]}
     result = run_alerts(load_rules(doc), state_path=tmp_path / "state.json")
     by = {o.rule: o for o in result.outcomes}
-    # requests rejected before scoring (the bad payloads) are not in the prediction log
-    assert by["errors"].value == 0.0 and by["errors"].details["requests"] == 60
-    assert not by["errors"].firing
+    # every answered request is in the log: the two bad payloads (4xx) count as errors
+    assert by["errors"].details["requests"] == 62 and by["errors"].details["errors"] == 2
+    assert by["errors"].value == pytest.approx(2 / 62) and by["errors"].firing
     assert by["fresh"].value is not None and by["fresh"].value < 600
     assert not by["fresh"].firing
     assert by["acc"].value is not None and by["acc"].value > 0.6 and not by["acc"].firing
     assert by["age"].firing and by["age"].details["statistic"] == "psi"
+
+
+def picky_model(df: Any) -> dict[str, Any]:
+    """A model that raises on some inputs (a negative ``x``), not because they are invalid."""
+    if (df["x"] < 0).any():
+        raise RuntimeError("negative x")
+    return {"prediction": (df["x"] > 1).astype("int64").to_numpy()}
+
+
+def test_failed_requests_are_logged_and_counted(tmp_path: Path) -> None:
+    """Issue 12.1: 4 of 7 requests answered 503 → 7 requests, error rate 4/7, alert fires;
+    the 503s keep their (redacted) inputs; a request rejected before scoring is logged."""
+    import pandas as pd
+
+    import airlock
+
+    example = pd.DataFrame({"x": [1.0, 2.0], "note": ["a", "b"]})
+    version = airlock.register_model("picky", picky_model, input_example=example).version
+    config = EndpointConfig.model_validate({
+        "name": "picky", "routes": [{"model": f"picky@{version}"}],
+        "logging": {"redact": {"note": "mask"}}})
+    xs = [2.0, -1.0, 3.0, -2.0, -3.0, 0.5, -4.0]
+    with running(config) as url, httpx.Client(base_url=url) as c:
+        codes = [c.post("/invocations", json={"dataframe_split": {
+            "columns": ["x", "note"], "data": [[x, "secret"]]}}).status_code for x in xs]
+    assert codes == [200, 503, 200, 503, 503, 200, 503]
+    report = monitor_endpoint("picky", window="1h", drift=False)
+    assert report.totals["requests"] == 7 and report.totals["errors"] == 4
+    assert report.totals["error_rate"] == pytest.approx(4 / 7)
+    assert report.totals["statuses"] == {"200": 3, "503": 4}
+    rules = {"endpoint": "picky", "window": "1h", "notify": {"log": False}, "rules": [
+        {"name": "errors", "kind": "error_rate", "threshold": 0.1, "min_requests": 1}]}
+    (outcome,) = run_alerts(load_rules(rules), state_path=tmp_path / "s.json").outcomes
+    assert outcome.value == pytest.approx(4 / 7) and outcome.firing
+    logged = read_prediction_log("picky").to_pylist()
+    failed = [r for r in logged if r["status"] == 503]
+    assert len(failed) == 4 and all(r["error_code"] == "ModelUnavailable" for r in failed)
+    assert all("picky" in r["error"] and "RuntimeError" in r["error"] for r in failed)
+    assert sorted(r["inputs"]["x"] for r in failed) == [-4.0, -3.0, -2.0, -1.0]
+    assert {r["inputs"]["note"] for r in logged} == {"***"}  # redacted as configured
+    assert all(r["outputs"] is None and r["latency_ms"] > 0 for r in failed)
+    assert {r["error_code"] for r in logged if r["status"] == 200} == {None}
+
+    with running(config) as url:  # rejected before scoring: not JSON
+        bad = httpx.post(f"{url}/invocations", content=b"{nope",
+                         headers={"content-type": "application/json"})
+    assert bad.status_code == 400
+    (row,) = [r for r in read_prediction_log("picky").to_pylist() if r["status"] == 400]
+    assert row["request_id"] == bad.headers["x-request-id"] and row["route"] == "rejected"
+    assert row["inputs"] is None and row["error_code"] == "UsageError" and row["error"]
+    assert monitor_endpoint("picky", window="1h", drift=False).totals["requests"] == 8

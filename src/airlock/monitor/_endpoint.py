@@ -212,15 +212,28 @@ def _window_report(endpoint: str, win: LogWindow, drift: _Drift) -> WindowReport
 
 
 def _totals(windows: list[LogWindow]) -> dict[str, Any]:
-    from ._metrics import latency_percentiles
+    from collections import Counter
+
+    from ._metrics import latency_percentiles, shadow_figures
 
     requests = sum(w.requests for w in windows)
     errors = sum(w.errors for w in windows)
     lat = np.concatenate([w.latencies for w in windows]) if windows else np.empty(0)
+    routes: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()
+    for w in windows:
+        routes.update(w.routes)
+        statuses.update(w.statuses)
+    shadow_lat = [w.shadow_latencies for w in windows if w.shadow_requests]
     return {"windows": len(windows), "requests": requests,
             "rows": sum(w.rows for w in windows), "errors": errors,
             "error_rate": errors / requests if requests else None,
-            "latency_ms": latency_percentiles(lat)}
+            "latency_ms": latency_percentiles(lat), "routes": dict(sorted(routes.items())),
+            "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            "shadow": shadow_figures(
+                sum(w.shadow_requests for w in windows), sum(w.shadow_errors for w in windows),
+                np.concatenate(shadow_lat) if shadow_lat else np.empty(0),
+                sum(w.shadow_compared for w in windows), sum(w.shadow_agreed for w in windows))}
 
 
 def monitor_endpoint(name: str, *, window: str | timedelta = "1h",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from airlock.errors import PredictionLogError
 
 from ._locations import log_locations
-from ._read import read_prediction_log, scan_prediction_log
+from ._read import logged_endpoints, read_prediction_log, scan_prediction_log
 from ._records import make_batch_records, make_feedback, make_records
 from ._redact import RedactMode, Redactor
 from ._schema import COLUMNS, FEEDBACK, PREDICTIONS, TS_TYPE
@@ -33,6 +33,7 @@ __all__ = [
     "RedactMode",
     "Redactor",
     "log_locations",
+    "logged_endpoints",
     "make_batch_records",
     "make_feedback",
     "make_records",
