@@ -167,3 +167,39 @@ def test_failed_requests_are_logged_and_counted(tmp_path: Path) -> None:
     assert row["request_id"] == bad.headers["x-request-id"] and row["route"] == "rejected"
     assert row["inputs"] is None and row["error_code"] == "UsageError" and row["error"]
     assert monitor_endpoint("picky", window="1h", drift=False).totals["requests"] == 8
+
+
+def test_shadow_traffic_is_reported_apart(adult_sample: Any) -> None:
+    """Issue 12.2: 12 client requests to an endpoint with a shadow → requests 12; the shadow
+    has its own requests, latency and agreement with what the clients got."""
+    v1, v2 = register_adult(adult_sample, versions=2)
+    x = adult_frame(adult_sample)
+    config = EndpointConfig.model_validate({
+        "name": NAME, "routes": [{"model": f"{NAME}@{v1}", "weight": 0.9},
+                                 {"model": f"{NAME}@{v1}", "weight": 0.1, "name": "canary"}],
+        "shadow": f"{NAME}@{v2}"})
+    with running(config) as url, httpx.Client(base_url=url) as c:
+        for i in range(12):
+            r = c.post("/invocations", json=_body(x.iloc[i * 5:(i + 1) * 5]))
+            assert r.status_code == 200, r.text
+    report = monitor_endpoint(NAME, window="1h", drift=False)
+    t = report.totals
+    log = read_prediction_log(NAME).to_pandas()
+    client, shadow = log[log["route"] != "shadow"], log[log["route"] == "shadow"]
+    assert len(shadow) == 60  # the shadow answered every row
+    assert t["requests"] == 12 and t["rows"] == 60 and t["errors"] == 0
+    assert sum(t["routes"].values()) == 12 and "shadow" not in t["routes"]
+    first = client[client["row"] == 0]
+    assert t["latency_ms"]["p95"] == pytest.approx(
+        np.percentile(first["latency_ms"].astype(float), 95))
+    s = t["shadow"]
+    assert s["requests"] == 12 and s["errors"] == 0 and s["compared"] == 60
+    sfirst = shadow[shadow["row"] == 0]
+    assert s["latency_ms"]["p50"] == pytest.approx(
+        np.percentile(sfirst["latency_ms"].astype(float), 50))
+    pairs = client.merge(shadow, on=["request_id", "row"], suffixes=("", "_s"))
+    agree = (pairs["outputs"].map(lambda o: o["prediction"])
+             == pairs["outputs_s"].map(lambda o: o["prediction"])).mean()
+    assert s["agreement"] == pytest.approx(agree)
+    (win,) = report.windows
+    assert win.serving["requests"] == 12 and win.serving["shadow"]["requests"] == 12

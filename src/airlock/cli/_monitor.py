@@ -175,9 +175,18 @@ def _print_endpoint(out: dict[str, Any], report: Path | None) -> None:
                                           "p99 ms", "req/s", "accuracy|mae", "drift share"],
           rows)
     t = out["totals"]
+    statuses = ", ".join(f"{k}: {v:,}" for k, v in (t.get("statuses") or {}).items())
     console().print(f"{t['windows']} windows, {t['requests']:,} requests, error rate "
                     f"{pct(t['error_rate'])}, p95 {t['latency_ms']['p95'] or 0:.1f} ms"
-                    + (f"; report written to {report}" if report else ""))
+                    + (f" (status {statuses})" if statuses else ""))
+    s = t.get("shadow")
+    if s:  # never part of the client figures above
+        console().print(f"shadow (not counted above): {s['requests']:,} requests, error rate "
+                        f"{pct(s['error_rate'])}, p95 {s['latency_ms']['p95'] or 0:.1f} ms, "
+                        f"agrees with the client's answer on {pct(s['agreement'])} of "
+                        f"{s['compared']:,} rows")
+    if report:
+        console().print(f"report written to {report}")
 
 
 @app.command("run")
