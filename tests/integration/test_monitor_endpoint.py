@@ -203,3 +203,42 @@ def test_shadow_traffic_is_reported_apart(adult_sample: Any) -> None:
     assert s["agreement"] == pytest.approx(agree)
     (win,) = report.windows
     assert win.serving["requests"] == 12 and win.serving["shadow"]["requests"] == 12
+
+
+def test_prediction_drift_is_against_the_evaluations_predictions(adult_sample: Any,
+                                                                  tmp_path: Path) -> None:
+    """Issue 12.3: with no reference given, prediction drift compares the logged outputs with
+    the profile of the served version's predictions recorded at evaluation time, and says
+    so in the table, the JSON and the HTML."""
+    import airlock
+    from airlock.monitor import evaluation_reference
+
+    import polars as pl
+
+    (v1,) = register_adult(adult_sample, versions=1)
+    data = adult_sample.with_columns(y=(pl.col("income") == ">50K").cast(pl.Int64)) \
+        .drop("income")
+    ev = airlock.evaluate(f"{NAME}@{v1}", data, target="y", bootstrap=0)
+    profile, what = evaluation_reference(NAME, v1)
+    assert profile is not None and set(profile.columns) >= {"prediction"}
+    assert what == (f"predictions of evaluation {ev.id} of {NAME} v{v1} "
+                    f"({adult_sample.height:,} rows)")
+    config = EndpointConfig.model_validate({"name": NAME,
+                                            "routes": [{"model": f"{NAME}@production"}]})
+    x = adult_frame(adult_sample)
+    with running(config) as url, httpx.Client(base_url=url) as c:
+        for i in range(0, 200, 20):
+            assert c.post("/invocations", json=_body(x.iloc[i:i + 20])).status_code == 200
+    report = monitor_endpoint(NAME, window="1h")
+    assert report.prediction_reference == what
+    (win,) = report.windows
+    assert win.prediction_drift is not None and win.prediction_drift.reference == what
+    assert "prediction" in win.prediction_drift.columns
+    assert win.missing == {"input_drift": "no reference given for the inputs",
+                           "label_drift": "no labelled request in this window"}
+    out = report.to_dict()
+    assert out["windows"][0]["prediction_drift"]["reference"] == what
+    html = report.save_html(tmp_path / "r.html").read_text()
+    assert f"evaluation {ev.id}" in html
+    # a version never evaluated: missing, with the reason, never the first window
+    assert evaluation_reference(NAME, 99)[0] is None

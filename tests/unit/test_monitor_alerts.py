@@ -468,15 +468,26 @@ def test_endpoint_report_over_several_windows(tmp_path: Path) -> None:
         assert w.serving["latency_ms"]["p95"] == pytest.approx(np.percentile(lat, 95))
         assert w.serving["routes"] == {"primary": 40}
         assert w.serving["throughput_rps"] == pytest.approx(40 / 3600)
-    # prediction drift: the first window is the reference of the outputs
-    assert report.windows[0].prediction_drift is None
-    later = report.windows[1].prediction_drift
-    assert later is not None and set(later.columns) == {"prediction", "proba_1"}
+    # prediction drift: never against an unnamed reference (model "m" was never evaluated)
+    for w in report.windows:
+        assert w.prediction_drift is None
+        assert w.missing["prediction_drift"] == ("m v1 has no stored evaluation to compare its "
+                                                 "predictions with (run airlock eval, or pass "
+                                                 "a prediction reference)")
+    assert report.prediction_reference is None
+    assert report.to_dict()["prediction_reference_missing"].startswith("m v1 has no stored")
     log = read_prediction_log(EP, **_where()).to_pandas()
     proba = log["outputs"].map(lambda o: o["proba_1"]).to_numpy()
     ok = (log["status"] < 400).to_numpy()  # drift reads only what a model answered
     first, second = proba[:40][ok[:40]], proba[40:80][ok[40:80]]
     oracle = ks_2samp(first, second)
+    given = pa.table({"prediction": (first >= 0.5).astype(np.int64), "proba_1": first})
+    named = monitor_endpoint(EP, window="1h", since=NOW - timedelta(hours=3), until=NOW,
+                             prediction_reference=given)
+    later = named.windows[1].prediction_drift
+    assert later is not None and set(later.columns) == {"prediction", "proba_1"}
+    assert later.reference == "the prediction reference" == named.prediction_reference
+    assert named.to_dict()["windows"][1]["prediction_drift"]["reference"] == later.reference
     col = later.columns["proba_1"]
     assert col.method == "ks" and col.p_value == pytest.approx(oracle.pvalue)
     # input drift against a reference table: only the third window's ages moved

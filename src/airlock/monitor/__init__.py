@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ._alerts import AlertRun, RuleOutcome, default_state_path, evaluate_rules, run_alerts
 from ._endpoint import EndpointReport, WindowReport, monitor_endpoint
+from ._logscan import parse_duration
 from ._monitor import DriftMonitor
 from ._notify import (
     LogNotifier,
@@ -26,6 +27,7 @@ from ._notify import (
     write_prometheus,
 )
 from ._profile import CategoricalProfile, NumericProfile, Profile
+from ._reference import evaluation_reference, record_prediction_profile
 from ._report import render_drift_report
 from ._result import ColumnDrift, DriftResult
 from ._rules import AlertRules, load_rules
@@ -33,5 +35,6 @@ from ._rules import AlertRules, load_rules
 __all__ = ["AlertRules", "AlertRun", "CategoricalProfile", "ColumnDrift", "DriftMonitor",
            "DriftResult", "EndpointReport", "LogNotifier", "Notification",
            "NotificationFailed", "NumericProfile", "Profile", "RuleOutcome", "WebhookNotifier",
-           "WindowReport", "default_state_path", "evaluate_rules", "load_rules",
-           "monitor_endpoint", "render_drift_report", "run_alerts", "write_prometheus"]
+           "WindowReport", "default_state_path", "evaluate_rules", "evaluation_reference",
+           "load_rules", "monitor_endpoint", "parse_duration", "record_prediction_profile",
+           "render_drift_report", "run_alerts", "write_prometheus"]

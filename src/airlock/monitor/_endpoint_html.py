@@ -58,7 +58,9 @@ def render_endpoint_report(report: EndpointReport) -> str:
                    ("error rate", _f(t.get("error_rate"))),
                    ("p95 latency (ms)", _f((t.get("latency_ms") or {}).get("p95"), 2)),
                    ("window length", str(report.window)),
-                   ("reference", report.reference or "first window (outputs only)"),
+                   ("input drift compared with", report.reference or "— (no reference given)"),
+                   ("prediction drift compared with", report.prediction_reference
+                    or f"— ({report.prediction_reference_missing or 'not computed'})"),
                    ("generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))]),
             '<h2 id="serving">Serving per window</h2>',
             table(["window", "requests", "rows", "error rate", "p50 ms", "p95 ms", "p99 ms",

@@ -45,7 +45,8 @@ __all__ = [
 F64 = NDArray[np.float64]
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-SERVING_COLUMNS = ["request_id", "row", "ts", "route", "status", "latency_ms"]
+SERVING_COLUMNS = ["request_id", "row", "ts", "route", "model", "version", "status",
+                   "latency_ms"]
 SHADOW = "shadow"
 
 
@@ -140,6 +141,7 @@ class LogWindow:
     errors: int = 0
     routes: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
+    versions: Counter[tuple[str, int]] = field(default_factory=Counter)  # answered requests
     first_ms: int | None = None
     last_ms: int | None = None
     shadow_requests: int = 0
@@ -237,6 +239,14 @@ def _add_batch(windows: dict[int, LogWindow], batch: pa.RecordBatch, origin: int
         win.statuses.update(dict(zip(codes.tolist(), counts.tolist(), strict=True)))
         routed = pc.value_counts(routes.filter(pa.array(req))).to_pylist()
         win.routes.update({str(c["values"]): int(c["counts"]) for c in routed})
+        answered = req & (status < 400)
+        if answered.any() and "model" in batch.schema.names and "version" in batch.schema.names:
+            pairs = pa.table({"m": batch.column("model"), "v": batch.column("version")}) \
+                .filter(pa.array(answered)).group_by(["m", "v"]).aggregate([([], "count_all")])
+            for m, v, n in zip(pairs.column("m").to_pylist(), pairs.column("v").to_pylist(),
+                               pairs.column("count_all").to_pylist(), strict=True):
+                if m is not None and v is not None:
+                    win.versions[(m, int(v))] += int(n)
         sreq = in_win & shadow & first
         if sreq.any():
             win.shadow_requests += int(sreq.sum())

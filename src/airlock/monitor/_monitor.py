@@ -68,6 +68,16 @@ def _as_mapping(value: Any, what: str) -> dict[str, Any]:
                      f"got {type(value).__name__}")
 
 
+def _describe(reference: Any) -> str:
+    """What a reference is, for a result to state: the path, else its kind."""
+    if isinstance(reference, str | Path):
+        kind = "profile" if Profile.is_profile(reference) else "data"
+        return f"{kind} {reference}"
+    if isinstance(reference, Profile):
+        return "profile"
+    return f"{type(reference).__module__.split('.')[0]} table"
+
+
 class DriftMonitor:
     """Data drift of current data against a reference, column by column.
 
@@ -116,11 +126,14 @@ class DriftMonitor:
                              "numerical")
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, reference: Any) -> DriftMonitor:
+    def fit(self, reference: Any, *, name: str | None = None) -> DriftMonitor:
         """Learn the reference: a table, a path (Parquet/CSV/…; a saved profile is
-        recognised by its content) or a :class:`Profile`. Returns ``self``."""
+        recognised by its content) or a :class:`Profile`. ``name`` says what it is in every
+        result (default: the path, or "profile"/"table"). Returns ``self``."""
+        described = name or _describe(reference)
         if isinstance(reference, str | Path) and Profile.is_profile(reference):
             reference = Profile.load(reference)
+        self.reference_name_ = described
         self.reference_values_: dict[str, F64] = {}
         if isinstance(reference, Profile):
             self.profile_ = self._from_profile(reference)
@@ -252,7 +265,8 @@ class DriftMonitor:
                            drift_share_threshold=self.drift_share,
                            drifted=share >= self.drift_share, reference_rows=profile.rows,
                            current_rows=rows, window=window,
-                           approximate=any(c.approximate for c in cols.values()))
+                           approximate=any(c.approximate for c in cols.values()),
+                           reference=getattr(self, "reference_name_", None))
 
     def _windows(self, profile: Profile, data: Data, time_column: str,
                  every: str) -> list[DriftResult]:

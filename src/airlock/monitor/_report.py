@@ -151,7 +151,8 @@ def render_drift_report(result: DriftResult, *, title: str | None = None) -> str
         f"<p>{verdict} — {result.n_drifted} of {len(result.columns)} columns drifted "
         f"(share {result.drift_share:.2f}; dataset drift at ≥ "
         f"{result.drift_share_threshold:.2f})</p>",
-        facts([("reference rows", result.reference_rows),
+        facts([("compared with", result.reference or "the reference"),
+               ("reference rows", result.reference_rows),
                ("current rows", result.current_rows),
                ("window", result.window or "all data"),
                ("drifted columns", ", ".join(result.drifted_columns) or "none"),

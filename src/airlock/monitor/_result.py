@@ -127,6 +127,12 @@ class DriftResult:
     windows: tuple[DriftResult, ...] = ()
     approximate: bool = False
     seconds: float = 0.0
+    reference: str | None = None
+    """What the current data was compared with (a profile's or a file's path, a table, an
+    evaluation's predictions, an earlier window)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Columns left out of the comparison, each with why (redacted in the log, not
+    decodable, …): the drift share is over the compared columns only."""
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -143,6 +149,7 @@ class DriftResult:
 
     def to_dict(self, *, distribution: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
+            "reference": self.reference,
             "drift_share": self.drift_share, "drifted": self.drifted,
             "drift_share_threshold": self.drift_share_threshold,
             "n_columns": len(self.columns), "n_drifted": self.n_drifted,
@@ -153,6 +160,8 @@ class DriftResult:
             "columns": {n: c.to_dict(distribution=distribution)
                         for n, c in self.columns.items()},
         }
+        if self.skipped:
+            out["skipped"] = dict(self.skipped)
         if self.windows:
             out["windows"] = [w.to_dict(distribution=False) for w in self.windows]
         return out
