@@ -210,10 +210,10 @@ def test_prediction_drift_is_against_the_evaluations_predictions(adult_sample: A
     """Issue 12.3: with no reference given, prediction drift compares the logged outputs with
     the profile of the served version's predictions recorded at evaluation time, and says
     so in the table, the JSON and the HTML."""
+    import polars as pl
+
     import airlock
     from airlock.monitor import evaluation_reference
-
-    import polars as pl
 
     (v1,) = register_adult(adult_sample, versions=1)
     data = adult_sample.with_columns(y=(pl.col("income") == ">50K").cast(pl.Int64)) \
