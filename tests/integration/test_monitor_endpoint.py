@@ -242,3 +242,40 @@ def test_prediction_drift_is_against_the_evaluations_predictions(adult_sample: A
     assert f"evaluation {ev.id}" in html
     # a version never evaluated: missing, with the reason, never the first window
     assert evaluation_reference(NAME, 99)[0] is None
+
+
+def test_redacted_columns_are_skipped_and_the_others_scored(adult_sample: Any,
+                                                            tmp_path: Path) -> None:
+    """Issue 12.4: hash/mask turn a column into strings; drift skips it (saying why) and
+    scores the other columns instead of giving up on the whole endpoint."""
+    register_adult(adult_sample, versions=1)
+    x = adult_frame(adult_sample)
+    ref = tmp_path / "adult.profile"
+    Profile.from_data(adult_sample.drop("income").to_arrow()).save(ref)
+    config = EndpointConfig.model_validate({
+        "name": NAME, "routes": [{"model": f"{NAME}@production"}],
+        "logging": {"redact": {"age": "hash", "race": "mask", "education": "drop"}}})
+    with running(config) as url, httpx.Client(base_url=url) as c:
+        for i in range(0, 200, 20):
+            assert c.post("/invocations", json=_body(x.iloc[i:i + 20])).status_code == 200
+    report = monitor_endpoint(NAME, window="1h", reference=ref)
+    (win,) = report.windows
+    drift = win.input_drift
+    assert drift is not None, win.missing
+    assert {"age", "race", "education"}.isdisjoint(drift.columns)
+    assert {"hours_per_week", "sex", "workclass"} <= set(drift.columns)
+    assert drift.skipped == {
+        "age": "redacted in the prediction log (redact: hash): its logged values are not "
+               "comparable with the reference",
+        "race": "redacted in the prediction log (redact: mask): its logged values are not "
+                "comparable with the reference",
+        "education": "dropped from the prediction log (redact: drop)",
+        "fnlwgt": "not in the logged inputs"}  # in the reference, not a model input
+    assert report.to_dict()["windows"][0]["input_drift"]["skipped"] == drift.skipped
+    rules = {"endpoint": NAME, "window": "1h", "notify": {"log": False}, "rules": [
+        {"name": "share", "kind": "drift_share", "reference": str(ref), "threshold": 0.9}]}
+    run = run_alerts(load_rules(rules), state_path=tmp_path / "s.json")
+    (outcome,) = run.outcomes
+    assert outcome.value is not None
+    (result,) = run.drift.values()
+    assert set(result.skipped) == {"age", "race", "education"}

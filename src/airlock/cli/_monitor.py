@@ -193,6 +193,11 @@ def _print_endpoint(out: dict[str, Any], report: Path | None) -> None:
                         f"agrees with the client's answer on {pct(s['agreement'])} of "
                         f"{s['compared']:,} rows")
     console().print(f"input drift compared with: {out['reference'] or '- (no --reference)'}")
+    skipped: dict[str, str] = {}
+    for w in out["windows"]:
+        skipped.update((w["input_drift"] or {}).get("skipped") or {})
+    for name, why in skipped.items():
+        console().print(f"  not compared: {name}: {why}")
     console().print("prediction drift compared with: "
                     + (out["prediction_reference"] or
                        f"- ({out['prediction_reference_missing'] or 'not computed'})"))

@@ -33,6 +33,7 @@ from ._logscan import (
     LogWindow,
     parse_duration,
     read_labels,
+    redacted_columns,
     scan_windows,
     to_datetime,
     window_table,
@@ -143,6 +144,25 @@ def _reference_columns(reference: Any) -> tuple[Any, list[str]]:
     return reference, names
 
 
+def skipped_columns(table: pa.Table, names: list[str]) -> dict[str, str]:
+    """The reference columns ``names`` that cannot be compared with the logged ``table``,
+    each with why: redacted or dropped by the log's redactor, or never logged."""
+    redacted = redacted_columns(table)
+    out: dict[str, str] = {}
+    for n in names:
+        mode = redacted.get(n)
+        if mode == "drop":
+            out[n] = "dropped from the prediction log (redact: drop)"
+        elif mode is not None:
+            out[n] = (f"redacted in the prediction log (redact: {mode}): its logged values "
+                      "are not comparable with the reference")
+        elif n not in table.schema.names:
+            out[n] = "not in the logged inputs"
+        elif column_kind(table.schema.field(n).type) is None:
+            out[n] = f"logged as {table.schema.field(n).type}, which drift cannot compare"
+    return out
+
+
 def _usable(table: pa.Table, names: list[str]) -> list[str]:
     return [n for n in names if n in table.schema.names
             and column_kind(table.schema.field(n).type) is not None]
@@ -156,6 +176,7 @@ class _Drift:
     reference: Any = None
     ref_columns: list[str] = field(default_factory=list)
     ref_name: str | None = None
+    skipped: dict[str, str] = field(default_factory=dict)  # input columns left out, and why
     # (reference, its columns, what it is) for the outputs, tried in order
     candidates: list[tuple[Any, list[str], str]] = field(default_factory=list)
     pred_name: str | None = None
@@ -175,14 +196,21 @@ class _Drift:
             self.notes.append(str(exc))
             return None
 
-    def fit_inputs(self, table: pa.Table | None) -> None:
+    def fit_inputs(self, table: pa.Table | None) -> str | None:
+        """Fit on the reference's columns that the log holds as they were; the reason when
+        none is left (every shared column redacted)."""
         if self.inputs is not None or self.reference is None or table is None:
-            return
-        cols = _usable(table, self.ref_columns)
+            return None
+        self.skipped = skipped_columns(table, self.ref_columns)
+        cols = [n for n in _usable(table, self.ref_columns) if n not in self.skipped]
         if not cols:
+            if any(n in table.schema.names for n in self.ref_columns):
+                return ("every input the reference shares with the log is redacted there: "
+                        + "; ".join(f"{n}: {why}" for n, why in self.skipped.items()))
             raise UsageError("the reference shares no column with the logged inputs of the "
                              f"endpoint (reference: {', '.join(self.ref_columns[:8])})")
         self.inputs = DriftMonitor(columns=cols).fit(self.reference, name=self.ref_name)
+        return None
 
     def fit_outputs(self, table: pa.Table | None) -> str | None:
         """Fit on the first prediction reference that shares columns with the logged
@@ -266,11 +294,13 @@ def _window_report(endpoint: str, win: LogWindow, drift: _Drift) -> WindowReport
     inp = None
     if drift.reference is not None:
         inputs = window_table(endpoint, win.start, win.end, "inputs")
-        drift.fit_inputs(inputs)
+        why_inputs = drift.fit_inputs(inputs)
         inp = drift.score(drift.inputs, inputs)
+        if inp is not None and drift.skipped:
+            inp = replace(inp, skipped=dict(drift.skipped))
         if inp is None:
-            missing["input_drift"] = ("no answered request in this window" if inputs is None
-                                      else "see notes")
+            missing["input_drift"] = why_inputs or (
+                "no answered request in this window" if inputs is None else "see notes")
     else:
         missing["input_drift"] = "no reference given for the inputs"
     label, why_not = _label_drift(drift, win)

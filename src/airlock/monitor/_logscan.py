@@ -17,6 +17,7 @@ latest label wins.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ __all__ = [
     "newest_ts",
     "parse_duration",
     "read_labels",
+    "redacted_columns",
     "scan_windows",
     "to_datetime",
     "window_table",
@@ -352,19 +354,52 @@ def _answered(batch: pa.RecordBatch, part: str) -> pa.RecordBatch:
     return batch.filter(keep)
 
 
+def _redactions(batch: pa.RecordBatch, part: str) -> dict[str, str]:
+    """The fields of ``part`` the log's redactor changed (``hash``/``mask``) or dropped."""
+    from airlock.predlog import REDACTED
+
+    if part not in batch.schema.names:
+        return {}
+    f = batch.schema.field(part)
+    out = {name: "drop" for name in (f.metadata or {}).get(REDACTED, b"").decode().split(",")
+           if name}
+    if pa.types.is_struct(f.type):
+        for child in f.type:
+            mode = (child.metadata or {}).get(REDACTED)
+            if mode:
+                out[child.name] = mode.decode()
+    return out
+
+
+def redacted_columns(table: pa.Table) -> dict[str, str]:
+    """What :func:`window_table` found redacted in the log: column → hash, mask or drop."""
+    from airlock.predlog import REDACTED
+
+    raw = (table.schema.metadata or {}).get(REDACTED)
+    return dict(json.loads(raw)) if raw else {}
+
+
 def window_table(endpoint: str, since: datetime, until: datetime,
                  part: str = "inputs") -> pa.Table | None:
     """The ``inputs`` (or ``outputs``) of the rows in ``[since, until)`` that a model
     answered for a client, as a flat table; None when the window has no such rows.
-    Versions whose fields differ are unified."""
+    Versions whose fields differ are unified; the fields the log redacted are named in the
+    table's metadata (:func:`redacted_columns`)."""
     tables = []
+    redacted: dict[str, str] = {}
     for batch in _scan(endpoint, "predictions", since, until, [part, "status", "route"]):
+        redacted.update(_redactions(batch, part))
         cols = _flatten(_answered(batch, part), part)
         if cols and len(next(iter(cols.values()))):
             tables.append(pa.table(cols))
     if not tables:
         return None
-    return pa.concat_tables(tables, promote_options="permissive")
+    out = pa.concat_tables(tables, promote_options="permissive")
+    if redacted:
+        from airlock.predlog import REDACTED
+
+        out = out.replace_schema_metadata({REDACTED: json.dumps(redacted, sort_keys=True)})
+    return out
 
 
 def column_null_rate(endpoint: str, column: str, since: datetime | None,

@@ -158,6 +158,9 @@ def render_drift_report(result: DriftResult, *, title: str | None = None) -> str
                ("drifted columns", ", ".join(result.drifted_columns) or "none"),
                ("generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))]),
     ]
+    if result.skipped:
+        body += ['<h2 id="skipped">Columns not compared</h2>',
+                 table(["column", "why"], [[n, why] for n, why in result.skipped.items()])]
     if result.approximate:
         body.append('<p class="muted">Statistics marked ± were computed from a reference '
                     "profile's sketch; the figure after ± bounds their error.</p>")
