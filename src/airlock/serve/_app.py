@@ -350,8 +350,8 @@ class _Handlers:
                                  "boolean or null")
             ids.append(item["request_id"])
             labels.append(item["label"])
-        n = await self.ep.feedback(ids, labels)
-        return self.json({"accepted": n})
+        n, unknown = await self.ep.feedback(ids, labels)
+        return self.json({"accepted": n, "unknown": unknown})
 
     def status(self) -> Any:
         return self.json({

@@ -295,15 +295,41 @@ class Endpoint:
                     version=model.version.version if model is not None else None)
                 await settle(self._log, records, wait=False)
 
-    async def feedback(self, request_ids: list[str], labels: list[Any]) -> int:
-        if self._feedback is None:
+    async def feedback(self, request_ids: list[str],
+                       labels: list[Any]) -> tuple[int, list[str]]:
+        """Store the labels of the requests this endpoint logged; returns how many were
+        accepted and the ids it never logged (reported back, never stored)."""
+        if self._feedback is None or self._log is None:
             raise UsageError(f"endpoint {self.name} has logging turned off: feedback has "
                              "nowhere to go")
         from airlock.predlog import make_feedback
 
-        table = make_feedback(request_ids, labels, int(time.time() * 1000))
-        await asyncio.wrap_future(self._feedback.append(table))
-        return len(request_ids)
+        loop = asyncio.get_running_loop()
+        known = await loop.run_in_executor(None, self._logged_ids, request_ids)
+        keep = [i for i, r in enumerate(request_ids) if r in known]
+        unknown = list(dict.fromkeys(r for r in request_ids if r not in known))
+        if keep:
+            table = make_feedback([request_ids[i] for i in keep], [labels[i] for i in keep],
+                                  int(time.time() * 1000))
+            await asyncio.wrap_future(self._feedback.append(table))
+        return len(keep), unknown
+
+    def _logged_ids(self, request_ids: list[str]) -> set[str]:
+        """Which of ``request_ids`` are in this endpoint's prediction log (every worker's:
+        segments and live spools), reading only the ``request_id`` column."""
+        import pyarrow.compute as pc
+
+        from airlock.predlog import scan_prediction_log
+
+        self._log.flush()  # an answer just given is in the log before we look
+        wanted = pa.array(sorted(set(request_ids)), pa.string())
+        found: set[str] = set()
+        for batch in scan_prediction_log(self.name, columns=["request_id"]):
+            ids = batch.column("request_id")
+            found.update(ids.filter(pc.is_in(ids, value_set=wanted)).to_pylist())
+            if len(found) == len(wanted):
+                break
+        return found
 
     def slot_for_version(self, version: int) -> ModelSlot:
         for slot in self.slots:
