@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ._alerts import AlertRun, RuleOutcome, default_state_path, evaluate_rules, run_alerts
 from ._endpoint import EndpointReport, WindowReport, monitor_endpoint
-from ._logscan import parse_duration
+from ._logscan import parse_duration, to_datetime
 from ._monitor import DriftMonitor
 from ._notify import (
     LogNotifier,
@@ -37,4 +37,4 @@ __all__ = ["AlertRules", "AlertRun", "CategoricalProfile", "ColumnDrift", "Drift
            "NotificationFailed", "NumericProfile", "Profile", "RuleOutcome", "WebhookNotifier",
            "WindowReport", "default_state_path", "evaluate_rules", "evaluation_reference",
            "load_rules", "monitor_endpoint", "parse_duration", "record_prediction_profile",
-           "render_drift_report", "run_alerts", "write_prometheus"]
+           "render_drift_report", "run_alerts", "to_datetime", "write_prometheus"]
