@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 from tests.integration.serving_helpers import NAME, adult_frame, register_adult, running
 
-from airlock.monitor import Profile, load_rules, monitor_endpoint, run_alerts
+from airlock.monitor import (
+    Profile,
+    load_rules,
+    monitor_endpoint,
+    run_alerts,
+    save_endpoint_report,
+)
 from airlock.serve import EndpointConfig, log_locations, read_prediction_log
 
 
@@ -95,7 +101,7 @@ def test_endpoint_report_over_a_served_log(traffic: dict[str, Any], tmp_path: Pa
     assert seen == {0, 1}
     out = report.to_dict()
     assert out["windows"][-1]["input_drift"]["columns"]["age"]["drifted"] is True
-    html = report.save_html(tmp_path / "endpoint.html").read_text()
+    html = save_endpoint_report(report, tmp_path / "endpoint.html").read_text()
     assert "Serving per window" in html and "Drift over time" in html and "http" not in \
         html.split("<body>")[1].lower().replace("http-equiv", "")
 
@@ -238,7 +244,7 @@ def test_prediction_drift_is_against_the_evaluations_predictions(adult_sample: A
                            "label_drift": "no labelled request in this window"}
     out = report.to_dict()
     assert out["windows"][0]["prediction_drift"]["reference"] == what
-    html = report.save_html(tmp_path / "r.html").read_text()
+    html = save_endpoint_report(report, tmp_path / "r.html").read_text()
     assert f"evaluation {ev.id}" in html
     # a version never evaluated: missing, with the reason, never the first window
     assert evaluation_reference(NAME, 99)[0] is None

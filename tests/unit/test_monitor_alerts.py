@@ -27,6 +27,7 @@ from airlock.monitor import (
     load_rules,
     monitor_endpoint,
     run_alerts,
+    save_endpoint_report,
     write_prometheus,
 )
 from airlock.predlog import (
@@ -504,7 +505,7 @@ def test_endpoint_report_over_several_windows(tmp_path: Path) -> None:
     third = with_ref.windows[2].input_drift
     assert third is not None and third.current_rows == 32
     assert json.loads(json.dumps(out)) == out  # plain JSON
-    html = with_ref.save_html(tmp_path / "r.html").read_text()
+    html = save_endpoint_report(with_ref, tmp_path / "r.html").read_text()
     assert "Serving per window" in html and "Drift over time" in html
 
 

@@ -95,7 +95,9 @@ def drift(
     result = monitor.fit(reference).score(
         current, time_column=time_column, every=every if time_column else None)
     if report is not None:
-        result.save_html(report)
+        from airlock.monitor import save_drift_report
+
+        save_drift_report(result, report)
     if as_json:
         print_json(result.to_dict(distribution=False))
     else:
@@ -158,7 +160,9 @@ def endpoint(
     result = monitor_endpoint(name, window=window, since=since, until=until,
                               reference=reference, prediction_reference=prediction_reference)
     if report is not None:
-        result.save_html(report)
+        from airlock.monitor import save_endpoint_report
+
+        save_endpoint_report(result, report)
     if as_json:
         print_json(result.to_dict())
         return

@@ -120,18 +120,6 @@ class EndpointReport:
             return None
         return replace(kept[-1], windows=tuple(kept))
 
-    def to_html(self) -> str:
-        from ._endpoint_html import render_endpoint_report
-
-        return render_endpoint_report(self)
-
-    def save_html(self, path: str | Path) -> Path:
-        out = Path(path)
-        tmp = out.with_name(f".{out.name}.part")
-        tmp.write_text(self.to_html(), encoding="utf-8")
-        tmp.replace(out)
-        return out
-
 
 # -- drift against a reference -----------------------------------------------------------
 def _reference_columns(reference: Any) -> tuple[Any, list[str]]:
@@ -303,6 +291,9 @@ def _window_report(endpoint: str, win: LogWindow, drift: _Drift) -> WindowReport
                 "no answered request in this window" if inputs is None else "see notes")
     else:
         missing["input_drift"] = "no reference given for the inputs"
+    stamp = win.start.strftime("%Y-%m-%dT%H:%M:%S")  # each result names its window
+    pred = replace(pred, window=stamp) if pred is not None else None
+    inp = replace(inp, window=stamp) if inp is not None else None
     label, why_not = _label_drift(drift, win)
     if why_not is not None:
         missing["label_drift"] = why_not

@@ -1,12 +1,12 @@
 """Drift results: one :class:`ColumnDrift` per column and a :class:`DriftResult` per scoring
 (optionally per time window). Both are frozen, typed and serialisable with ``to_dict()``, so
-alert rules, Prometheus gauges and reports read the same numbers."""
+alert rules, Prometheus gauges and reports read the same numbers. Results never render
+themselves: the pages (:func:`~airlock.monitor.render_drift_report`) render results."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 __all__ = ["P_VALUE_METHODS", "ColumnDrift", "DriftResult", "severity"]
@@ -178,18 +178,4 @@ class DriftResult:
                 rec.update({f"stat_{k}": v for k, v in
                             col.to_dict(distribution=False)["statistics"].items()})
                 out.append(rec)
-        return out
-
-    def to_html(self, *, title: str | None = None) -> str:
-        """The drift report: one self-contained offline HTML page."""
-        from ._report import render_drift_report
-
-        return render_drift_report(self, title=title)
-
-    def save_html(self, path: str | Path, *, title: str | None = None) -> Path:
-        """Write :meth:`to_html` atomically; returns the path."""
-        out = Path(path)
-        tmp = out.with_name(f".{out.name}.part")
-        tmp.write_text(self.to_html(title=title), encoding="utf-8")
-        tmp.replace(out)
         return out
