@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import polars as pl
 import pytest
 from scipy import stats as sst
@@ -246,8 +247,9 @@ def test_empty_column_is_reported_not_crashed() -> None:
     cur = pd.DataFrame({"x": [np.nan, np.nan], "k": ["a", "a"]})
     result = DriftMonitor().fit(ref).score(cur)
     x = result.columns["x"]
-    assert x.statistic is None and not x.drifted
-    assert x.current_missing_rate == 1.0 and x.note and "no values" in x.note
+    # no statistic to compute, but every value going missing is drift (issue 13.24)
+    assert x.statistic is None and x.drifted
+    assert x.current_missing_rate == 1.0 and x.note and "to 100.0% in the current" in x.note
 
 
 def test_results_never_import_a_renderer() -> None:
@@ -274,3 +276,25 @@ def test_results_never_import_a_renderer() -> None:
         assert not imports(result) & renderers, result
     for page in ("_report.py", "_endpoint_html.py"):
         assert not [m for m in imports(page) if m.startswith("airlock.report.")], page
+
+
+def test_a_column_going_all_null_is_drift() -> None:
+    """Issue 13.24: 0 % → 100 % null is drift (it said "no drift"); so is a large change of
+    the missing rate, whatever the remaining values say; a steady one is not."""
+    rng = np.random.default_rng(3)
+    ref = pa.table({"x": rng.normal(0, 1, 2000), "c": rng.choice(["a", "b"], 2000)})
+    gone = pa.table({"x": pa.nulls(500, pa.float64()), "c": pa.nulls(500, pa.string())})
+    result = DriftMonitor().fit(ref).score(gone)
+    for name in ("x", "c"):
+        col = result.columns[name]
+        assert col.drifted and col.current_missing_rate == 1.0
+        assert col.note == ("missing values went from 0.0% in the reference to 100.0% in "
+                            "the current data")
+    assert result.drifted
+    holes = rng.normal(0, 1, 2000)
+    holes[:800] = np.nan  # 40 % missing, the rest from the same distribution
+    col = DriftMonitor().fit(ref).score(pa.table({"x": holes, "c": ref.column("c")})) \
+        .columns["x"]
+    assert col.drifted and col.statistic is not None and col.statistic < 0.1
+    same = DriftMonitor().fit(ref).score(ref).columns["x"]
+    assert not same.drifted and same.note is None

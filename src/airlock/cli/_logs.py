@@ -126,9 +126,9 @@ def read(
     if parquet is not None:
         import pyarrow.parquet as pq
 
-        tmp = parquet.with_name(f".{parquet.name}.part")
-        pq.write_table(log, tmp, compression="zstd")
-        tmp.replace(parquet)
+        from airlock._files import write_atomic
+
+        write_atomic(parquet, lambda fh: pq.write_table(log, fh, compression="zstd"))
         console().print(f"{log.num_rows:,} rows of {endpoint} written to {parquet}")
         return
     rows = log.to_pylist()

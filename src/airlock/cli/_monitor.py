@@ -49,6 +49,8 @@ def profile(
     table(None, ["column", "kind", "count", "missing", "min", "max", "mean", "categories"],
           [[n, c["kind"], c["count"], c["missing"], c.get("min"), c.get("max"), c.get("mean"),
             c.get("categories", "-")] for n, c in summary["columns"].items()])
+    for name, why in (summary.get("skipped") or {}).items():
+        console().print(f"warning: column {name} not profiled: {why}")
     console().print(f"profile of {summary['rows']:,} rows and {len(summary['columns'])} "
                     f"columns written to {output} ({size:,} bytes)")
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from airlock._files import write_atomic
 from airlock.errors import InvalidInput
 
 from ._logscan import (
@@ -244,23 +245,8 @@ def _load_state(path: Path) -> dict[str, Any]:
 
 
 def _save_state(path: Path, rules: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     data = json.dumps({"version": STATE_VERSION, "rules": rules}, indent=2, sort_keys=True)
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(data + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename survive a power cut (until ``airlock._files.write_atomic`` lands)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomic(path, data + "\n")
 
 
 @contextlib.contextmanager

@@ -285,7 +285,7 @@ def _window_report(endpoint: str, win: LogWindow, drift: _Drift) -> WindowReport
         why_inputs = drift.fit_inputs(inputs)
         inp = drift.score(drift.inputs, inputs)
         if inp is not None and drift.skipped:
-            inp = replace(inp, skipped=dict(drift.skipped))
+            inp = replace(inp, skipped={**inp.skipped, **drift.skipped})
         if inp is None:
             missing["input_drift"] = why_inputs or (
                 "no answered request in this window" if inputs is None else "see notes")

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from airlock.errors import InvalidInput, NotFound, UsageError
 
-from ._columns import METHODS, Choice, numeric_drift, profile_categorical
+from ._columns import METHODS, Choice, missing_drift, numeric_drift, profile_categorical
 from ._data import Data, column_kind, open_data, to_float
 from ._profile import (
     CategoricalProfile,
@@ -37,6 +37,7 @@ from ._profile import (
     NumericProfile,
     Profile,
     select_columns,
+    unsupported_columns,
     value_counts,
 )
 from ._result import ColumnDrift, DriftResult
@@ -155,7 +156,7 @@ class DriftMonitor:
             if name in cols and not isinstance(cols[name], CategoricalProfile):
                 raise UsageError(f"column {name!r} is numerical in the reference profile; "
                                  "profile it with --categorical to compare it as categories")
-        return Profile(cols, profile.rows)
+        return Profile(cols, profile.rows, profile.skipped if self.columns is None else {})
 
     def _from_data(self, data: Data) -> Profile:
         kinds = select_columns(data.schema, self.columns, self.categorical, self.numerical,
@@ -181,7 +182,8 @@ class DriftMonitor:
             table = data.read(group)
             _parallel(one, [(name, table.column(name)) for name in group])
             del table
-        return Profile({n: cols[n] for n in kinds}, rows)
+        skipped = unsupported_columns(data.schema, kinds) if self.columns is None else {}
+        return Profile({n: cols[n] for n in kinds}, rows, skipped)
 
     # -- score ------------------------------------------------------------------------------
     def _fitted(self) -> Profile:
@@ -251,11 +253,13 @@ class DriftMonitor:
 
     def _column(self, name: str, ref: ColumnProfile, col: pa.ChunkedArray) -> ColumnDrift:
         if isinstance(ref, CategoricalProfile):
-            return profile_categorical(name, ref, len(col), value_counts(col),
-                                       self._choice(name, "categorical"))
-        choices = {kind: self._choice(name, kind) for kind in KINDS}
-        return numeric_drift(name, ref, self.reference_values_.get(name), to_float(col),
-                             choices)
+            out = profile_categorical(name, ref, len(col), value_counts(col),
+                                      self._choice(name, "categorical"))
+        else:
+            choices = {kind: self._choice(name, kind) for kind in KINDS}
+            out = numeric_drift(name, ref, self.reference_values_.get(name), to_float(col),
+                                choices)
+        return missing_drift(out)
 
     def _result(self, profile: Profile, cols: dict[str, ColumnDrift], rows: int,
                 window: str | None) -> DriftResult:
@@ -266,7 +270,8 @@ class DriftMonitor:
                            drifted=share >= self.drift_share, reference_rows=profile.rows,
                            current_rows=rows, window=window,
                            approximate=any(c.approximate for c in cols.values()),
-                           reference=getattr(self, "reference_name_", None))
+                           reference=getattr(self, "reference_name_", None),
+                           skipped=dict(profile.skipped))
 
     def _windows(self, profile: Profile, data: Data, time_column: str,
                  every: str) -> list[DriftResult]:
