@@ -73,6 +73,20 @@ def _missing_section(report: EndpointReport) -> list[str]:
             table(["window", "figure", "why"], rows)]
 
 
+def _prediction_section(report: EndpointReport) -> list[str]:
+    rows = [[w.start.strftime("%Y-%m-%d %H:%M:%S"), w.prediction_drift.current_rows,
+             w.prediction_drift.drift_share,
+             badge(not w.prediction_drift.drifted, "stable", "DRIFT"),
+             ", ".join(w.prediction_drift.drifted_columns) or "—"]
+            for w in report.windows if w.prediction_drift is not None]
+    if not rows:
+        return []
+    return ['<h2 id="prediction-drift">Prediction drift per window</h2>',
+            f'<p class="muted">Compared with: {esc(report.prediction_reference or "—")}</p>',
+            table(["window", "rows", "drift share", "verdict", "drifted outputs"], rows,
+                  numeric=[1, 2])]
+
+
 def _performance_section(report: EndpointReport) -> list[str]:
     labelled = [w for w in report.windows if w.performance]
     if not labelled:
@@ -104,12 +118,12 @@ def render_endpoint_report(report: EndpointReport) -> str:
                    "req/s", "routes"], _serving_rows(report), numeric=[1, 2, 3, 4, 5, 6, 7])]
     body += _shadow_section(report)
     body += _performance_section(report)
+    body += _prediction_section(report)
     body += _missing_section(report)
     drift = report.drift_result()
     if drift is not None:
         inner = render_drift_report(drift, title="Drift of the latest window")
         start, end = inner.find("<body>"), inner.rfind("</body>")
-        body.append('<h2 id="drift">Drift</h2>')
         body.append(inner[start + len("<body>"):end].replace("<h1>", "<h2>")
                     .replace("</h1>", "</h2>"))
     return page(heading, body)

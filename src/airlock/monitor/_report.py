@@ -33,7 +33,7 @@ from ._result import ColumnDrift, DriftResult
 
 __all__ = ["categories_svg", "histogram_svg", "render_drift_report", "save_drift_report"]
 
-MAX_TITLE = 56  # characters of a chart's title that fit its width (the whole one in a tooltip)
+MAX_TITLE = 60  # characters of a column's name in a chart heading (the whole one in a tooltip)
 LEGEND = ('<p class="muted">Distributions: the reference in blue, the current data in red '
           "(lines: share per bin); categories: grey bars the reference, blue bars the current "
           "data.</p>")
@@ -57,7 +57,7 @@ def histogram_svg(title: str, edges: Sequence[float], ref: Sequence[float],
 
     peak = max([*ref, *cur, 1e-9])
     lines = [Series("reference", *steps(ref)), Series("current", *steps(cur))]
-    return line_chart(lines, title=_title(title), y_label="share", x_range=None,
+    return line_chart(lines, title=title, y_label="share", x_range=None,
                       y_range=(0.0, peak), width=width, height=height)
 
 
@@ -65,20 +65,24 @@ def categories_svg(title: str, labels: Sequence[str], ref: Sequence[float],
                    cur: Sequence[float], *, height: float = 230) -> str:
     """Paired bars per category: the reference (grey) then the current data (blue)."""
     bars: list[Bar] = []
-    for label, r, c in zip(labels, ref, cur, strict=True):
-        bars.append(Bar(f"{label} (reference)", r, flagged=True, note=f"{r:.2%}"))
-        bars.append(Bar(f"{label} (current)", c, note=f"{c:.2%}"))
-    return bar_chart(bars, title=_title(title), y_label="share", height=height)
+    for label, r, c in zip(labels, ref, cur, strict=True):  # one label per pair, under it
+        bars.append(Bar("", r, flagged=True, note=f"{label}: {r:.2%} in the reference"))
+        bars.append(Bar(label, c, note=f"{c:.2%} in the current data"))
+    return bar_chart(bars, title=title, y_label="share", height=height)
 
 
 def _distribution(c: ColumnDrift) -> str:
+    """A column's chart under its full name as an HTML heading (it wraps; a long name in
+    the SVG ran over the legend), the chart titled by what it shows."""
     d = c.distribution
-    title = f"{c.column} ({c.kind})"
+    head = (f'<h3 style="max-width:420px;overflow-wrap:anywhere" title="{esc(c.column)}">'
+            f'{esc(_title(c.column))} '
+            f'<span class="muted">({esc(c.kind)})</span></h3>')
     if d.get("type") == "bins" and d.get("edges"):
-        return histogram_svg(title, d["edges"], d["reference"], d["current"])
+        return head + histogram_svg("share per bin", d["edges"], d["reference"], d["current"])
     if d.get("type") == "categories" and d.get("categories"):
-        return categories_svg(title, [str(x) for x in d["categories"]], d["reference"],
-                              d["current"])
+        return head + categories_svg("share per category", [str(x) for x in d["categories"]],
+                                     d["reference"], d["current"])
     return f'<p class="muted">{esc(c.column)}: {esc(c.note or "no distribution")}</p>'
 
 
