@@ -362,5 +362,7 @@ def test_a_bad_request_in_a_batch_fails_alone_and_the_rest_are_logged(
     assert _metric(metrics, "airlock_batch_rows_count") < len(bodies)  # batches did form
     uri, spool = log_locations()
     logged = read_prediction_log(NAME, artifact_uri=uri, spool_dir=spool,
-                                 columns=["request_id"]).column("request_id").to_pylist()
-    assert sorted(logged) == sorted(r.headers["x-request-id"] for r in good)
+                                 columns=["request_id", "status"]).to_pylist()
+    # every answered request is logged: the good ones 200, the bad ones with their 422
+    assert sorted((r["request_id"], r["status"]) for r in logged) == sorted(
+        (r.headers["x-request-id"], r.status_code) for r in answers)

@@ -681,8 +681,8 @@ def test_reader_combines_versions_with_different_inputs(adult: pa.Table,
 def test_reader_of_an_empty_log(where: dict[str, Any]) -> None:
     with pytest.raises(NotFound) as err:  # a path that does not exist is not an empty log
         read_prediction_log("adult", **where)
-    assert str(err.value) == f"spool folder {where['spool_dir']} does not exist"
-    with pytest.raises(NotFound, match=r"prediction log location .*artifacts does not exist"):
+    assert str(err.value) == f"no such spool folder: {where['spool_dir']}"
+    with pytest.raises(NotFound, match=r"no such prediction log location: .*artifacts"):
         read_prediction_log("adult", artifact_uri=where["artifact_uri"])
     open_log(where).open().close()  # opened, nothing appended
     table = read_prediction_log("adult", **where)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from airlock.errors import InvalidInput, NotFound, UsageError
+from airlock.errors import InvalidInput, NotFound, UsageError, file_not_found
 from airlock.store import ArtifactStore
 
 from ._locations import LOG_FOLDER, log_locations
@@ -136,13 +136,13 @@ def _locate(artifact_uri: str | None,
         uri, spool = log_locations()
         return ArtifactStore(uri), Path(spool_dir) if spool_dir is not None else spool
     if spool_dir is not None and not Path(spool_dir).is_dir():
-        raise NotFound(f"spool folder {spool_dir} does not exist")
+        raise file_not_found(spool_dir, "spool folder")
     store = ArtifactStore(artifact_uri)
     if not store.is_local:
         store.fs.invalidate_cache(store.root)
     if not store.fs.exists(store.root):
         if spool_dir is None:  # with spools, nothing may have rolled into a segment yet
-            raise NotFound(f"prediction log location {artifact_uri} does not exist")
+            raise file_not_found(artifact_uri, "prediction log location")
         return store, Path(spool_dir)
     nested = f"{store.root}/{LOG_FOLDER}"
     if not any(store.fs.exists(f"{store.root}/{s}") for s in COLUMNS) and store.fs.exists(nested):
