@@ -14,8 +14,8 @@ console = Console()
 
 def monitor_drift(name: str, train_df: pl.DataFrame, test_df: pl.DataFrame,
                   features: list[str], folder: Path) -> None:
-    from airlock.monitor import DriftMonitor, Profile
-    from airlock.serve import log_locations, read_prediction_log
+    from airlock.monitor import DriftMonitor, Profile, save_drift_report
+    from airlock.predlog import read_prediction_log
 
     profile = Profile.from_data(train_df.select(features))
     path = profile.save(folder / "adult-train.profile")
@@ -24,9 +24,9 @@ def monitor_drift(name: str, train_df: pl.DataFrame, test_df: pl.DataFrame,
     monitor = DriftMonitor().fit(path)
     clear = [c for c in features if c not in ("sex", "race")]  # hashed/masked in the log
 
-    uri, spool = log_locations()
-    log = read_prediction_log(name, artifact_uri=uri, spool_dir=spool, columns=["inputs"])
-    served = pl.DataFrame(pl.from_arrow(log)).unnest("inputs")
+    log = read_prediction_log(name, columns=["inputs", "status"])  # the store's own log
+    served = pl.DataFrame(pl.from_arrow(log)).filter(pl.col("status") < 400) \
+        .drop("status").unnest("inputs")
     traffic = DriftMonitor(columns=clear).fit(path).score(served.select(clear))
     console.print(f"served traffic ({served.height} rows read back from the prediction log): "
                   f"{traffic.n_drifted} of {len(traffic.columns)} columns drifted "
@@ -43,6 +43,6 @@ def monitor_drift(name: str, train_df: pl.DataFrame, test_df: pl.DataFrame,
                   f"(share {result.drift_share:.2f}); drifted: "
                   + ", ".join(f"{c.column} ({c.method} {c.statistic:.3f})"
                               for c in result.by_severity() if c.drifted))
-    report = result.save_html(folder / "drift-shifted.html",
-                              title="adult-income: shifted slice vs training profile")
+    report = save_drift_report(result, folder / "drift-shifted.html",
+                               title="adult-income: shifted slice vs training profile")
     console.print(f"drift report: {report}")

@@ -134,10 +134,9 @@ def _count(answers: list[tuple[float, str, str, str]]) -> dict[tuple[str, str], 
 
 
 def _read_log(name: str, sent: int) -> None:
-    from airlock.serve import log_locations, read_prediction_log
+    from airlock.predlog import read_prediction_log
 
-    uri, spool = log_locations()
-    log: Any = read_prediction_log(name, artifact_uri=uri, spool_dir=spool)
+    log: Any = read_prediction_log(name)  # the store's log: segments and live spools
     sex = log.column("inputs").combine_chunks().field("sex").to_pylist()[:2]
     console.print(f"prediction log: {log.num_rows} rows for {sent} requests "
                   f"(sex is stored hashed, e.g. {sex})")

@@ -113,6 +113,8 @@ def test_profile_then_drift(adult: dict[str, Path], airlock_home: Path) -> None:
     assert "education" not in drifted
     html = report.read_text(encoding="utf-8")
     assert "DATASET DRIFT" in html and "http" not in html
+    # every drift figure states its reference: JSON, HTML and the table
+    assert moved["reference"] == f"profile {prof}" and f"profile {prof}" in html
 
     # the raw reference gives the same decisions as its profile
     res = monitor("drift", "-r", str(adult["ref"]), "-c", str(adult["shifted"]), "--json",
@@ -130,6 +132,7 @@ def test_table_output_options_and_windows(adult: dict[str, Path], airlock_home: 
     assert res.returncode == 0, res.stderr  # 1 of 3 drifted: below the 0.5 share
     assert "age" in res.stdout and "ks" in res.stdout
     assert "no dataset drift: 1 of 3 columns drifted" in res.stdout
+    assert f"compared with: data {adult['ref']}" in res.stdout.replace("\n", "")
     res = monitor("drift", "-r", str(adult["ref"]), "-c", str(adult["stamped"]), "--json",
                   "--time-column", "ts", "--every", "1d", home=airlock_home)
     out = json.loads(res.stdout)

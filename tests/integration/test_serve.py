@@ -299,13 +299,19 @@ def test_feedback_is_stored_and_metrics_are_exported(served: dict[str, Any]) -> 
         rid = r.headers["x-request-id"]
         fb = httpx.post(f"{url}/v1/feedback", json={"request_id": rid, "label": 1})
         bad = httpx.post(f"{url}/v1/feedback", json={"label": 1})
+        # an id the endpoint never answered is reported back, never stored as a match
+        mixed = httpx.post(f"{url}/v1/feedback", json={"items": [
+            {"request_id": "never-seen", "label": 0}, {"request_id": rid, "label": 1},
+            {"request_id": "never-seen", "label": 1}]})
         metrics = httpx.get(f"{url}/metrics").text
         spec = httpx.get(f"{url}/openapi.json").json()
-    assert fb.status_code == 200 and fb.json() == {"accepted": 1}
+    assert fb.status_code == 200 and fb.json() == {"accepted": 1, "unknown": []}
+    assert mixed.status_code == 200
+    assert mixed.json() == {"accepted": 1, "unknown": ["never-seen"]}
     assert bad.status_code == 400 and "request_id" in bad.json()["error"]
     uri, spool = log_locations()
     labels = read_prediction_log(NAME, artifact_uri=uri, spool_dir=spool, stream="feedback")
-    assert labels.column("request_id").to_pylist() == [rid]
+    assert labels.column("request_id").to_pylist() == [rid, rid]
     assert (f'airlock_requests_total{{endpoint="{NAME}",model="{NAME}",route="primary",'
             f'status="200",version="{served["versions"][0]}"}} 1.0') in metrics
     assert "airlock_request_latency_seconds_bucket" in metrics
@@ -356,5 +362,7 @@ def test_a_bad_request_in_a_batch_fails_alone_and_the_rest_are_logged(
     assert _metric(metrics, "airlock_batch_rows_count") < len(bodies)  # batches did form
     uri, spool = log_locations()
     logged = read_prediction_log(NAME, artifact_uri=uri, spool_dir=spool,
-                                 columns=["request_id"]).column("request_id").to_pylist()
-    assert sorted(logged) == sorted(r.headers["x-request-id"] for r in good)
+                                 columns=["request_id", "status"]).to_pylist()
+    # every answered request is logged: the good ones 200, the bad ones with their 422
+    assert sorted((r["request_id"], r["status"]) for r in logged) == sorted(
+        (r.headers["x-request-id"], r.status_code) for r in answers)

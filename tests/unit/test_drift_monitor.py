@@ -14,12 +14,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pytest
 from scipy import stats as sst
 
 import airlock.monitor
 from airlock.errors import InvalidInput, NotFound, UsageError
-from airlock.monitor import ColumnDrift, DriftMonitor, DriftResult, Profile
+from airlock.monitor import (
+    ColumnDrift,
+    DriftMonitor,
+    DriftResult,
+    Profile,
+    render_drift_report,
+    save_drift_report,
+)
 
 
 def frames(n_ref: int, n_cur: int, *, shift: float = 0.0, seed: int = 0
@@ -159,7 +167,7 @@ def test_windows(tmp_path: Path) -> None:
     whole = monitor.score(cur, time_column="ts", every="1d")
     assert len(whole.windows) == 3 and whole.window is None
     assert [w["window"] for w in whole.to_dict()["windows"]] == [w.window for w in windows]
-    html = whole.to_html()
+    html = render_drift_report(whole)
     assert "Drift share per window" in html and "2024-05-03T00:00:00" in html
     with pytest.raises(InvalidInput, match="time column 'x' is Float64, not a date"):
         monitor.score_windows(cur, "x")
@@ -174,7 +182,7 @@ def test_windows(tmp_path: Path) -> None:
 def test_report_is_offline_well_formed_and_ordered(tmp_path: Path) -> None:
     ref, cur = frames(4000, 4000, shift=0.8, seed=2)
     result = DriftMonitor().fit(ref).score(cur)
-    path = result.save_html(tmp_path / "drift.html")
+    path = save_drift_report(result, tmp_path / "drift.html")
     html = path.read_text(encoding="utf-8")
     assert not re.search(r"https?://|src=|<script", html)
     ET.fromstring(html.split("\n", 1)[1])  # well-formed XML after the doctype
@@ -239,5 +247,54 @@ def test_empty_column_is_reported_not_crashed() -> None:
     cur = pd.DataFrame({"x": [np.nan, np.nan], "k": ["a", "a"]})
     result = DriftMonitor().fit(ref).score(cur)
     x = result.columns["x"]
-    assert x.statistic is None and not x.drifted
-    assert x.current_missing_rate == 1.0 and x.note and "no values" in x.note
+    # no statistic to compute, but every value going missing is drift (issue 13.24)
+    assert x.statistic is None and x.drifted
+    assert x.current_missing_rate == 1.0 and x.note and "to 100.0% in the current" in x.note
+
+
+def test_results_never_import_a_renderer() -> None:
+    """Issue 11: results render nothing (no _result ↔ _report, _endpoint ↔ _endpoint_html
+    cycle); pages use only what airlock.report's __init__ exports."""
+    import ast
+
+    import airlock.monitor as mon
+
+    folder = Path(mon.__file__).parent
+
+    def imports(name: str) -> set[str]:
+        tree = ast.parse((folder / name).read_text(encoding="utf-8"))
+        out: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                out.add("." * node.level + (node.module or ""))
+            elif isinstance(node, ast.Import):
+                out.update(a.name for a in node.names)
+        return out
+
+    renderers = {"._report", "._endpoint_html", "airlock.report"}
+    for result in ("_result.py", "_endpoint.py", "_monitor.py", "_alerts.py"):
+        assert not imports(result) & renderers, result
+    for page in ("_report.py", "_endpoint_html.py"):
+        assert not [m for m in imports(page) if m.startswith("airlock.report.")], page
+
+
+def test_a_column_going_all_null_is_drift() -> None:
+    """Issue 13.24: 0 % → 100 % null is drift (it said "no drift"); so is a large change of
+    the missing rate, whatever the remaining values say; a steady one is not."""
+    rng = np.random.default_rng(3)
+    ref = pa.table({"x": rng.normal(0, 1, 2000), "c": rng.choice(["a", "b"], 2000)})
+    gone = pa.table({"x": pa.nulls(500, pa.float64()), "c": pa.nulls(500, pa.string())})
+    result = DriftMonitor().fit(ref).score(gone)
+    for name in ("x", "c"):
+        col = result.columns[name]
+        assert col.drifted and col.current_missing_rate == 1.0
+        assert col.note == ("missing values went from 0.0% in the reference to 100.0% in "
+                            "the current data")
+    assert result.drifted
+    holes = rng.normal(0, 1, 2000)
+    holes[:800] = np.nan  # 40 % missing, the rest from the same distribution
+    col = DriftMonitor().fit(ref).score(pa.table({"x": holes, "c": ref.column("c")})) \
+        .columns["x"]
+    assert col.drifted and col.statistic is not None and col.statistic < 0.1
+    same = DriftMonitor().fit(ref).score(ref).columns["x"]
+    assert not same.drifted and same.note is None

@@ -272,3 +272,28 @@ def test_profile_statistics_match_full_data_on_synthetic() -> None:
                             "offset": rng.normal(1e6 + 0.3, 1.2, 40_000),
                             "mixed": rng.integers(0, 35, 40_000) + rng.normal(0, 0.01, 40_000)})
     _profile_vs_data(reference, current, list(reference.columns))
+
+
+def test_undecodable_text_is_an_error_and_unsupported_columns_are_listed(
+        tmp_path: Path) -> None:
+    """Issue 13.24: a Latin-1 CSV column was silently dropped from a profile: text that is
+    not UTF-8 is an error naming the column; other types drift cannot measure are listed."""
+    import pyarrow as pa
+
+    from airlock.errors import InvalidInput
+    from airlock.monitor import DriftMonitor, Profile
+
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"name,age\nJos\xe9,30\nRen\xe9e,40\nAnn,50\n")
+    with pytest.raises(InvalidInput, match=r"column 'name' of the .* is bytes that are not "
+                                           r"UTF-8 text"):
+        Profile.from_data(latin)
+    table = pa.table({"n": [1.0, 2.0, 3.0], "tags": pa.array([[1], [2], []])})
+    prof = Profile.from_data(table)
+    assert list(prof.columns) == ["n"]
+    assert prof.skipped == {"tags": "has type list<item: int64>: drift is measured on "
+                                    "numeric and categorical columns only"}
+    saved = Profile.load(prof.save(tmp_path / "p.profile"))
+    assert saved.skipped == prof.skipped and prof.summary()["skipped"] == prof.skipped
+    result = DriftMonitor().fit(saved).score(table)
+    assert result.skipped == prof.skipped and result.to_dict()["skipped"] == prof.skipped

@@ -27,6 +27,7 @@ from airlock.monitor import (
     load_rules,
     monitor_endpoint,
     run_alerts,
+    save_endpoint_report,
     write_prometheus,
 )
 from airlock.predlog import (
@@ -468,14 +469,26 @@ def test_endpoint_report_over_several_windows(tmp_path: Path) -> None:
         assert w.serving["latency_ms"]["p95"] == pytest.approx(np.percentile(lat, 95))
         assert w.serving["routes"] == {"primary": 40}
         assert w.serving["throughput_rps"] == pytest.approx(40 / 3600)
-    # prediction drift: the first window is the reference of the outputs
-    assert report.windows[0].prediction_drift is None
-    later = report.windows[1].prediction_drift
-    assert later is not None and set(later.columns) == {"prediction", "proba_1"}
+    # prediction drift: never against an unnamed reference (model "m" was never evaluated)
+    for w in report.windows:
+        assert w.prediction_drift is None
+        assert w.missing["prediction_drift"] == ("m v1 has no stored evaluation to compare its "
+                                                 "predictions with (run airlock eval, or pass "
+                                                 "a prediction reference)")
+    assert report.prediction_reference is None
+    assert report.to_dict()["prediction_reference_missing"].startswith("m v1 has no stored")
     log = read_prediction_log(EP, **_where()).to_pandas()
     proba = log["outputs"].map(lambda o: o["proba_1"]).to_numpy()
-    first, second = proba[:40], proba[40:80]
+    ok = (log["status"] < 400).to_numpy()  # drift reads only what a model answered
+    first, second = proba[:40][ok[:40]], proba[40:80][ok[40:80]]
     oracle = ks_2samp(first, second)
+    given = pa.table({"prediction": (first >= 0.5).astype(np.int64), "proba_1": first})
+    named = monitor_endpoint(EP, window="1h", since=NOW - timedelta(hours=3), until=NOW,
+                             prediction_reference=given)
+    later = named.windows[1].prediction_drift
+    assert later is not None and set(later.columns) == {"prediction", "proba_1"}
+    assert later.reference == "the prediction reference" == named.prediction_reference
+    assert named.to_dict()["windows"][1]["prediction_drift"]["reference"] == later.reference
     col = later.columns["proba_1"]
     assert col.method == "ks" and col.p_value == pytest.approx(oracle.pvalue)
     # input drift against a reference table: only the third window's ages moved
@@ -487,9 +500,12 @@ def test_endpoint_report_over_several_windows(tmp_path: Path) -> None:
                if w.input_drift is not None]
     assert drifted == [False, False, True]
     out = with_ref.to_dict()
-    assert out["windows"][2]["input_drift"]["drifted_columns"] == ["age"]
+    assert "age" in out["windows"][2]["input_drift"]["drifted_columns"]
+    # drift reads the requests a model answered: 32 of the third window's 40 (8 failed)
+    third = with_ref.windows[2].input_drift
+    assert third is not None and third.current_rows == 32
     assert json.loads(json.dumps(out)) == out  # plain JSON
-    html = with_ref.save_html(tmp_path / "r.html").read_text()
+    html = save_endpoint_report(with_ref, tmp_path / "r.html").read_text()
     assert "Serving per window" in html and "Drift over time" in html
 
 

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airlock.errors import AirlockError, InvalidInput, UsageError
+from airlock.errors import AirlockError, InvalidInput, NotFound, UsageError
 from airlock.predlog import (
     PredictionLog,
     PredictionLogError,
@@ -679,8 +679,17 @@ def test_reader_combines_versions_with_different_inputs(adult: pa.Table,
 
 
 def test_reader_of_an_empty_log(where: dict[str, Any]) -> None:
+    with pytest.raises(NotFound) as err:  # a path that does not exist is not an empty log
+        read_prediction_log("adult", **where)
+    assert str(err.value) == f"no such spool folder: {where['spool_dir']}"
+    with pytest.raises(NotFound, match=r"no such prediction log location: .*artifacts"):
+        read_prediction_log("adult", artifact_uri=where["artifact_uri"])
+    open_log(where).open().close()  # opened, nothing appended
     table = read_prediction_log("adult", **where)
     assert table.num_rows == 0 and "request_id" in table.column_names
+    with pytest.raises(NotFound, match="endpoint 'wine' has no prediction log here; logged "
+                                       "endpoints: adult"):
+        read_prediction_log("wine", **where)
     with pytest.raises(UsageError, match="since must be a datetime"):
         list(scan_prediction_log("adult", **where, since="2024-01-01"))  # type: ignore[arg-type]
 

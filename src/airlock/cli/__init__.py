@@ -15,6 +15,7 @@ from . import (
     _events,
     _guard,
     _llm,
+    _logs,
     _models,
     _monitor,
     _runs,
@@ -40,6 +41,7 @@ app.add_typer(_contract.app, name="contract")
 app.add_typer(_monitor.app, name="monitor")
 app.add_typer(_guard.app, name="guard")
 app.add_typer(_llm.app, name="llm")
+app.add_typer(_logs.app, name="logs")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)

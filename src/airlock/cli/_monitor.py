@@ -49,6 +49,8 @@ def profile(
     table(None, ["column", "kind", "count", "missing", "min", "max", "mean", "categories"],
           [[n, c["kind"], c["count"], c["missing"], c.get("min"), c.get("max"), c.get("mean"),
             c.get("categories", "-")] for n, c in summary["columns"].items()])
+    for name, why in (summary.get("skipped") or {}).items():
+        console().print(f"warning: column {name} not profiled: {why}")
     console().print(f"profile of {summary['rows']:,} rows and {len(summary['columns'])} "
                     f"columns written to {output} ({size:,} bytes)")
 
@@ -95,7 +97,9 @@ def drift(
     result = monitor.fit(reference).score(
         current, time_column=time_column, every=every if time_column else None)
     if report is not None:
-        result.save_html(report)
+        from airlock.monitor import save_drift_report
+
+        save_drift_report(result, report)
     if as_json:
         print_json(result.to_dict(distribution=False))
     else:
@@ -123,7 +127,10 @@ def _print(out: dict[str, Any], report: Path | None) -> None:
         console().print(f"window {w['window']}: {w['n_drifted']}/{w['n_columns']} drifted "
                         f"(share {w['drift_share']:.2f}) "
                         f"{'DATASET DRIFT' if w['drifted'] else 'ok'}")
+    for name, why in (out.get("skipped") or {}).items():
+        console().print(f"skipped {name}: {why}")
     verdict = "DATASET DRIFT" if out["drifted"] else "no dataset drift"
+    console().print(f"compared with: {out.get('reference') or 'the reference'}")
     console().print(f"{verdict}: {out['n_drifted']} of {out['n_columns']} columns drifted "
                     f"(share {out['drift_share']:.2f}, threshold "
                     f"{out['drift_share_threshold']:.2f})"
@@ -142,6 +149,10 @@ def endpoint(
     reference: str | None = typer.Option(
         None, "--reference", "-r", help="A saved profile or reference data: input drift "
         "(and prediction drift when it holds the output columns)."),
+    prediction_reference: str | None = typer.Option(
+        None, "--prediction-reference", help="A saved profile or data of predictions to "
+        "compare the logged outputs with (default: the profile recorded when the served "
+        "version was evaluated)."),
     report: Path | None = typer.Option(None, "--report", help="Write the HTML report here."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -149,9 +160,11 @@ def endpoint(
     from airlock.monitor import monitor_endpoint
 
     result = monitor_endpoint(name, window=window, since=since, until=until,
-                              reference=reference)
+                              reference=reference, prediction_reference=prediction_reference)
     if report is not None:
-        result.save_html(report)
+        from airlock.monitor import save_endpoint_report
+
+        save_endpoint_report(result, report)
     if as_json:
         print_json(result.to_dict())
         return
@@ -175,9 +188,27 @@ def _print_endpoint(out: dict[str, Any], report: Path | None) -> None:
                                           "p99 ms", "req/s", "accuracy|mae", "drift share"],
           rows)
     t = out["totals"]
+    statuses = ", ".join(f"{k}: {v:,}" for k, v in (t.get("statuses") or {}).items())
     console().print(f"{t['windows']} windows, {t['requests']:,} requests, error rate "
                     f"{pct(t['error_rate'])}, p95 {t['latency_ms']['p95'] or 0:.1f} ms"
-                    + (f"; report written to {report}" if report else ""))
+                    + (f" (status {statuses})" if statuses else ""))
+    s = t.get("shadow")
+    if s:  # never part of the client figures above
+        console().print(f"shadow (not counted above): {s['requests']:,} requests, error rate "
+                        f"{pct(s['error_rate'])}, p95 {s['latency_ms']['p95'] or 0:.1f} ms, "
+                        f"agrees with the client's answer on {pct(s['agreement'])} of "
+                        f"{s['compared']:,} rows")
+    console().print(f"input drift compared with: {out['reference'] or '- (no --reference)'}")
+    skipped: dict[str, str] = {}
+    for w in out["windows"]:
+        skipped.update((w["input_drift"] or {}).get("skipped") or {})
+    for name, why in skipped.items():
+        console().print(f"  not compared: {name}: {why}")
+    console().print("prediction drift compared with: "
+                    + (out["prediction_reference"] or
+                       f"- ({out['prediction_reference_missing'] or 'not computed'})"))
+    if report:
+        console().print(f"report written to {report}")
 
 
 @app.command("run")
@@ -200,8 +231,13 @@ def run_alerts_command(
     import time
 
     from airlock.errors import UsageError
-    from airlock.monitor import default_state_path, load_rules, run_alerts, write_prometheus
-    from airlock.monitor._logscan import parse_duration
+    from airlock.monitor import (
+        default_state_path,
+        load_rules,
+        parse_duration,
+        run_alerts,
+        write_prometheus,
+    )
 
     if once and every is not None:
         raise UsageError("use either --once or --every, not both")

@@ -155,7 +155,7 @@ def evaluate(model: str | LoadedModel, data: Any, *, target: str,
     result = {"id": _eval_id(result), **result}
     evaluation = Evaluation(result["id"], result)
     if store:
-        _save(evaluation, lm)
+        _save(evaluation, lm, outputs)
     if pol is not None:
         from airlock.gates import decide, gate
 
@@ -222,7 +222,7 @@ def _eval_id(result: dict[str, Any]) -> str:
     return "ev-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _save(ev: Evaluation, lm: LoadedModel) -> None:
+def _save(ev: Evaluation, lm: LoadedModel, outputs: pa.Table) -> None:
     from airlock.errors import NotFound
     from airlock.store import DatasetInfo
 
@@ -237,6 +237,9 @@ def _save(ev: Evaluation, lm: LoadedModel) -> None:
                model_sha256=ev.result["model"]["sha256"], task=ev.result["task"],
                result=ev.result,
                dataset=DatasetInfo(d["name"], d["digest"], d["schema"], d["rows"]))
+    from airlock.monitor import record_prediction_profile  # prediction drift's reference
+
+    record_prediction_profile(ev.id, outputs)
 
 
 def get_evaluation(eval_id: str) -> Evaluation:

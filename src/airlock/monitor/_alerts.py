@@ -127,7 +127,7 @@ class _Context:
     def _score(self, rule: Any, endpoint: str) -> DriftResult | None:
         import pyarrow as pa
 
-        from ._endpoint import _reference_columns, _usable
+        from ._endpoint import _reference_columns, _usable, skipped_columns
         from ._monitor import DriftMonitor
 
         since, until = self.span(rule)
@@ -138,12 +138,18 @@ class _Context:
         cols = {**({n: outputs.column(n) for n in outputs.schema.names} if outputs else {}),
                 **({n: inputs.column(n) for n in inputs.schema.names} if inputs else {})}
         current = pa.table(cols)
+        if inputs is not None:
+            current = current.replace_schema_metadata(inputs.schema.metadata)
         reference, ref_cols = _reference_columns(rule.reference)
-        names = _usable(current, ref_cols)
+        skipped = skipped_columns(current, ref_cols)
+        names = [n for n in _usable(current, ref_cols) if n not in skipped]
         if not names:
             raise InvalidInput(f"rule {rule.name!r}: the reference {rule.reference} shares no "
-                               f"column with what endpoint {endpoint!r} logs")
-        return DriftMonitor(columns=names).fit(reference).score(current)
+                               f"column with what endpoint {endpoint!r} logs unredacted")
+        result = DriftMonitor(columns=names).fit(reference, name=str(rule.reference)) \
+            .score(current)
+        return replace(result, skipped={n: w for n, w in skipped.items()
+                                        if n in current.schema.names or "redact" in w})
 
 
 def _value(rule: Any, ctx: _Context) -> tuple[float | None, dict[str, Any]]:

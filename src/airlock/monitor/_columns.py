@@ -11,14 +11,17 @@ An integer column whose reference holds at most 10 distinct values is categorica
 infers the same), unless the caller forces it numerical. A numeric column with ``k <= 5`` is
 compared on its value counts for chisquare, z, PSI and Jensen-Shannon; other numeric columns use
 ``bins`` (10) reference-quantile bins for PSI and Jensen-Shannon. Missing values (null, NaN,
-infinite) are left out of every statistic and reported as missing rates.
+infinite) are left out of every statistic and reported as missing rates; a change of the
+missing rate by ``MISSING_SHIFT`` (0.25) or more is drift on its own (a column going from 0 % to
+100 % null drifted, whatever its remaining values say), and so is a column with values on one
+side and none on the other.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,8 +33,18 @@ from . import _stats as st
 from ._profile import CategoricalProfile, NumericProfile
 from ._result import ColumnDrift
 
-__all__ = ["CATEGORICAL_METHODS", "DEFAULT_THRESHOLDS", "METHODS", "NUMERIC_METHODS",
-           "Choice", "categorical_drift", "default_method", "numeric_drift"]
+__all__ = [
+    "CATEGORICAL_METHODS",
+    "DEFAULT_THRESHOLDS",
+    "METHODS",
+    "MISSING_SHIFT",
+    "NUMERIC_METHODS",
+    "Choice",
+    "categorical_drift",
+    "default_method",
+    "missing_drift",
+    "numeric_drift",
+]
 
 DEFAULT_THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "z": 0.05, "wasserstein": 0.1,
                       "jensenshannon": 0.1, "psi": 0.1}
@@ -44,6 +57,7 @@ INTEGER_CATEGORIES = 10
 DISPLAY_BINS = 30
 DISPLAY_CATEGORIES = 12
 LISTED = 20  # new / vanished categories listed per column
+MISSING_SHIFT = 0.25
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -101,6 +115,20 @@ def _empty(name: str, kind: str, choice: Choice, ref_rows: int, ref_count: int,
         current_count=cur_count, reference_missing_rate=_rate(ref_rows - ref_count, ref_rows),
         current_missing_rate=_rate(cur_rows - cur_count, cur_rows),
         note=f"no values in the {side}: nothing to compare")
+
+
+def missing_drift(c: ColumnDrift) -> ColumnDrift:
+    """``c`` marked drifted when its missing rate moved by ``MISSING_SHIFT`` or more, or
+    when one side has values and the other none; the note says so."""
+    change = c.missing_rate_change
+    one_sided = (c.reference_count == 0) != (c.current_count == 0)
+    if c.drifted or not (abs(change) >= MISSING_SHIFT or one_sided):
+        return c
+    why = (f"missing values went from {c.reference_missing_rate:.1%} in the reference to "
+           f"{c.current_missing_rate:.1%} in the current data")
+    # a one-sided column's note ("nothing to compare") is replaced: it is the finding now
+    return replace(c, drifted=True,
+                   note=why if c.note is None or one_sided else f"{why}; {c.note}")
 
 
 def _rate(part: int | float, whole: int | float) -> float:

@@ -5,19 +5,24 @@ Every pass goes through :func:`airlock.predlog.scan_prediction_log`, so only one
 per request (latencies, labels joined from the feedback stream), never the inputs.
 
 Request-level figures (requests, errors, latency) count the first row (``row == 0``) of each
-request, since every row of a request carries the same status and latency. A feedback label
-belongs to a request and is joined to that request's first row; when a request was labelled
-twice, the latest label wins.
+request, since every row of a request carries the same status and latency. Every answered
+request is in the log (2xx, 4xx rejected before scoring, 403 guard blocks, 5xx model
+failures), so the error rate counts them all. Rows of the shadow model (route ``shadow``) are
+never client traffic: they are counted apart (their own requests, errors and latency, and how
+often their prediction agrees with the one the client got). Drift and null rates read the
+rows a model answered for a client (status below 400, not the shadow). A feedback label belongs to a
+request and is joined to that request's first row; when a request was labelled twice, the
+latest label wins.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -30,10 +35,10 @@ __all__ = [
     "Labels",
     "LogWindow",
     "column_null_rate",
-    "log_where",
     "newest_ts",
     "parse_duration",
     "read_labels",
+    "redacted_columns",
     "scan_windows",
     "to_datetime",
     "window_table",
@@ -42,7 +47,9 @@ __all__ = [
 F64 = NDArray[np.float64]
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-SERVING_COLUMNS = ["request_id", "row", "ts", "route", "status", "latency_ms"]
+SERVING_COLUMNS = ["request_id", "row", "ts", "route", "model", "version", "status",
+                   "latency_ms"]
+SHADOW = "shadow"
 
 
 def parse_duration(text: str | int | float | timedelta, what: str = "duration") -> timedelta:
@@ -77,20 +84,12 @@ def to_datetime(value: str | datetime | None, what: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def log_where() -> dict[str, Any]:
-    """``artifact_uri`` and ``spool_dir`` of the current store's prediction logs."""
-    from airlock.predlog import log_locations
-
-    uri, spool = log_locations()
-    return {"artifact_uri": uri, "spool_dir": spool}
-
-
 def _scan(endpoint: str, stream: str, since: datetime | None, until: datetime | None,
           columns: list[str] | None) -> Iterator[pa.RecordBatch]:
     from airlock.predlog import scan_prediction_log
 
     return scan_prediction_log(endpoint, stream=stream, since=since, until=until,
-                               columns=columns, **log_where())
+                               columns=columns)
 
 
 def _ms(col: pa.Array | pa.ChunkedArray) -> NDArray[np.int64]:
@@ -143,9 +142,16 @@ class LogWindow:
     rows: int = 0
     errors: int = 0
     routes: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    versions: Counter[tuple[str, int]] = field(default_factory=Counter)  # answered requests
     first_ms: int | None = None
     last_ms: int | None = None
+    shadow_requests: int = 0
+    shadow_errors: int = 0
+    shadow_compared: int = 0  # shadow answers with a client answer to compare with
+    shadow_agreed: int = 0
     _latency: list[NDArray[np.float64]] = field(default_factory=list)
+    _shadow_latency: list[NDArray[np.float64]] = field(default_factory=list)
     _y: list[F64] = field(default_factory=list)
     _pred: list[pa.Array] = field(default_factory=list)
     _score: list[F64] = field(default_factory=list)
@@ -153,6 +159,10 @@ class LogWindow:
     @property
     def latencies(self) -> F64:
         return np.concatenate(self._latency) if self._latency else np.empty(0)
+
+    @property
+    def shadow_latencies(self) -> F64:
+        return np.concatenate(self._shadow_latency) if self._shadow_latency else np.empty(0)
 
     @property
     def labels(self) -> F64:
@@ -201,25 +211,49 @@ def _add_labels(win: LogWindow, batch: pa.RecordBatch, mask: NDArray[np.bool_],
                           .to_numpy(zero_copy_only=False))
 
 
+def _is_shadow(batch: pa.RecordBatch) -> NDArray[np.bool_]:
+    out: NDArray[np.bool_] = pc.fill_null(pc.equal(batch.column("route"), SHADOW), False) \
+        .to_numpy(zero_copy_only=False)
+    return out
+
+
 def _add_batch(windows: dict[int, LogWindow], batch: pa.RecordBatch, origin: int, step: int,
                labels: Labels | None) -> None:
     ts = _ms(batch.column("ts"))
     first = np.asarray(batch.column("row").to_numpy(zero_copy_only=False)) == 0
-    status = batch.column("status").to_numpy(zero_copy_only=False)
+    status = np.nan_to_num(batch.column("status").to_numpy(zero_copy_only=False)
+                           .astype(np.float64)).astype(np.int64)
     latency = pc.cast(batch.column("latency_ms"), pa.float64()).to_numpy(zero_copy_only=False)
     routes = batch.column("route")
+    shadow = _is_shadow(batch)
     keys = (ts - origin) // step
     for key in np.unique(keys).tolist():
         in_win = keys == key
-        req = in_win & first
+        client = in_win & ~shadow
+        req = client & first
         start = datetime.fromtimestamp((origin + key * step) / 1000, UTC)
         win = windows.setdefault(key, LogWindow(start, start + timedelta(milliseconds=step)))
-        win.rows += int(in_win.sum())
+        win.rows += int(client.sum())
         win.requests += int(req.sum())
-        win.errors += int((np.nan_to_num(status[req].astype(np.float64)) >= 400).sum())
+        win.errors += int((status[req] >= 400).sum())
         win._latency.append(latency[req])
-        counts = pc.value_counts(routes.filter(pa.array(req))).to_pylist()
-        win.routes.update({str(c["values"]): int(c["counts"]) for c in counts})
+        codes, counts = np.unique(status[req], return_counts=True)
+        win.statuses.update(dict(zip(codes.tolist(), counts.tolist(), strict=True)))
+        routed = pc.value_counts(routes.filter(pa.array(req))).to_pylist()
+        win.routes.update({str(c["values"]): int(c["counts"]) for c in routed})
+        answered = req & (status < 400)
+        if answered.any() and "model" in batch.schema.names and "version" in batch.schema.names:
+            pairs = pa.table({"m": batch.column("model"), "v": batch.column("version")}) \
+                .filter(pa.array(answered)).group_by(["m", "v"]).aggregate([([], "count_all")])
+            for m, v, n in zip(pairs.column("m").to_pylist(), pairs.column("v").to_pylist(),
+                               pairs.column("count_all").to_pylist(), strict=True):
+                if m is not None and v is not None:
+                    win.versions[(m, int(v))] += int(n)
+        sreq = in_win & shadow & first
+        if sreq.any():
+            win.shadow_requests += int(sreq.sum())
+            win.shadow_errors += int((status[sreq] >= 400).sum())
+            win._shadow_latency.append(latency[sreq])
         lo, hi = int(ts[in_win].min()), int(ts[in_win].max())
         win.first_ms = lo if win.first_ms is None else min(win.first_ms, lo)
         win.last_ms = hi if win.last_ms is None else max(win.last_ms, hi)
@@ -227,12 +261,55 @@ def _add_batch(windows: dict[int, LogWindow], batch: pa.RecordBatch, origin: int
             _add_labels(win, batch, req, labels)
 
 
+def _predictions(batch: pa.RecordBatch, mask: NDArray[np.bool_]) -> pa.Table | None:
+    """(request_id, row, prediction as text) of the rows in ``mask`` that a model answered."""
+    outputs = batch.column("outputs")
+    if not isinstance(outputs, pa.StructArray) or outputs.type.get_field_index("prediction") < 0:
+        return None
+    keep = pa.array(mask)
+    return pa.table({"request_id": batch.column("request_id").filter(keep),
+                     "row": batch.column("row").filter(keep),
+                     "prediction": pc.cast(outputs.field("prediction"), pa.string())
+                     .filter(keep)})
+
+
+def _add_agreement(endpoint: str, windows: dict[int, LogWindow], origin: int, step: int,
+                   since: datetime | None, until: datetime | None) -> None:
+    """How often the shadow's prediction equals the client's, row by row (a second pass,
+    only over an endpoint whose log holds shadow rows)."""
+    parts: dict[tuple[int, bool], list[pa.Table]] = {}
+    for batch in _scan(endpoint, "predictions", since, until,
+                       ["request_id", "row", "ts", "route", "status", "outputs"]):
+        keys = (_ms(batch.column("ts")) - origin) // step
+        shadow = _is_shadow(batch)
+        ok = pc.fill_null(pc.less(batch.column("status"), 400), False) \
+            .to_numpy(zero_copy_only=False)
+        for key in np.unique(keys).tolist():
+            if windows[key].shadow_requests == 0:
+                continue
+            for role in (True, False):
+                part = _predictions(batch, (keys == key) & ok & (shadow == role))
+                if part is not None and part.num_rows:
+                    parts.setdefault((key, role), []).append(part)
+    for key, win in windows.items():
+        if (key, True) not in parts or (key, False) not in parts:
+            continue
+        ours = pa.concat_tables(parts[(key, True)])
+        theirs = pa.concat_tables(parts[(key, False)]).rename_columns(
+            ["request_id", "row", "client"])
+        joined = ours.join(theirs, ["request_id", "row"], join_type="inner")
+        win.shadow_compared = joined.num_rows
+        win.shadow_agreed = int(pc.sum(pc.fill_null(
+            pc.equal(joined.column("prediction"), joined.column("client")), False)).as_py()
+            or 0)
+
+
 def scan_windows(endpoint: str, *, window: timedelta, since: datetime | None = None,
                  until: datetime | None = None, labels: Labels | None = None,
                  origin: datetime | None = None) -> list[LogWindow]:
     """One :class:`LogWindow` per window that holds rows, in time order, from one streamed
-    pass over the prediction log. Windows are aligned on ``origin`` (``since``, else the
-    Unix epoch, so ``1h`` windows start on the hour)."""
+    pass over the prediction log (two when the log holds shadow rows). Windows are aligned
+    on ``origin`` (``since``, else the Unix epoch, so ``1h`` windows start on the hour)."""
     step = int(window.total_seconds() * 1000)
     base = origin or since
     origin_ms = int(base.timestamp() * 1000) if base is not None else 0
@@ -241,6 +318,8 @@ def scan_windows(endpoint: str, *, window: timedelta, since: datetime | None = N
     windows: dict[int, LogWindow] = {}
     for batch in _scan(endpoint, "predictions", since, until, columns):
         _add_batch(windows, batch, origin_ms, step, labels)
+    if any(w.shadow_requests for w in windows.values()):
+        _add_agreement(endpoint, windows, origin_ms, step, since, until)
     return [windows[k] for k in sorted(windows)]
 
 
@@ -265,18 +344,62 @@ def _flatten(batch: pa.RecordBatch, struct: str, prefix: str = "") -> dict[str, 
             for i in range(col.type.num_fields)}
 
 
+def _answered(batch: pa.RecordBatch, part: str) -> pa.RecordBatch:
+    """The rows drift reads: those a model answered for a client (status below 400, not the
+    shadow's), whose ``part`` was logged."""
+    keep = pc.and_(pc.invert(pc.fill_null(pc.equal(batch.column("route"), SHADOW), False)),
+                   pc.fill_null(pc.less(batch.column("status"), 400), False))
+    if part in batch.schema.names:
+        keep = pc.and_(keep, pc.is_valid(batch.column(part)))
+    return batch.filter(keep)
+
+
+def _redactions(batch: pa.RecordBatch, part: str) -> dict[str, str]:
+    """The fields of ``part`` the log's redactor changed (``hash``/``mask``) or dropped."""
+    from airlock.predlog import REDACTED
+
+    if part not in batch.schema.names:
+        return {}
+    f = batch.schema.field(part)
+    out = {name: "drop" for name in (f.metadata or {}).get(REDACTED, b"").decode().split(",")
+           if name}
+    if pa.types.is_struct(f.type):
+        for child in f.type:
+            mode = (child.metadata or {}).get(REDACTED)
+            if mode:
+                out[child.name] = mode.decode()
+    return out
+
+
+def redacted_columns(table: pa.Table) -> dict[str, str]:
+    """What :func:`window_table` found redacted in the log: column → hash, mask or drop."""
+    from airlock.predlog import REDACTED
+
+    raw = (table.schema.metadata or {}).get(REDACTED)
+    return dict(json.loads(raw)) if raw else {}
+
+
 def window_table(endpoint: str, since: datetime, until: datetime,
                  part: str = "inputs") -> pa.Table | None:
-    """The ``inputs`` (or ``outputs``) of the rows in ``[since, until)`` as a flat table;
-    None when the window has no rows. Versions whose fields differ are unified."""
+    """The ``inputs`` (or ``outputs``) of the rows in ``[since, until)`` that a model
+    answered for a client, as a flat table; None when the window has no such rows.
+    Versions whose fields differ are unified; the fields the log redacted are named in the
+    table's metadata (:func:`redacted_columns`)."""
     tables = []
-    for batch in _scan(endpoint, "predictions", since, until, [part]):
-        cols = _flatten(batch, part)
-        if cols:
+    redacted: dict[str, str] = {}
+    for batch in _scan(endpoint, "predictions", since, until, [part, "status", "route"]):
+        redacted.update(_redactions(batch, part))
+        cols = _flatten(_answered(batch, part), part)
+        if cols and len(next(iter(cols.values()))):
             tables.append(pa.table(cols))
     if not tables:
         return None
-    return pa.concat_tables(tables, promote_options="permissive")
+    out = pa.concat_tables(tables, promote_options="permissive")
+    if redacted:
+        from airlock.predlog import REDACTED
+
+        out = out.replace_schema_metadata({REDACTED: json.dumps(redacted, sort_keys=True)})
+    return out
 
 
 def column_null_rate(endpoint: str, column: str, since: datetime | None,
@@ -285,7 +408,9 @@ def column_null_rate(endpoint: str, column: str, since: datetime | None,
     the number of rows; None when the window has no rows. Streamed batch by batch."""
     nulls = rows = 0
     seen = False
-    for batch in _scan(endpoint, "predictions", since, until, ["inputs", "outputs"]):
+    for batch in _scan(endpoint, "predictions", since, until,
+                       ["inputs", "outputs", "status", "route"]):
+        batch = _answered(batch, "outputs")
         cols = {**_flatten(batch, "outputs"), **_flatten(batch, "inputs")}
         rows += batch.num_rows
         if column in cols:

@@ -20,7 +20,8 @@ from numpy.typing import NDArray
 
 from ._logscan import LogWindow
 
-__all__ = ["PERFORMANCE_METRICS", "latency_percentiles", "performance", "serving_figures"]
+__all__ = ["PERFORMANCE_METRICS", "latency_percentiles", "performance", "serving_figures",
+           "shadow_figures"]
 
 F64 = NDArray[np.float64]
 PERCENTILES = (50, 95, 99)
@@ -45,9 +46,21 @@ def latency_percentiles(latencies: F64) -> dict[str, float | None]:
     return out
 
 
+def shadow_figures(requests: int, errors: int, latencies: F64, compared: int,
+                   agreed: int) -> dict[str, Any] | None:
+    """The shadow model's own figures (None without shadow rows): its requests, errors and
+    latency, and the share of its predictions equal to the client's answer."""
+    if not requests:
+        return None
+    return {"requests": requests, "errors": errors, "error_rate": errors / requests,
+            "latency_ms": latency_percentiles(latencies), "compared": compared,
+            "agreement": agreed / compared if compared else None}
+
+
 def serving_figures(win: LogWindow) -> dict[str, Any]:
-    """Requests, rows, errors, error rate, throughput (requests per second of the window)
-    and latency percentiles of one window."""
+    """Requests, rows, errors, error rate, throughput (requests per second of the window),
+    latency percentiles, routes and statuses of one window's client traffic, and the
+    shadow's figures apart (``shadow``: None when there is no shadow)."""
     seconds = (win.end - win.start).total_seconds()
     return {
         "requests": win.requests, "rows": win.rows, "errors": win.errors,
@@ -55,6 +68,9 @@ def serving_figures(win: LogWindow) -> dict[str, Any]:
         "throughput_rps": win.requests / seconds if seconds > 0 else None,
         "latency_ms": latency_percentiles(win.latencies),
         "routes": dict(sorted(win.routes.items())),
+        "statuses": {str(k): v for k, v in sorted(win.statuses.items())},
+        "shadow": shadow_figures(win.shadow_requests, win.shadow_errors,
+                                 win.shadow_latencies, win.shadow_compared, win.shadow_agreed),
     }
 
 

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from airlock.errors import InvalidInput, NotFound, UsageError
 
-from ._columns import METHODS, Choice, numeric_drift, profile_categorical
+from ._columns import METHODS, Choice, missing_drift, numeric_drift, profile_categorical
 from ._data import Data, column_kind, open_data, to_float
 from ._profile import (
     CategoricalProfile,
@@ -37,6 +37,7 @@ from ._profile import (
     NumericProfile,
     Profile,
     select_columns,
+    unsupported_columns,
     value_counts,
 )
 from ._result import ColumnDrift, DriftResult
@@ -66,6 +67,16 @@ def _as_mapping(value: Any, what: str) -> dict[str, Any]:
         return {str(k): v for k, v in value.items()}
     raise UsageError(f"{what} must be a value or a mapping of column (or kind) to value, "
                      f"got {type(value).__name__}")
+
+
+def _describe(reference: Any) -> str:
+    """What a reference is, for a result to state: the path, else its kind."""
+    if isinstance(reference, str | Path):
+        kind = "profile" if Profile.is_profile(reference) else "data"
+        return f"{kind} {reference}"
+    if isinstance(reference, Profile):
+        return "profile"
+    return f"{type(reference).__module__.split('.')[0]} table"
 
 
 class DriftMonitor:
@@ -116,11 +127,14 @@ class DriftMonitor:
                              "numerical")
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, reference: Any) -> DriftMonitor:
+    def fit(self, reference: Any, *, name: str | None = None) -> DriftMonitor:
         """Learn the reference: a table, a path (Parquet/CSV/…; a saved profile is
-        recognised by its content) or a :class:`Profile`. Returns ``self``."""
+        recognised by its content) or a :class:`Profile`. ``name`` says what it is in every
+        result (default: the path, or "profile"/"table"). Returns ``self``."""
+        described = name or _describe(reference)
         if isinstance(reference, str | Path) and Profile.is_profile(reference):
             reference = Profile.load(reference)
+        self.reference_name_ = described
         self.reference_values_: dict[str, F64] = {}
         if isinstance(reference, Profile):
             self.profile_ = self._from_profile(reference)
@@ -142,7 +156,7 @@ class DriftMonitor:
             if name in cols and not isinstance(cols[name], CategoricalProfile):
                 raise UsageError(f"column {name!r} is numerical in the reference profile; "
                                  "profile it with --categorical to compare it as categories")
-        return Profile(cols, profile.rows)
+        return Profile(cols, profile.rows, profile.skipped if self.columns is None else {})
 
     def _from_data(self, data: Data) -> Profile:
         kinds = select_columns(data.schema, self.columns, self.categorical, self.numerical,
@@ -168,7 +182,8 @@ class DriftMonitor:
             table = data.read(group)
             _parallel(one, [(name, table.column(name)) for name in group])
             del table
-        return Profile({n: cols[n] for n in kinds}, rows)
+        skipped = unsupported_columns(data.schema, kinds) if self.columns is None else {}
+        return Profile({n: cols[n] for n in kinds}, rows, skipped)
 
     # -- score ------------------------------------------------------------------------------
     def _fitted(self) -> Profile:
@@ -238,11 +253,13 @@ class DriftMonitor:
 
     def _column(self, name: str, ref: ColumnProfile, col: pa.ChunkedArray) -> ColumnDrift:
         if isinstance(ref, CategoricalProfile):
-            return profile_categorical(name, ref, len(col), value_counts(col),
-                                       self._choice(name, "categorical"))
-        choices = {kind: self._choice(name, kind) for kind in KINDS}
-        return numeric_drift(name, ref, self.reference_values_.get(name), to_float(col),
-                             choices)
+            out = profile_categorical(name, ref, len(col), value_counts(col),
+                                      self._choice(name, "categorical"))
+        else:
+            choices = {kind: self._choice(name, kind) for kind in KINDS}
+            out = numeric_drift(name, ref, self.reference_values_.get(name), to_float(col),
+                                choices)
+        return missing_drift(out)
 
     def _result(self, profile: Profile, cols: dict[str, ColumnDrift], rows: int,
                 window: str | None) -> DriftResult:
@@ -252,7 +269,9 @@ class DriftMonitor:
                            drift_share_threshold=self.drift_share,
                            drifted=share >= self.drift_share, reference_rows=profile.rows,
                            current_rows=rows, window=window,
-                           approximate=any(c.approximate for c in cols.values()))
+                           approximate=any(c.approximate for c in cols.values()),
+                           reference=getattr(self, "reference_name_", None),
+                           skipped=dict(profile.skipped))
 
     def _windows(self, profile: Profile, data: Data, time_column: str,
                  every: str) -> list[DriftResult]:

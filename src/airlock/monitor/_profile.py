@@ -25,7 +25,7 @@ import base64
 import json
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +231,11 @@ def _opt_float(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
+NOT_TEXT = ("column {name!r} of the {what} is bytes that are not UTF-8 text (a file in "
+            "another encoding, such as Latin-1?): re-encode it as UTF-8, or leave the column "
+            "out (columns=/--columns)")
+
+
 def select_columns(schema: pa.Schema, columns: Sequence[str] | None,
                    categorical: Iterable[str] = (), numerical: Iterable[str] = (), *,
                    what: str = "data") -> dict[str, str]:
@@ -254,12 +259,21 @@ def select_columns(schema: pa.Schema, columns: Sequence[str] | None,
                 raise InvalidInput(f"column {name!r} is {schema.field(name).type}, not numeric")
             kind = forced[name]
         if kind is None:
+            dtype = schema.field(name).type
+            if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
+                raise InvalidInput(NOT_TEXT.format(name=name, what=what))
             if columns is not None:
-                raise InvalidInput(f"column {name!r} has type {schema.field(name).type}: drift "
+                raise InvalidInput(f"column {name!r} has type {dtype}: drift "
                                    "is measured on numeric and categorical columns only")
             continue
         out[name] = kind
     return out
+
+
+def unsupported_columns(schema: pa.Schema, kinds: Mapping[str, str]) -> dict[str, str]:
+    """The columns :func:`select_columns` left out (not in ``kinds``), each with why."""
+    return {f.name: f"has type {f.type}: drift is measured on numeric and categorical "
+                    "columns only" for f in schema if f.name not in kinds}
 
 
 def _batch_profile(kind: str, col: pa.ChunkedArray, buckets: int,
@@ -292,6 +306,8 @@ class Profile:
 
     columns: dict[str, ColumnProfile]
     rows: int
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Columns of the data left out of the profile, each with why."""
 
     @classmethod
     def from_data(cls, data: Any, *, columns: Sequence[str] | None = None,
@@ -314,7 +330,8 @@ class Profile:
                                                            max_categories))
         if rows == 0:
             raise InvalidInput(f"{src.name} has no rows to profile")
-        return cls({name: profiles[name] for name in kinds}, rows)
+        skipped = unsupported_columns(src.schema, kinds) if columns is None else {}
+        return cls({name: profiles[name] for name in kinds}, rows, skipped)
 
     def merge(self, other: Profile) -> Profile:
         """The profile of both inputs together (the same columns, of the same kinds)."""
@@ -325,12 +342,15 @@ class Profile:
             raise UsageError(f"profiles of different columns do not merge (only in one: "
                              f"{', '.join(extra)})")
         merged = {n: _merge_column(n, a, other.columns[n]) for n, a in self.columns.items()}
-        return Profile(merged, self.rows + other.rows)
+        return Profile(merged, self.rows + other.rows, {**self.skipped, **other.skipped})
 
     # -- persistence ------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": VERSION, "rows": self.rows,
-                "columns": {n: c.to_json() for n, c in self.columns.items()}}
+        out = {"format": FORMAT, "version": VERSION, "rows": self.rows,
+               "columns": {n: c.to_json() for n, c in self.columns.items()}}
+        if self.skipped:
+            out["skipped"] = dict(self.skipped)
+        return out
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_json(), separators=(",", ":"), allow_nan=False).encode()
@@ -357,7 +377,8 @@ class Profile:
             for n, c in doc["columns"].items():
                 cols[n] = (CategoricalProfile.from_json(c) if c["kind"] == "categorical"
                            else NumericProfile.from_json(c))
-            return cls(cols, int(doc["rows"]))
+            skipped = doc.get("skipped") or {}
+            return cls(cols, int(doc["rows"]), {str(k): str(v) for k, v in skipped.items()})
         except (KeyError, TypeError, ValueError, zlib.error) as exc:
             raise InvalidInput(f"{name} is a damaged airlock profile: {exc}") from exc
 
@@ -389,4 +410,7 @@ class Profile:
             else:
                 entry["categories"] = len(c.categories)
             cols[n] = entry
-        return {"rows": self.rows, "columns": cols}
+        out: dict[str, Any] = {"rows": self.rows, "columns": cols}
+        if self.skipped:
+            out["skipped"] = dict(self.skipped)
+        return out

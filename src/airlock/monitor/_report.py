@@ -10,88 +10,79 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from airlock.report._html import Html, badge, esc, facts, fmt, fmt_p, page, table
-from airlock.report._svg import PALETTE, Bar, _axes, _esc, _Frame, _n, _svg, bar_chart, nice_ticks
+from airlock._files import write_atomic
+from airlock.report import (
+    Bar,
+    Html,
+    Series,
+    badge,
+    bar_chart,
+    esc,
+    facts,
+    fmt,
+    fmt_p,
+    line_chart,
+    page,
+    table,
+)
 
 from ._result import ColumnDrift, DriftResult
 
-__all__ = ["render_drift_report"]
+__all__ = ["categories_svg", "histogram_svg", "render_drift_report", "save_drift_report"]
 
-REF_COLOR, CUR_COLOR = PALETTE[0], PALETTE[1]
-MAX_LABEL = 16
+MAX_TITLE = 60  # characters of a column's name in a chart heading (the whole one in a tooltip)
+LEGEND = ('<p class="muted">Distributions: the reference in blue, the current data in red '
+          "(lines: share per bin); categories: grey bars the reference, blue bars the current "
+          "data.</p>")
 
 
-def _legend(f: _Frame) -> list[str]:
-    out = []
-    for i, (label, color) in enumerate((("reference", REF_COLOR), ("current", CUR_COLOR))):
-        x = f.width - f.right - 150 + 78 * i
-        out.append(f'<rect x="{_n(x)}" y="7" width="10" height="10" fill="{color}" '
-                   'fill-opacity="0.55"/>')
-        out.append(f'<text x="{_n(x + 14)}" y="16">{label}</text>')
-    return out
+def _title(text: str) -> str:
+    return text if len(text) <= MAX_TITLE else text[: MAX_TITLE - 1] + "…"
 
 
 def histogram_svg(title: str, edges: Sequence[float], ref: Sequence[float],
-                  cur: Sequence[float], *, width: float = 420, height: float = 230) -> str:
-    """Two overlaid histograms (shares per bin) on the same bins."""
-    peak = max([*ref, *cur, 1e-9])
-    yt = nice_ticks(0.0, peak, 4)
-    xt = nice_ticks(edges[0], edges[-1], 5)
-    xt = [x for x in xt if edges[0] <= x <= edges[-1]] or [edges[0], edges[-1]]
-    f = _Frame(width, height, 48, 12, 26, 34, edges[0], edges[-1], yt[0], yt[-1])
-    body = _axes(f, xt, yt, "", "share", title)
-    for shares, color in ((ref, REF_COLOR), (cur, CUR_COLOR)):
+                  cur: Sequence[float], *, width: float = 420, height: float = 250) -> str:
+    """The share per bin of the reference and of the current data on the same bins, as two
+    step lines (the chart's legend sits under its title, never over it)."""
+    def steps(shares: Sequence[float]) -> tuple[list[float | None], list[float | None]]:
+        xs: list[float | None] = [edges[0]]
+        ys: list[float | None] = [0.0]
         for lo, hi, s in zip(edges[:-1], edges[1:], shares, strict=False):
-            if s <= 0:
-                continue
-            top = f.sy(s)
-            body.append(f'<rect x="{_n(f.sx(lo))}" y="{_n(top)}" '
-                        f'width="{_n(max(0.5, f.sx(hi) - f.sx(lo)))}" '
-                        f'height="{_n(f.sy(0) - top)}" fill="{color}" fill-opacity="0.45">'
-                        f"<title>{_esc(f'[{lo:.4g}, {hi:.4g}): {s:.2%}')}</title></rect>")
-    body += _legend(f)
-    return _svg(width, height, title, body)
+            xs += [lo, hi]
+            ys += [s, s]
+        return [*xs, edges[-1]], [*ys, 0.0]
+
+    peak = max([*ref, *cur, 1e-9])
+    lines = [Series("reference", *steps(ref)), Series("current", *steps(cur))]
+    return line_chart(lines, title=title, y_label="share", x_range=None,
+                      y_range=(0.0, peak), width=width, height=height)
 
 
 def categories_svg(title: str, labels: Sequence[str], ref: Sequence[float],
                    cur: Sequence[float], *, height: float = 230) -> str:
-    """Paired bars (reference, current) per category."""
-    longest = min(MAX_LABEL, max((len(x) for x in labels), default=4))
-    bottom = 22 + longest * 4.6
-    width = max(420.0, 80 + 34 * len(labels))
-    peak = max([*ref, *cur, 1e-9])
-    yt = nice_ticks(0.0, peak, 4)
-    f = _Frame(width, height + bottom, 48, 12, 26, bottom, 0, 1, yt[0], yt[-1])
-    body = _axes(f, None, yt, "", "share", title)
-    slot = (width - f.left - f.right) / max(1, len(labels))
-    w = min(14.0, slot * 0.38)
-    for i, label in enumerate(labels):
-        x0 = f.left + slot * i + slot / 2 - w
-        for j, (shares, color) in enumerate(((ref, REF_COLOR), (cur, CUR_COLOR))):
-            s = shares[i]
-            top = f.sy(s)
-            body.append(f'<rect x="{_n(x0 + j * w)}" y="{_n(top)}" width="{_n(w)}" '
-                        f'height="{_n(f.sy(0) - top)}" fill="{color}" fill-opacity="0.75">'
-                        f"<title>{_esc(f'{label}: {s:.2%}')}</title></rect>")
-        short = label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
-        cx, y = x0 + w, f.height - f.bottom + 12
-        body.append(f'<text x="{_n(cx)}" y="{_n(y)}" text-anchor="end" '
-                    f'transform="rotate(-35 {_n(cx)} {_n(y)})">{_esc(short)}'
-                    f"<title>{_esc(label)}</title></text>")
-    body += _legend(f)
-    return _svg(width, height + bottom, title, body)
+    """Paired bars per category: the reference (grey) then the current data (blue)."""
+    bars: list[Bar] = []
+    for label, r, c in zip(labels, ref, cur, strict=True):  # one label per pair, under it
+        bars.append(Bar("", r, flagged=True, note=f"{label}: {r:.2%} in the reference"))
+        bars.append(Bar(label, c, note=f"{c:.2%} in the current data"))
+    return bar_chart(bars, title=title, y_label="share", height=height)
 
 
 def _distribution(c: ColumnDrift) -> str:
+    """A column's chart under its full name as an HTML heading (it wraps; a long name in
+    the SVG ran over the legend), the chart titled by what it shows."""
     d = c.distribution
-    title = f"{c.column} ({c.kind})"
+    head = (f'<h3 style="max-width:420px;overflow-wrap:anywhere" title="{esc(c.column)}">'
+            f'{esc(_title(c.column))} '
+            f'<span class="muted">({esc(c.kind)})</span></h3>')
     if d.get("type") == "bins" and d.get("edges"):
-        return histogram_svg(title, d["edges"], d["reference"], d["current"])
+        return head + histogram_svg("share per bin", d["edges"], d["reference"], d["current"])
     if d.get("type") == "categories" and d.get("categories"):
-        return categories_svg(title, [str(x) for x in d["categories"]], d["reference"],
-                              d["current"])
+        return head + categories_svg("share per category", [str(x) for x in d["categories"]],
+                                     d["reference"], d["current"])
     return f'<p class="muted">{esc(c.column)}: {esc(c.note or "no distribution")}</p>'
 
 
@@ -123,17 +114,22 @@ def _stats_rows(result: DriftResult) -> tuple[list[list[Any]], list[str]]:
     return rows, classes
 
 
+def _window_label(w: DriftResult, i: int) -> str:
+    """A window by its start (``2024-03-01T12:00:00``), else by its position."""
+    return w.window or f"window {i + 1}"
+
+
 def _windows_section(result: DriftResult) -> list[str]:
     if not result.windows:
         return []
-    bars = [Bar(w.window or f"#{i}", w.drift_share, flagged=not w.drifted,
+    bars = [Bar(_window_label(w, i), w.drift_share, flagged=not w.drifted,
                 note=f"{w.n_drifted}/{len(w.columns)} columns drifted")
             for i, w in enumerate(result.windows)]
     chart = bar_chart(bars, title="Drift share per window", y_label="share of drifted columns",
                       refs=[(result.drift_share_threshold, "dataset drift threshold")])
-    rows = [[w.window, w.current_rows, w.n_drifted, w.drift_share,
+    rows = [[_window_label(w, i), w.current_rows, w.n_drifted, w.drift_share,
              badge(not w.drifted, "stable", "DRIFT"), ", ".join(w.drifted_columns) or "—"]
-            for w in result.windows]
+            for i, w in enumerate(result.windows)]
     return ["<h2 id=\"windows\">Drift over time</h2>",
             '<p class="muted">Grey bars: windows below the dataset drift threshold.</p>',
             f'<div class="charts">{chart}</div>',
@@ -151,12 +147,16 @@ def render_drift_report(result: DriftResult, *, title: str | None = None) -> str
         f"<p>{verdict} — {result.n_drifted} of {len(result.columns)} columns drifted "
         f"(share {result.drift_share:.2f}; dataset drift at ≥ "
         f"{result.drift_share_threshold:.2f})</p>",
-        facts([("reference rows", result.reference_rows),
+        facts([("compared with", result.reference or "the reference"),
+               ("reference rows", result.reference_rows),
                ("current rows", result.current_rows),
                ("window", result.window or "all data"),
                ("drifted columns", ", ".join(result.drifted_columns) or "none"),
                ("generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))]),
     ]
+    if result.skipped:
+        body += ['<h2 id="skipped">Columns not compared</h2>',
+                 table(["column", "why"], [[n, why] for n, why in result.skipped.items()])]
     if result.approximate:
         body.append('<p class="muted">Statistics marked ± were computed from a reference '
                     "profile's sketch; the figure after ± bounds their error.</p>")
@@ -170,9 +170,15 @@ def render_drift_report(result: DriftResult, *, title: str | None = None) -> str
              table(["column", "kind", "method", "statistic", "p-value", "threshold", "verdict",
                     "severity", "missing", "out of range", "new categories"], rows,
                    row_classes=classes, numeric=[3, 4, 5, 7]),
-             '<h2 id="distributions">Distributions: reference vs current</h2>',
+             '<h2 id="distributions">Distributions: reference vs current</h2>', LEGEND,
              '<div class="charts">']
     for c in result.by_severity():
         body.append(f'<div id="col-{esc(c.column)}">{_distribution(c)}</div>')
     body.append("</div>")
     return page(heading, body)
+
+
+def save_drift_report(result: DriftResult, path: str | Path, *,
+                      title: str | None = None) -> Path:
+    """Write :func:`render_drift_report` of ``result`` to ``path`` atomically."""
+    return write_atomic(path, render_drift_report(result, title=title))

@@ -1,15 +1,13 @@
 """Drift results: one :class:`ColumnDrift` per column and a :class:`DriftResult` per scoring
 (optionally per time window). Both are frozen, typed and serialisable with ``to_dict()``, so
-alert rules, Prometheus gauges and reports read the same numbers."""
+alert rules, Prometheus gauges and reports read the same numbers. Results never render
+themselves: the pages (:func:`~airlock.monitor.render_drift_report`) render results."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-from airlock._files import write_atomic
 
 __all__ = ["P_VALUE_METHODS", "ColumnDrift", "DriftResult", "severity"]
 
@@ -129,6 +127,12 @@ class DriftResult:
     windows: tuple[DriftResult, ...] = ()
     approximate: bool = False
     seconds: float = 0.0
+    reference: str | None = None
+    """What the current data was compared with (a profile's or a file's path, a table, an
+    evaluation's predictions, an earlier window)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Columns left out of the comparison, each with why (redacted in the log, not
+    decodable, …): the drift share is over the compared columns only."""
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -145,6 +149,7 @@ class DriftResult:
 
     def to_dict(self, *, distribution: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
+            "reference": self.reference,
             "drift_share": self.drift_share, "drifted": self.drifted,
             "drift_share_threshold": self.drift_share_threshold,
             "n_columns": len(self.columns), "n_drifted": self.n_drifted,
@@ -155,6 +160,8 @@ class DriftResult:
             "columns": {n: c.to_dict(distribution=distribution)
                         for n, c in self.columns.items()},
         }
+        if self.skipped:
+            out["skipped"] = dict(self.skipped)
         if self.windows:
             out["windows"] = [w.to_dict(distribution=False) for w in self.windows]
         return out
@@ -172,14 +179,3 @@ class DriftResult:
                             col.to_dict(distribution=False)["statistics"].items()})
                 out.append(rec)
         return out
-
-    def to_html(self, *, title: str | None = None) -> str:
-        """The drift report: one self-contained offline HTML page."""
-        from ._report import render_drift_report
-
-        return render_drift_report(self, title=title)
-
-    def save_html(self, path: str | Path, *, title: str | None = None) -> Path:
-        """Write :meth:`to_html` atomically; returns the path."""
-        out = Path(path)
-        return write_atomic(out, self.to_html(title=title))

@@ -16,9 +16,9 @@ from __future__ import annotations
 from airlock.errors import PredictionLogError
 
 from ._locations import log_locations
-from ._read import read_prediction_log, scan_prediction_log
+from ._read import logged_endpoints, read_prediction_log, scan_prediction_log
 from ._records import make_batch_records, make_feedback, make_records
-from ._redact import RedactMode, Redactor
+from ._redact import REDACTED, RedactMode, Redactor
 from ._schema import COLUMNS, FEEDBACK, PREDICTIONS, TS_TYPE
 from ._spool import recover_spools
 from ._writer import PredictionLog
@@ -27,12 +27,14 @@ __all__ = [
     "COLUMNS",
     "FEEDBACK",
     "PREDICTIONS",
+    "REDACTED",
     "TS_TYPE",
     "PredictionLog",
     "PredictionLogError",
     "RedactMode",
     "Redactor",
     "log_locations",
+    "logged_endpoints",
     "make_batch_records",
     "make_feedback",
     "make_records",

@@ -6,10 +6,12 @@ from pathlib import Path
 
 from airlock._config import settings
 
-__all__ = ["log_locations"]
+__all__ = ["LOG_FOLDER", "log_locations"]
+
+LOG_FOLDER = "prediction-logs"
 
 
 def log_locations() -> tuple[str, Path]:
     """Where prediction logs live: (artifact URI of the Parquet segments, local spool dir)."""
     s = settings()
-    return s.artifact_uri.rstrip("/") + "/prediction-logs", s.home / "spool"
+    return f"{s.artifact_uri.rstrip('/')}/{LOG_FOLDER}", s.home / "spool"

@@ -12,13 +12,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from airlock.errors import InvalidInput, UsageError
+from airlock.errors import InvalidInput, NotFound, UsageError, file_not_found
 from airlock.store import ArtifactStore
 
+from ._locations import LOG_FOLDER, log_locations
 from ._schema import COLUMNS, PREDICTIONS, TS_TYPE, check_name
 from ._spool import SEGMENT, iter_spool, spool_files, spool_folder
 
-__all__ = ["read_prediction_log", "scan_prediction_log"]
+__all__ = ["logged_endpoints", "read_prediction_log", "scan_prediction_log"]
 
 READ_BATCH_ROWS = 64 * 1024
 _DATE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
@@ -127,19 +128,50 @@ def _check_columns(stream: str, columns: list[str] | None) -> list[str] | None:
     return list(columns)
 
 
-def scan_prediction_log(endpoint: str, *, artifact_uri: str, spool_dir: Path | str | None = None,
-                        stream: str = PREDICTIONS, since: datetime | None = None,
-                        until: datetime | None = None,
+def _locate(artifact_uri: str | None,
+            spool_dir: Path | str | None) -> tuple[ArtifactStore, Path | None]:
+    """The segments' store and the spool folder: the current store's when ``artifact_uri`` is
+    not given; an explicit location that does not exist is an error, never an empty log."""
+    if artifact_uri is None:
+        uri, spool = log_locations()
+        return ArtifactStore(uri), Path(spool_dir) if spool_dir is not None else spool
+    if spool_dir is not None and not Path(spool_dir).is_dir():
+        raise file_not_found(spool_dir, "spool folder")
+    store = ArtifactStore(artifact_uri)
+    if not store.is_local:
+        store.fs.invalidate_cache(store.root)
+    if not store.fs.exists(store.root):
+        if spool_dir is None:  # with spools, nothing may have rolled into a segment yet
+            raise file_not_found(artifact_uri, "prediction log location")
+        return store, Path(spool_dir)
+    nested = f"{store.root}/{LOG_FOLDER}"
+    if not any(store.fs.exists(f"{store.root}/{s}") for s in COLUMNS) and store.fs.exists(nested):
+        raise NotFound(f"{artifact_uri} holds no prediction log; the store keeps its logs in "
+                       f"{artifact_uri.rstrip('/')}/{LOG_FOLDER} (or pass no artifact_uri)")
+    return store, Path(spool_dir) if spool_dir is not None else None
+
+
+def scan_prediction_log(endpoint: str, *, artifact_uri: str | None = None,
+                        spool_dir: Path | str | None = None, stream: str = PREDICTIONS,
+                        since: datetime | None = None, until: datetime | None = None,
                         columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     """Record batches of the log with ``since <= ts < until``, segment by segment (pruned by
-    their names before any is opened), then the live spools when ``spool_dir`` is given.
+    their names before any is opened), then the live spools.
 
-    Batches of different model versions may have different ``inputs``/``outputs`` structs;
+    Without ``artifact_uri`` it reads the current store's log, segments and live spools;
+    with it, the segments there (and the spools in ``spool_dir`` when given). Batches of
+    different model versions may have different ``inputs``/``outputs`` structs;
     :func:`read_prediction_log` unifies them. Naive datetimes are taken as UTC."""
     prefix = f"{check_name('stream', stream)}/{check_name('endpoint', endpoint)}"
     lo, hi = _to_ms(since, "since"), _to_ms(until, "until")
     wanted = _check_columns(stream, columns)
-    store = ArtifactStore(artifact_uri)
+    store, spool = _locate(artifact_uri, spool_dir)
+    return _scan(store, spool, prefix, stream, endpoint, lo, hi, wanted)
+
+
+def _scan(store: ArtifactStore, spool_dir: Path | None, prefix: str, stream: str,
+          endpoint: str, lo: int | None, hi: int | None,
+          wanted: list[str] | None) -> Iterator[pa.RecordBatch]:
     # spools are listed before segments: a spool converted in between is then either in the
     # segment listing (and skipped) or read from its segment when the spool has gone
     paths = spool_files(spool_folder(spool_dir, stream, endpoint)) if spool_dir is not None else []
@@ -157,15 +189,36 @@ def scan_prediction_log(endpoint: str, *, artifact_uri: str, spool_dir: Path | s
             yield batch
 
 
-def read_prediction_log(endpoint: str, *, artifact_uri: str, spool_dir: Path | str | None = None,
-                        stream: str = PREDICTIONS, since: datetime | None = None,
-                        until: datetime | None = None,
+def logged_endpoints(artifact_uri: str | None = None, spool_dir: Path | str | None = None,
+                     stream: str = PREDICTIONS) -> list[str]:
+    """The endpoints with a ``stream`` log (segments or spools) at the location."""
+    store, spool = _locate(artifact_uri, spool_dir)
+    names: set[str] = set()
+    base = f"{store.root}/{check_name('stream', stream)}"
+    if store.fs.exists(base):
+        names.update(str(e).rstrip("/").rsplit("/", 1)[-1]
+                     for e in store.fs.ls(base, detail=False))
+    if spool is not None and (spool / stream).is_dir():
+        names.update(p.name for p in (spool / stream).iterdir() if p.is_dir())
+    return sorted(names)
+
+
+def read_prediction_log(endpoint: str, *, artifact_uri: str | None = None,
+                        spool_dir: Path | str | None = None, stream: str = PREDICTIONS,
+                        since: datetime | None = None, until: datetime | None = None,
                         columns: list[str] | None = None) -> pa.Table:
     """:func:`scan_prediction_log` as one table; structs of different versions are merged
-    (fields missing in a version are null there)."""
-    tables = [pa.Table.from_batches([b]) for b in scan_prediction_log(
+    (fields missing in a version are null there). An endpoint that never logged a prediction
+    there is :class:`~airlock.errors.NotFound` (its feedback stream may be empty)."""
+    batches = scan_prediction_log(
         endpoint, artifact_uri=artifact_uri, spool_dir=spool_dir, stream=stream, since=since,
-        until=until, columns=columns)]
+        until=until, columns=columns)
+    if stream == PREDICTIONS:
+        known = logged_endpoints(artifact_uri, spool_dir, stream)
+        if endpoint not in known:
+            raise NotFound(f"endpoint {endpoint!r} has no prediction log here; logged "
+                           f"endpoints: {', '.join(known) or 'none'}")
+    tables = [pa.Table.from_batches([b]) for b in batches]
     if not tables:
         names = columns if columns is not None else list(COLUMNS.get(stream, ("ts",)))
         return pa.table({n: pa.array([], TS_TYPE if n == "ts" else pa.null()) for n in names})

@@ -27,11 +27,14 @@ _NAMES = list(COLUMNS[PREDICTIONS])
 # the per-request fields, converted from Python in one call (one pa.array per field costs 5x)
 _META = pa.struct([("request_id", _STR), ("row", _I32), ("ts", TS_TYPE), ("endpoint", _STR),
                    ("route", _STR), ("model", _STR), ("version", _I32), ("status", _I16),
-                   ("latency_ms", _F32)])
-_Meta = tuple[str, int, int, str, str, str, int, int, float]
+                   ("latency_ms", _F32), ("error_code", _STR), ("error", _STR)])
+_Meta = tuple[str, int, int, str, str, str, int | None, int, float, str | None, str | None]
+MAX_ERROR_CHARS = 1000
 
 
-def _struct(table: pa.Table, what: str) -> pa.Array:
+def _struct(table: pa.Table | None, what: str) -> pa.Array:
+    if table is None:  # not parsed (inputs) or not answered (outputs): one null row
+        return pa.nulls(1)
     if not isinstance(table, pa.Table):
         raise InvalidInput(f"{what} must be a pyarrow.Table, got {type(table).__name__}")
     if table.num_columns == 0:
@@ -73,11 +76,12 @@ def _meta_array(rows: list[_Meta]) -> pa.StructArray:
     raise InvalidInput("log fields could not be converted")  # pragma: no cover
 
 
-def _records(meta: list[_Meta], counts: np.ndarray | None, inputs: pa.Table,
-             outputs: pa.Table, shadow_version: int | None,
+def _records(meta: list[_Meta], counts: np.ndarray | None, inputs: pa.Table | None,
+             outputs: pa.Table | None, shadow_version: int | None,
              shadow_outputs: pa.Table | None) -> pa.Table:
-    ins, outs = _struct(inputs, "inputs"), _struct(outputs, "outputs")
+    ins = _struct(inputs, "inputs")
     n = len(ins)
+    outs = pa.nulls(n) if outputs is None else _struct(outputs, "outputs")
     if len(outs) != n:
         raise InvalidInput(f"outputs has {len(outs)} rows, inputs has {n}")
     sv, so = _shadow(n, shadow_version, shadow_outputs)
@@ -96,12 +100,20 @@ def _records(meta: list[_Meta], counts: np.ndarray | None, inputs: pa.Table,
 
 
 def make_records(*, request_id: str, ts_ms: int, endpoint: str, route: str, model: str,
-                 version: int, status: int, latency_ms: float, inputs: pa.Table,
-                 outputs: pa.Table, shadow_version: int | None = None,
-                 shadow_outputs: pa.Table | None = None) -> pa.Table:
+                 version: int | None, status: int, latency_ms: float,
+                 inputs: pa.Table | None, outputs: pa.Table | None,
+                 shadow_version: int | None = None, shadow_outputs: pa.Table | None = None,
+                 error_code: str | None = None, error: str | None = None) -> pa.Table:
     """The log rows of one request: one per input row (``row`` is its index), with the
-    request's ``inputs``/``outputs`` tables as structs. ``ts_ms``: ms since the epoch, UTC."""
-    meta = [(request_id, 0, ts_ms, endpoint, route, model, version, status, latency_ms)]
+    request's ``inputs``/``outputs`` tables as structs. ``ts_ms``: ms since the epoch, UTC.
+
+    A request answered with an error gives its ``status``, ``error_code`` and ``error`` (cut
+    to 1,000 characters); ``inputs=None`` when its rows could not be parsed (one row, null
+    inputs), ``outputs=None`` when no model answered, ``version=None`` when none was chosen."""
+    if error is not None and len(error) > MAX_ERROR_CHARS:
+        error = error[:MAX_ERROR_CHARS - 1] + "…"
+    meta = [(request_id, 0, ts_ms, endpoint, route, model, version, status, latency_ms,
+             error_code, error)]
     return _records(meta, None, inputs, outputs, shadow_version, shadow_outputs)
 
 
@@ -124,8 +136,9 @@ def make_batch_records(*, request_ids: Sequence[str], row_counts: Sequence[int],
     total = int(counts.sum())
     if (k and int(counts.min()) < 0) or total != inputs.num_rows:
         raise InvalidInput(f"row_counts add up to {total}, inputs has {inputs.num_rows} rows")
-    meta = [(r, 0, t, endpoint, route, model, version, s, lat)
-            for r, t, s, lat in zip(request_ids, ts_ms, statuses, latency_ms, strict=True)]
+    meta: list[_Meta] = [
+        (r, 0, t, endpoint, route, model, version, s, lat, None, None)
+        for r, t, s, lat in zip(request_ids, ts_ms, statuses, latency_ms, strict=True)]
     return _records(meta, counts, inputs, outputs, shadow_version, shadow_outputs)
 
 

@@ -11,10 +11,13 @@ import pyarrow.compute as pc
 
 from airlock.errors import UsageError
 
-__all__ = ["RedactMode", "Redactor"]
+__all__ = ["REDACTED", "RedactMode", "Redactor"]
 
 RedactMode = Literal["hash", "mask", "drop"]
 _STR = pa.string()
+REDACTED = b"airlock.redacted"
+"""Field metadata of a redacted field (``hash`` or ``mask``); on the ``inputs`` column itself,
+the comma-separated names of the dropped fields. Readers (drift) skip what it names."""
 
 
 class Redactor:
@@ -68,14 +71,15 @@ class Redactor:
         if not any(f.name in self.columns for f in table.schema.field(idx).type):
             return table
         arr = table.column(idx).combine_chunks()
-        fields, children = [], []
+        fields, children, dropped = [], [], []
         for i, f in enumerate(arr.type):
             mode, child = self.columns.get(f.name), arr.field(i)
             if mode == "drop":
+                dropped.append(f.name)
                 continue
             if mode is not None:
                 child = self.hash(child) if mode == "hash" else self.mask(child)
-                f = pa.field(f.name, _STR)
+                f = pa.field(f.name, _STR, metadata={REDACTED: mode.encode()})
             fields.append(f)
             children.append(child)
         if not fields:
@@ -83,5 +87,6 @@ class Redactor:
         else:
             mask = arr.is_null() if arr.null_count else None
             new = pa.StructArray.from_arrays(children, fields=fields, mask=mask)
-        return table.set_column(idx, pa.field(column, new.type), new)
+        meta = {REDACTED: ",".join(dropped).encode()} if dropped else None
+        return table.set_column(idx, pa.field(column, new.type, metadata=meta), new)
 

@@ -16,10 +16,15 @@ TS_TYPE = pa.timestamp("ms", tz="UTC")
 
 COLUMNS = {
     PREDICTIONS: ("request_id", "row", "ts", "endpoint", "route", "model", "version", "status",
-                  "latency_ms", "inputs", "outputs", "shadow_version", "shadow_outputs"),
+                  "latency_ms", "error_code", "error", "inputs", "outputs", "shadow_version",
+                  "shadow_outputs"),
     FEEDBACK: ("request_id", "ts", "label", "label_json"),
 }
-"""The columns of each stream, in order."""
+"""The columns of each stream, in order. A prediction row's ``status`` is the HTTP status the
+request was answered with; ``error_code`` (the error's class, e.g. ``ModelUnavailable``) and
+``error`` (its one-line message) are null when it was answered 200. ``inputs`` is null when
+the request was rejected before its rows could be parsed, ``outputs`` when no model answered.
+Segments written before ``error_code``/``error`` existed read back with them null."""
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 

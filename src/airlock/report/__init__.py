@@ -8,6 +8,8 @@ holds (registration, run inputs, evaluations, decisions, overrides, alias histor
 from __future__ import annotations
 
 from ._card import model_card
-from ._html import render_report
+from ._html import Html, badge, esc, facts, fmt, fmt_p, page, render_report, table
+from ._svg import Bar, Series, bar_chart, line_chart
 
-__all__ = ["model_card", "render_report"]
+__all__ = ["Bar", "Html", "Series", "badge", "bar_chart", "esc", "facts", "fmt", "fmt_p",
+           "line_chart", "model_card", "page", "render_report", "table"]

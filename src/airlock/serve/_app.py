@@ -290,11 +290,13 @@ class _Handlers:
         waiting = True
         metrics.in_flight.labels(ep.name).inc()
         route = "-"
+        reached = False  # infer logs what it answers; a request rejected before is logged here
         try:
             self.check_auth(request, admin=False)
             item, req, slot = await decode(rid)
             ep.arriving -= 1
             waiting = False
+            reached = True
             answer = await ep.infer(item, headers=request.headers, slot=slot)
             route = answer.route
             body, ctype, headers = encode(answer, rid, req)
@@ -306,6 +308,8 @@ class _Handlers:
             return self.Response(body, media_type=ctype, headers=headers)
         except AirlockError as exc:
             metrics.requests.labels(ep.name, "-", "-", route, str(exc.http_status)).inc()
+            if not reached:
+                await ep.log_rejected(exc, request_id=rid, started=started)
             return self.error(exc, rid, mlflow=mlflow)
         finally:
             if waiting:
@@ -346,8 +350,8 @@ class _Handlers:
                                  "boolean or null")
             ids.append(item["request_id"])
             labels.append(item["label"])
-        n = await self.ep.feedback(ids, labels)
-        return self.json({"accepted": n})
+        n, unknown = await self.ep.feedback(ids, labels)
+        return self.json({"accepted": n, "unknown": unknown})
 
     def status(self) -> Any:
         return self.json({

@@ -21,7 +21,8 @@ from airlock._config import settings
 from airlock.errors import AirlockError, ModelTimeout, ModelUnavailable, UsageError
 
 from ._config import EndpointConfig
-from ._guardrails import GuardBlocked, guard_hooks
+from ._guardrails import guard_hooks
+from ._logged import failure_records, settle
 from ._metrics import Metrics
 from ._payload import Pending
 from ._router import Router
@@ -191,28 +192,32 @@ class Endpoint:
 
     async def infer(self, item: Pending, *, headers: Mapping[str, str],
                     slot: ModelSlot | None = None) -> Answer:
-        """Score one request: pick a route (unless ``slot`` is given), fall back, log."""
+        """Score one request: pick a route (unless ``slot`` is given), fall back, log. A
+        request answered with an error (guard block, bad rows, model failure) is logged too."""
         item.log = self._sampled()
-        if self.input_hooks:
-            table = item.table()
-            try:
+        route, chosen, answered = "guard", slot or self.routes[0], False
+        try:
+            if self.input_hooks:
+                table = item.table()
                 for hook in self.input_hooks:
                     table = hook(table)
-            except GuardBlocked as exc:
-                await self._log_blocked(item, exc)
-                raise
-            item.data, item.rows = table, table.num_rows
-        if slot is None:
-            i = self.choose(headers, item)
-            slot, route = self.routes[i], self.route_names[i]
-        else:
-            route = slot.role
-        scored, route = await self._answer(slot, route, item)
-        outputs = scored.outputs
-        for hook in self.output_hooks:
-            outputs = hook(outputs)
-        if scored.logged is not None and self.config.logging.wait_for_log:
-            await asyncio.wrap_future(scored.logged)
+                item.data, item.rows = table, table.num_rows
+            if slot is None:
+                i = self.choose(headers, item)
+                chosen, route = self.routes[i], self.route_names[i]
+            else:
+                route = slot.role
+            scored, route = await self._answer(chosen, route, item)
+            answered = True  # its record is written: an error from here on is not a second one
+            outputs = scored.outputs
+            for hook in self.output_hooks:
+                outputs = hook(outputs)
+            if scored.logged is not None and self.config.logging.wait_for_log:
+                await asyncio.wrap_future(scored.logged)
+        except AirlockError as exc:
+            if not answered:
+                await self._log_error(exc, item, route, chosen)
+            raise
         if self.shadow is not None:
             task = asyncio.get_running_loop().create_task(self._shadow(item))
             self._tasks.add(task)
@@ -245,20 +250,27 @@ class Endpoint:
                                    f"{self.fallback.ref} failed too: "
                                    f"{type(exc).__name__}") from exc
 
-    async def _log_blocked(self, item: Pending, exc: GuardBlocked) -> None:
-        """A blocked request is evidence too: logged (redacted) with status 403."""
+    async def _log_error(self, exc: Exception, item: Pending, route: str,
+                         slot: ModelSlot) -> None:
         if not item.log or self._log is None:
             return
-        from airlock.predlog import make_records
+        model = slot.model
+        records = failure_records(
+            exc, endpoint=self.name, request_id=item.request_id, ts_ms=item.ts_ms,
+            started=item.started, route=route, model=slot.name,
+            version=model.version.version if model is not None else None, item=item)
+        await settle(self._log, records, wait=self.config.logging.wait_for_log)
 
-        n = exc.redacted.num_rows
+    async def log_rejected(self, exc: AirlockError, *, request_id: str, started: float) -> None:
+        """A request answered with an error before it reached :meth:`infer` (no token, a body
+        too large or not parseable, an unknown version): logged with null inputs."""
+        if not self._sampled():
+            return
         slot = self.routes[0]
-        records = make_records(
-            request_id=item.request_id, ts_ms=item.ts_ms, endpoint=self.name, route="guard",
-            model=slot.name, version=slot.current.version.version, status=exc.http_status,
-            latency_ms=(time.perf_counter() - item.started) * 1000, inputs=exc.redacted,
-            outputs=pa.table({"blocked": pa.array([exc.message] * n, pa.string())}))
-        await asyncio.wrap_future(self._log.append(records))
+        records = failure_records(
+            exc, endpoint=self.name, request_id=request_id, ts_ms=int(time.time() * 1000),
+            started=started, route="rejected", model=slot.name, version=None)
+        await settle(self._log, records, wait=self.config.logging.wait_for_log)
 
     def _sampled(self) -> bool:
         rate = self.config.logging.sample_rate
@@ -272,16 +284,52 @@ class Endpoint:
         except Exception as exc:  # a shadow never affects the answer; note it and move on
             self.metrics.errors.labels(self.name, "shadow").inc()
             log.warning("shadow %s failed on %s: %s", self.shadow.ref, item.request_id, exc)
+            if item.log and self._log is not None:
+                if isinstance(exc, TimeoutError):
+                    exc = ModelTimeout(f"{self.shadow.ref} did not answer within "
+                                       f"{self.config.timeout_ms:g} ms")
+                model = self.shadow.model
+                records = failure_records(
+                    exc, endpoint=self.name, request_id=item.request_id, ts_ms=item.ts_ms,
+                    started=copy.started, route="shadow", model=self.shadow.name,
+                    version=model.version.version if model is not None else None)
+                await settle(self._log, records, wait=False)
 
-    async def feedback(self, request_ids: list[str], labels: list[Any]) -> int:
-        if self._feedback is None:
+    async def feedback(self, request_ids: list[str],
+                       labels: list[Any]) -> tuple[int, list[str]]:
+        """Store the labels of the requests this endpoint logged; returns how many were
+        accepted and the ids it never logged (reported back, never stored)."""
+        if self._feedback is None or self._log is None:
             raise UsageError(f"endpoint {self.name} has logging turned off: feedback has "
                              "nowhere to go")
         from airlock.predlog import make_feedback
 
-        table = make_feedback(request_ids, labels, int(time.time() * 1000))
-        await asyncio.wrap_future(self._feedback.append(table))
-        return len(request_ids)
+        loop = asyncio.get_running_loop()
+        known = await loop.run_in_executor(None, self._logged_ids, request_ids)
+        keep = [i for i, r in enumerate(request_ids) if r in known]
+        unknown = list(dict.fromkeys(r for r in request_ids if r not in known))
+        if keep:
+            table = make_feedback([request_ids[i] for i in keep], [labels[i] for i in keep],
+                                  int(time.time() * 1000))
+            await asyncio.wrap_future(self._feedback.append(table))
+        return len(keep), unknown
+
+    def _logged_ids(self, request_ids: list[str]) -> set[str]:
+        """Which of ``request_ids`` are in this endpoint's prediction log (every worker's:
+        segments and live spools), reading only the ``request_id`` column."""
+        import pyarrow.compute as pc
+
+        from airlock.predlog import scan_prediction_log
+
+        self._log.flush()  # an answer just given is in the log before we look
+        wanted = pa.array(sorted(set(request_ids)), pa.string())
+        found: set[str] = set()
+        for batch in scan_prediction_log(self.name, columns=["request_id"]):
+            ids = batch.column("request_id")
+            found.update(ids.filter(pc.is_in(ids, value_set=wanted)).to_pylist())
+            if len(found) == len(wanted):
+                break
+        return found
 
     def slot_for_version(self, version: int) -> ModelSlot:
         for slot in self.slots:
