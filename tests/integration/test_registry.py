@@ -360,3 +360,11 @@ def test_skops_trusts_only_allow_listed_modules(trained: tuple[Any, Any]) -> Non
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
     loaded = airlock.load_model("hgb@1").predictor.model  # type: ignore[attr-defined]
     assert (loaded.predict(X) == fitted.predict(X)).all()
+    # the demo's pipeline holds a functools.partial of a scikit-learn function: trusted,
+    # since the callable it wraps is listed and checked on its own
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OrdinalEncoder
+
+    prep = ColumnTransformer([("cat", OrdinalEncoder(), [0]), ("num", "passthrough", [1])])
+    demo = make_pipeline(prep, HistGradientBoostingClassifier(max_iter=3)).fit(X, y)
+    assert airlock.register_model("demo", demo).version == 1

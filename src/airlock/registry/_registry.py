@@ -80,6 +80,8 @@ def register_model(
 #: Modules whose types a skops file may hold without trusted=True (plus the flavor's own
 #: libraries): estimators and the arrays they hold, never e.g. ``posix.system``.
 SKOPS_TRUSTED_MODULES = ("sklearn", "numpy", "scipy")
+#: Wrappers trusted by name: the callable a partial wraps is listed (and checked) on its own.
+SKOPS_TRUSTED_NAMES = frozenset({"functools.partial"})
 _MODULE_OF = {"scikit-learn": "sklearn", "xgboost-cpu": "xgboost"}
 
 
@@ -91,7 +93,8 @@ def _check_skops_types(fl: Flavor, options: dict[str, Any], trusted: bool) -> No
         return
     modules = {*SKOPS_TRUSTED_MODULES, *(_MODULE_OF.get(lib, lib) for lib in fl.libraries())}
     modules -= {"skops"}
-    outside = sorted(t for t in types if t.split(".")[0] not in modules)
+    outside = sorted(t for t in types
+                     if t.split(".")[0] not in modules and t not in SKOPS_TRUSTED_NAMES)
     if outside and not trusted:
         raise UntrustedArtifact(
             f"the model holds types outside the modules airlock trusts "
