@@ -11,8 +11,18 @@
 |                      |                                    | policy sets none (secret)       |
 | AIRLOCK_DEBUG        | off (empty, 0, false, no, off)     | the CLI shows a traceback for   |
 |                      |                                    | an unexpected error             |
+| AIRLOCK_AUDIT_KEY    | unset: the key file below          | signs the audit head (secret)   |
+| AIRLOCK_AUDIT_KEY_FILE | $AIRLOCK_HOME/audit.key          | where the audit key is kept     |
+| AIRLOCK_IMPORT_MAX_BYTES | 10 GiB                         | cap of an import's copied bytes |
 
 Secrets are :class:`pydantic.SecretStr`: they never show in a repr or a dump.
+
+The audit key signs the audit chain's head, which airlock keeps outside the database too
+(``audit/head.json`` in the artifact store), so ``events verify`` detects an emptied or
+truncated database. The key is ``AIRLOCK_AUDIT_KEY`` when set (any secret text), else the
+contents of ``AIRLOCK_AUDIT_KEY_FILE``, a random key written there (mode 0600) on first use.
+Keep it where whoever can write the database cannot (a secret store, another volume).
+``AIRLOCK_IMPORT_MAX_BYTES`` caps the bytes copied when importing a model directory.
 """
 
 from __future__ import annotations
@@ -24,7 +34,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-__all__ = ["DEBUG_ENV", "GUARD_KEY_ENV", "GUARD_SALT_ENV", "Settings", "settings"]
+__all__ = ["DEBUG_ENV", "GUARD_KEY_ENV", "GUARD_SALT_ENV", "Settings", "audit_key",
+           "import_max_bytes", "settings"]
 
 GUARD_KEY_ENV = "AIRLOCK_GUARD_KEY"
 GUARD_SALT_ENV = "AIRLOCK_GUARD_SALT"
@@ -72,3 +83,38 @@ def _actor(env: Mapping[str, str]) -> str:
 def settings() -> Settings:
     """The settings in force now (read from the environment on every call; cheap)."""
     return Settings.from_env()
+
+
+def audit_key(env: os._Environ[str] | dict[str, str] | None = None, *,
+              create: bool = True) -> bytes | None:
+    """The key that signs the audit chain's head (see the module docstring); None when there
+    is none yet and ``create`` is False."""
+    env = os.environ if env is None else env
+    if env.get("AIRLOCK_AUDIT_KEY"):
+        return env["AIRLOCK_AUDIT_KEY"].encode()
+    path = Path(env.get("AIRLOCK_AUDIT_KEY_FILE")
+                or Settings.from_env(dict(env)).home / "audit.key").expanduser()
+    try:
+        return path.read_bytes().strip() or None
+    except FileNotFoundError:
+        if not create:
+            return None
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_hex(32).encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path.read_bytes().strip()
+
+
+def import_max_bytes(env: os._Environ[str] | dict[str, str] | None = None) -> int:
+    """The most bytes an import (e.g. of an MLflow model directory) copies."""
+    env = os.environ if env is None else env
+    raw = env.get("AIRLOCK_IMPORT_MAX_BYTES")
+    return int(raw) if raw and raw.isdigit() else 10 << 30

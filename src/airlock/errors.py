@@ -10,6 +10,7 @@ the CLI exit code and the HTTP status it maps to, so the CLI and the server neve
     ├── IntegrityError        exit 2, HTTP 409   an artifact or event hash no longer matches
     ├── UntrustedArtifact     exit 2, HTTP 403   a pickle-based artifact not marked trusted
     ├── StoreVersionError     exit 2, HTTP 500   store from a newer airlock, or not migrated
+    ├── StoreUnavailable      exit 2, HTTP 503   database corrupt/emptied, folder read-only
     ├── DependencyMissing     exit 2, HTTP 500   an optional extra is not installed
     ├── CheckFailed           exit 1, HTTP 409   a check or gate ran and did not pass
     ├── Unauthorized          exit 2, HTTP 401   a server call without a valid token
@@ -38,6 +39,7 @@ __all__ = [
     "NotificationFailed",
     "PayloadTooLarge",
     "PredictionLogError",
+    "StoreUnavailable",
     "StoreVersionError",
     "Unauthorized",
     "UntrustedArtifact",
@@ -160,3 +162,11 @@ NO_SUCH_FILE = "no such {what}: {path}"
 def file_not_found(path: object, what: str = "file") -> NotFound:
     """The one NotFound for a path that does not exist: ``no such contract file: c.yaml``."""
     return NotFound(NO_SUCH_FILE.format(what=what, path=path))
+
+
+class StoreUnavailable(AirlockError):
+    """The metadata database or the artifact store cannot be read or written as needed: a
+    corrupt or emptied database, a read-only folder, missing permissions (exit 2, HTTP 503).
+    """
+
+    http_status = 503

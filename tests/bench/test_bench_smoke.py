@@ -11,7 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "tracking.py"
-CASES = ("log_metric", "log_batch", "log_params", "search_runs", "load_model", "resolve_alias")
+CASES = ("log_metric", "log_metrics", "log_batch",
+         "log_params", "search_runs", "load_model", "resolve_alias")
 
 
 def test_benchmark_smoke_runs_every_case(tmp_path: Path) -> None:

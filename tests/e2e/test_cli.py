@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +179,58 @@ def test_unreachable_store_is_one_line(airlock_home: Path) -> None:
                               "AIRLOCK_HOME": str(airlock_home)}, timeout=60, check=False)
     line = one_line_error(res)
     assert "cannot use the store" in line
+
+
+@contextmanager
+def read_only(*paths: Path) -> Iterator[None]:
+    """Make ``paths`` unwritable, for root too (root ignores mode bits: immutable flag)."""
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None:
+            pytest.skip("running as root without chattr: cannot make a file read-only")
+        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+        return
+    modes = {p: p.stat().st_mode for p in paths}
+    for p in paths:
+        p.chmod(modes[p] & ~0o222)
+    try:
+        yield
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+
+
+def test_corrupt_database_is_one_line_naming_the_file(airlock_home: Path) -> None:
+    airlock_home.mkdir(parents=True)
+    (airlock_home / "airlock.db").write_bytes(b"this is not an SQLite database\n" * 200)
+    line = one_line_error(cli("runs", "list", home=airlock_home))
+    assert str(airlock_home / "airlock.db") in line
+    assert "file is not a database" in line
+
+
+def test_read_only_home_is_one_line_naming_the_file(airlock_home: Path) -> None:
+    airlock_home.mkdir(parents=True)
+    with read_only(airlock_home):
+        line = one_line_error(cli("runs", "list", home=airlock_home))
+    assert str(airlock_home) in line
+    assert "permission denied" in line
+
+
+def test_a_read_only_store_can_still_be_listed_and_verified(
+        populated: dict[str, Any], airlock_home: Path) -> None:
+    assert not (airlock_home / "airlock.db-wal").exists()  # checkpointed when closed
+    (airlock_home / "airlock.db-shm").unlink(missing_ok=True)  # as a copied store has none
+    with read_only(airlock_home / "airlock.db", airlock_home):
+        res = cli("runs", "list", "--json", home=airlock_home)
+        assert res.returncode == 0, res.stderr
+        assert {r["id"] for r in json.loads(res.stdout)} == set(populated["runs"])
+        res = cli("events", "verify", home=airlock_home)
+        assert res.returncode == 0, res.stderr
+        assert "chain intact" in res.stdout
+        res = cli("models", "list", home=airlock_home)
+        assert res.returncode == 0, res.stderr
+        line = one_line_error(cli("models", "alias", "clf@1", "prod", home=airlock_home))
+        assert "readonly database" in line

@@ -93,7 +93,8 @@ def test_log_artifact_file_goes_to_s3_with_its_sha256(s3: tuple[Any, str],
         assert run.log_artifact(src, artifact_path="backup/") == ["backup/model.bin"]
 
     base = f"{PREFIX}/runs/{run.id}/artifacts"
-    assert _keys(client, bucket) == {f"{base}/model.bin", f"{base}/backup/model.bin"}
+    head = f"{PREFIX}/audit/head.json"  # the signed audit head, beside the artifacts
+    assert _keys(client, bucket) - {head} == {f"{base}/model.bin", f"{base}/backup/model.bin"}
     assert _get(client, bucket, f"{base}/model.bin") == payload
     assert _get(client, bucket, f"{base}/backup/model.bin") == payload
     digest = hashlib.sha256(payload).hexdigest()
@@ -116,7 +117,8 @@ def test_log_artifact_directory_goes_to_s3(s3: tuple[Any, str], tmp_path: Path) 
     assert sorted(stored) == sorted(f"report/{rel}" for rel in files)
 
     base = f"{PREFIX}/runs/{run.id}/artifacts/report"
-    assert _keys(client, bucket) == {f"{base}/{rel}" for rel in files}
+    head = f"{PREFIX}/audit/head.json"
+    assert _keys(client, bucket) - {head} == {f"{base}/{rel}" for rel in files}
     for rel, data in files.items():
         assert _get(client, bucket, f"{base}/{rel}") == data
     recorded = {a.path: (a.size, a.sha256) for a in airlock.get_run(run.id).artifacts}

@@ -144,3 +144,49 @@ def test_actor_comes_from_airlock_actor(monkeypatch: pytest.MonkeyPatch) -> None
                                                      ("run.finished", "bob")]
     assert airlock.get_run(run.id).user == "alice"
     assert airlock.verify_events().ok
+
+
+# -- the signed head outside the database, and the aliases table ------------------------
+
+def test_truncating_the_log_and_its_head_is_detected_by_the_signed_head() -> None:
+    """Deleting the tail *and* rewinding the in-database head leaves a chain that checks out
+    on its own: only the head signed outside the database can tell."""
+    _three_runs()
+    last5 = get_store().events.list()[4].hash
+    assert _sql("DELETE FROM events WHERE seq = 6") == 1
+    assert _sql("UPDATE event_head SET seq = 5, hash = :h WHERE id = 1", h=last5) == 1
+    result = airlock.verify_events()
+    assert not result.ok
+    assert result.reason is not None
+    assert "the log ends at event 5 but the signed head kept outside the database" \
+        in result.reason
+    assert "records event 6" in result.reason
+
+
+def test_a_forged_signed_head_is_detected(airlock_home: object) -> None:
+    _three_runs()
+    head = get_store().artifacts.local_path("audit/head.json")
+    assert head is not None and head.is_file()
+    body = json.loads(head.read_text())
+    head.write_text(json.dumps({**body, "seq": 2}))  # someone rewinds it without the key
+    from airlock.errors import IntegrityError
+
+    with pytest.raises(IntegrityError, match="does not verify with the audit key"):
+        airlock.verify_events()
+
+
+def test_an_alias_edited_in_the_table_is_detected() -> None:
+    import numpy as np
+
+    for _ in range(2):
+        airlock.register_model("m", lambda df: np.zeros(len(df)))
+    airlock.set_alias("m@1", "prod")
+    assert airlock.verify_events().ok
+    assert _sql("UPDATE aliases SET version = 2 WHERE name = 'm' AND alias = 'prod'") == 1
+    result = airlock.verify_events()
+    assert not result.ok
+    assert result.reason == ("alias m@prod points at version 2 but the audit log last set it "
+                             "to 1: the aliases table was edited outside airlock")
+    _sql("DELETE FROM aliases")
+    result = airlock.verify_events()
+    assert result.reason is not None and "alias m@prod is missing" in result.reason

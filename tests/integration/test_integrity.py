@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +190,81 @@ def test_int_for_float_column_is_cast(frame: Any) -> None:
                     reg.predict(X.head(1).assign(age=30.0, education_num=9.0)), rtol=1e-12)
     with pytest.raises(InvalidInput, match="'age'"):
         int_model.predict({"age": [30.5], "education_num": [9]})
+
+
+def test_an_emptied_database_is_not_silently_recreated(stored: tuple[Any, Path],
+                                                       airlock_home: Path) -> None:
+    from airlock.errors import StoreUnavailable
+    from airlock.store import close_stores, get_store
+
+    close_stores()
+    (airlock_home / "airlock.db").write_bytes(b"")  # `: > .airlock/airlock.db`
+    for extra in ("airlock.db-wal", "airlock.db-shm"):
+        (airlock_home / extra).unlink(missing_ok=True)
+    with pytest.raises(StoreUnavailable, match=r"is empty but the artifact store .* holds "
+                       "model versions: refusing to create a new database"):
+        get_store()
+    assert (airlock_home / "airlock.db").stat().st_size == 0
+
+
+def test_an_emptied_database_beside_an_audit_head_is_refused(airlock_home: Path) -> None:
+    from airlock.errors import StoreUnavailable
+    from airlock.store import close_stores, get_store
+
+    airlock.start_run("r").end()  # events, no models
+    close_stores()
+    for name in ("airlock.db", "airlock.db-wal", "airlock.db-shm"):
+        (airlock_home / name).unlink(missing_ok=True)
+    with pytest.raises(StoreUnavailable, match="holds a signed audit head"):
+        get_store()
+
+
+@contextmanager
+def read_only(*paths: Path) -> Iterator[None]:
+    """Make ``paths`` unwritable, for root too (root ignores mode bits: immutable flag)."""
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None:
+            pytest.skip("running as root without chattr: cannot make a file read-only")
+        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+        return
+    modes = {p: p.stat().st_mode for p in paths}
+    for p in paths:
+        p.chmod(modes[p] & ~0o222)
+    try:
+        yield
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+
+
+def test_read_only_artifacts_folder_is_an_airlock_error_and_no_version(
+        model: Any, airlock_home: Path) -> None:
+    from airlock.errors import StoreUnavailable
+
+    airlock.start_run("setup").end()  # the store and its artifacts folder exist
+    models = airlock_home / "artifacts" / "models"
+    models.mkdir(parents=True)
+    run = airlock.start_run("train")
+    with read_only(models), pytest.raises(
+            StoreUnavailable, match=f"cannot write the artifact store at {models}"), run:
+        airlock.register_model("ro", model)
+    assert airlock.get_run(run.id).status == "FAILED"
+    assert airlock.list_models() == []
+
+
+def test_writing_a_read_only_database_is_an_airlock_error(airlock_home: Path) -> None:
+    from airlock.errors import StoreUnavailable
+    from airlock.store import close_stores
+
+    airlock.start_run("setup").end()
+    close_stores()
+    db = airlock_home / "airlock.db"
+    with read_only(db, airlock_home):
+        assert [r.experiment for r in airlock.search_runs()] == ["setup"]
+        with pytest.raises(StoreUnavailable, match="readonly database"):
+            airlock.start_run("more")
+        close_stores()

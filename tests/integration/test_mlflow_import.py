@@ -219,3 +219,83 @@ def test_python_function_model_imports_when_trusted(data: tuple[Any, Any],
     out = airlock.load_model(f"scaled@{trusted.version}").predict(X[list(weights)])
     want = sum(w * X[c].to_numpy(dtype=float) for c, w in weights.items())
     assert_allclose(out["prediction"].to_numpy(), want, rtol=1e-12)
+
+
+# -- every file the MLmodel names is inside, copied and hashed ------------------------------
+
+def _point_pickled_model_at(path: Path, ref: str) -> None:
+    import yaml
+
+    spec = yaml.safe_load((path / "MLmodel").read_text())
+    spec["flavors"]["sklearn"]["pickled_model"] = ref
+    spec["flavors"]["python_function"]["model_path"] = ref
+    (path / "MLmodel").write_text(yaml.safe_dump(spec))
+
+
+@pytest.mark.parametrize("where", ["absolute", "parent"])
+def test_a_model_file_outside_the_directory_is_refused(
+        model: Any, data: tuple[Any, Any], tmp_path: Path, where: str) -> None:
+    from airlock.errors import InvalidInput
+
+    X, _ = data
+    path = _save(model, X, tmp_path / "m", serialization_format="cloudpickle")
+    outside = tmp_path / "outside.pkl"
+    (path / "model.pkl").rename(outside)
+    ref = str(outside) if where == "absolute" else "../outside.pkl"
+    _point_pickled_model_at(path, ref)
+    with pytest.raises(InvalidInput, match=r"names (pickled_model|model_path): .*outside the model "
+                       "directory"):
+        airlock.import_mlflow(path, "adult", trusted=True)
+    assert airlock.list_models() == []
+
+
+def test_every_imported_file_is_hashed(model: Any, data: tuple[Any, Any],
+                                       tmp_path: Path) -> None:
+    X, _ = data
+    path = _save(model, X, tmp_path / "m", serialization_format="cloudpickle")
+    version = airlock.import_mlflow(path, "adult", trusted=True)
+    on_disk = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
+    assert set(version.manifest["files"]) == on_disk
+    assert "model.pkl" in version.manifest["files"]
+
+
+def test_a_symlink_in_the_directory_is_refused_not_followed(
+        model: Any, data: tuple[Any, Any], tmp_path: Path) -> None:
+    from airlock.errors import InvalidInput
+
+    X, _ = data
+    path = _save(model, X, tmp_path / "m")
+    (path / "zeros.bin").symlink_to("/dev/zero")  # following it would fill TMPDIR
+    with pytest.raises(InvalidInput, match=r"zeros.bin is a symlink: airlock imports regular "
+                       "files only"):
+        airlock.import_mlflow(path, "adult")
+    assert airlock.list_models() == []
+
+
+def test_the_import_is_capped_in_size(model: Any, data: tuple[Any, Any], tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from airlock.errors import InvalidInput
+
+    X, _ = data
+    path = _save(model, X, tmp_path / "m")
+    (path / "big.bin").write_bytes(b"\0" * 50_000)
+    monkeypatch.setenv("AIRLOCK_IMPORT_MAX_BYTES", "40000")
+    with pytest.raises(InvalidInput, match="holds more than 40000 bytes"):
+        airlock.import_mlflow(path, "adult")
+    monkeypatch.delenv("AIRLOCK_IMPORT_MAX_BYTES")
+    assert airlock.import_mlflow(path, "adult").version == 1
+
+
+def test_a_file_planted_beside_a_version_is_refused_at_load(
+        model: Any, data: tuple[Any, Any], tmp_path: Path, airlock_home: Path) -> None:
+    from airlock.errors import IntegrityError
+
+    X, _ = data
+    version = airlock.import_mlflow(_save(model, X, tmp_path / "m"), "adult")
+    folder = airlock_home / "artifacts" / version.artifact_uri
+    (folder / "extra.pkl").write_bytes(b"\x80\x05N.")
+    with pytest.raises(IntegrityError, match=r"holds a file its manifest does not list "
+                       r"\(extra.pkl\)"):
+        airlock.load_model("adult@1")
+    (folder / "extra.pkl").unlink()
+    _check_predictions("adult@1", model, X)

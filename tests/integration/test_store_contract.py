@@ -116,8 +116,15 @@ def test_a_full_buffer_flushes_by_itself(monkeypatch: pytest.MonkeyPatch) -> Non
     for i in range(4):
         run.log_metric("x", float(i), step=i)
     assert get_store().runs.metric_history(run.id, "x") == []
-    run.log_metric("x", 4.0, step=4)
+    run.log_metric("x", 4.0, step=4)  # due: the background writer stores it, no flush()
+    import time
+
+    deadline = time.monotonic() + 10
+    while (len(get_store().runs.metric_history(run.id, "x")) < 5
+           and time.monotonic() < deadline):
+        time.sleep(0.005)
     assert [p.value for p in get_store().runs.metric_history(run.id, "x")] == [0, 1, 2, 3, 4]
+    run.end()
 
 
 @pytest.mark.usefixtures("no_time_flush")

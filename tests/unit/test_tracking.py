@@ -7,8 +7,10 @@ import platform
 import shlex
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -252,11 +254,84 @@ def test_info_and_history_flush_first() -> None:
     assert [p.value for p in run.history("b")] == [3.0]
 
 
+def _eventually(check: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def test_time_based_flush(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run_module, "FLUSH_SECONDS", 0.0)
     run = airlock.start_run("t")
-    run.log_metric("a", 1.0)  # due at once
-    assert airlock.get_run(run.id).metrics == {"a": 1.0}
+    run.log_metric("a", 1.0)  # due at once: the background writer stores it, no flush()
+    assert _eventually(lambda: airlock.get_run(run.id).metrics == {"a": 1.0})
+    run.end()
+
+
+@pytest.mark.usefixtures("no_time_flush")
+def test_size_based_flush_happens_in_the_background() -> None:
+    run = airlock.start_run("t")
+    for i in range(run_module.FLUSH_POINTS):
+        run.log_metric("a", float(i), step=i)
+    assert _eventually(lambda: len(get_store().runs.metric_history(run.id, "a"))
+                       == run_module.FLUSH_POINTS)
+    run.end()
+
+
+@pytest.mark.usefixtures("no_time_flush")
+def test_logging_never_waits_for_a_busy_store(airlock_home: Path) -> None:
+    """Another writer holds the database's write lock: logging still returns at once (the
+    writer waits in the background), and flush() returns once everything is stored."""
+    import sqlite3
+    import threading
+
+    run = airlock.start_run("t")
+    other = sqlite3.connect(airlock_home / "airlock.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    slowest, n = 0.0, 5 * run_module.FLUSH_POINTS
+    for i in range(n):
+        t0 = time.perf_counter()
+        run.log_metrics({"a": float(i), "b": -float(i)}, step=i)
+        slowest = max(slowest, time.perf_counter() - t0)
+    done = threading.Event()
+    flusher = threading.Thread(target=lambda: (run.flush(), done.set()))
+    flusher.start()
+    assert not done.is_set()  # it cannot be durable yet: the store is locked
+    other.execute("COMMIT")
+    other.close()
+    flusher.join(timeout=60)
+    assert done.is_set()
+    assert slowest < 0.05, f"a log call waited {slowest * 1000:.1f} ms"
+    hist = get_store().runs.metric_history(run.id, "b")
+    assert [p.value for p in hist] == [-float(i) for i in range(n)]
+    run.end()
+
+
+def test_a_failed_background_write_is_raised_by_flush_and_nothing_is_lost(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from airlock.errors import StoreUnavailable
+
+    run = airlock.start_run("t")
+    store_runs = get_store().runs
+    real = store_runs.log_metrics
+    calls: list[int] = []
+
+    def failing(run_id: str, points: Any) -> None:
+        calls.append(len(points))
+        raise StoreUnavailable("disk full")
+
+    monkeypatch.setattr(store_runs, "log_metrics", failing)
+    for i in range(10):
+        run.log_metric("a", float(i), step=i)
+    with pytest.raises(StoreUnavailable, match="disk full"):
+        run.flush()
+    monkeypatch.setattr(store_runs, "log_metrics", real)
+    run.flush()
+    assert [p.value for p in run.history("a")] == [float(i) for i in range(10)]
+    run.end()
 
 
 # -- artifacts ------------------------------------------------------------------------------

@@ -99,8 +99,11 @@ def _unexpected(exc: Exception) -> int:
     import sqlalchemy as sa
 
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+    if isinstance(exc, sa.exc.DatabaseError | sa.exc.InterfaceError):
         sys.stderr.write(f"error: cannot use the store: {first}\n")
+        return 2
+    if isinstance(exc, PermissionError):  # e.g. a read-only AIRLOCK_HOME
+        sys.stderr.write(f"error: permission denied: {exc.filename or first}\n")
         return 2
     sys.stderr.write(f"error: internal error ({type(exc).__name__}: {first}); "
                      "set AIRLOCK_DEBUG=1 for a traceback\n")

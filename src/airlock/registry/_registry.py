@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import tempfile
 import uuid
@@ -18,7 +19,7 @@ from typing import Any
 
 from airlock._config import settings
 from airlock.data import fingerprint, to_arrow
-from airlock.errors import UntrustedArtifact, UsageError
+from airlock.errors import IntegrityError, UntrustedArtifact, UsageError
 from airlock.store import DatasetInfo, ModelRecord, Store, VersionRecord, get_store, sha256_file
 from airlock.tracking import Run, active_run, package_versions
 
@@ -62,6 +63,7 @@ def register_model(
     with tempfile.TemporaryDirectory(prefix="airlock-model-") as tmp:
         path = Path(tmp)
         options = fl.save(model, path, serialization=serialization)
+        _check_skops_types(fl, options, trusted)
         example = None if input_example is None else to_arrow(input_example)
         signature = None
         if example is not None:
@@ -73,6 +75,31 @@ def register_model(
                               datasets=datasets, description=description, trusted=trusted,
                               example=example,
                               extra={"intended_use": intended_use} if intended_use else None)
+
+
+#: Modules whose types a skops file may hold without trusted=True (plus the flavor's own
+#: libraries): estimators and the arrays they hold, never e.g. ``posix.system``.
+SKOPS_TRUSTED_MODULES = ("sklearn", "numpy", "scipy")
+#: Wrappers trusted by name: the callable a partial wraps is listed (and checked) on its own.
+SKOPS_TRUSTED_NAMES = frozenset({"functools.partial"})
+_MODULE_OF = {"scikit-learn": "sklearn", "xgboost-cpu": "xgboost"}
+
+
+def _check_skops_types(fl: Flavor, options: dict[str, Any], trusted: bool) -> None:
+    """Keep in ``trusted_types`` only types from the allow-list; refuse the others unless
+    the caller passed trusted=True (they vouch for the object)."""
+    types = options.get("trusted_types")
+    if options.get("format") != "skops" or not types:
+        return
+    modules = {*SKOPS_TRUSTED_MODULES, *(_MODULE_OF.get(lib, lib) for lib in fl.libraries())}
+    modules -= {"skops"}
+    outside = sorted(t for t in types
+                     if t.split(".")[0] not in modules and t not in SKOPS_TRUSTED_NAMES)
+    if outside and not trusted:
+        raise UntrustedArtifact(
+            f"the model holds types outside the modules airlock trusts "
+            f"({', '.join(sorted(modules))}): {', '.join(outside)}; if you trust this "
+            "object, register it with register_model(..., trusted=True)")
 
 
 def _signature(fl: Flavor, path: Path, options: dict[str, Any], example: Any,
@@ -171,9 +198,32 @@ def load_model(ref: str | ModelRef, *, trusted: bool | None = None) -> LoadedMod
     path = _materialise(get_store(), version)
     fl = get_flavor(version.flavor)
     options = dict(manifest["options"])
+    _only_listed_files(path, version, options)
     if trusted:  # the caller vouches for the artifact: skops may load any type it holds
         options["trust_all_types"] = True
     return LoadedModel(version, fl.load(path, options))
+
+
+def _only_listed_files(path: Path, version: VersionRecord, options: dict[str, Any]) -> None:
+    """The loader reads only files the manifest lists (and so hashed): refuse a file it
+    names outside the folder or not listed, and any file planted beside the listed ones."""
+    listed: dict[str, str] = version.manifest["files"]
+    file = options.get("file")
+    if file is not None and (not isinstance(file, str) or file not in listed
+                             or Path(file).is_absolute() or ".." in Path(file).parts):
+        raise IntegrityError(f"{version.ref} names the file {file!r}, which its manifest "
+                             "does not list: refusing to load it")
+    for folder, _dirs, names in os.walk(path, followlinks=False):
+        for name in names:
+            rel = (Path(folder) / name).relative_to(path).as_posix()
+            partial = name.startswith(".") and name.endswith(".part")  # an interrupted fetch
+            if rel != MANIFEST_FILE and rel not in listed and not partial:
+                raise IntegrityError(f"{version.ref} holds a file its manifest does not list "
+                                     f"({rel}): refusing to load it")
+        for name in _dirs:
+            if (Path(folder) / name).is_symlink():
+                raise IntegrityError(f"{version.ref} holds a symlink its manifest does not "
+                                     f"list ({name}): refusing to load it")
 
 
 def _materialise(store: Store, version: VersionRecord) -> Path:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import sqlalchemy as sa
 
 from airlock._config import Settings, settings
+from airlock.errors import StoreUnavailable
 
 from ._artifacts import ArtifactStore, sha256_file
 from ._contracts import ContractResultStore
-from ._engine import make_engine
+from ._engine import make_engine, on_chain_commit, store_faults
 from ._evaluations import EvaluationStore
 from ._events import EventLog, VerifyResult, now_ms
 from ._migrate import HEAD_REVISION, current_revision, ensure_current, upgrade
@@ -34,6 +36,7 @@ from ._records import (
     VersionRecord,
 )
 from ._runs import PointRow, RunStore
+from ._witness import ChainWitness
 
 __all__ = [
     "HEAD_REVISION",
@@ -69,19 +72,46 @@ class Store:
 
     def __init__(self, store_uri: str, artifact_uri: str, *, migrate: bool = True) -> None:
         self.uri = store_uri
-        self.engine = make_engine(store_uri)
         where = sa.make_url(store_uri).render_as_string(hide_password=True)
-        if migrate:
-            ensure_current(self.engine, where)
+        self.artifacts = ArtifactStore(artifact_uri)
+        witness = ChainWitness(self.artifacts)
+        with store_faults(where):
+            if migrate and _empty_sqlite_file(store_uri):  # check before anything is written
+                _refuse_to_recreate(where, self.artifacts, witness)
+            self.engine = make_engine(store_uri)
+            if migrate:
+                if current_revision(self.engine) is None:
+                    _refuse_to_recreate(where, self.artifacts, witness)
+                ensure_current(self.engine, where)
+        on_chain_commit(self.engine, witness.record)
         self.runs = RunStore(self.engine)
         self.models = ModelStore(self.engine)
-        self.events = EventLog(self.engine)
+        self.events = EventLog(self.engine, witness)
         self.evaluations = EvaluationStore(self.engine)
         self.contracts = ContractResultStore(self.engine)
-        self.artifacts = ArtifactStore(artifact_uri)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _empty_sqlite_file(uri: str) -> bool:
+    url = sa.make_url(uri)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return False
+    path = Path(str(url.database)).expanduser()
+    return not path.exists() or path.stat().st_size == 0
+
+
+def _refuse_to_recreate(where: str, artifacts: ArtifactStore, witness: ChainWitness) -> None:
+    """An empty database beside artifacts that hold versions (or an audit head) was emptied
+    or replaced: creating a new one would silently forget them."""
+    held = next(iter(artifacts.list("models")), None) is not None
+    if held or witness.exists():
+        what = "model versions" if held else "a signed audit head"
+        raise StoreUnavailable(
+            f"the database {where} is empty but the artifact store {artifacts.uri} holds "
+            f"{what}: refusing to create a new database over them (restore the database "
+            "from a backup, or point AIRLOCK_ARTIFACT_URI at an empty folder)")
 
 
 T = TypeVar("T")
@@ -123,11 +153,13 @@ def close_stores() -> None:
 
 def _with_engine(config: Settings | None, fn: Callable[[sa.Engine], T]) -> T:
     """Run ``fn`` on a short-lived engine (no migration check: these inspect or migrate)."""
-    engine = make_engine((config or settings()).store_uri)
-    try:
-        return fn(engine)
-    finally:
-        engine.dispose()
+    uri = (config or settings()).store_uri
+    with store_faults(sa.make_url(uri).render_as_string(hide_password=True)):
+        engine = make_engine(uri)
+        try:
+            return fn(engine)
+        finally:
+            engine.dispose()
 
 
 def upgrade_store(config: Settings | None = None) -> tuple[str | None, str]:

@@ -16,7 +16,14 @@ from typing import IO, Any
 import fsspec
 
 from airlock._files import write_atomic
-from airlock.errors import DependencyMissing, IntegrityError, NotFound, UsageError, file_not_found
+from airlock.errors import (
+    DependencyMissing,
+    IntegrityError,
+    NotFound,
+    StoreUnavailable,
+    UsageError,
+    file_not_found,
+)
 
 __all__ = ["ArtifactStore", "sha256_file"]
 
@@ -70,11 +77,39 @@ class ArtifactStore:
     def put_file(self, src: Path, key: str) -> tuple[int, str]:
         """Copy ``src`` to ``key``; returns (size, sha256) of what was written."""
         full = self._full(key)
-        if self.is_local:
-            return _atomic_local_copy(src, Path(full))
-        digest = sha256_file(src)
-        self.fs.put_file(str(src), full)
-        return src.stat().st_size, digest
+        try:
+            if self.is_local:
+                return _atomic_local_copy(src, Path(full))
+            digest = sha256_file(src)
+            self.fs.put_file(str(src), full)
+            return src.stat().st_size, digest
+        except (FileNotFoundError, IsADirectoryError):
+            raise
+        except OSError as exc:  # read-only folder, no permission, disk full
+            if exc.filename is not None and Path(exc.filename) == src:
+                raise
+            raise StoreUnavailable(
+                f"cannot write the artifact store at {exc.filename or self.url(key)}: "
+                f"{exc.strerror or exc}") from exc
+
+    def put_bytes(self, data: bytes, key: str) -> None:
+        """Write ``data`` as ``key`` (atomically: a reader sees the old or the new bytes)."""
+        full = self._full(key)
+        if not self.is_local:
+            self.fs.pipe_file(full, data)
+            return
+        dest = Path(full)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def put_tree(self, src: Path, prefix: str) -> list[tuple[str, int, str]]:
         """Copy a file or a folder; returns (relative path, size, sha256) for every file."""

@@ -10,20 +10,30 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from airlock.errors import DependencyMissing, UsageError
+from airlock.errors import DependencyMissing, StoreUnavailable, UsageError
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 _WRITE = "airlock_write"
 #: Bounded retry for the one statement SQLite gives no busy wait (the journal-mode switch),
 #: for writers that do not take our lock file (another tool, or a platform without flock).
 _WAL_RETRY_S = 30.0
+#: ``conn.info`` key under which append_event leaves the new chain head for after_commit.
+CHAIN_HEAD = "airlock_chain_head"
+_after_commit: weakref.WeakKeyDictionary[sa.Engine, Callable[[int, str], None]] = (
+    weakref.WeakKeyDictionary())
+
+
+def on_chain_commit(engine: sa.Engine, fn: Callable[[int, str], None]) -> None:
+    """Call ``fn(seq, hash)`` after every committed write transaction that appended events."""
+    _after_commit[engine] = fn
 
 
 def make_engine(uri: str) -> sa.Engine:
@@ -94,15 +104,34 @@ def prepare_sqlite_file(path: Path) -> None:
             _set_wal(path)
 
 
+def _read_only(path: Path) -> bool:
+    """An existing database we may not write (the file or its folder): open it read-only, so
+    it can still be listed and verified."""
+    import os
+
+    return path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
-    if url.database and url.database != ":memory:":
-        prepare_sqlite_file(Path(url.database).expanduser())
+    path = None if url.database in (None, "", ":memory:") else Path(str(url.database)).expanduser()
+    options: dict[str, Any] = {}
+    if path is not None and _read_only(path):
+        # WAL needs the -shm file; in a folder we cannot write it may not be created, and
+        # then only an immutable open can read the file (nobody can write it there either).
+        shm = path.with_name(path.name + "-shm")
+        immutable = "&immutable=1" if not shm.exists() else ""
+        target = f"{path.absolute().as_uri()}?mode=ro{immutable}"
+        options["creator"] = lambda: sqlite3.connect(
+            target, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False)
+    elif path is not None:
+        prepare_sqlite_file(path)
     engine = sa.create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
         poolclass=sa.pool.QueuePool,
         pool_size=2,
         max_overflow=8,
+        **options,
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -124,13 +153,40 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     return engine
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def store_faults(where: str) -> Iterator[None]:
+    """Turn a database that cannot be opened or read (corrupt, not a database, locked, a
+    folder without permission) into one StoreUnavailable line naming it and the fault."""
+    try:
+        yield
+    except PermissionError as exc:
+        raise StoreUnavailable(
+            f"cannot use the store {where}: permission denied on {exc.filename or where}"
+        ) from exc
+    except (sa.exc.DatabaseError, sqlite3.DatabaseError) as exc:
+        raise StoreUnavailable(f"cannot use the store {where}: {_first_line(exc)}") from exc
+
+
 @contextmanager
 def write_tx(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A write transaction: committed on success, rolled back on any exception."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(**{_WRITE: True})
-        with conn.begin():
-            yield conn
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(**{_WRITE: True})
+            conn.info.pop(CHAIN_HEAD, None)
+            with conn.begin():
+                yield conn
+            head = conn.info.pop(CHAIN_HEAD, None)
+    except sa.exc.OperationalError as exc:  # read-only, disk full, locked past the timeout
+        where = engine.url.render_as_string(hide_password=True)
+        raise StoreUnavailable(f"cannot write the store {where}: {_first_line(exc)}") from exc
+    if head is not None and (after := _after_commit.get(engine)) is not None:
+        after(*head)
 
 
 @contextmanager

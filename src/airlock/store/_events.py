@@ -17,9 +17,10 @@ import sqlalchemy as sa
 
 from airlock._config import settings
 
-from ._engine import read_tx
+from ._engine import CHAIN_HEAD, read_tx
 from ._records import EventRecord
-from ._schema import event_head, events
+from ._schema import aliases, event_head, events
+from ._witness import ChainWitness
 
 __all__ = ["EventLog", "VerifyResult", "append_event", "lock_chain", "now_ms"]
 
@@ -61,6 +62,7 @@ def append_event(conn: sa.Connection, action: str, subject: str,
         prev_hash=prev, hash=digest,
     ))
     conn.execute(event_head.update().where(event_head.c.id == 1).values(seq=seq, hash=digest))
+    conn.info[CHAIN_HEAD] = (seq, digest)  # signed outside the database after the commit
     return EventRecord(seq, at, actor, action, subject, payload, prev, digest)
 
 
@@ -84,8 +86,9 @@ def _record(row: sa.Row[Any]) -> EventRecord:
 class EventLog:
     """Read and verify the audit chain."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, witness: ChainWitness | None = None) -> None:
         self._engine = engine
+        self._witness = witness
 
     def list(self, *, subject: str | None = None, action: str | None = None,
              limit: int | None = None) -> list[EventRecord]:
@@ -105,8 +108,13 @@ class EventLog:
         return rows[::-1] if limit else rows
 
     def verify(self) -> VerifyResult:
-        """Walk the whole chain (streamed); name the first event that does not check out."""
+        """Walk the whole chain (streamed); name the first event that does not check out.
+        Then compare it with the signed head kept outside the database, and the aliases
+        table with what the alias events say."""
         prev, expected, checked = GENESIS, 1, 0
+        signed = self._witness.read() if self._witness is not None else None
+        signed_hash: str | None = None
+        moves: dict[tuple[str, str], int | None] = {}
         with read_tx(self._engine) as conn:
             head = conn.execute(sa.select(event_head).where(event_head.c.id == 1)).one()
             result = conn.execution_options(yield_per=2000).execute(
@@ -117,14 +125,60 @@ class EventLog:
                     bad = _check(row, prev, expected)
                     if bad:
                         return VerifyResult(False, checked, bad[0], bad[1])
+                    if signed is not None and row.seq == signed.seq:
+                        signed_hash = row.hash
+                    if row.action in _ALIAS_MOVES:
+                        _replay(moves, row)
                     prev, expected, checked = row.hash, expected + 1, checked + 1
+            table = {(r.name, r.alias): int(r.version) for r in conn.execute(sa.select(aliases))}
         if int(head.seq) != expected - 1 or head.hash != prev:
             return VerifyResult(
                 False, checked, expected,
                 f"event {expected} or later was deleted: the chain head is at event "
                 f"{head.seq} but the log ends at event {expected - 1}",
             )
-        return VerifyResult(True, checked)
+        if signed is not None and self._witness is not None:
+            if signed.seq > checked:
+                return VerifyResult(
+                    False, checked, checked + 1,
+                    f"the log ends at event {checked} but the signed head kept outside the "
+                    f"database ({self._witness.where}) records event {signed.seq}: events "
+                    "were deleted or the database was emptied or replaced")
+            if signed_hash != signed.hash:
+                return VerifyResult(
+                    False, checked, signed.seq,
+                    f"event {signed.seq} is not the one the signed head outside the database "
+                    f"({self._witness.where}) records: the log was rewritten")
+        return _check_aliases(table, moves, checked)
+
+
+_ALIAS_MOVES = ("alias.set", "alias.moved", "alias.removed")
+
+
+def _replay(moves: dict[tuple[str, str], int | None], row: sa.Row[Any]) -> None:
+    payload = json.loads(row.payload)
+    name = str(row.subject).removeprefix("models/")
+    to = payload.get("to")
+    moves[(name, str(payload.get("alias")))] = None if to is None else int(to)
+
+
+def _check_aliases(table: dict[tuple[str, str], int], moves: dict[tuple[str, str], int | None],
+                   checked: int) -> VerifyResult:
+    for (name, alias), version in sorted(table.items()):
+        audited = moves.get((name, alias))
+        if audited != version:
+            said = "never set it" if audited is None else f"last set it to {audited}"
+            return VerifyResult(
+                False, checked, None,
+                f"alias {name}@{alias} points at version {version} but the audit log "
+                f"{said}: the aliases table was edited outside airlock")
+    for (name, alias), audited in sorted(moves.items()):
+        if audited is not None and (name, alias) not in table:
+            return VerifyResult(
+                False, checked, None,
+                f"alias {name}@{alias} is missing but the audit log last set it to "
+                f"{audited}: the aliases table was edited outside airlock")
+    return VerifyResult(True, checked)
 
 
 def _check(row: sa.Row[Any], prev: str, expected: int) -> tuple[int, str] | None:

@@ -1,8 +1,12 @@
 """A tracked run: params, metrics, tags, artifacts and inputs, flushed in batches.
 
-``log_metric`` appends to an in-memory buffer (microseconds); the buffer is written in one
-transaction when it holds ``FLUSH_POINTS`` points, when ``FLUSH_SECONDS`` have passed, on
-``flush()`` and when the run ends. What ``flush()`` or a finished run acknowledged is on disk.
+``log_metric`` appends to an in-memory buffer (microseconds) and never waits for the store:
+a background writer (started on the first due write, stopped when the run ends) writes the
+buffer in one transaction when it holds ``FLUSH_POINTS`` points or ``FLUSH_SECONDS`` have
+passed, taking everything logged meanwhile into the same transaction (group commit).
+``flush()`` and the end of the run write what is left and return only once every point
+logged before them is durable; what they acknowledged survives a crash. Only a writer that
+falls ``MAX_BUFFER`` points behind makes ``log_metric`` write in the caller's thread.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = ["Run", "active_run", "start_run"]
 
 FLUSH_POINTS = 1000
 FLUSH_SECONDS = 1.0
+MAX_BUFFER = 1_000_000
 MAX_KEY = 256
 _active: ContextVar[Run | None] = ContextVar("airlock_active_run", default=None)
 _open_runs: weakref.WeakSet[Run] = weakref.WeakSet()
@@ -75,8 +80,14 @@ class Run:
         self.experiment = experiment
         self._store = store
         self._buffer: list[PointRow] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the buffer and the writer's state
+        self._write_lock = threading.Lock()  # one transaction at a time, in logging order
+        self._wake = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._stopping = False
+        self._error: BaseException | None = None
         self._last_flush = time.monotonic()
+        self._keys: set[str] = set()  # names already checked
         self._ended = False
         self._token: Any = None
 
@@ -87,20 +98,85 @@ class Run:
     def log_metric(self, key: str, value: float, step: int = 0,
                    timestamp: int | None = None) -> None:
         """Buffer one point; NaN and ±inf are kept as such."""
-        point = (_check_key("metric", key), _check_value(key, value), _check_step(key, step),
+        if key not in self._keys:
+            self._keys.add(_check_key("metric", key))
+        point = (key, _check_value(key, value), _check_step(key, step),
                  time.time_ns() // 1_000_000 if timestamp is None else int(timestamp))
         with self._lock:
             self._buffer.append(point)
-            due = (len(self._buffer) >= FLUSH_POINTS
-                   or time.monotonic() - self._last_flush >= FLUSH_SECONDS)
-        if due:
-            self.flush()
+            size = len(self._buffer)
+        self._after_append(size)
 
     def log_metrics(self, values: Mapping[str, float], step: int = 0,
                     timestamp: int | None = None) -> None:
-        at = time.time_ns() // 1_000_000 if timestamp is None else timestamp
-        for key, value in values.items():
-            self.log_metric(key, value, step, at)
+        """Buffer one point per key, all at ``step`` and one timestamp."""
+        at = time.time_ns() // 1_000_000 if timestamp is None else int(timestamp)
+        if type(step) is not int:
+            step = _check_step(next(iter(values), "metrics"), step)
+        keys = self._keys
+        try:
+            for key in values:
+                if key not in keys:
+                    keys.add(_check_key("metric", key))
+            points = [(k, _check_value(k, v), step, at) for k, v in values.items()]
+        except InvalidInput:  # buffer the points before the bad one, as log_metric would
+            points = []
+            for k, v in values.items():
+                try:
+                    points.append((_check_key("metric", k), _check_value(k, v), step, at))
+                except InvalidInput:
+                    break
+            with self._lock:
+                self._buffer.extend(points)
+            raise
+        with self._lock:
+            self._buffer.extend(points)
+            size = len(self._buffer)
+        self._after_append(size)
+
+    def _after_append(self, size: int) -> None:
+        if size >= MAX_BUFFER:  # the writer fell far behind: write here (backpressure)
+            self.flush()
+        elif size >= FLUSH_POINTS or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+            self._kick()
+
+    def _kick(self) -> None:
+        """Wake the background writer, starting it on first use."""
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None and not self._stopping:
+                    self._writer = threading.Thread(
+                        target=self._write_loop, name=f"airlock-run-{self.id[:8]}",
+                        daemon=True)
+                    self._writer.start()
+        self._wake.set()
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                self._write_pending()
+            except BaseException as exc:  # kept for the next flush() to raise
+                self._error = exc
+
+    def _write_pending(self) -> None:
+        """Write everything buffered now in one transaction (the points stay buffered if
+        the write fails)."""
+        with self._write_lock:
+            with self._lock:
+                points, self._buffer = self._buffer, []
+                self._last_flush = time.monotonic()
+            if not points:
+                return
+            try:
+                self._store.runs.log_metrics(self.id, points)
+            except BaseException:
+                with self._lock:  # keep them for the next try, in order
+                    self._buffer[:0] = points
+                raise
 
     def log_batch(self, points: Iterable[MetricPoint | tuple[str, float, int, int]]) -> None:
         """Write many points now, in one transaction: (key, value, step, timestamp) each."""
@@ -113,7 +189,8 @@ class Run:
                 keys.add(_check_key("metric", key))
             checked.append((key, _check_value(key, value), _check_step(key, step), int(ts)))
         self.flush()
-        self._store.runs.log_metrics(self.id, checked)
+        with self._write_lock:
+            self._store.runs.log_metrics(self.id, checked)
 
     def history(self, key: str) -> list[MetricPoint]:
         """Every logged point of metric ``key`` (flushes first)."""
@@ -121,17 +198,18 @@ class Run:
         return self._store.runs.metric_history(self.id, key)
 
     def flush(self) -> None:
-        """Write buffered metric points; when this returns they are durable."""
+        """Write buffered metric points; when this returns every point logged before the
+        call is durable. Raises what a background write met, after retrying it here."""
+        self._error = None
+        self._write_pending()
+
+    def _stop_writer(self) -> None:
         with self._lock:
-            points, self._buffer = self._buffer, []
-            self._last_flush = time.monotonic()
-        if points:
-            try:
-                self._store.runs.log_metrics(self.id, points)
-            except BaseException:
-                with self._lock:  # keep them for the next try
-                    self._buffer[:0] = points
-                raise
+            self._stopping = True
+            writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            self._wake.set()
+            writer.join()
 
     # -- params, tags, artifacts, inputs ------------------------------------------------
     def log_param(self, key: str, value: Any) -> None:
@@ -176,6 +254,7 @@ class Run:
             return
         if status not in ("FINISHED", "FAILED", "KILLED"):
             raise UsageError(f"invalid run status {status!r}: FINISHED, FAILED or KILLED")
+        self._stop_writer()
         self.flush()
         self._store.runs.end_run(self.id, status, error)
         self._ended = True
