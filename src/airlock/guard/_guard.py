@@ -6,6 +6,14 @@ classifier -> content checks. Findings carry spans in the original text; the ver
 action is the strongest action of its findings (block > redact > flag > allow), and
 ``redacted`` is the text with every ``redact`` finding replaced (also when blocked, so a
 blocked request can be logged redacted).
+
+Findings are capped at :data:`~._types.MAX_FINDINGS` (1,000) per detector and per text, the
+first ones by position. Nothing past the cap passes silently: the rest become one
+``TOO_MANY_FINDINGS`` finding per action spanning from the first to the last of them, so a
+``redact`` rest is redacted as one block (fail closed) and a ``block`` or ``flag`` rest still
+blocks or flags; a reason says how many findings were folded. With every detector linear in
+the text, this bounds the work per text: 1 MB (the default ``max_input_bytes``) of any
+text is checked in well under a second.
 """
 
 from __future__ import annotations
@@ -27,7 +35,16 @@ from ._output import ContentChecks
 from ._pii import PiiDetector, words_of
 from ._policy import GuardPolicy, StagePolicy, load_guard_policy, modes_for
 from ._redact import SALT_ENV, Mode, Tokenizer, redact
-from ._types import SECRET_TYPES, STAGES, Finding, Stage
+from ._types import (
+    CAPPED,
+    MAX_FINDINGS,
+    SECRET_TYPES,
+    STAGES,
+    Finding,
+    Stage,
+    cap_findings,
+    folded_count,
+)
 
 __all__ = ["Guard", "NerBackend", "Verdict"]
 
@@ -36,6 +53,9 @@ MSG_TOO_LARGE = ("input of {size:,} bytes is over the guard policy's limit of {l
 MSG_NO_SALT = (f"redaction mode 'hash' needs a salt: set `salt:` in the guard policy or "
                f"{SALT_ENV}")
 _RANK = {"block": 3, "redact": 2, "flag": 1}
+MSG_CAPPED = ("{n:,} more findings past the limit of {limit:,} (characters {start:,}-{end:,}): "
+              "{what}")
+_CAPPED_WHAT = {"redact": "redacted as one span", "block": "blocked", "flag": "flagged"}
 
 
 @runtime_checkable
@@ -118,7 +138,7 @@ class _Stage:
             findings += part
         if classify and self.classifier is not None:
             findings += self._classify([text])[0]
-        for finding, reason in self.content.find(text, folded):
+        for finding, reason in self.content.find(text, folded, limit=MAX_FINDINGS):
             findings.append(finding)
             reasons.append(reason)
         return findings, reasons
@@ -129,19 +149,35 @@ class _Stage:
         views: list[tuple[str, Decoded | None]] = [(folded.text, None)]
         views += [(d.text, d) for d in self.normalizer.decode(folded)]
         found: list[tuple[Any, tuple[int, int], str]] = []
+        every: list[Any] = []  # all matches score; past MAX_FINDINGS a view's rest is one span
+        rest: list[tuple[int, int]] = []
         for text, decoded in views:
             whole_view = decoded is not None and decoded.how in ("rot13", "reverse")
-            for m in self.rules.matches(text, _view_words(words, decoded),
-                                        literals=not whole_view):
+            matches = self.rules.matches(text, _view_words(words, decoded),
+                                         literals=not whole_view)
+            every += matches
+            if len(matches) > MAX_FINDINGS:
+                matches.sort(key=lambda m: m.start)
+                tail = matches[MAX_FINDINGS:]
+                del matches[MAX_FINDINGS:]
+                a, b = tail[0].start, max(m.end for m in tail)
+                rest.append(folded.span(a, b) if decoded is None else
+                            decoded.span_of(a, b, folded))
+                rest[-1] = (rest[-1][0], rest[-1][1], len(tail))  # type: ignore[assignment]
+            for m in matches:
                 span = folded.span(m.start, m.end) if decoded is None else \
                     decoded.span_of(m.start, m.end, folded)
                 found.append((m, span, "rules" if decoded is None else decoded.how))
         if not found:
             return []
-        total = score(m for m, _, _ in found)
+        total = score(every)
         if total < self.policy.injection.threshold:
             return []
-        return _merge(found, total, self.policy.injection.action)
+        action = self.policy.injection.action
+        merged = _merge(found, total, action)
+        merged += [Finding(CAPPED, r[0], r[1], total, f"max_findings.{r[2]}", action)  # type: ignore[misc]
+                   for r in rest]
+        return cap_findings(merged)
 
     def _pii(self, folded: Folded, words: AbstractSet[str]) -> list[Finding]:
         if self.pii is None or self.policy.pii is None:
@@ -151,7 +187,7 @@ class _Stage:
         for f in self.pii.find(folded.text, words):
             start, end = folded.span(f.start, f.end)
             kind = f.type
-            if self.stage == "output":
+            if self.stage == "output" and kind != CAPPED:
                 kind = "SECRET_LEAK" if f.type in SECRET_TYPES else "PII_LEAK"
             out.append(Finding(kind, start, end, f.score, f.detector, action))
         return out
@@ -255,10 +291,12 @@ class Guard:
         findings.sort(key=lambda f: (f.start, f.end, f.type))
         action = max((f.action for f in findings), key=lambda a: _RANK.get(a, 0),
                      default="allow")
+        findings = cap_findings(findings)
         redacted = redact(text, [f for f in findings if f.action == "redact"], self._modes(stage),
                           salt=self.salt, mask_char=self._stages[stage].mask_char,  # type: ignore[index]
                           tokenizer=self.tokenizer)
-        all_reasons = list(dict.fromkeys([*_reasons(findings), *reasons]))
+        all_reasons = list(dict.fromkeys([*_reasons(findings), *reasons,
+                                          *_capped_reasons(findings)]))
         return Verdict(
             allowed=action != "block", action=action, findings=tuple(findings),
             redacted=redacted, latency_ms=(time.perf_counter() - start) * 1000.0,
@@ -287,20 +325,27 @@ def _merge(found: list[tuple[Any, tuple[int, int], str]], total: float, action: 
     out: list[Finding] = []
     ordered = sorted(found, key=lambda x: (x[0].category, x[1][0], x[1][1]))
     group: list[tuple[Any, tuple[int, int], str]] = []
+    group_end = 0  # the furthest end in the group (kept as it grows: one sweep)
     for item in [*ordered, None]:
         if group and (item is None or item[0].category != group[0][0].category
-                      or item[1][0] >= max(g[1][1] for g in group)):
+                      or item[1][0] >= group_end):
             best = max(group, key=lambda g: g[0].weight)
-            out.append(Finding(best[0].category, min(g[1][0] for g in group),
-                               max(g[1][1] for g in group), total,
+            out.append(Finding(best[0].category, group[0][1][0], group_end, total,
                                f"injection.{best[2]}.{best[0].rule}", action))
             group = []
         if item is not None:
+            group_end = max(group_end, item[1][1]) if group else item[1][1]
             group.append(item)
     return out
 
 
+def _capped_reasons(findings: Sequence[Finding]) -> list[str]:
+    return [MSG_CAPPED.format(n=folded_count(f), limit=MAX_FINDINGS,
+                              start=f.start, end=f.end, what=_CAPPED_WHAT.get(f.action, f.action))
+            for f in findings if f.type == CAPPED]
+
+
 def _reasons(findings: Sequence[Finding]) -> list[str]:
     kinds = dict.fromkeys(f.type for f in findings if f.type not in (
-        "BLOCKED_TERM", "REGEX", "TOPIC", "MAX_LENGTH", "JSON_SCHEMA", "REFUSAL"))
+        "BLOCKED_TERM", "REGEX", "TOPIC", "MAX_LENGTH", "JSON_SCHEMA", "REFUSAL", CAPPED))
     return [f"{k.lower().replace('_', ' ')} detected" for k in kinds]

@@ -8,7 +8,8 @@ zero-width and bidi-control characters disappear, and Unicode tag characters (U+
 path: no copy, no offset table).
 
 Encoded blocks (base64, hex, rot13, reversed text) are decoded into extra views; a finding in
-a decoded view points at the encoded block's span in the original text.
+a decoded view points at the encoded block's span in the original text. Past ``MAX_BLOCKS``
+blocks in one text, the rest are joined into one view spanning them.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ _B64_NON_ALPHA = re.compile(r"[0-9+/_-]")
 _ENCODED = re.compile(r"[0-9A-Fa-f]{16,65536}|[A-Za-z0-9+/_-]{16,65536}={0,2}")
 _PRINTABLE_MIN = 0.9
 MAX_DEPTH = 2
+# encoded blocks decoded into views of their own; the blocks past these are joined into one
+# view (one line per block) spanning them all, so nothing goes unscanned and a text with many
+# small blocks costs one rule pass more, not one per block
+MAX_BLOCKS = 256
 
 
 class _FoldTable(dict[int, str]):
@@ -224,6 +229,12 @@ class Normalizer:
             for pattern in patterns:
                 blocks += [(m.start(), m.end(), "hex", s) for m in pattern.finditer(text)
                            if (s := _hex(m.group())) is not None]
+        if len(blocks) > MAX_BLOCKS:  # the rest is decoded as one view, one line per block
+            blocks.sort(key=lambda b: b[0])
+            rest = blocks[MAX_BLOCKS:]
+            del blocks[MAX_BLOCKS:]
+            blocks.append((rest[0][0], max(b[1] for b in rest), rest[0][2],
+                           "\n".join(b[3] for b in rest)))
         for start, end, how, decoded in blocks:
             o_start, o_end = folded.span(start, end)
             plain = self.fold_plain(decoded)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ._normalize import Folded
 from ._policy import StagePolicy
-from ._types import Finding
+from ._types import Finding, cap_findings
 
 __all__ = ["REFUSAL", "ContentChecks"]
 
@@ -84,6 +84,9 @@ class ContentChecks:
             except ValueError as exc:
                 return [(Finding("JSON_SCHEMA", 0, len(text), 1.0, "json_schema", action),
                          f"not JSON: {exc}")]
+            except RecursionError:
+                return [(Finding("JSON_SCHEMA", 0, len(text), 1.0, "json_schema", action),
+                         "not JSON that can be checked: nested too deep")]
             error = jsonschema.exceptions.best_match(validator.iter_errors(value))
             if error is None:
                 return []
@@ -93,10 +96,17 @@ class ContentChecks:
 
         self.checks.append(check)
 
-    def find(self, text: str, folded: Folded) -> list[tuple[Finding, str]]:
+    def find(self, text: str, folded: Folded, *, limit: int | None = None
+             ) -> list[tuple[Finding, str]]:
+        """Every check's findings with their reasons; past ``limit`` findings of one check,
+        the rest are one TOO_MANY_FINDINGS finding (see :func:`._types.cap_findings`)."""
         out: list[tuple[Finding, str]] = []
         for check in self.checks:
-            out += check(text, folded)
+            found = check(text, folded)
+            if limit is not None and len(found) > limit:
+                reason = found[0][1]
+                found = [(f, reason) for f in cap_findings([f for f, _ in found], limit)]
+            out += found
         return out
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-__all__ = ["ACTIONS", "INJECTION_TYPES", "LEAK_TYPES", "PII_TYPES", "SECRET_TYPES", "STAGES",
-           "Action", "Finding", "Stage", "underlying_type"]
+__all__ = ["ACTIONS", "CAPPED", "INJECTION_TYPES", "LEAK_TYPES", "MAX_FINDINGS", "PII_TYPES",
+           "SECRET_TYPES", "STAGES", "Action", "Finding", "Stage", "cap_findings",
+           "underlying_type"]
 
 Stage = Literal["input", "output"]
 Action = Literal["block", "redact", "flag"]
@@ -19,6 +20,9 @@ SECRET_TYPES = frozenset({"SECRET", "URL_CREDENTIALS"})
 INJECTION_TYPES = ("PROMPT_INJECTION", "JAILBREAK", "SYSTEM_PROMPT_EXTRACTION", "TOOL_HIJACK",
                    "INDIRECT_INJECTION")
 LEAK_TYPES = frozenset({"PII_LEAK", "SECRET_LEAK"})
+# findings listed per text and per detector; the rest become one CAPPED finding (see cap_findings)
+MAX_FINDINGS = 1_000
+CAPPED = "TOO_MANY_FINDINGS"
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,26 @@ def underlying_type(finding: Finding) -> str:
     if finding.type in LEAK_TYPES and finding.detector.startswith("pii."):
         return finding.detector.split(".")[1]
     return finding.type
+
+
+def cap_findings(findings: list[Finding], limit: int = MAX_FINDINGS) -> list[Finding]:
+    """At most ``limit`` findings, the first by position, plus one ``TOO_MANY_FINDINGS``
+    finding per action of the rest, spanning from the first to the last of them (so a
+    ``redact`` rest is redacted as one block, a ``block`` rest still blocks). Sorted."""
+    ordered = sorted(findings, key=lambda f: (f.start, f.end, f.type))
+    if len(ordered) <= limit:
+        return ordered
+    head, tail = ordered[:limit], ordered[limit:]
+    for act in dict.fromkeys(f.action for f in tail):
+        rest = [f for f in tail if f.action == act]
+        head.append(Finding(CAPPED, rest[0].start, max(f.end for f in rest), 1.0,
+                            f"max_findings.{sum(map(folded_count, rest))}", act))
+    head.sort(key=lambda f: (f.start, f.end, f.type))
+    return head
+
+
+def folded_count(finding: Finding) -> int:
+    """How many findings ``finding`` stands for (more than one for a CAPPED finding)."""
+    if finding.type == CAPPED:
+        return int(finding.detector.rsplit(".", 1)[1])
+    return 1
