@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airlock.report._html import esc, facts, page, table
+from airlock.report import esc, facts, page, table
 
 from ._report import render_drift_report
 

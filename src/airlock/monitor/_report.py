@@ -12,8 +12,25 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from airlock.report._html import Html, badge, esc, facts, fmt, fmt_p, page, table
-from airlock.report._svg import PALETTE, Bar, _axes, _esc, _Frame, _n, _svg, bar_chart, nice_ticks
+from airlock.report import (
+    PALETTE,
+    Bar,
+    Html,
+    badge,
+    bar_chart,
+    esc,
+    facts,
+    fmt,
+    fmt_p,
+    nice_ticks,
+    page,
+    table,
+)
+from airlock.report import Frame as _Frame
+from airlock.report import axes as _axes
+from airlock.report import svg_document as _svg
+from airlock.report import svg_escape as _esc
+from airlock.report import svg_number as _n
 
 from ._result import ColumnDrift, DriftResult
 
