@@ -20,6 +20,14 @@ sensitive columns (sex: 2 values, race: 5), all as string columns like a user's 
     imports). On Linux the peak is VmHWM after resetting it (``/proc/self/clear_refs``), so
     the data generation's own peak does not hide the evaluation's; elsewhere
     ``ru_maxrss``. (b) runs before (a), so Fairlearn's memory never counts.
+(c) ``airlock.evaluate`` end to end, as a user calls it: a registered logistic model (four
+    numeric features) scores the rows, then overall metrics and curves, one slice column
+    (``region``) and fairness for ``race`` and ``sex`` with their intersection, no bootstrap,
+    nothing stored, in a warm process (one untimed run first). Fairlearn: ``MetricFrame``
+    with the same five metrics as (a) on the same rows and predictions, sensitive features
+    ``race`` and ``sex`` together. The group values must agree. ``ratio`` = Fairlearn's
+    time / airlock's (target >= 20x). The machine may be shared: the medians of
+    ``--repeat`` runs are printed, and each run times both in turn.
 (info) the baseline comparison of the same scope (paired bootstrap of overall + 3 slices
     against a second, noisier model): seconds, no target.
 
@@ -48,6 +56,8 @@ SENSITIVE = {"sex": ["Female", "Male"],
              "race": ["Amer-Indian", "Asian", "Black", "Other", "White"]}
 RACE_SHARES = [0.01, 0.03, 0.10, 0.01, 0.85]
 TARGET_RATIO = 50.0
+TARGET_EVALUATE_RATIO = 20.0
+FEATURES = ["x0", "x1", "x2", "x3"]
 TARGET_SECONDS = 15.0
 TARGET_RSS_MB = 2048.0
 
@@ -74,6 +84,7 @@ def make_data(rows: int, seed: int = 0) -> dict[str, Any]:
     score = 1.0 / (1.0 + np.exp(-(z + rng.normal(scale=0.5, size=rows))))
     baseline = 1.0 / (1.0 + np.exp(-(z + rng.normal(scale=0.8, size=rows))))
     columns = {name: pl.Series(name, values) for name, values in cols.items()}
+    columns.update({f: pl.Series(f, x[:, i]) for i, f in enumerate(FEATURES)})
     return {"y": y, "score": score, "baseline": baseline, "columns": columns,
             "pandas": {f: columns[f].to_pandas() for f in SENSITIVE}}
 
@@ -169,6 +180,83 @@ def baseline_comparison(data: dict[str, Any], n_boot: int) -> None:
         task.paired(cand, base, codes, len(labels), n_boot=n_boot, seed=0)
 
 
+# -- (c) airlock.evaluate end to end vs MetricFrame --------------------------------------
+
+def evaluate_setup(data: dict[str, Any], home: str) -> tuple[Any, Any, Any]:
+    """A store in ``home``, a logistic model registered in it, the table and the model's
+    predictions (for Fairlearn)."""
+    import polars as pl
+    from sklearn.linear_model import LogisticRegression
+
+    os.environ["AIRLOCK_HOME"] = home
+    import airlock
+
+    table = pl.DataFrame({**{f: data["columns"][f] for f in FEATURES},
+                          "region": data["columns"]["region"], "race": data["columns"]["race"],
+                          "sex": data["columns"]["sex"], "y": data["y"].astype(np.int64)})
+    features = table.select(FEATURES).to_pandas()
+    model = LogisticRegression().fit(features.head(20_000), data["y"][:20_000])
+    version = airlock.register_model("bench-evaluate", model,
+                                     input_example=table.select(FEATURES).head(3))
+    yhat = (model.predict_proba(features)[:, 1] >= 0.5).astype(np.int8)
+    return version.ref, table, yhat
+
+
+def airlock_evaluate(ref: str, table: Any) -> dict[str, Any]:
+    import airlock
+
+    return airlock.evaluate(ref, table, target="y", slices=["region"],
+                            sensitive=["race", "sex"], bootstrap=0, store=False).result
+
+
+def fairlearn_evaluate(data: dict[str, Any], yhat: Array) -> Any:
+    import pandas as pd
+    from fairlearn.metrics import (
+        MetricFrame,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+    from sklearn.metrics import accuracy_score, precision_score
+
+    metrics = {"selection_rate": selection_rate, "tpr": true_positive_rate,
+               "fpr": false_positive_rate, "precision": precision_score,
+               "accuracy": accuracy_score}
+    sensitive = pd.DataFrame({"race": data["pandas"]["race"], "sex": data["pandas"]["sex"]})
+    return MetricFrame(metrics=metrics, y_true=data["y"], y_pred=yhat,
+                       sensitive_features=sensitive).by_group
+
+
+def check_same_evaluate(ours: dict[str, Any], theirs: Any) -> None:
+    groups = ours["fairness"]["race & sex"]["by_group"]
+    for (race, sex), row in theirs.iterrows():
+        mine = groups[f"{race} & {sex}"]
+        for metric, value in row.items():
+            if abs(float(mine[str(metric)] or 0.0) - float(value)) > 1e-9:
+                raise SystemExit(f"wrong answer: {race} & {sex} {metric}: airlock "
+                                 f"{mine[str(metric)]} vs fairlearn {value}")
+
+
+def compare_evaluate(data: dict[str, Any], repeat: int) -> tuple[list[float], list[float]]:
+    """Seconds of each run of airlock.evaluate and of MetricFrame, alternating."""
+    import tempfile
+    import time
+
+    with tempfile.TemporaryDirectory() as home:
+        ref, table, yhat = evaluate_setup(data, home)
+        ours = airlock_evaluate(ref, table)  # warm: imports, model load, first run
+        check_same_evaluate(ours, fairlearn_evaluate(data, yhat))
+        mine, theirs = [], []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            airlock_evaluate(ref, table)
+            mine.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            fairlearn_evaluate(data, yhat)
+            theirs.append(time.perf_counter() - start)
+    return mine, theirs
+
+
 # -- measuring --------------------------------------------------------------------------
 
 
@@ -215,12 +303,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     theirs_s, theirs = timed(lambda: fairlearn_fairness(data), repeat)
     check_same(ours, theirs)
     ratio = theirs_s / ours_s
+    import statistics
+
+    eval_runs, frame_runs = compare_evaluate(data, repeat)
+    eval_s, frame_s = statistics.median(eval_runs), statistics.median(frame_runs)
+    eval_ratio = frame_s / eval_s
     figures = {"rows": rows, "repeat": repeat, "n_boot": n_boot, "smoke": args.smoke,
                "fairness_airlock_s": ours_s, "fairness_fairlearn_s": theirs_s,
                "fairness_ratio": ratio, "full_evaluation_s": full_s,
                "peak_rss_mb": peak_rss, "baseline_rss_mb": base_rss,
                "rss_increase_mb": peak_rss - base_rss, "rss_measure": how,
                "ru_maxrss_mb": max_rss_mb(), "baseline_comparison_s": paired_s,
+               "evaluate_airlock_s": eval_s, "evaluate_fairlearn_s": frame_s,
+               "evaluate_ratio": eval_ratio, "evaluate_airlock_runs_s": eval_runs,
+               "evaluate_fairlearn_runs_s": frame_runs,
                "python": platform.python_version(), "cpus": os.cpu_count()}
     smoke = " (SMOKE: sizes too small to mean anything)" if args.smoke else ""
     print(f"airlock evaluation bench: {rows:,} rows, {len(SLICES)} slices, "
@@ -228,6 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"case fairness: airlock {ours_s:.3f} s | fairlearn {theirs_s:.3f} s | "
           f"ratio {ratio:,.1f}x | target >= {TARGET_RATIO:.0f}x | met? "
           f"{verdict(ratio >= TARGET_RATIO)}")
+    print(f"case evaluate: airlock {eval_s:.3f} s | fairlearn {frame_s:.3f} s | "
+          f"ratio {eval_ratio:,.1f}x | target >= {TARGET_EVALUATE_RATIO:.0f}x | met? "
+          f"{verdict(eval_ratio >= TARGET_EVALUATE_RATIO)}")
+    print(f"info evaluate runs (s): airlock {', '.join(f'{t:.3f}' for t in eval_runs)} | "
+          f"fairlearn {', '.join(f'{t:.3f}' for t in frame_runs)} (shared machine: noisy)")
     print(f"case full_evaluation: airlock {full_s:.2f} s | target <= {TARGET_SECONDS:.0f} s | "
           f"met? {verdict(full_s <= TARGET_SECONDS)}")
     print(f"case peak_rss: airlock {peak_rss:,.0f} MB (+{peak_rss - base_rss:,.0f} MB over "

@@ -40,8 +40,8 @@ _LAZY: dict[str, str] = {
     "gate": "airlock.gates",
     "protect": "airlock.gates",
     "promote": "airlock.gates",
-    "model_card": "airlock.report",
-    "render_report": "airlock.report",
+    "model_card": "airlock.evidence",
+    "render_report": "airlock.evaluation",
     # data contracts
     "Contract": "airlock.contracts",
     "ContractResult": "airlock.contracts",
@@ -75,7 +75,8 @@ if TYPE_CHECKING:
     from airlock._api import alias_history, get_run, list_events, search_runs, verify_events
     from airlock.contracts import Contract, ContractResult
     from airlock.data import fingerprint
-    from airlock.evaluation import Evaluation, evaluate, get_evaluation
+    from airlock.evaluation import Evaluation, evaluate, get_evaluation, render_report
+    from airlock.evidence import model_card
     from airlock.gates import gate, load_policy, promote, protect
     from airlock.guard import (
         Guard,
@@ -108,7 +109,6 @@ if TYPE_CHECKING:
         register_model,
         set_alias,
     )
-    from airlock.report import model_card, render_report
     from airlock.tracking import Run, active_run, start_run
 
 

@@ -23,6 +23,8 @@ def test_evaluate_benchmark_smoke_prints_every_figure(tmp_path: Path) -> None:
     out = proc.stdout
     assert re.search(r"^case fairness: airlock [\d.]+ s \| fairlearn [\d.]+ s \| "
                      r"ratio [\d.,]+x \| target >= 50x \| met\? (yes|NO)$", out, re.M), out
+    assert re.search(r"^case evaluate: airlock [\d.]+ s \| fairlearn [\d.]+ s \| "
+                     r"ratio [\d.,]+x \| target >= 20x \| met\? (yes|NO)$", out, re.M), out
     assert re.search(r"^case full_evaluation: airlock [\d.]+ s \| target <= 15 s \| "
                      r"met\? (yes|NO)$", out, re.M), out
     assert re.search(r"^case peak_rss: airlock [\d,]+ MB \(\+[\d,]+ MB over [\d,]+ MB "
@@ -30,4 +32,5 @@ def test_evaluate_benchmark_smoke_prints_every_figure(tmp_path: Path) -> None:
     assert re.search(r"^info baseline_comparison .*: airlock [\d.]+ s$", out, re.M), out
     figures = json.loads(out_json.read_text())
     assert figures["smoke"] is True and figures["rows"] == 20_000
+    assert figures["evaluate_ratio"] > 0 and len(figures["evaluate_airlock_runs_s"]) == 1
     assert figures["fairness_ratio"] > 0 and figures["peak_rss_mb"] >= figures["baseline_rss_mb"]

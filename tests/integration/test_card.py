@@ -15,7 +15,7 @@ import pytest
 
 import airlock
 from airlock.errors import NotFound, UsageError
-from airlock.report import model_card
+from airlock.evidence import model_card
 from airlock.store import get_store
 
 NAME = "adult-income"

@@ -426,3 +426,40 @@ def test_paired_rejects_different_labels_and_supports_no_bootstrap() -> None:
                               n_boot=0)[0]
     assert res["roc_auc"] == {"candidate": 1.0, "baseline": 0.0, "delta": 1.0,
                               "ci_low": None, "ci_high": None, "p_value": None}
+
+
+def test_ece_bins_equal_the_search_over_the_edges() -> None:
+    from airlock.evaluation._binary import ece_bin_ids
+
+    rng = np.random.default_rng(0)
+    for n_bins in (1, 3, 7, 10, 15, 64):
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+        p = np.concatenate([rng.random(2000), edges, np.nextafter(edges, 2.0),
+                            np.nextafter(edges, -1.0)])
+        p = np.clip(p, 0.0, 1.0)
+        assert np.array_equal(ece_bin_ids(p, n_bins),
+                              np.searchsorted(edges[1:-1], p).astype(np.int64)), n_bins
+
+
+def test_an_evaluation_sorts_its_scores_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overall, slices and curves reuse the Target's one descending order of the score."""
+    rng = np.random.default_rng(1)
+    n = 5000
+    y = (rng.random(n) < 0.4).astype(np.int8)
+    p = rng.random(n)
+    codes = rng.integers(0, 4, n)
+    t = Target(y=y, pred=p)
+    calls: list[int] = []
+    real = np.argsort
+
+    def counting(a: Any, *args: Any, **kwargs: Any) -> Any:
+        if np.asarray(a).dtype == np.float64:
+            calls.append(len(a))
+        return real(a, *args, **kwargs)
+
+    monkeypatch.setattr(np, "argsort", counting)
+    task = BinaryTask()
+    task.grouped(t, np.zeros(n, np.int64), 1, n_boot=0)
+    task.grouped(t, codes, 4, n_boot=0)
+    task.extras(t)
+    assert calls == [n]

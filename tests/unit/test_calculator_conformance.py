@@ -92,6 +92,17 @@ def _binary(rng: np.random.Generator) -> Case:
     return Case(Target(y=y, pred=p), Target(y=y, pred=q), rng.integers(0, g, n), g)
 
 
+def _groups(rng: np.random.Generator) -> Case:
+    """Fairness data: 2-5 groups of 400-4,000 rows whose rates differ."""
+    n = int(rng.integers(400, 4000))
+    n_groups = int(rng.integers(2, 6))
+    codes = rng.integers(0, n_groups, n)
+    z = rng.normal(size=n) + 0.4 * codes
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-z))).astype(np.int8)
+    p = np.round(1.0 / (1.0 + np.exp(-z - rng.normal(size=n))), int(rng.choice([1, 3])))
+    return Case(Target(y=y, pred=p), Target(y=y, pred=p), codes, n_groups)
+
+
 def _fairness_run(c: Case, n_boot: int, seed: int, confidence: float) -> Flat:
     labels = [f"g{i}" for i in range(c.n_groups)]
     res = fairness_binary(c.target, 0.5, c.codes, c.n_groups, labels, n_boot=n_boot,
@@ -145,7 +156,7 @@ CALCULATORS = [
     # value of noise), so a well-calibrated model's interval may lie above the estimate
     Calculator("binary", _binary, _task_run(BinaryTask),
                slack=lambda m: 0.05 if m in BINNED else 0.0, not_centred=frozenset({"ece"})),
-    Calculator("fairness", _binary, _fairness_run, paired=False),
+    Calculator("fairness", _groups, _fairness_run, paired=False),
     Calculator("multiclass", _multiclass, _task_run(MulticlassTask)),
     Calculator("regression", _regression, _task_run(RegressionTask)),
     Calculator("ranking", _ranking, _task_run(lambda: RankingTask(k=5))),

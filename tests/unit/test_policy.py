@@ -192,10 +192,14 @@ def test_line_numbers_name_the_rule_in_a_file(tmp_path: Path) -> None:
 
 LOAD_ERRORS = [
     # (policy text, exact message)
-    ("rules: [\n", "policy: malformed YAML at line 2: expected the node content, but found "
-                   "'<stream end>'"),
+    # YAML-level faults are the one config loader's messages (airlock._yaml)
+    ("rules: [\n", "<policy>: malformed YAML: expected the node content, but found "
+                   "'<stream end>' (line 2)"),
     ("name: x\nrules:\n  - metric: roc_auc\n   min: 1\n",
-     "policy: malformed YAML at line 4: expected <block end>, but found '<block mapping start>'"),
+     "<policy>: malformed YAML: expected <block end>, but found '<block mapping start>' "
+     "(line 4)"),
+    ("name: x\nbase: &b {metric: roc_auc, min: 0.8}\nrules:\n  - *b\n",
+     "<policy>: YAML anchors and aliases (&name, *name) are not allowed (line 2)"),
     ("", "policy: the policy is empty"),
     ("- metric: roc_auc\n", "policy: a policy must be a mapping with `name` and `rules` "
                             "(got a list)"),
@@ -212,7 +216,7 @@ LOAD_ERRORS = [
      "policy: rule 2 (line 4): unknown key 'mni' in a metric rule (allowed: max, metric, min, "
      "per_slice, severity, use)"),
     ("name: x\nrules:\n  - metric: roc_auc\n    min: 0.8\n    min: 0.9\n",
-     "policy: duplicate key 'min' in rule 1 (lines 4 and 5)"),
+     "<policy>: rules[0]: duplicate key 'min' (line 5)"),
     ("name: x\nrules:\n  - {metric: roc-auc, min: 0.8}\n",
      "policy: rule 1 (line 3): unknown metric 'roc-auc' (did you mean 'roc_auc'?)"),
     ("name: x\nrules:\n  - {metric: demographic_parity_ratio, min: 0.8}\n",

@@ -16,7 +16,7 @@ from airlock import errors
 
 SUBPACKAGES = ["airlock.store", "airlock.tracking", "airlock.registry", "airlock.data",
                "airlock.evaluation", "airlock.gates", "airlock.report", "airlock.serve",
-               "airlock.monitor", "airlock.guard", "airlock.predlog"]
+               "airlock.monitor", "airlock.guard", "airlock.predlog", "airlock.evidence"]
 HEAVY = ["sqlalchemy", "pandas", "polars", "sklearn", "numpy"]
 
 

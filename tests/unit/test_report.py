@@ -15,9 +15,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from airlock.report import render_report
-from airlock.report._html import fmt, fmt_p, primary_metric, significant_regression
-from airlock.report._svg import Bar, Series, bar_chart, line_chart, nice_ticks, reliability_diagram
+from airlock.evaluation import primary_metric, render_report, significant_regression
+from airlock.report import (
+    Bar,
+    Series,
+    bar_chart,
+    fmt,
+    fmt_p,
+    line_chart,
+    nice_ticks,
+    reliability_diagram,
+)
 
 
 def ci(value: float | None, low: float | None = None, high: float | None = None) -> dict[str, Any]:
@@ -391,3 +399,30 @@ def test_long_curves_are_thinned() -> None:
     coords = (points.get("points") or "").split()
     assert 100 < len(coords) <= 601
     assert coords[0] == "52.0,282.0" and coords[-1] == "406.0,28.0"  # both ends are kept
+
+
+def test_multiclass_confusion_matrix_shows_its_classes() -> None:
+    """Issue 12 item 14: the multiclass result names its classes under ``classes``."""
+    ev = {"id": "ev-m", "task": "multiclass", "overall": {"accuracy": {"value": 0.5}},
+          "extras": {"confusion_matrix": {"classes": ["cat", "dog"],
+                                          "matrix": [[3, 1], [2, 4]]}}}
+    html = render_report(ev)
+    for text in ("predicted cat", "predicted dog", "actual cat", "actual dog"):
+        assert text in html, text
+    assert "<td class=\"num\">4</td>" in html
+
+
+def test_the_page_reads_directions_and_meanings_from_the_catalogue() -> None:
+    from airlock.evaluation import METRIC_CATALOGUE, higher_is_better
+
+    for info in METRIC_CATALOGUE:
+        name = info.name.replace("[CLASS]", "[a]").replace("@K", "@5")
+        ev = {"task": info.task}
+        assert higher_is_better(ev, name) == info.higher_is_better, name
+    ev = {"id": "ev-r", "task": "regression", "overall": {"mae": {"value": 1.0},
+                                                        "r2": {"value": 0.5}}}
+    html = render_report(ev)
+    from html import escape
+
+    for name in ("mae", "r2"):
+        assert escape(METRIC_CATALOGUE.describe(name, "regression") or "?") in html, name

@@ -56,7 +56,7 @@ def eval_command(
 
 
 def _write_report(path: Path, result: dict[str, Any]) -> None:
-    from airlock.report import render_report
+    from airlock.evaluation import render_report
 
     html = render_report(result, result.get("decision"))
     write_atomic(path, html)
@@ -131,7 +131,7 @@ def card_command(
 ) -> None:
     """A model card built from stored evidence only."""
     from airlock.errors import UsageError
-    from airlock.report import model_card
+    from airlock.evidence import model_card
 
     if fmt not in ("md", "html"):
         raise UsageError(f"unknown card format {fmt!r}: use md or html")

@@ -116,9 +116,15 @@ def check_target(t: Target) -> tuple[Array, Array]:
 
 
 def ece_bin_ids(p: Array, n_bins: int) -> Array:
-    """ECE bin of each score, as ``sklearn.calibration.calibration_curve(strategy='uniform')``."""
+    """ECE bin of each score, as ``sklearn.calibration.calibration_curve(strategy='uniform')``
+    (bin b holds edge_b < p <= edge_b+1, the first includes 0): arithmetic, then moved by one
+    where rounding put a score on the wrong side of a ``linspace`` edge (no search)."""
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    return np.searchsorted(edges[1:-1], p).astype(np.int64)
+    b: Array = np.ceil(p * n_bins).astype(np.int64) - 1
+    np.clip(b, 0, n_bins - 1, out=b)
+    b -= (b > 0) & (p <= edges[b])
+    b += (b < n_bins - 1) & (p > edges[b + 1])
+    return b
 
 
 def confusion_counts(y: Array, yhat: Array, codes: Array, n_groups: int) -> Array:
@@ -142,9 +148,16 @@ def count_metrics(tp: Array, fp: Array, fn: Array, tn: Array) -> dict[str, Array
         }
 
 
-def score_order(p: Array, codes: Array, n_groups: int) -> Array:
-    """Row order by group, then by descending score (ties in any order)."""
-    by_score = np.argsort(-p)
+def score_order(p: Array, codes: Array, n_groups: int, by_score: Array | None = None) -> Array:
+    """Row order by group, then by descending score (ties in any order).
+
+    ``by_score`` is the rows' descending-score order when already known (``Target.descending``:
+    the evaluation sorts its scores once); grouping it is a stable radix sort of small
+    integer codes, not another sort of the scores."""
+    if by_score is None:
+        by_score = np.argsort(-p)
+    if n_groups == 1:
+        return by_score
     small = np.int16 if n_groups < 2**15 else np.int64
     return by_score[np.argsort(codes[by_score].astype(small), kind="stable")]
 
@@ -160,22 +173,54 @@ def rank_metrics(p: Array, y: Array, codes: Array, n_groups: int,
     """
     if order is None:
         order = score_order(p, codes, n_groups)
-    c, s, yy = codes[order], p[order], y[order].astype(np.float64)
-    n = len(c)
+    n = len(order)
     if n == 0:
         return np.full(n_groups, np.nan), np.full(n_groups, np.nan)
-    new_group = np.r_[True, c[1:] != c[:-1]]
-    run_start = np.flatnonzero(new_group)[np.cumsum(new_group) - 1]
-    cum_tp = np.r_[0.0, np.cumsum(yy)]
-    e = np.flatnonzero(np.r_[new_group[1:] | (s[1:] != s[:-1]), True])
-    ce, start = c[e], run_start[e]
+    s = p[order]
+    cum_tp = np.empty(n + 1)
+    cum_tp[0] = 0.0
+    np.cumsum(y[order], dtype=np.float64, out=cum_tp[1:])
+    last = np.empty(n, dtype=bool)  # the last row of a run of tied scores (within a group)
+    np.not_equal(s[1:], s[:-1], out=last[:-1])
+    last[-1] = True
+    if n_groups == 1:
+        c = None
+        e = np.flatnonzero(last)
+        ce = np.zeros(len(e), dtype=np.int64)
+        start = np.zeros(len(e), dtype=np.int64)
+        group_end = np.array([n], dtype=np.int64)
+    else:
+        c = codes[order]
+        new_group = np.empty(n, dtype=bool)
+        new_group[0] = True
+        np.not_equal(c[1:], c[:-1], out=new_group[1:])
+        last[:-1] |= new_group[1:]
+        e = np.flatnonzero(last)
+        ce = c[e]
+        first_row = np.flatnonzero(new_group)
+        starts = np.zeros(n_groups, dtype=np.int64)
+        starts[c[first_row]] = first_row
+        start = starts[ce]
+        group_end = np.zeros(n_groups, dtype=np.int64)
+        group_end[c[first_row]] = np.r_[first_row[1:], n]
     tp = cum_tp[e + 1] - cum_tp[start]
     fp = (e + 1 - start) - tp
-    first = np.r_[True, ce[1:] != ce[:-1]]
-    tp_prev = np.where(first, 0.0, np.roll(tp, 1))
-    fp_prev = np.where(first, 0.0, np.roll(fp, 1))
-    pos = np.bincount(c, weights=yy, minlength=n_groups)
-    neg = np.bincount(c, minlength=n_groups) - pos
+    first = np.empty(len(e), dtype=bool)
+    first[0] = True
+    np.not_equal(ce[1:], ce[:-1], out=first[1:])
+    tp_prev = np.empty_like(tp)
+    tp_prev[1:] = tp[:-1]
+    tp_prev[first] = 0.0
+    fp_prev = np.empty_like(fp)
+    fp_prev[1:] = fp[:-1]
+    fp_prev[first] = 0.0
+    if c is None:
+        pos = np.array([cum_tp[-1]])
+        size = np.array([float(n)])
+    else:
+        pos = cum_tp[group_end] - cum_tp[starts]
+        size = (group_end - starts).astype(np.float64)
+    neg = size - pos
     area = np.bincount(ce, weights=(fp - fp_prev) * (tp + tp_prev), minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
         auc = area / 2.0 / (pos * neg)
@@ -411,7 +456,7 @@ class BinaryTask:
                 seed: int = 0, confidence: float = 0.95) -> list[dict[str, MetricCI]]:
         y, p = check_target(t)
         codes = check_codes(codes, len(y), n_groups)
-        order = score_order(p, codes, n_groups)
+        order = score_order(p, codes, n_groups, t.descending)
         point = point_metrics(y, p, codes, n_groups, self.threshold, self.ece_bins, order)
         samples: dict[str, Array] = {}
         if n_boot > 0 and len(y):
@@ -442,7 +487,8 @@ class BinaryTask:
         if not np.array_equal(y, yb):
             raise InvalidInput("candidate and baseline must be scored on the same labels")
         codes = check_codes(codes, len(y), n_groups)
-        orders = [score_order(p, codes, n_groups) for p in (pc, pb)]
+        orders = [score_order(p, codes, n_groups, target.descending)
+                  for p, target in ((pc, cand), (pb, base))]
         pts = [point_metrics(y, p, codes, n_groups, self.threshold, self.ece_bins, o)
                for p, o in zip((pc, pb), orders, strict=True)]
         samples: dict[str, Array] = {}
@@ -476,7 +522,7 @@ class BinaryTask:
     def extras(self, t: Target) -> dict[str, Any]:
         """ROC and PR curves (<= 200 points each), reliability bins, confusion matrix."""
         y, p = check_target(t)
-        return {**_curves(y, p), "reliability": _reliability(y, p, self.ece_bins),
+        return {**_curves(y, p, t.descending), "reliability": _reliability(y, p, self.ece_bins),
                 "confusion_matrix": _confusion(y, p, self.threshold)}
 
 
@@ -507,8 +553,8 @@ def _json(a: Array) -> list[float | None]:
     return [as_float(v) for v in a]
 
 
-def _curves(y: Array, p: Array) -> dict[str, Any]:
-    order = np.argsort(-p, kind="stable")
+def _curves(y: Array, p: Array, order: Array) -> dict[str, Any]:
+    """ROC and PR points; ``order``: the rows by descending score."""
     s, yy = p[order], y[order].astype(np.float64)
     last = np.r_[s[1:] != s[:-1], True] if len(s) else np.zeros(0, dtype=bool)
     tp = np.cumsum(yy)[last]

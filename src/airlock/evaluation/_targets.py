@@ -23,15 +23,17 @@ def proba_classes(outputs: pa.Table) -> list[str]:
     return [c[len(PROBA):] for c in outputs.column_names if c.startswith(PROBA)]
 
 
-def _as_labels(col: pa.ChunkedArray) -> np.ndarray[Any, Any]:
-    """Target values as strings comparable with class names (1.0 and 1 both read '1')."""
+def _as_labels(col: pa.ChunkedArray) -> pa.Array:
+    """Target values as Arrow strings comparable with class names (1.0 and 1 both read
+    '1'), vectorised: no Python object per row."""
     if pa.types.is_floating(col.type):
         arr = col.to_numpy(zero_copy_only=False)
         if np.all(np.isnan(arr) | (arr == np.round(arr))):
             col = pa.chunked_array([pa.array(np.where(np.isnan(arr), 0, arr).astype(np.int64))])
     if col.null_count:
         raise InvalidInput(f"the target column has {col.null_count} missing values")
-    return np.asarray(pc.cast(col, pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+    out: pa.Array = pc.cast(col, pa.string()).combine_chunks()
+    return out
 
 
 def detect_task(outputs: pa.Table, y: pa.ChunkedArray) -> str:
@@ -48,16 +50,21 @@ def detect_task(outputs: pa.Table, y: pa.ChunkedArray) -> str:
     return "binary" if n_classes <= 2 else "multiclass"
 
 
-def _codes(values: np.ndarray[Any, Any], classes: list[str]) -> np.ndarray[Any, Any]:
-    index = {c: i for i, c in enumerate(classes)}
-    unknown = sorted({v for v in np.unique(values) if v not in index})
-    if unknown:
+def _codes(values: pa.Array, classes: list[str]) -> np.ndarray[Any, Any]:
+    """Class code of every value (its index in ``classes``), one error naming the values
+    that are not classes."""
+    index = pc.index_in(values, value_set=pa.array(classes, pa.string()))
+    if index.null_count:
+        unknown = sorted(pc.unique(pc.filter(values, pc.is_null(index))).to_pylist())
         shown = ", ".join(repr(u) for u in unknown[:5])
         raise InvalidInput(f"target value{'s' if len(unknown) > 1 else ''} {shown} "
                            f"{'are' if len(unknown) > 1 else 'is'} not among the model's "
                            f"classes {classes}")
-    lookup = np.vectorize(index.__getitem__, otypes=[np.int64])
-    return lookup(values) if len(values) else np.zeros(0, dtype=np.int64)
+    return np.asarray(index.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _distinct(values: pa.Array) -> set[str]:
+    return {str(v) for v in pc.unique(values).to_pylist()}
 
 
 def _prediction(outputs: pa.Table) -> pa.ChunkedArray:
@@ -91,7 +98,7 @@ def _classification(task: str, outputs: pa.Table, y: pa.ChunkedArray,
     labels = _as_labels(y)
     found = proba_classes(outputs)
     classes = classes or found or sorted(
-        set(np.unique(labels)) | set(_as_labels(_prediction(outputs))))
+        _distinct(labels) | _distinct(_as_labels(_prediction(outputs))))
     if task == "binary" and len(classes) != 2:
         raise UsageError(f"a binary evaluation needs two classes, the model has {classes}")
     if task == "binary" and positive_label is not None:
@@ -105,8 +112,9 @@ def _classification(task: str, outputs: pa.Table, y: pa.ChunkedArray,
     else:
         proba = None
     if task == "binary":
-        score = proba[:, 1] if proba is not None else (
-            _as_labels(_prediction(outputs)) == classes[1]).astype(np.float64)
+        score = proba[:, 1] if proba is not None else np.asarray(
+            pc.equal(_as_labels(_prediction(outputs)), classes[1]).to_numpy(
+                zero_copy_only=False), dtype=np.float64)
         return Target(y=codes.astype(np.int8), pred=score, classes=classes)
     predicted = _codes(_as_labels(_prediction(outputs)), classes) if proba is None else None
     return Target(y=codes, pred=proba, classes=classes, labels=predicted)

@@ -12,6 +12,7 @@ NaN (a metric undefined on a group, e.g. recall with no positives) is stored as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -43,6 +44,16 @@ class Target:
     @property
     def n(self) -> int:
         return len(self.y)
+
+    @cached_property
+    def descending(self) -> np.ndarray[Any, Any]:
+        """Rows by descending score (tied rows contiguous, in no particular order): the one
+        sort of a 1-d score, made the first time a metric needs it and reused by every
+        group, slice and curve of this evaluation (it lives and dies with the Target)."""
+        if self.pred is None or np.ndim(self.pred) != 1:
+            raise ValueError("only a 1-d score has a descending order")
+        order: np.ndarray[Any, Any] = np.argsort(-np.asarray(self.pred, dtype=np.float64))
+        return order
 
 
 class TaskCalculator(Protocol):

@@ -1,15 +1,16 @@
-"""Loading a policy: path or YAML text, one parse with line numbers, duplicate keys refused,
+"""Loading a policy through the one config loader (``airlock._yaml.parse_yaml``: one
+path-or-text rule, one parse with line numbers, anchors/aliases and duplicate keys refused),
 then every rule validated (``_parse``) into a :class:`Policy` with its sha256."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, TypeAlias
 
 import yaml
 
-from airlock.errors import UsageError, file_not_found
+from airlock._yaml import ParsedDoc, parse_yaml
+from airlock.errors import UsageError
 from airlock.evaluation import METRIC_CATALOGUE, MetricCatalogue
 
 from ._parse import parse_rule, type_name
@@ -33,8 +34,12 @@ def load_policy(source: str | Path | Policy, *,
     the rule, its line and the problem."""
     if isinstance(source, Policy):
         return source
-    text, src, default_name = _read(source)
-    data, (top_lines, rule_lines) = _parse_yaml(text, src)
+    doc = parse_yaml(source, what="policy")  # one parse; aliases, duplicate keys refused
+    src = doc.path.name if doc.path is not None else "policy"
+    default_name = doc.path.stem if doc.path is not None else "policy"
+    text = doc.path.read_text(encoding="utf-8") if doc.path is not None else str(source)
+    data = doc.data
+    top_lines = {str(loc[0]): line for loc, line in doc.lines.items() if len(loc) == 1}
     if data is None:
         raise UsageError(MSG_EMPTY.format(src=src))
     if not isinstance(data, dict):
@@ -53,7 +58,7 @@ def load_policy(source: str | Path | Policy, *,
     raw_rules = data.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
         raise UsageError(MSG_NO_RULES.format(src=src))
-    rules = tuple(parse_rule(raw, i, src, *rule_lines[i - 1], catalogue)  # a YAML sequence
+    rules = tuple(parse_rule(raw, i, src, *_rule_lines(doc, i - 1), catalogue)
                   for i, raw in enumerate(raw_rules, start=1))
     canonical = yaml.safe_dump({"name": name, "rules": [rule_dict(r) for r in rules]},
                                sort_keys=True, default_flow_style=False, allow_unicode=True)
@@ -62,61 +67,8 @@ def load_policy(source: str | Path | Policy, *,
                   catalogue=catalogue)
 
 
-def _read(source: str | Path) -> tuple[str, str, str]:
-    """(text, label for messages, default name) of a path or of YAML text."""
-    if not isinstance(source, Path) and ("\n" in source or not (
-            source.endswith((".yaml", ".yml")) or _is_file(source))):
-        return source, "policy", "policy"
-    path = Path(source)
-    try:
-        return path.read_text(encoding="utf-8"), path.name, path.stem
-    except FileNotFoundError:
-        raise file_not_found(path, "policy file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read policy file {path}: {exc}") from None
-
-
-def _is_file(text: str) -> bool:
-    try:
-        return Path(text).is_file()
-    except (OSError, ValueError):  # too long for a file name, or a NUL byte
-        return False
-
-
-# line numbers (1-based): of the top-level keys, and of each rule with its keys
-_Lines: TypeAlias = tuple[dict[str, int], list[tuple[int, dict[str, int]]]]
-
-
-def _parse_yaml(text: str, src: str) -> tuple[Any, _Lines]:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{src}: malformed YAML{at}: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{src}: malformed YAML: {exc}") from None
-    finally:
-        loader.dispose()
-    top: dict[str, int] = {}
-    per_rule: list[tuple[int, dict[str, int]]] = []
-    if isinstance(node, yaml.MappingNode):
-        top = _key_lines(node, src, "the policy")
-        rules = next((v for k, v in node.value if k.value == "rules"), None)
-        for i, item in enumerate(rules.value if isinstance(rules, yaml.SequenceNode) else [], 1):
-            per_rule.append((item.start_mark.line + 1, _key_lines(item, src, f"rule {i}")
-                             if isinstance(item, yaml.MappingNode) else {}))
-    return data, (top, per_rule)
-
-
-def _key_lines(node: yaml.MappingNode, src: str, what: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for key, _ in node.value:
-        name, line = str(key.value), key.start_mark.line + 1
-        if name in out:
-            raise UsageError(f"{src}: duplicate key {name!r} in {what} (lines {out[name]} "
-                             f"and {line})")
-        out[name] = line
-    return out
+def _rule_lines(doc: ParsedDoc, item: int) -> tuple[int | None, dict[str, int]]:
+    """The line of rule ``item`` (0-based) and of each of its keys."""
+    keys = {str(loc[2]): line for loc, line in doc.lines.items()
+            if len(loc) == 3 and loc[0] == "rules" and loc[1] == item}
+    return doc.lines.get(("rules", item)), keys

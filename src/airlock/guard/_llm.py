@@ -546,7 +546,7 @@ def render_llm(ev: Mapping[str, Any], metrics: Mapping[str, Any],
                decision: Mapping[str, Any] | None) -> str:
     """The report page: what was measured, headline metrics, per-label precision and
     recall, the gate's rules, and every case (texts cut to 200 characters)."""
-    from airlock.report._html import badge, cell_ci, decision_rows, facts, mono, page, table
+    from airlock.report import badge, cell_ci, decision_rows, facts, mono, page, table
 
     labels = sorted({k.split(".", 1)[1] for k in metrics if k.startswith("recall.")})
     body = [f"<h1>LLM evaluation: {_esc(_defang(ev['model_name'] or ev['model']))}</h1>",
@@ -586,6 +586,6 @@ def render_llm(ev: Mapping[str, Any], metrics: Mapping[str, Any],
 
 
 def _esc(text: Any) -> str:
-    from airlock.report._html import esc
+    from airlock.report import esc
 
     return str(esc(text))

@@ -12,7 +12,7 @@ _HEADLINE = ("precision", "recall", "fpr", "recall.INJECTION", "recall.PII")
 
 
 def render(ev: Mapping[str, Any]) -> str:
-    from airlock.report._html import Html, cell_ci, esc, facts, fmt, page, table
+    from airlock.report import Html, cell_ci, esc, facts, fmt, page, table
 
     metrics = ev.get("metrics") or {}
     latency = ev.get("latency_ms") or {}

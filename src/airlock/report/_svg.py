@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any, TypeGuard
 
-__all__ = ["Bar", "Series", "bar_chart", "line_chart", "reliability_diagram"]
+__all__ = ["PALETTE", "Bar", "Frame", "Series", "axes", "bar_chart", "legend", "line_chart",
+           "nice_ticks", "reliability_diagram", "svg_document", "svg_escape", "svg_number"]
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2")
 MAX_POINTS = 600  # a curve is thinned to this many points; enough for a 400px plot
@@ -297,3 +298,12 @@ def _count_strip(f: _Frame, bins: Mapping[str, Sequence[Any]], *, top: float,
                    f'width="{_n(max(0.5, f.sx(hi) - f.sx(lo) - 1))}" height="{_n(h)}" '
                    f'fill="#cbd5e1"><title>{_esc(f"[{lo:g}, {hi:g}): {c} rows")}</title></rect>')
     return out
+
+
+# the pieces other pages compose their own charts from (public names of the helpers above)
+Frame = _Frame
+svg_escape = _esc
+svg_number = _n
+svg_document = _svg
+axes = _axes
+legend = _legend

@@ -100,16 +100,7 @@ class ArtifactStore:
             return
         dest = Path(full)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(dest, data)
 
     def put_tree(self, src: Path, prefix: str) -> list[tuple[str, int, str]]:
         """Copy a file or a folder; returns (relative path, size, sha256) for every file."""

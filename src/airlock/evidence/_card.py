@@ -14,24 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airlock.errors import NotFound, UsageError
+from airlock.evaluation import metric_names, primary_metric, significant_regression
 from airlock.registry import resolve
+from airlock.report import Html, esc, facts, fmt, fmt_ci, fmt_p, num, page, parts, table
 from airlock.store import EventRecord, RunRecord, VersionRecord, get_store
-
-from ._html import (
-    Html,
-    esc,
-    facts,
-    fmt,
-    fmt_ci,
-    fmt_p,
-    metric_names,
-    num,
-    page,
-    parts,
-    primary_metric,
-    significant_regression,
-    table,
-)
 
 __all__ = ["model_card"]
 
