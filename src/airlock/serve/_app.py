@@ -6,6 +6,8 @@ its :mod:`airlock.errors` class names; nothing a client sends can produce a 5xx.
 """
 
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -38,6 +40,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("airlock.serve")
 _RID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is True), < 10**18
 _MLFLOW_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "RESOURCE_DOES_NOT_EXIST",
                  413: "BAD_REQUEST", 422: "BAD_REQUEST", 503: "TEMPORARILY_UNAVAILABLE",
                  504: "TEMPORARILY_UNAVAILABLE"}
@@ -63,6 +66,7 @@ def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> A
 
     app = FastAPI(title=f"airlock: {config.name}", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
+    _json_errors(app)
     app.state.endpoint = ep
     h = _Handlers(ep, auth, Response)
 
@@ -156,7 +160,26 @@ class _FastPath:
         self._request = request_class
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._route(scope, receive, sending)
+        except Exception as exc:  # the last resort: one log line, a JSON 500, no traceback
+            rid = _scope_request_id(scope)
+            _log_fault(rid, exc)
+            if not started:
+                await _fault_response(rid)(scope, receive, send)
+
+    async def _route(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["method"] == "POST":
             path: str = scope["path"]
             response = None
             if path == "/invocations":
@@ -200,8 +223,9 @@ class _Handlers:
 
     async def body(self, request: Any) -> bytes:
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            raise PayloadTooLarge(f"the body is {int(declared)} bytes; this endpoint accepts "
+        if declared is not None and declared.isascii() and declared.isdigit() and (
+                len(declared) > 18 or int(declared) > self.limit):  # the server checked it
+            raise PayloadTooLarge(f"the body is {declared[:20]} bytes; this endpoint accepts "
                                   f"at most {self.limit}")
         chunks: list[bytes] = []
         size = 0
@@ -226,8 +250,8 @@ class _Handlers:
     def slot(self, version: str | None) -> ModelSlot | None:
         if version is None:
             return None
-        if not version.isdigit():
-            raise NotFound(f"version must be a number, got {version!r}")
+        if not _NUMBER.fullmatch(version):
+            raise NotFound(f"version must be a number, got {version[:40]!r}")
         return self.ep.slot_for_version(int(version))
 
     async def guarded(self, request: Any, fn: Callable[[], Awaitable[Any] | Any], *,
@@ -242,6 +266,9 @@ class _Handlers:
             return result
         except AirlockError as exc:
             return self.error(exc, rid)
+        except Exception as exc:  # a server fault, not the client's: say so, keep details here
+            _log_fault(rid, exc)
+            return _fault_response(rid)
 
     # -- inference ----------------------------------------------------------------------
     async def infer(self, request: Any, name: str, version: str | None) -> Any:
@@ -250,8 +277,8 @@ class _Handlers:
             slot = self.slot(version)
             raw = await self.body(request)
             hlen = request.headers.get("inference-header-content-length")
-            if hlen is not None and not hlen.isdigit():
-                raise UsageError("Inference-Header-Content-Length must be a number")
+            if hlen is not None and not _NUMBER.fullmatch(hlen):
+                raise UsageError("Inference-Header-Content-Length must be a number of bytes")
             columns = (slot or self.ep.routes[0]).current.input_columns
             data, req = decode_infer(raw, int(hlen) if hlen else None, columns)
             return _pending(data, rid), req, slot
@@ -274,7 +301,12 @@ class _Handlers:
             raw = await self.body(request)
             columns = self.ep.routes[0].current.input_columns
             ctype = request.headers.get("content-type", "application/json")
-            return _pending(decode_scoring(raw, ctype, columns), rid), None, None
+            if ctype.split(";", 1)[0].strip().lower() == "text/csv":  # parsing takes a while
+                data = await asyncio.get_running_loop().run_in_executor(
+                    None, decode_scoring, raw, ctype, columns)
+            else:
+                data = decode_scoring(raw, ctype, columns)
+            return _pending(data, rid), None, None
 
         def encode(answer: Any, rid: str, req: Any) -> Any:
             return encode_scoring(answer.outputs), "application/json", {}
@@ -307,6 +339,11 @@ class _Handlers:
         except AirlockError as exc:
             metrics.requests.labels(ep.name, "-", "-", route, str(exc.http_status)).inc()
             return self.error(exc, rid, mlflow=mlflow)
+        except Exception as exc:  # a server fault, not the client's: say so, keep details here
+            metrics.requests.labels(ep.name, "-", "-", route, "500").inc()
+            metrics.errors.labels(ep.name, "internal").inc()
+            _log_fault(rid, exc)
+            return _fault_response(rid, mlflow=mlflow)
         finally:
             if waiting:
                 ep.arriving -= 1
@@ -359,6 +396,75 @@ class _Handlers:
 
     async def reload(self) -> Any:
         return self.json({"changed": await self.ep.reload()})
+
+
+def _log_fault(rid: str, exc: BaseException) -> None:
+    """One line per server fault, with the request id the client was given (once: Starlette
+    re-raises what its handler already answered)."""
+    if getattr(exc, "_airlock_logged", False):
+        return
+    with contextlib.suppress(Exception):
+        exc._airlock_logged = True  # type: ignore[attr-defined]
+    text = " ".join(str(exc).split())[:300]
+    log.error("request %s: internal error %s%s", rid, type(exc).__name__,
+              f": {text}" if text else "")
+
+
+def _fault_response(rid: str, *, mlflow: bool = False) -> Any:
+    from starlette.responses import Response
+
+    message = f"internal server error (request id {rid}); the server log has the details"
+    body: dict[str, Any] = {"error": message}
+    if mlflow:
+        body.update(error_code="INTERNAL_ERROR", message=message)
+    return Response(dumps(body), status_code=500, media_type="application/json",
+                    headers={"X-Request-Id": rid})
+
+
+def _scope_request_id(scope: Any) -> str:
+    for key, value in scope.get("headers") or []:
+        if key == b"x-request-id":
+            given = value.decode("latin-1")
+            return given if _RID.match(given) else new_request_id()
+    return new_request_id()
+
+
+def _json_errors(app: Any) -> None:
+    """FastAPI's own answers (unknown path, wrong method, a bad path parameter) as the
+    documented ``{"error": …}``, not ``{"detail": …}``."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+    from starlette.responses import Response
+
+    async def http_error(request: Any, exc: Any) -> Any:
+        rid = _request_id(request)
+        path = request.url.path[:200]
+        if exc.status_code == 404:
+            message = f"no such path {path!r} here"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {path!r}"
+        else:
+            message = str(exc.detail)
+        headers = {**(getattr(exc, "headers", None) or {}), "X-Request-Id": rid}
+        return Response(dumps({"error": message}), status_code=exc.status_code,
+                        media_type="application/json", headers=headers)
+
+    async def invalid(request: Any, exc: Any) -> Any:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        return Response(dumps({"error": message}), status_code=400,
+                        media_type="application/json",
+                        headers={"X-Request-Id": _request_id(request)})
+
+    async def fault(request: Any, exc: Exception) -> Any:
+        rid = _request_id(request)
+        _log_fault(rid, exc)
+        return _fault_response(rid)
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, fault)
 
 
 def _request_id(request: Any) -> str:

@@ -10,6 +10,7 @@ MLflow answers for a model that returns a DataFrame.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pyarrow as pa
@@ -28,7 +29,7 @@ def decode_scoring(body: bytes, content_type: str, columns: list[str]) -> Column
     """The rows of an ``/invocations`` body: plain columns (JSON) or a table (CSV)."""
     ctype = content_type.split(";", 1)[0].strip().lower()
     if ctype == "text/csv":
-        return _csv(body)
+        return _csv(body, columns)
     if ctype not in ("application/json", "", "*/*"):
         raise UsageError(f"unsupported Content-Type {ctype!r}: send application/json or "
                          "text/csv", ) from None
@@ -50,13 +51,52 @@ def decode_scoring(body: bytes, content_type: str, columns: list[str]) -> Column
     return _instances(value, key, columns)
 
 
-def _csv(body: bytes) -> pa.Table:
+MAX_CSV_COLUMNS = 1024  # without a signature
+
+
+def csv_column_cap(width: int) -> int:
+    """The widest CSV body accepted for a model of ``width`` inputs: extra columns are
+    dropped as MLflow drops them, but not tens of thousands of them."""
+    return max(2 * width, width + 64) if width else MAX_CSV_COLUMNS
+
+
+def _csv(body: bytes, columns: list[str]) -> pa.Table:
+    """A CSV body with a header row. Its width is checked on the header alone, before Arrow
+    parses anything: a 260 KB header of 30k columns took seconds."""
     import pyarrow.csv as pcsv
 
+    header = _csv_header(body)
+    twice = sorted(n for n, k in Counter(header).items() if k > 1)
+    if twice:
+        raise UsageError(f"the CSV header has the column {twice[0]!r} twice")
+    cap = csv_column_cap(len(columns))
+    if len(header) > cap:
+        raise InvalidInput(f"the CSV body has {len(header)} columns; at most {cap} for a model "
+                           f"of {len(columns)} inputs" if columns else
+                           f"the CSV body has {len(header)} columns; at most {cap}")
     try:
         return pcsv.read_csv(pa.py_buffer(body))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InvalidInput(f"the CSV body cannot be read: {str(exc).splitlines()[0]}") from None
+
+
+def _csv_header(body: bytes) -> list[str]:
+    """The header row's names (the csv module's reading of the first record)."""
+    import csv
+    import io
+
+    end = body.find(b"\n")
+    first = body if end < 0 else body[:end + 1]
+    if first.count(b'"') % 2:  # a quoted name spans lines: read on until the record ends
+        first = body
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput("the CSV header is not UTF-8") from None
+    try:
+        return next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as exc:
+        raise InvalidInput(f"the CSV header cannot be read: {exc}") from None
 
 
 def _split(value: Any) -> Columns:
@@ -107,10 +147,19 @@ def _instances(value: Any, key: str, columns: list[str]) -> Columns:
     return _columns({c: [r[j] for r in value] for j, c in enumerate(columns)}, key)
 
 
+_NESTED = frozenset({list, dict})
+
+
 def _columns(data: dict[str, list[Any]], key: str) -> Columns:
-    """Plain columns; converting them to Arrow happens once per batch (see ``_payload``)."""
+    """Plain columns; converting them to Arrow happens once per batch (see ``_payload``).
+    A list or object where a scalar goes is refused here, by type alone: Arrow would build
+    nested arrays for it first (a 2 KB body 1,000 levels deep cost seconds and 250 MB)."""
     if not data:
         raise InvalidInput(f"{key}: no columns")
+    for name, values in data.items():
+        if not _NESTED.isdisjoint(map(type, values)):
+            raise InvalidInput(f"input column {name!r} holds lists or objects, expected "
+                               f"scalars ({key})")
     return data
 
 
