@@ -6,7 +6,8 @@ the CLI exit code and the HTTP status it maps to, so the CLI and the server neve
     AirlockError              exit 2, HTTP 500
     ├── UsageError            exit 2, HTTP 400   bad input, named precisely
     │   ├── InvalidInput      exit 2, HTTP 422   a value of the wrong type or shape
-    │   └── NotFound          exit 2, HTTP 404   unknown run, model, version, alias
+    │   ├── NotFound          exit 2, HTTP 404   unknown run, model, version, alias
+    │   └── RequestTimeout    exit 2, HTTP 408   a request body that arrives too slowly
     ├── IntegrityError        exit 2, HTTP 409   an artifact or event hash no longer matches
     ├── UntrustedArtifact     exit 2, HTTP 403   a pickle-based artifact not marked trusted
     ├── StoreVersionError     exit 2, HTTP 500   store from a newer airlock, or not migrated
@@ -38,6 +39,7 @@ __all__ = [
     "NotificationFailed",
     "PayloadTooLarge",
     "PredictionLogError",
+    "RequestTimeout",
     "StoreVersionError",
     "Unauthorized",
     "UntrustedArtifact",
@@ -160,3 +162,9 @@ NO_SUCH_FILE = "no such {what}: {path}"
 def file_not_found(path: object, what: str = "file") -> NotFound:
     """The one NotFound for a path that does not exist: ``no such contract file: c.yaml``."""
     return NotFound(NO_SUCH_FILE.format(what=what, path=path))
+
+
+class RequestTimeout(UsageError):
+    """A client sent its request body slower than the server's ``body_timeout_s``."""
+
+    http_status = 408

@@ -23,8 +23,9 @@ from tests.integration.serving_helpers import (
 )
 
 import airlock
+from airlock.errors import UsageError
 from airlock.predlog import log_locations
-from airlock.serve import EndpointConfig, read_prediction_log
+from airlock.serve import EndpointConfig, create_app, read_prediction_log
 
 
 def airlock_home_file(name: str, text: str) -> Any:
@@ -325,6 +326,15 @@ def test_bearer_tokens(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
         admin = httpx.get(f"{url}/v1/admin/status",
                           headers={"Authorization": "Bearer s3cret-token"})
         admin_none = httpx.get(f"{url}/v1/admin/status")
+        token = {"Authorization": "Bearer s3cret-token"}
+        closed = [httpx.get(f"{url}{p}") for p in METADATA]
+        opened = [httpx.get(f"{url}{p}", headers=token) for p in METADATA]
+    assert [r.status_code for r in closed] == [401] * len(METADATA), [r.text for r in closed]
+    assert all("token" in r.json()["error"] for r in closed)
+    assert [r.status_code for r in opened] == [200] * len(METADATA)
+    with running(_config(auth={"protect_metadata": False})) as url:
+        assert [httpx.get(f"{url}{p}").status_code for p in METADATA] == [200] * len(METADATA)
+        assert httpx.post(f"{url}/invocations", json=body).status_code == 401
     assert (none.status_code, wrong.status_code, good.status_code) == (401, 401, 200)
     assert admin.status_code == 200 and admin_none.status_code == 401
     assert "token" in none.json()["error"] and "s3cret" not in wrong.text
@@ -333,6 +343,12 @@ def test_bearer_tokens(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
     with running(_config()) as url:  # no tokens at all: admin stays closed, inference open
         assert httpx.get(f"{url}/v1/admin/status").status_code == 401
         assert httpx.post(f"{url}/invocations", json=body).status_code == 200
+        assert httpx.get(f"{url}/metrics").status_code == 200
+    with pytest.raises(UsageError, match="protect_inference is true but no token"):
+        create_app(_config(auth={"protect_inference": True}))
+
+
+METADATA = [f"/v2/models/{NAME}", f"/v2/models/{NAME}/versions/1", "/metrics", "/openapi.json"]
 
 
 def test_a_bad_request_in_a_batch_fails_alone_and_the_rest_are_logged(

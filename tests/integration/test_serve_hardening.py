@@ -188,3 +188,70 @@ def _read_all(s: socket.socket) -> bytes:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def test_slow_headers_and_slow_bodies_are_cut_off(server: dict[str, Any],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRLOCK_HOME", str(server["home"]))
+    config = server["config"].model_copy(update={"header_timeout_s": 0.5,
+                                                 "body_timeout_s": 0.5})
+    with running(config) as url:
+        port = int(url.rsplit(":", 1)[1])
+        for partial, status in ((b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-", 408),
+                                (b"", 408),  # connected, sent nothing
+                                (b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                 b"application/json\r\nContent-Length: 100\r\n\r\n{\"dataf", 408)):
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                started = time.perf_counter()
+                s.sendall(partial)
+                answer = _read_all(s)  # the server answers and closes; we send nothing more
+                took = time.perf_counter() - started
+            assert answer.startswith(b"HTTP/1.1 %d" % status), answer[:200]
+            assert b'"error"' in answer
+            assert 0.4 < took < 3.0, took
+        assert httpx.get(f"{url}/v2/health/live").status_code == 200
+
+
+@pytest.mark.parametrize(("column", "value", "needle"), [
+    ("age", "40", "'age' must be int64 values (integer or null), got string ('40')"),
+    ("age", True, "got boolean"),
+    ("age", 2**63, "'age': 9223372036854775808 is out of range for int64"),
+])
+def test_invocations_do_not_coerce(server: dict[str, Any], column: str, value: Any,
+                                   needle: str) -> None:
+    record = dict(zip(FEATURES, server["row"], strict=True))
+    record[column] = value
+    r = httpx.post(f"{server['url']}/invocations", json={"dataframe_records": [record]})
+    check(r, 422, needle)
+
+
+class _FullDisk:
+    def append(self, records: Any) -> Any:
+        from concurrent.futures import Future
+
+        from airlock.errors import PredictionLogError
+
+        done: Future[None] = Future()
+        done.set_exception(PredictionLogError(
+            "cannot append to /srv/secret/spool/adult-income/000001.arrows: [Errno 28] No "
+            "space left on device"))
+        return done
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_full_spool_disk_is_a_503_without_the_path(server: dict[str, Any],
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("AIRLOCK_HOME", str(server["home"]))
+    endpoint = Endpoint(server["config"])
+    caplog.set_level(logging.ERROR, logger="airlock.serve")
+    with running(server["config"], endpoint=endpoint) as url:
+        for slot in endpoint.slots:
+            slot.log = _FullDisk()
+        r = httpx.post(f"{url}/invocations", json=split([server["row"]]),
+                       headers={"X-Request-Id": "full-1"})
+    check(r, 503, "prediction log unavailable")
+    assert "/srv" not in r.text and "spool" not in r.text
+    assert any("full-1" in m and "/srv/secret/spool" in m for m in caplog.messages)

@@ -103,3 +103,40 @@ def test_nested_values_in_scoring_bodies_are_refused_before_arrow(key: str) -> N
     objects = {"dataframe_records": [{"age": {"a": 1}, "sex": "M", "hours": 1}]}
     with pytest.raises(InvalidInput, match="'age' holds lists or objects"):
         decode_scoring(json.dumps(objects).encode(), "application/json", COLS)
+
+
+SIG = [{"name": "age", "type": "int64"}, {"name": "hours", "type": "double"},
+       {"name": "sex", "type": "string"}, {"name": "member", "type": "bool"}]
+
+
+@pytest.mark.parametrize(("column", "value", "match"), [
+    ("hours", "40", r"'hours' must be double values \(integer or number or null\), got "
+                    r"string \('40'\)"),
+    ("age", True, r"'age' must be int64 values \(integer or null\), got boolean"),
+    ("hours", True, "'hours' must be double values"),
+    ("age", 39.0, r"'age' must be int64 values \(integer or null\), got number"),
+    ("age", "39", "got string"),
+    ("member", 1, r"'member' must be bool values \(boolean or null\), got integer"),
+    ("age", 2**63, "'age': 9223372036854775808 is out of range for int64"),
+    ("age", -(2**63) - 1, "got number"),  # orjson reads integers past 64 bits as floats
+])
+def test_invocations_are_as_strict_as_oip(column: str, value: Any, match: str) -> None:
+    from airlock.serve._scoring import check_kinds
+
+    row = {"age": 39, "hours": 40.5, "sex": "M", "member": False, column: value}
+    data = decode_scoring(json.dumps({"dataframe_records": [row]}).encode(),
+                          "application/json", [s["name"] for s in SIG])
+    with pytest.raises(InvalidInput, match=match):
+        check_kinds(data, SIG)
+
+
+def test_invocations_kinds_that_fit_pass() -> None:
+    from airlock.serve._scoring import check_kinds
+
+    rows = [{"age": 39, "hours": 40, "sex": "M", "member": True},
+            {"age": None, "hours": None, "sex": None, "member": None},
+            {"age": 2**63 - 1, "hours": 1e300, "sex": "F", "member": False}]
+    data = decode_scoring(json.dumps({"dataframe_records": rows}).encode(),
+                          "application/json", [s["name"] for s in SIG])
+    check_kinds(data, SIG)
+    assert data["age"] == [39, None, 2**63 - 1]

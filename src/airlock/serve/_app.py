@@ -22,6 +22,8 @@ from airlock.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    PredictionLogError,
+    RequestTimeout,
     Unauthorized,
     UsageError,
 )
@@ -33,17 +35,19 @@ from ._json import dumps, loads
 from ._oip import decode_infer, encode_infer
 from ._openapi import BODIES, ERRORS
 from ._payload import Pending, new_request_id
-from ._scoring import decode_scoring, encode_scoring
+from ._scoring import check_kinds, decode_scoring, encode_scoring
 from ._slots import ModelSlot
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("airlock.serve")
 _RID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+PREDICTION_LOG_UNAVAILABLE = ("prediction log unavailable: the answer was not given because it "
+                              "could not be recorded; try again later")
 _NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is True), < 10**18
 _MLFLOW_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "RESOURCE_DOES_NOT_EXIST",
-                 413: "BAD_REQUEST", 422: "BAD_REQUEST", 503: "TEMPORARILY_UNAVAILABLE",
-                 504: "TEMPORARILY_UNAVAILABLE"}
+                 408: "BAD_REQUEST", 413: "BAD_REQUEST", 422: "BAD_REQUEST",
+                 503: "TEMPORARILY_UNAVAILABLE", 504: "TEMPORARILY_UNAVAILABLE"}
 
 
 def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> Any:
@@ -65,7 +69,7 @@ def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> A
             await ep.stop()
 
     app = FastAPI(title=f"airlock: {config.name}", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None)
     _json_errors(app)
     app.state.endpoint = ep
     h = _Handlers(ep, auth, Response)
@@ -88,11 +92,11 @@ def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> A
 
     @app.get("/v2/models/{name}", responses=ERRORS)
     async def model_metadata(name: str, request: Request) -> Any:
-        return await h.guarded(request, lambda: h.metadata(name, None))
+        return await h.guarded(request, lambda: h.metadata(name, None), metadata=True)
 
     @app.get("/v2/models/{name}/versions/{version}", responses=ERRORS)
     async def version_metadata(name: str, version: str, request: Request) -> Any:
-        return await h.guarded(request, lambda: h.metadata(name, version))
+        return await h.guarded(request, lambda: h.metadata(name, version), metadata=True)
 
     @app.get("/v2/models/{name}/ready", responses=ERRORS)
     async def model_ready(name: str, request: Request) -> Any:
@@ -132,10 +136,17 @@ def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> A
     async def feedback(request: Request) -> Any:
         return await h.guarded(request, lambda: h.feedback(request), admin=False)
 
-    @app.get("/metrics")
-    async def metrics() -> Any:
-        body, ctype = ep.metrics.render()
-        return Response(body, media_type=ctype)
+    @app.get("/metrics", responses=ERRORS)
+    async def metrics(request: Request) -> Any:
+        def render() -> Any:
+            body, ctype = ep.metrics.render()
+            return Response(body, media_type=ctype)
+
+        return await h.guarded(request, render, metadata=True)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> Any:
+        return await h.guarded(request, lambda: json(app.openapi()), metadata=True)
 
     @app.get("/v1/admin/status", responses=ERRORS)
     async def status(request: Request) -> Any:
@@ -203,6 +214,7 @@ class _Handlers:
         self.auth = auth
         self.Response = response
         self.limit = ep.config.max_body_bytes
+        self.body_timeout = ep.config.body_timeout_s
 
     # -- plumbing -----------------------------------------------------------------------
     def json(self, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
@@ -211,13 +223,19 @@ class _Handlers:
 
     def error(self, exc: AirlockError, rid: str, *, mlflow: bool = False) -> Any:
         status = exc.http_status if 400 <= exc.http_status < 600 else 500
-        body: dict[str, Any] = {"error": exc.message}
+        message = exc.message
+        if isinstance(exc, PredictionLogError):  # its message names server paths: log them
+            log.error("request %s: %s", rid, " ".join(message.split()))
+            message = PREDICTION_LOG_UNAVAILABLE
+        body: dict[str, Any] = {"error": message}
         if mlflow:
             body.update(error_code=_MLFLOW_CODES.get(status, "INTERNAL_ERROR"),
-                        message=exc.message)
+                        message=message)
         headers = {"X-Request-Id": rid}
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
+        elif status == 408:  # the rest of a slow body must not be read as the next request
+            headers["Connection"] = "close"
         self.ep.metrics.errors.labels(self.ep.name, type(exc).__name__).inc()
         return self.json(body, status, headers)
 
@@ -229,16 +247,21 @@ class _Handlers:
                                   f"at most {self.limit}")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.limit:
-                raise PayloadTooLarge(f"the body is over {self.limit} bytes, the most this "
-                                      "endpoint accepts")
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > self.limit:
+                        raise PayloadTooLarge(f"the body is over {self.limit} bytes, the most "
+                                              "this endpoint accepts")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise RequestTimeout(f"the body did not arrive within {self.body_timeout:g} s "
+                                 f"({size} bytes came)") from None
         return b"".join(chunks)
 
-    def check_auth(self, request: Any, *, admin: bool) -> None:
-        if not self.auth.allowed(request.headers, admin=admin):
+    def check_auth(self, request: Any, *, admin: bool, metadata: bool = False) -> None:
+        if not self.auth.allowed(request.headers, admin=admin, metadata=metadata):
             what = "admin endpoints need" if admin else "this endpoint needs"
             raise Unauthorized(f"{what} a valid bearer token (header "
                                f"{self.ep.config.auth.header})")
@@ -255,11 +278,13 @@ class _Handlers:
         return self.ep.slot_for_version(int(version))
 
     async def guarded(self, request: Any, fn: Callable[[], Awaitable[Any] | Any], *,
-                      admin: bool | None = None) -> Any:
+                      admin: bool | None = None, metadata: bool = False) -> Any:
         rid = _request_id(request)
         try:
             if admin is not None:
                 self.check_auth(request, admin=admin)
+            elif metadata:
+                self.check_auth(request, admin=False, metadata=True)
             result = fn()
             if hasattr(result, "__await__"):
                 result = await result
@@ -299,13 +324,15 @@ class _Handlers:
     async def invocations(self, request: Any) -> Any:
         async def decode(rid: str) -> tuple[Pending, Any, ModelSlot | None]:
             raw = await self.body(request)
-            columns = self.ep.routes[0].current.input_columns
+            model = self.ep.routes[0].current
+            columns = model.input_columns
             ctype = request.headers.get("content-type", "application/json")
             if ctype.split(";", 1)[0].strip().lower() == "text/csv":  # parsing takes a while
                 data = await asyncio.get_running_loop().run_in_executor(
                     None, decode_scoring, raw, ctype, columns)
             else:
                 data = decode_scoring(raw, ctype, columns)
+                check_kinds(data, model.signature.get("inputs") or [])
             return _pending(data, rid), None, None
 
         def encode(answer: Any, rid: str, req: Any) -> Any:

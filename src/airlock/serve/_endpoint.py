@@ -77,6 +77,12 @@ def _one_openmp_thread() -> None:
     threadpool_limits(limits=1, user_api="openmp")
 
 
+def _through(hooks: list[TableHook], table: pa.Table) -> pa.Table:
+    for hook in hooks:
+        table = hook(table)
+    return table
+
+
 class Endpoint:
     def __init__(self, config: EndpointConfig, *, metrics: Metrics | None = None,
                  input_hooks: list[TableHook] | None = None,
@@ -193,11 +199,11 @@ class Endpoint:
                     slot: ModelSlot | None = None) -> Answer:
         """Score one request: pick a route (unless ``slot`` is given), fall back, log."""
         item.log = self._sampled()
-        if self.input_hooks:
-            table = item.table()
+        loop = asyncio.get_running_loop()
+        if self.input_hooks:  # in a thread: a slow check must not stall the event loop
             try:
-                for hook in self.input_hooks:
-                    table = hook(table)
+                table = await loop.run_in_executor(None, _through, self.input_hooks,
+                                                   item.table())
             except GuardBlocked as exc:
                 await self._log_blocked(item, exc)
                 raise
@@ -209,12 +215,12 @@ class Endpoint:
             route = slot.role
         scored, route = await self._answer(slot, route, item)
         outputs = scored.outputs
-        for hook in self.output_hooks:
-            outputs = hook(outputs)
+        if self.output_hooks:
+            outputs = await loop.run_in_executor(None, _through, self.output_hooks, outputs)
         if scored.logged is not None and self.config.logging.wait_for_log:
             await asyncio.wrap_future(scored.logged)
         if self.shadow is not None:
-            task = asyncio.get_running_loop().create_task(self._shadow(item))
+            task = loop.create_task(self._shadow(item))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return Answer(outputs, scored, route)

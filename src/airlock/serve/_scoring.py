@@ -20,7 +20,7 @@ from airlock.errors import InvalidInput, UsageError
 from ._json import dumps, loads
 from ._payload import Columns
 
-__all__ = ["FORMATS", "decode_scoring", "encode_scoring"]
+__all__ = ["FORMATS", "check_kinds", "decode_scoring", "encode_scoring"]
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -167,3 +167,47 @@ def encode_scoring(outputs: pa.Table) -> bytes:
     if outputs.num_columns == 1:
         return dumps({"predictions": outputs.column(0).to_pylist()})
     return dumps({"predictions": outputs.to_pylist()})
+
+
+_KIND = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def check_kinds(data: Columns | pa.Table, inputs: list[dict[str, Any]]) -> None:
+    """JSON values of each signature column's kind only, as the OIP path and MLflow's schema
+    enforcement demand: Arrow's cast would turn ``"40"`` into 40.0 and ``true`` into 1
+    without a word. Numbers take integers (and null: NaN); integers take integers in range;
+    booleans take booleans. CSV bodies are text by nature and are left to the cast."""
+    if isinstance(data, pa.Table):
+        return
+    for spec in inputs:
+        values = data.get(spec["name"])
+        want = str(spec.get("type"))
+        if values is None or spec.get("type") is None:
+            continue
+        try:
+            t = pa.type_for_alias(want)
+        except ValueError:
+            continue
+        if pa.types.is_floating(t):
+            allowed: tuple[type, ...] = (int, float, type(None))
+        elif pa.types.is_integer(t):
+            allowed = (int, type(None))
+        elif pa.types.is_boolean(t):
+            allowed = (bool, type(None))
+        else:
+            continue
+        bad = set(map(type, values)).difference(allowed)
+        if bad:
+            got = sorted(_KIND.get(k, k.__name__) for k in bad)
+            example = next(v for v in values if type(v) in bad)
+            raise InvalidInput(f"input column {spec['name']!r} must be {want} values "
+                               f"({' or '.join(_KIND[k] for k in allowed)}), got "
+                               f"{', '.join(got)} ({example!r:.40})")
+        if t == pa.int64():
+            out = next((v for v in values if type(v) is int
+                        and not _INT64[0] <= v <= _INT64[1]), None)
+            if out is not None:
+                raise InvalidInput(f"input column {spec['name']!r}: {out} is out of range for "
+                                   "int64")
+
