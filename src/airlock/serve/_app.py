@@ -240,6 +240,8 @@ class _Handlers:
         return self.json(body, status, headers)
 
     async def body(self, request: Any) -> bytes:
+        from starlette.requests import ClientDisconnect
+
         declared = request.headers.get("content-length")
         if declared is not None and declared.isascii() and declared.isdigit() and (
                 len(declared) > 18 or int(declared) > self.limit):  # the server checked it
@@ -258,6 +260,9 @@ class _Handlers:
         except TimeoutError:
             raise RequestTimeout(f"the body did not arrive within {self.body_timeout:g} s "
                                  f"({size} bytes came)") from None
+        except ClientDisconnect:  # the client's doing, not a server fault (nobody listens)
+            raise UsageError(f"the client closed the connection after {size} bytes of the "
+                             "body") from None
         return b"".join(chunks)
 
     def check_auth(self, request: Any, *, admin: bool, metadata: bool = False) -> None:
