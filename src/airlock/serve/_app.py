@@ -35,7 +35,7 @@ from ._json import dumps, loads
 from ._oip import decode_infer, encode_infer
 from ._openapi import BODIES, ERRORS
 from ._payload import Pending, new_request_id
-from ._scoring import check_kinds, decode_scoring, encode_scoring
+from ._scoring import TABLE_HEADER, check_kinds, decode_scoring, encode_scoring
 from ._slots import ModelSlot
 
 __all__ = ["create_app"]
@@ -340,8 +340,10 @@ class _Handlers:
                 check_kinds(data, model.signature.get("inputs") or [])
             return _pending(data, rid), None, None
 
+        table = request.headers.get(TABLE_HEADER.lower(), "").strip().lower() == "table"
+
         def encode(answer: Any, rid: str, req: Any) -> Any:
-            return encode_scoring(answer.outputs), "application/json", {}
+            return encode_scoring(answer.outputs, table=table), "application/json", {}
 
         return await self.serve(request, decode, encode, mlflow=True)
 

@@ -4,8 +4,8 @@ Bodies MLflow's scoring server accepts, and so do we: JSON with exactly one of
 ``dataframe_split`` (``{"columns": [...], "data": [[...]]}``), ``dataframe_records``
 (``[{col: v}]``), ``instances`` or ``inputs`` (records, rows in signature order, or a mapping of
 column lists), optionally with ``params``; or CSV with a header row (``text/csv``). The answer
-is ``{"predictions": [...]}``: plain values for a one-column output, records otherwise, as
-MLflow answers for a model that returns a DataFrame.
+is ``{"predictions": [...]}`` exactly as MLflow's server gives it for the same model (see
+:func:`encode_scoring`); header ``X-Airlock-Outputs: table`` asks for every output column.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from airlock.errors import InvalidInput, UsageError
 from ._json import dumps, loads
 from ._payload import Columns
 
-__all__ = ["FORMATS", "check_kinds", "decode_scoring", "encode_scoring"]
+__all__ = ["FORMATS", "TABLE_HEADER", "check_kinds", "decode_scoring", "encode_scoring"]
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -163,8 +163,19 @@ def _columns(data: dict[str, list[Any]], key: str) -> Columns:
     return data
 
 
-def encode_scoring(outputs: pa.Table) -> bytes:
-    if outputs.num_columns == 1:
+TABLE_HEADER = "X-Airlock-Outputs"  # "table": every output column, as records
+
+
+def encode_scoring(outputs: pa.Table, *, table: bool = False) -> bytes:
+    """``{"predictions": …}`` as MLflow's scoring server answers for the same model: a
+    classifier's labels (what its ``predict`` returns, not the ``proba_*`` columns), the
+    values of a one-column output, records for a model that returns a frame. ``table``:
+    records of every output column (the ``X-Airlock-Outputs: table`` header)."""
+    names = outputs.column_names
+    if not table and "prediction" in names and all(
+            n == "prediction" or n.startswith("proba_") for n in names):
+        return dumps({"predictions": outputs.column("prediction").to_pylist()})
+    if not table and outputs.num_columns == 1:
         return dumps({"predictions": outputs.column(0).to_pylist()})
     return dumps({"predictions": outputs.to_pylist()})
 
