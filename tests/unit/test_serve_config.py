@@ -112,7 +112,8 @@ def test_config_is_frozen() -> None:
     (minimal(colour="blue", timeout_ms=0),
      "<endpoint config>: top level: unknown key 'colour'; known keys: name, routes, sticky, "
      "shadow, fallback, timeout_ms, batching, logging, auth, guard, reload_interval_s, "
-     "max_body_bytes | timeout_ms: input should be greater than 0, got 0"),
+     "max_body_bytes, header_timeout_s, body_timeout_s | timeout_ms: input should be greater "
+     "than 0, got 0"),
     (minimal(max_body_bytes=10), "max_body_bytes: "),
 ])
 def test_mistakes_name_the_field(data: dict[str, Any], message: str) -> None:
