@@ -6,7 +6,8 @@ the CLI exit code and the HTTP status it maps to, so the CLI and the server neve
     AirlockError              exit 2, HTTP 500
     ├── UsageError            exit 2, HTTP 400   bad input, named precisely
     │   ├── InvalidInput      exit 2, HTTP 422   a value of the wrong type or shape
-    │   └── NotFound          exit 2, HTTP 404   unknown run, model, version, alias
+    │   ├── NotFound          exit 2, HTTP 404   unknown run, model, version, alias
+    │   └── RequestTimeout    exit 2, HTTP 408   a request body that arrives too slowly
     ├── IntegrityError        exit 2, HTTP 409   an artifact or event hash no longer matches
     ├── UntrustedArtifact     exit 2, HTTP 403   a pickle-based artifact not marked trusted
     ├── StoreVersionError     exit 2, HTTP 500   store from a newer airlock, or not migrated
@@ -39,6 +40,7 @@ __all__ = [
     "NotificationFailed",
     "PayloadTooLarge",
     "PredictionLogError",
+    "RequestTimeout",
     "StoreUnavailable",
     "StoreVersionError",
     "Unauthorized",
@@ -170,3 +172,9 @@ class StoreUnavailable(AirlockError):
     """
 
     http_status = 503
+
+
+class RequestTimeout(UsageError):
+    """A client sent its request body slower than the server's ``body_timeout_s``."""
+
+    http_status = 408

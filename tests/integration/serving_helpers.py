@@ -61,11 +61,13 @@ def running(config: Any, *, endpoint: Any = None) -> Iterator[str]:
     import uvicorn
 
     from airlock.serve import create_app
+    from airlock.serve._server import uvicorn_options
 
     app = create_app(config, endpoint=endpoint)
     sock = _free_socket()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                           **uvicorn_options(config)))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

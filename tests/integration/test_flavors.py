@@ -274,3 +274,103 @@ def test_predict_accepts_every_table_kind(data: tuple[Any, Any, Any],
     # integers (a numpy int matrix) are cast to the float columns of the signature
     ints = X[NUMERIC].to_numpy().astype(np.int64)
     assert_allclose(_proba(loaded.predict(ints), numeric_logreg), want, rtol=0, atol=1e-12)
+
+
+# -- predict once: the label from the probabilities --------------------------------------------
+def _estimators() -> list[tuple[str, Any, bool]]:
+    """(label, unfitted estimator, whether one predict_proba call must do)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import (
+        BaggingClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+    from sklearn.model_selection import FixedThresholdClassifier
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    out = [
+        ("logistic", make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), True),
+        ("forest", RandomForestClassifier(n_estimators=20, random_state=0), True),
+        ("hgb", HistGradientBoostingClassifier(max_iter=30, random_state=0), True),
+        ("tree", DecisionTreeClassifier(max_depth=4, random_state=0), True),
+        ("bayes", GaussianNB(), True),
+        ("calibrated svc", make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(), cv=3)),
+         True),
+        ("bagged trees", BaggingClassifier(DecisionTreeClassifier(), n_estimators=5,
+                                           random_state=0), True),
+        ("svc", make_pipeline(StandardScaler(), SVC(probability=True, random_state=0)), False),
+        ("sgd huber", make_pipeline(StandardScaler(), SGDClassifier(loss="modified_huber",
+                                                                    random_state=0)), False),
+        ("threshold", FixedThresholdClassifier(
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), threshold=0.9),
+         False),
+    ]
+    for module, cls in (("xgboost", "XGBClassifier"), ("lightgbm", "LGBMClassifier")):
+        try:
+            lib = __import__(module)
+        except ImportError:
+            continue
+        kw = {"verbose": -1} if module == "lightgbm" else {}
+        out.append((module, getattr(lib, cls)(n_estimators=10, **kw), True))
+    return out
+
+
+@pytest.mark.parametrize("classes", ["binary", "multiclass", "strings"])
+def test_labels_from_proba_equal_predict(classes: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer, load_iris
+
+    from airlock.registry.flavors._base import classifier_outputs
+
+    data = load_iris() if classes != "binary" else load_breast_cancer()
+    X = pd.DataFrame(data.data, columns=[f"f{i}" for i in range(data.data.shape[1])])
+    y = data.target_names[data.target] if classes == "strings" else data.target
+    import warnings
+
+    for label, est, once in _estimators():
+        if (label == "threshold" and classes != "binary") or \
+                (label == "xgboost" and classes == "strings"):
+            continue  # a threshold needs two classes; XGBoost takes integer labels only
+        with warnings.catch_warnings():  # SVC(probability=True) is deprecated in sklearn 1.9
+            warnings.simplefilter("ignore", FutureWarning)
+            model = est.fit(X, y)
+        want_labels, want_proba = model.predict(X), model.predict_proba(X)
+        final = model.steps[-1][1] if hasattr(model, "steps") else model
+        calls: list[str] = []
+        real = type(final).predict
+
+        def counting(self: Any, *a: Any, _real: Any = real, _calls: list[str] = calls,
+                     **k: Any) -> Any:
+            _calls.append("predict")
+            return _real(self, *a, **k)
+
+        with monkeypatch.context() as m:
+            m.setattr(type(final), "predict", counting)
+            out = classifier_outputs(model, X)
+        assert_array_equal(out["prediction"], want_labels, err_msg=label)
+        assert out["prediction"].dtype == np.asarray(want_labels).dtype, label
+        assert_allclose(np.column_stack([out[f"proba_{c}"] for c in model.classes_]),
+                        want_proba, rtol=1e-12, err_msg=label)
+        assert (calls == []) == once, (label, calls)
+
+
+def test_multilabel_forest_still_predicts() -> None:
+    import pandas as pd
+    from sklearn.ensemble import RandomForestClassifier
+
+    from airlock.registry.flavors._base import classifier_outputs
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    y = np.column_stack([X["a"] > 0, X["b"] > 0]).astype(int)
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    from airlock.registry.flavors._base import _labels_from_proba
+
+    assert not _labels_from_proba(model)  # classes_ is a list: one per output
+    out = classifier_outputs(model, X)  # predict() as before: the first output's labels
+    assert_array_equal(out["prediction"], model.predict(X)[:, 0])

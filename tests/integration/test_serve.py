@@ -3,7 +3,9 @@ scoring client and plain HTTP, with Adult models from the test's own store."""
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,8 +25,9 @@ from tests.integration.serving_helpers import (
 )
 
 import airlock
+from airlock.errors import UsageError
 from airlock.predlog import log_locations
-from airlock.serve import EndpointConfig, read_prediction_log
+from airlock.serve import EndpointConfig, create_app, read_prediction_log
 
 
 def airlock_home_file(name: str, text: str) -> Any:
@@ -119,15 +122,19 @@ def test_mlflow_scoring_client_and_every_format(served: dict[str, Any]) -> None:
             {"instances": x.values.tolist()},
             {"inputs": {c: x[c].tolist() for c in x.columns}},
         ]
-        answers = [httpx.post(f"{url}/invocations", json=b) for b in bodies]
+        table = {"X-Airlock-Outputs": "table"}
+        answers = [httpx.post(f"{url}/invocations", json=b, headers=table) for b in bodies]
         csv = httpx.post(f"{url}/invocations", content=x.to_csv(index=False),
-                         headers={"Content-Type": "text/csv"})
-    np.testing.assert_array_equal(got["prediction"].to_numpy(), want["prediction"].to_numpy())
+                         headers={"Content-Type": "text/csv", **table})
+        labels = [httpx.post(f"{url}/invocations", json=b) for b in bodies]
+    np.testing.assert_array_equal(got[0].to_numpy(), want["prediction"].to_numpy())
     for r in [*answers, csv]:
         assert r.status_code == 200, r.text
         preds = pd.DataFrame(r.json()["predictions"])
         np.testing.assert_array_equal(preds["prediction"], want["prediction"])
         np.testing.assert_allclose(preds["proba_1"], want["proba_1"], rtol=1e-12)
+    for r in labels:  # as MLflow answers: the labels only
+        assert r.json() == {"predictions": want["prediction"].tolist()}
 
 
 # -- bad input is a 4xx naming the problem, never a 500 --------------------------------------
@@ -161,9 +168,10 @@ def test_bad_inputs_get_clear_4xx(served: dict[str, Any]) -> None:
 
 
 # -- batching ------------------------------------------------------------------------------
-def _hammer(url: str, bodies: list[dict[str, Any]], threads: int = 16) -> list[httpx.Response]:
+def _hammer(url: str, bodies: list[dict[str, Any]], threads: int = 16,
+            headers: dict[str, str] | None = None) -> list[httpx.Response]:
     """POST every body from ``threads`` keep-alive clients at once."""
-    clients = [httpx.Client() for _ in range(threads)]
+    clients = [httpx.Client(headers=headers) for _ in range(threads)]
     chunks = [list(range(i, len(bodies), threads)) for i in range(threads)]
 
     def post(k: int) -> list[tuple[int, httpx.Response]]:
@@ -183,7 +191,7 @@ def test_micro_batching_merges_requests_and_answers_match(served: dict[str, Any]
     bodies = [_split(x.iloc[i:i + 1]) for i in range(len(x))]
     cfg = _config(batching={"max_batch_size": 32, "max_wait_ms": 20})
     with running(cfg) as url:
-        answers = _hammer(url, bodies)
+        answers = _hammer(url, bodies, headers={"X-Airlock-Outputs": "table"})
         metrics = httpx.get(f"{url}/metrics").text
     got = [r.json()["predictions"][0] for r in answers]
     assert all(r.status_code == 200 for r in answers)
@@ -331,6 +339,15 @@ def test_bearer_tokens(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
         admin = httpx.get(f"{url}/v1/admin/status",
                           headers={"Authorization": "Bearer s3cret-token"})
         admin_none = httpx.get(f"{url}/v1/admin/status")
+        token = {"Authorization": "Bearer s3cret-token"}
+        closed = [httpx.get(f"{url}{p}") for p in METADATA]
+        opened = [httpx.get(f"{url}{p}", headers=token) for p in METADATA]
+    assert [r.status_code for r in closed] == [401] * len(METADATA), [r.text for r in closed]
+    assert all("token" in r.json()["error"] for r in closed)
+    assert [r.status_code for r in opened] == [200] * len(METADATA)
+    with running(_config(auth={"protect_metadata": False})) as url:
+        assert [httpx.get(f"{url}{p}").status_code for p in METADATA] == [200] * len(METADATA)
+        assert httpx.post(f"{url}/invocations", json=body).status_code == 401
     assert (none.status_code, wrong.status_code, good.status_code) == (401, 401, 200)
     assert admin.status_code == 200 and admin_none.status_code == 401
     assert "token" in none.json()["error"] and "s3cret" not in wrong.text
@@ -339,6 +356,12 @@ def test_bearer_tokens(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
     with running(_config()) as url:  # no tokens at all: admin stays closed, inference open
         assert httpx.get(f"{url}/v1/admin/status").status_code == 401
         assert httpx.post(f"{url}/invocations", json=body).status_code == 200
+        assert httpx.get(f"{url}/metrics").status_code == 200
+    with pytest.raises(UsageError, match="protect_inference is true but no token"):
+        create_app(_config(auth={"protect_inference": True}))
+
+
+METADATA = [f"/v2/models/{NAME}", f"/v2/models/{NAME}/versions/1", "/metrics", "/openapi.json"]
 
 
 def test_a_bad_request_in_a_batch_fails_alone_and_the_rest_are_logged(
@@ -357,7 +380,7 @@ def test_a_bad_request_in_a_batch_fails_alone_and_the_rest_are_logged(
     good = [r for i, r in enumerate(answers) if i not in bad]
     assert {r.status_code for r in good} == {200}
     want = served["expected"]["prediction"].head(48).tolist()
-    assert [r.json()["predictions"][0]["prediction"] for r in good] == \
+    assert [r.json()["predictions"][0] for r in good] == \
         [w for i, w in enumerate(want) if i not in bad]
     assert _metric(metrics, "airlock_batch_rows_count") < len(bodies)  # batches did form
     uri, spool = log_locations()
@@ -366,3 +389,88 @@ def test_a_bad_request_in_a_batch_fails_alone_and_the_rest_are_logged(
     # every answered request is logged: the good ones 200, the bad ones with their 422
     assert sorted((r["request_id"], r["status"]) for r in logged) == sorted(
         (r.headers["x-request-id"], r.status_code) for r in answers)
+
+
+# -- /invocations answers as MLflow's own scoring server does -------------------------------
+@contextlib.contextmanager
+def _asgi(app: Any) -> Iterator[str]:
+    import socket
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive(), "MLflow's scoring app did not start"
+            thread.join(0.02)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def test_invocations_answer_exactly_as_mlflows_scoring_server(
+        served: dict[str, Any], adult_sample: Any, tmp_path: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sklearn.linear_model import Ridge
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import mlflow.pyfunc
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+        from mlflow.pyfunc import scoring_server
+
+    x = served["x"].head(9)
+    production = airlock.load_model(f"{NAME}@production")
+    y = adult_sample["income"].to_numpy()[:200]
+    words = _pipeline().fit(served["x"], y)  # string classes
+    numeric = served["x"][["age", "education_num", "hours_per_week"]]
+    ridge = Ridge().fit(numeric, served["x"]["capital_gain"])
+    models = {"labels": (production.predictor.model, x), "words": (words, x),
+              "regressor": (ridge, numeric.head(9))}
+    monkeypatch.setenv("_MLFLOW_IS_IN_SERVING_ENVIRONMENT", "false")  # init() sets it
+    for name, (model, rows) in models.items():
+        version = airlock.register_model(f"cmp-{name}", model, input_example=rows).version
+        folder = tmp_path / name
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mlflow.sklearn.save_model(model, folder, signature=infer_signature(rows))
+            app = scoring_server.init(mlflow.pyfunc.load_model(str(folder)))
+        bodies = [{"json": _split(rows)},
+                  {"json": {"dataframe_records": rows.to_dict(orient="records")}},
+                  {"json": {"instances": rows.to_dict(orient="records")}},
+                  {"json": {"inputs": {c: rows[c].tolist() for c in rows.columns}}},
+                  {"content": rows.to_csv(index=False),
+                   "headers": {"Content-Type": "text/csv"}}]
+        cfg = EndpointConfig.model_validate({"name": f"cmp-{name}",
+                                             "routes": [{"model": f"cmp-{name}@{version}"}]})
+        with _asgi(app) as theirs, running(cfg) as ours:
+            for body in bodies:
+                want = httpx.post(f"{theirs}/invocations", **body)
+                got = httpx.post(f"{ours}/invocations", **body)
+                assert want.status_code == 200, (name, want.text)
+                assert got.status_code == 200, (name, got.text)
+                assert got.json() == want.json(), (name, body, got.text, want.text)
+            table = httpx.post(f"{ours}/invocations", json=_split(rows),
+                               headers={"X-Airlock-Outputs": "table"}).json()["predictions"]
+        expected = airlock.load_model(f"cmp-{name}@{version}").predict(rows)
+        assert pd.DataFrame(table).equals(expected), (table, expected)
+
+
+def _pipeline() -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from tests.integration.serving_helpers import CATEGORICAL
+
+    prep = ColumnTransformer([("num", StandardScaler(), NUMERIC),
+                              ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)])
+    return Pipeline([("prep", prep), ("clf", LogisticRegression(max_iter=300))])

@@ -41,3 +41,34 @@ def test_guard_policies_on_an_endpoint() -> None:
     assert len(blocked) == 1 and blocked[0]["status"] == 403
     assert blocked[0]["request_id"] == attack.headers["x-request-id"]
     assert all("jane.doe@corp.example" not in str(r["inputs"]) for r in log)
+
+
+def test_a_slow_guard_check_does_not_hold_the_event_loop() -> None:
+    import threading
+
+    from airlock.serve import Endpoint
+
+    v = airlock.register_model("assistant", echo_model,
+                               input_example=pd.DataFrame({"prompt": ["hello"]})).version
+    config = EndpointConfig.model_validate({"name": "assistant",
+                                            "routes": [{"model": f"assistant@{v}"}]})
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_check(table: object) -> object:  # a guard check stuck on a huge text
+        entered.set()
+        release.wait(30)
+        return table
+
+    endpoint = Endpoint(config, input_hooks=[slow_check], output_hooks=[slow_check])
+    answer: dict[str, httpx.Response] = {}
+    with running(config, endpoint=endpoint) as url:
+        t = threading.Thread(target=lambda: answer.update(r=_ask(url, "hi")))
+        t.start()
+        assert entered.wait(30)
+        try:
+            live = httpx.get(f"{url}/v2/health/live", timeout=2)  # the loop is free
+        finally:
+            release.set()
+            t.join()
+    assert live.status_code == 200
+    assert answer["r"].status_code == 200

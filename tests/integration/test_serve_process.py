@@ -127,3 +127,93 @@ def test_cli_serve_errors_are_one_line(airlock_home: Path, tmp_path: Path) -> No
     for args, needle in cases:
         line = one_line_error(cli(*args, home=airlock_home))
         assert needle in line, (args, line)
+
+
+def _skops_file(home: Path) -> Path:
+    return next((home / "artifacts" / "models").rglob("model.skops"))
+
+
+def test_start_up_faults_are_one_line_and_exit_2(airlock_home: Path, tmp_path: Path,
+                                                 adult_sample: Any) -> None:
+    import pickle
+
+    register_adult(adult_sample, versions=1)
+    airlock.register_model("pickled", pickle.loads(pickle.dumps(_identity_model())),
+                           serialization="pickle")
+    tokens = tmp_path / "protected.yaml"
+    tokens.write_text(yaml.safe_dump({"name": NAME, "routes": [{"model": f"{NAME}@1"}],
+                                      "auth": {"protect_inference": True}}))
+    cases = [(("serve", "pickled@1"), "not marked trusted"),
+             (("serve", "--config", str(tokens)), "protect_inference is true but no token")]
+    for args, needle in cases:
+        line = one_line_error(cli(*args, home=airlock_home))
+        assert needle in line, (args, line)
+    spool = airlock_home / "spool"
+    spool.rmdir() if spool.is_dir() else None
+    spool.write_text("not a folder")  # root ignores permissions; a file in the way does not
+    line = one_line_error(cli("serve", f"{NAME}@1", home=airlock_home))
+    assert "prediction-log spool" in line and "not writable" in line, line
+    spool.unlink()
+    model = _skops_file(airlock_home)
+    model.write_bytes(model.read_bytes() + b"tampered")
+    line = one_line_error(cli("serve", f"{NAME}@1", home=airlock_home))
+    assert "failed its integrity check" in line, line
+    model.unlink()
+    line = one_line_error(cli("serve", f"{NAME}@production", home=airlock_home))
+    assert "is missing" in line, line
+
+
+def _identity_model() -> Any:
+    from sklearn.dummy import DummyClassifier
+
+    return DummyClassifier().fit([[0], [1]], [0, 1])
+
+
+def test_start_up_says_what_is_served_and_when_ready(adult_sample: Any) -> None:
+    versions = register_adult(adult_sample, versions=2)
+    airlock.set_alias(f"{NAME}@{versions[1]}", "challenger")
+    config = Path(os.environ["AIRLOCK_HOME"]) / "endpoint.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(yaml.safe_dump({
+        "name": NAME, "routes": [{"model": f"{NAME}@production", "weight": 90},
+                                 {"model": f"{NAME}@{versions[1]}", "weight": 10}],
+        "shadow": f"{NAME}@challenger", "fallback": f"{NAME}@{versions[0]}"}))
+    with serving_process("--config", str(config)) as (url, proc):
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().decode().rstrip() for _ in range(9)]
+    v1, v2 = versions
+    assert lines[0] == f"airlock serve: endpoint {NAME}"
+    assert lines[1].split() == ["primary", f"{NAME}@production", "→", f"{NAME}@{v1}", "90%"]
+    assert lines[2].split() == ["canary", f"{NAME}@{v2}", "10%"]
+    assert lines[3].split() == ["shadow", f"{NAME}@challenger", "→", f"{NAME}@{v2}"]
+    assert lines[4].split() == ["fallback", f"{NAME}@{v1}"]
+    assert lines[5].strip().startswith("1 worker, batching")
+    assert lines[6].split() == ["url", url]
+    assert lines[7].split()[:2] == ["POST", f"/v2/models/{NAME}/infer"]
+    assert lines[8] == f"ready: {url}"  # printed once /v2/health/ready answers 200
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_workers_get_the_config_by_a_private_file_not_the_environment(
+        adult_sample: Any, tmp_path: Path) -> None:
+    register_adult(adult_sample, versions=1)
+    config = tmp_path / "secret.yaml"
+    config.write_text(yaml.safe_dump({"name": NAME, "routes": [{"model": f"{NAME}@1"}],
+                                      "auth": {"tokens": ["yaml-secret-token-42"]}}))
+    with serving_process("--config", str(config), "--workers", "2") as (url, proc):
+        deadline = time.monotonic() + 60
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        assert workers
+        for pid in [proc.pid, *workers]:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            assert b"yaml-secret-token-42" not in environ
+        env = dict(item.split(b"=", 1) for item in
+                   Path(f"/proc/{workers[0]}/environ").read_bytes().split(b"\0") if b"=" in item)
+        path = Path(env[b"AIRLOCK_SERVE_CONFIG"].decode())
+        assert path.stat().st_mode & 0o777 == 0o600
+        r = httpx.post(f"{url}/invocations", json=_body(adult_sample, 0),
+                       headers={"Authorization": "Bearer yaml-secret-token-42"})
+        assert r.status_code == 200, r.text
+    assert not path.exists()  # removed when the server stopped

@@ -112,7 +112,8 @@ def test_config_is_frozen() -> None:
     (minimal(colour="blue", timeout_ms=0),
      "<endpoint config>: top level: unknown key 'colour'; known keys: name, routes, sticky, "
      "shadow, fallback, timeout_ms, batching, logging, auth, guard, reload_interval_s, "
-     "max_body_bytes | timeout_ms: input should be greater than 0, got 0"),
+     "max_body_bytes, header_timeout_s, body_timeout_s | timeout_ms: input should be greater "
+     "than 0, got 0"),
     (minimal(max_body_bytes=10), "max_body_bytes: "),
 ])
 def test_mistakes_name_the_field(data: dict[str, Any], message: str) -> None:
@@ -294,3 +295,23 @@ def test_an_empty_configured_token_is_refused_at_load() -> None:
                               "auth": {"tokens": ["", "s3cret"]}})
     a = auth(tokens=[" s3cret "])  # configured tokens are stripped like presented ones
     assert a.allowed(bearer("s3cret"), admin=True)
+
+
+@pytest.mark.parametrize("key", ["protect_inference", "protect_metadata"])
+def test_protection_asked_for_without_a_token_refuses_to_start(key: str) -> None:
+    with pytest.raises(UsageError, match=rf"auth.{key} is true but no token is configured: "
+                                         r"set \$AIRLOCK_SERVE_TOKENS"):
+        auth(**{key: True})
+    assert auth(**{key: True}, tokens=["s3cret"]).enabled
+
+
+def test_metadata_is_closed_with_inference_unless_opened() -> None:
+    closed = auth(tokens=["s3cret"])
+    assert closed.protect_metadata
+    assert not closed.allowed({}, metadata=True) and closed.allowed(bearer("s3cret"),
+                                                                     metadata=True)
+    opened = auth(tokens=["s3cret"], protect_metadata=False)
+    assert opened.allowed({}, metadata=True) and not opened.allowed({})
+    only_meta = auth(tokens=["s3cret"], protect_inference=False, protect_metadata=True)
+    assert only_meta.allowed({}) and not only_meta.allowed({}, metadata=True)
+    assert auth().allowed({}, metadata=True)  # no tokens, nothing asked: open as before

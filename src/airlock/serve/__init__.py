@@ -20,7 +20,7 @@ from airlock.predlog import (
 from ._app import create_app
 from ._config import EndpointConfig, load_endpoint_config
 from ._endpoint import Answer, Endpoint, TableHook
-from ._server import run
+from ._server import preflight, run
 
 __all__ = [
     "Answer",
@@ -36,6 +36,7 @@ __all__ = [
     "make_batch_records",
     "make_feedback",
     "make_records",
+    "preflight",
     "read_prediction_log",
     "recover_spools",
     "run",

@@ -6,6 +6,8 @@ its :mod:`airlock.errors` class names; nothing a client sends can produce a 5xx.
 """
 
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -20,6 +22,8 @@ from airlock.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    PredictionLogError,
+    RequestTimeout,
     Unauthorized,
     UsageError,
 )
@@ -31,16 +35,19 @@ from ._json import dumps, loads
 from ._oip import decode_infer, encode_infer
 from ._openapi import BODIES, ERRORS
 from ._payload import Pending, new_request_id
-from ._scoring import decode_scoring, encode_scoring
+from ._scoring import TABLE_HEADER, check_kinds, decode_scoring, encode_scoring
 from ._slots import ModelSlot
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("airlock.serve")
 _RID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+PREDICTION_LOG_UNAVAILABLE = ("prediction log unavailable: the answer was not given because it "
+                              "could not be recorded; try again later")
+_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is True), < 10**18
 _MLFLOW_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "RESOURCE_DOES_NOT_EXIST",
-                 413: "BAD_REQUEST", 422: "BAD_REQUEST", 503: "TEMPORARILY_UNAVAILABLE",
-                 504: "TEMPORARILY_UNAVAILABLE"}
+                 408: "BAD_REQUEST", 413: "BAD_REQUEST", 422: "BAD_REQUEST",
+                 503: "TEMPORARILY_UNAVAILABLE", 504: "TEMPORARILY_UNAVAILABLE"}
 
 
 def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> Any:
@@ -62,7 +69,8 @@ def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> A
             await ep.stop()
 
     app = FastAPI(title=f"airlock: {config.name}", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    _json_errors(app)
     app.state.endpoint = ep
     h = _Handlers(ep, auth, Response)
 
@@ -84,11 +92,11 @@ def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> A
 
     @app.get("/v2/models/{name}", responses=ERRORS)
     async def model_metadata(name: str, request: Request) -> Any:
-        return await h.guarded(request, lambda: h.metadata(name, None))
+        return await h.guarded(request, lambda: h.metadata(name, None), metadata=True)
 
     @app.get("/v2/models/{name}/versions/{version}", responses=ERRORS)
     async def version_metadata(name: str, version: str, request: Request) -> Any:
-        return await h.guarded(request, lambda: h.metadata(name, version))
+        return await h.guarded(request, lambda: h.metadata(name, version), metadata=True)
 
     @app.get("/v2/models/{name}/ready", responses=ERRORS)
     async def model_ready(name: str, request: Request) -> Any:
@@ -128,10 +136,17 @@ def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> A
     async def feedback(request: Request) -> Any:
         return await h.guarded(request, lambda: h.feedback(request), admin=False)
 
-    @app.get("/metrics")
-    async def metrics() -> Any:
-        body, ctype = ep.metrics.render()
-        return Response(body, media_type=ctype)
+    @app.get("/metrics", responses=ERRORS)
+    async def metrics(request: Request) -> Any:
+        def render() -> Any:
+            body, ctype = ep.metrics.render()
+            return Response(body, media_type=ctype)
+
+        return await h.guarded(request, render, metadata=True)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> Any:
+        return await h.guarded(request, lambda: json(app.openapi()), metadata=True)
 
     @app.get("/v1/admin/status", responses=ERRORS)
     async def status(request: Request) -> Any:
@@ -156,7 +171,26 @@ class _FastPath:
         self._request = request_class
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._route(scope, receive, sending)
+        except Exception as exc:  # the last resort: one log line, a JSON 500, no traceback
+            rid = _scope_request_id(scope)
+            _log_fault(rid, exc)
+            if not started:
+                await _fault_response(rid)(scope, receive, send)
+
+    async def _route(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["method"] == "POST":
             path: str = scope["path"]
             response = None
             if path == "/invocations":
@@ -180,6 +214,7 @@ class _Handlers:
         self.auth = auth
         self.Response = response
         self.limit = ep.config.max_body_bytes
+        self.body_timeout = ep.config.body_timeout_s
 
     # -- plumbing -----------------------------------------------------------------------
     def json(self, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
@@ -188,33 +223,50 @@ class _Handlers:
 
     def error(self, exc: AirlockError, rid: str, *, mlflow: bool = False) -> Any:
         status = exc.http_status if 400 <= exc.http_status < 600 else 500
-        body: dict[str, Any] = {"error": exc.message}
+        message = exc.message
+        if isinstance(exc, PredictionLogError):  # its message names server paths: log them
+            log.error("request %s: %s", rid, " ".join(message.split()))
+            message = PREDICTION_LOG_UNAVAILABLE
+        body: dict[str, Any] = {"error": message}
         if mlflow:
             body.update(error_code=_MLFLOW_CODES.get(status, "INTERNAL_ERROR"),
-                        message=exc.message)
+                        message=message)
         headers = {"X-Request-Id": rid}
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
+        elif status == 408:  # the rest of a slow body must not be read as the next request
+            headers["Connection"] = "close"
         self.ep.metrics.errors.labels(self.ep.name, type(exc).__name__).inc()
         return self.json(body, status, headers)
 
     async def body(self, request: Any) -> bytes:
+        from starlette.requests import ClientDisconnect
+
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            raise PayloadTooLarge(f"the body is {int(declared)} bytes; this endpoint accepts "
+        if declared is not None and declared.isascii() and declared.isdigit() and (
+                len(declared) > 18 or int(declared) > self.limit):  # the server checked it
+            raise PayloadTooLarge(f"the body is {declared[:20]} bytes; this endpoint accepts "
                                   f"at most {self.limit}")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.limit:
-                raise PayloadTooLarge(f"the body is over {self.limit} bytes, the most this "
-                                      "endpoint accepts")
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > self.limit:
+                        raise PayloadTooLarge(f"the body is over {self.limit} bytes, the most "
+                                              "this endpoint accepts")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise RequestTimeout(f"the body did not arrive within {self.body_timeout:g} s "
+                                 f"({size} bytes came)") from None
+        except ClientDisconnect:  # the client's doing, not a server fault (nobody listens)
+            raise UsageError(f"the client closed the connection after {size} bytes of the "
+                             "body") from None
         return b"".join(chunks)
 
-    def check_auth(self, request: Any, *, admin: bool) -> None:
-        if not self.auth.allowed(request.headers, admin=admin):
+    def check_auth(self, request: Any, *, admin: bool, metadata: bool = False) -> None:
+        if not self.auth.allowed(request.headers, admin=admin, metadata=metadata):
             what = "admin endpoints need" if admin else "this endpoint needs"
             raise Unauthorized(f"{what} a valid bearer token (header "
                                f"{self.ep.config.auth.header})")
@@ -226,22 +278,27 @@ class _Handlers:
     def slot(self, version: str | None) -> ModelSlot | None:
         if version is None:
             return None
-        if not version.isdigit():
-            raise NotFound(f"version must be a number, got {version!r}")
+        if not _NUMBER.fullmatch(version):
+            raise NotFound(f"version must be a number, got {version[:40]!r}")
         return self.ep.slot_for_version(int(version))
 
     async def guarded(self, request: Any, fn: Callable[[], Awaitable[Any] | Any], *,
-                      admin: bool | None = None) -> Any:
+                      admin: bool | None = None, metadata: bool = False) -> Any:
         rid = _request_id(request)
         try:
             if admin is not None:
                 self.check_auth(request, admin=admin)
+            elif metadata:
+                self.check_auth(request, admin=False, metadata=True)
             result = fn()
             if hasattr(result, "__await__"):
                 result = await result
             return result
         except AirlockError as exc:
             return self.error(exc, rid)
+        except Exception as exc:  # a server fault, not the client's: say so, keep details here
+            _log_fault(rid, exc)
+            return _fault_response(rid)
 
     # -- inference ----------------------------------------------------------------------
     async def infer(self, request: Any, name: str, version: str | None) -> Any:
@@ -250,8 +307,8 @@ class _Handlers:
             slot = self.slot(version)
             raw = await self.body(request)
             hlen = request.headers.get("inference-header-content-length")
-            if hlen is not None and not hlen.isdigit():
-                raise UsageError("Inference-Header-Content-Length must be a number")
+            if hlen is not None and not _NUMBER.fullmatch(hlen):
+                raise UsageError("Inference-Header-Content-Length must be a number of bytes")
             columns = (slot or self.ep.routes[0]).current.input_columns
             data, req = decode_infer(raw, int(hlen) if hlen else None, columns)
             return _pending(data, rid), req, slot
@@ -272,12 +329,21 @@ class _Handlers:
     async def invocations(self, request: Any) -> Any:
         async def decode(rid: str) -> tuple[Pending, Any, ModelSlot | None]:
             raw = await self.body(request)
-            columns = self.ep.routes[0].current.input_columns
+            model = self.ep.routes[0].current
+            columns = model.input_columns
             ctype = request.headers.get("content-type", "application/json")
-            return _pending(decode_scoring(raw, ctype, columns), rid), None, None
+            if ctype.split(";", 1)[0].strip().lower() == "text/csv":  # parsing takes a while
+                data = await asyncio.get_running_loop().run_in_executor(
+                    None, decode_scoring, raw, ctype, columns)
+            else:
+                data = decode_scoring(raw, ctype, columns)
+                check_kinds(data, model.signature.get("inputs") or [])
+            return _pending(data, rid), None, None
+
+        table = request.headers.get(TABLE_HEADER.lower(), "").strip().lower() == "table"
 
         def encode(answer: Any, rid: str, req: Any) -> Any:
-            return encode_scoring(answer.outputs), "application/json", {}
+            return encode_scoring(answer.outputs, table=table), "application/json", {}
 
         return await self.serve(request, decode, encode, mlflow=True)
 
@@ -311,6 +377,11 @@ class _Handlers:
             if not reached:
                 await ep.log_rejected(exc, request_id=rid, started=started)
             return self.error(exc, rid, mlflow=mlflow)
+        except Exception as exc:  # a server fault, not the client's: say so, keep details here
+            metrics.requests.labels(ep.name, "-", "-", route, "500").inc()
+            metrics.errors.labels(ep.name, "internal").inc()
+            _log_fault(rid, exc)
+            return _fault_response(rid, mlflow=mlflow)
         finally:
             if waiting:
                 ep.arriving -= 1
@@ -363,6 +434,75 @@ class _Handlers:
 
     async def reload(self) -> Any:
         return self.json({"changed": await self.ep.reload()})
+
+
+def _log_fault(rid: str, exc: BaseException) -> None:
+    """One line per server fault, with the request id the client was given (once: Starlette
+    re-raises what its handler already answered)."""
+    if getattr(exc, "_airlock_logged", False):
+        return
+    with contextlib.suppress(Exception):
+        exc._airlock_logged = True  # type: ignore[attr-defined]
+    text = " ".join(str(exc).split())[:300]
+    log.error("request %s: internal error %s%s", rid, type(exc).__name__,
+              f": {text}" if text else "")
+
+
+def _fault_response(rid: str, *, mlflow: bool = False) -> Any:
+    from starlette.responses import Response
+
+    message = f"internal server error (request id {rid}); the server log has the details"
+    body: dict[str, Any] = {"error": message}
+    if mlflow:
+        body.update(error_code="INTERNAL_ERROR", message=message)
+    return Response(dumps(body), status_code=500, media_type="application/json",
+                    headers={"X-Request-Id": rid})
+
+
+def _scope_request_id(scope: Any) -> str:
+    for key, value in scope.get("headers") or []:
+        if key == b"x-request-id":
+            given = value.decode("latin-1")
+            return given if _RID.match(given) else new_request_id()
+    return new_request_id()
+
+
+def _json_errors(app: Any) -> None:
+    """FastAPI's own answers (unknown path, wrong method, a bad path parameter) as the
+    documented ``{"error": …}``, not ``{"detail": …}``."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+    from starlette.responses import Response
+
+    async def http_error(request: Any, exc: Any) -> Any:
+        rid = _request_id(request)
+        path = request.url.path[:200]
+        if exc.status_code == 404:
+            message = f"no such path {path!r} here"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {path!r}"
+        else:
+            message = str(exc.detail)
+        headers = {**(getattr(exc, "headers", None) or {}), "X-Request-Id": rid}
+        return Response(dumps({"error": message}), status_code=exc.status_code,
+                        media_type="application/json", headers=headers)
+
+    async def invalid(request: Any, exc: Any) -> Any:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        return Response(dumps({"error": message}), status_code=400,
+                        media_type="application/json",
+                        headers={"X-Request-Id": _request_id(request)})
+
+    async def fault(request: Any, exc: Exception) -> Any:
+        rid = _request_id(request)
+        _log_fault(rid, exc)
+        return _fault_response(rid)
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, fault)
 
 
 def _request_id(request: Any) -> str:

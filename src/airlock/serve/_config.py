@@ -11,10 +11,12 @@ fallback: adult-income@4           # answers when the route fails or exceeds tim
 timeout_ms: 250                     # default 5000
 batching: {max_batch_size: 32, max_wait_ms: 2}    # enabled: false turns it off
 logging: {sample_rate: 1.0, redact: {sex: hash, race: mask}}
-auth: {tokens_env: AIRLOCK_SERVE_TOKENS, protect_inference: true}
+auth: {tokens_env: AIRLOCK_SERVE_TOKENS, protect_inference: true, protect_metadata: true}
 guard: {input: default, output: default, columns: [prompt]}
 reload_interval_s: 2
 max_body_bytes: 10485760
+header_timeout_s: 10               # a client slower than this is cut off (408)
+body_timeout_s: 30
 ```
 """
 
@@ -85,7 +87,10 @@ class AuthConfig(_Frozen):
     tokens_env: str | None = "AIRLOCK_SERVE_TOKENS"
     header: str = "Authorization"
     scheme: str = "Bearer"
-    protect_inference: bool = True
+    # None: protected when a token is configured. True with no token refuses to start.
+    protect_inference: bool | None = None
+    # the signature (/v2/models/{m}), /metrics and /openapi.json; None: as inference
+    protect_metadata: bool | None = None
 
     @field_validator("tokens")
     @classmethod
@@ -121,6 +126,8 @@ class EndpointConfig(_Frozen):
     guard: GuardConfig = Field(default_factory=GuardConfig)
     reload_interval_s: float = Field(default=2.0, gt=0)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    header_timeout_s: float = Field(default=10.0, gt=0)  # request line and headers
+    body_timeout_s: float = Field(default=30.0, gt=0)  # the whole body, once headers arrived
 
     @field_validator("name")
     @classmethod

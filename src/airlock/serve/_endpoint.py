@@ -78,6 +78,12 @@ def _one_openmp_thread() -> None:
     threadpool_limits(limits=1, user_api="openmp")
 
 
+def _through(hooks: list[TableHook], table: pa.Table) -> pa.Table:
+    for hook in hooks:
+        table = hook(table)
+    return table
+
+
 class Endpoint:
     def __init__(self, config: EndpointConfig, *, metrics: Metrics | None = None,
                  input_hooks: list[TableHook] | None = None,
@@ -196,11 +202,11 @@ class Endpoint:
         request answered with an error (guard block, bad rows, model failure) is logged too."""
         item.log = self._sampled()
         route, chosen, answered = "guard", slot or self.routes[0], False
+        loop = asyncio.get_running_loop()
         try:
-            if self.input_hooks:
-                table = item.table()
-                for hook in self.input_hooks:
-                    table = hook(table)
+            if self.input_hooks:  # in a thread: a slow check must not stall the event loop
+                table = await loop.run_in_executor(None, _through, self.input_hooks,
+                                                   item.table())
                 item.data, item.rows = table, table.num_rows
             if slot is None:
                 i = self.choose(headers, item)
@@ -210,8 +216,9 @@ class Endpoint:
             scored, route = await self._answer(chosen, route, item)
             answered = True  # its record is written: an error from here on is not a second one
             outputs = scored.outputs
-            for hook in self.output_hooks:
-                outputs = hook(outputs)
+            if self.output_hooks:
+                outputs = await loop.run_in_executor(None, _through, self.output_hooks,
+                                                     outputs)
             if scored.logged is not None and self.config.logging.wait_for_log:
                 await asyncio.wrap_future(scored.logged)
         except AirlockError as exc:
@@ -219,7 +226,7 @@ class Endpoint:
                 await self._log_error(exc, item, route, chosen)
             raise
         if self.shadow is not None:
-            task = asyncio.get_running_loop().create_task(self._shadow(item))
+            task = loop.create_task(self._shadow(item))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return Answer(outputs, scored, route)

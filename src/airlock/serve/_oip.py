@@ -22,7 +22,9 @@ from airlock.errors import InvalidInput, UsageError
 from ._json import dumps, loads
 from ._payload import Columns
 
-__all__ = ["DATATYPES", "arrow_datatype", "decode_infer", "encode_infer"]
+__all__ = ["DATATYPES", "MAX_DIMS", "arrow_datatype", "decode_infer", "encode_infer"]
+
+MAX_DIMS = 32  # deepest tensor (shape length, JSON nesting of data) a request may send
 
 DATATYPES: dict[str, Any] = {
     "BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32,
@@ -78,6 +80,8 @@ def _tensor(spec: Any, i: int, raw: memoryview | None,
     if (not isinstance(shape, list) or not shape
             or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
         raise UsageError(f"{where}: 'shape' must be a list of non-negative integers")
+    if len(shape) > MAX_DIMS:
+        raise UsageError(f"{where}: 'shape' has {len(shape)} dimensions; at most {MAX_DIMS}")
     datatype = spec.get("datatype")
     if not isinstance(datatype, str) or datatype not in DATATYPES:
         raise UsageError(f"{where}: unknown datatype {datatype!r}; use one of "
@@ -97,7 +101,9 @@ def _tensor(spec: Any, i: int, raw: memoryview | None,
         arr = _from_json(spec["data"], datatype, where)
         used = 0
     if arr.size != count:
-        raise InvalidInput(f"{where}: shape {shape} needs {count} values, got {arr.size}")
+        # the product of a hostile shape can be too long to print (Python's int-to-str limit)
+        need = f"{count} values" if count <= 10**18 else "more than 10**18 values"
+        raise InvalidInput(f"{where}: shape {shape} needs {need}, got {arr.size}")
     return name, arr, shape, used
 
 
@@ -105,13 +111,13 @@ def _from_json(data: Any, datatype: str, where: str) -> np.ndarray:
     if not isinstance(data, list):
         data = [data]
     if datatype == "BYTES":
-        flat = _flatten(data)
+        flat = _flatten(data, where)
         if any(not isinstance(v, str | bytes) and v is not None for v in flat):
             raise InvalidInput(f"{where}: BYTES data must be strings")
         out = np.empty(len(flat), dtype=object)
         out[:] = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in flat]
         return out
-    _check_kinds(_flatten(data), datatype, where)
+    _check_kinds(_flatten(data, where), datatype, where)
     try:
         with np.errstate(over="raise"):
             arr = np.asarray(data, dtype=DATATYPES[datatype])
@@ -141,15 +147,23 @@ def _check_kinds(flat: list[Any], datatype: str, where: str) -> None:
         raise InvalidInput(f"{where}: {datatype} data must be {need} values, got {got}")
 
 
-def _flatten(data: list[Any]) -> list[Any]:
+def _flatten(data: list[Any], where: str) -> list[Any]:
+    """Every scalar of nested lists, depth first, without recursion: nesting deeper than
+    MAX_DIMS is a 400 (a recursive walk hit RecursionError on ~1,000 levels)."""
     if not data or not isinstance(data[0], list):
-        return data
+        return data  # flat already (a list further on is caught as ragged nesting)
     out: list[Any] = []
-    for v in data:
-        if isinstance(v, list):
-            out.extend(_flatten(v))
-        else:
+    stack = [iter(data)]
+    while stack:
+        for v in stack[-1]:
+            if isinstance(v, list):
+                if len(stack) >= MAX_DIMS:
+                    raise UsageError(f"{where}: 'data' is nested more than {MAX_DIMS} deep")
+                stack.append(iter(v))
+                break
             out.append(v)
+        else:
+            stack.pop()
     return out
 
 

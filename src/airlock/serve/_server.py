@@ -3,6 +3,7 @@ one dies. SIGTERM/SIGINT drain in-flight requests before the models and logs clo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from typing import Any
@@ -11,7 +12,7 @@ from airlock.errors import DependencyMissing
 
 from ._config import EndpointConfig
 
-__all__ = ["app_from_env", "run"]
+__all__ = ["app_from_env", "preflight", "run", "uvicorn_options"]
 
 _ENV = "AIRLOCK_SERVE_CONFIG"
 
@@ -27,16 +28,42 @@ def _require() -> None:
 
 
 def app_from_env() -> Any:
-    """The app factory uvicorn's workers call: the config travels in an environment variable."""
-    from ._app import create_app
+    """The app factory uvicorn's workers call. The environment variable holds the path of a
+    0600 file with the config, never the config itself: tokens written in the YAML must not
+    be readable in the workers' environment (``/proc/PID/environ``)."""
+    from pathlib import Path
 
-    return create_app(EndpointConfig.model_validate_json(os.environ[_ENV]))
+    from ._app import create_app
+    from ._protocol import http_protocol
+
+    config = EndpointConfig.model_validate_json(Path(os.environ[_ENV]).read_bytes())
+    http_protocol(config.header_timeout_s)  # this worker's protocol class reads it
+    return create_app(config)
+
+
+def uvicorn_options(config: EndpointConfig) -> dict[str, Any]:
+    """The uvicorn settings every airlock server runs with (tests start theirs with them)."""
+    from ._protocol import http_protocol
+
+    return {"timeout_keep_alive": 30, "http": http_protocol(config.header_timeout_s)}
+
+
+def _config_file(config: EndpointConfig) -> str:
+    """The config in a new file only this user can read (removed when the server exits)."""
+    fd, path = tempfile.mkstemp(prefix="airlock-endpoint-", suffix=".json")
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, config.model_dump_json().encode())
+    finally:
+        os.close(fd)
+    return path
 
 
 def run(config: EndpointConfig, *, host: str = "127.0.0.1", port: int = 8080,
         workers: int = 1, log_level: str = "warning", access_log: bool = False,
-        graceful_timeout_s: float = 30.0) -> None:
-    """Serve until SIGTERM/SIGINT (blocking)."""
+        graceful_timeout_s: float = 30.0, endpoint: Any = None) -> None:
+    """Serve until SIGTERM/SIGINT (blocking). ``endpoint``: an :class:`Endpoint` for
+    ``config`` whose models are loaded already (one worker only)."""
     _require()
     import uvicorn
 
@@ -47,14 +74,56 @@ def run(config: EndpointConfig, *, host: str = "127.0.0.1", port: int = 8080,
 
     common: dict[str, Any] = {
         "host": host, "port": port, "log_level": log_level, "access_log": access_log,
-        "timeout_graceful_shutdown": graceful_timeout_s, "timeout_keep_alive": 30,
+        "timeout_graceful_shutdown": graceful_timeout_s, **uvicorn_options(config),
     }
     if workers <= 1:
         from ._app import create_app
 
-        uvicorn.run(create_app(config), **common)
+        uvicorn.run(create_app(config, endpoint=endpoint), **common)
         return
-    os.environ[_ENV] = config.model_dump_json()
+    path = _config_file(config)
+    os.environ[_ENV] = path
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="airlock-metrics-")
-    uvicorn.run("airlock.serve._server:app_from_env", factory=True, workers=workers, **common)
+    try:
+        uvicorn.run("airlock.serve._server:app_from_env", factory=True, workers=workers,
+                    **common)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def preflight(config: EndpointConfig) -> Any:
+    """Everything that can fail at start-up, checked before uvicorn starts (whose failed
+    start-up is a traceback and exit 3): each reference resolves, each model file is there,
+    matches its sha256 and is trusted (the model is loaded), auth can protect what the config
+    says, guard policies load, the prediction-log spool is writable. Raises the
+    :class:`~airlock.errors.AirlockError` that names the fault; returns the
+    :class:`Endpoint` with its models loaded (a one-worker server serves it as it is)."""
+    from ._auth import Authenticator
+    from ._endpoint import Endpoint
+
+    Authenticator(config.auth)
+    endpoint = Endpoint(config)
+    for slot in endpoint.slots:
+        slot.load()
+    if config.logging.enabled:
+        _check_spool()
+    return endpoint
+
+
+def _check_spool() -> None:
+    from airlock.errors import UsageError
+    from airlock.predlog import log_locations
+
+    spool = log_locations()[1]
+    try:
+        spool.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".airlock-probe-", dir=spool)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"the prediction-log spool {spool} is not writable "
+                         f"({exc.strerror or type(exc).__name__}); fix its permissions or "
+                         "set logging.enabled: false") from None
+

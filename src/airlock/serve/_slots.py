@@ -75,7 +75,10 @@ class ModelSlot:
         return self.model
 
     def load(self) -> LoadedModel:
-        """Resolve and load the reference now (blocking; the server calls it in a thread)."""
+        """Resolve and load the reference (blocking; the server calls it in a thread), unless
+        a pre-flight check loaded it already."""
+        if self.model is not None:
+            return self.model
         model = load_model(self.ref)
         self.model = model
         return model

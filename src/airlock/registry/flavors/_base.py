@@ -49,8 +49,8 @@ def require(module: str, extra: str) -> Any:
 
 
 def _shared_transform(model: Any, X: Any) -> tuple[Any, Any]:
-    """For a scikit-learn Pipeline, transform once and ask only its last step twice: the
-    same numbers as ``pipeline.predict`` and ``pipeline.predict_proba``, half the work."""
+    """For a scikit-learn Pipeline, transform once and ask only its last step: the same
+    numbers as ``pipeline.predict`` and ``pipeline.predict_proba``, less work."""
     steps = getattr(model, "steps", None)
     if not steps or len(steps) < 2 or not hasattr(model, "__getitem__"):
         return model, X
@@ -60,15 +60,60 @@ def _shared_transform(model: Any, X: Any) -> tuple[Any, Any]:
     return final, model[:-1].transform(X)
 
 
+# Classifiers whose ``predict`` is ``classes_[argmax(predict_proba)]`` (or the argmax of a
+# score that predict_proba maps monotonically), so one predict_proba call gives both outputs.
+# Not here on purpose: SVC/NuSVC (Platt-scaled probabilities can disagree with the decision
+# function), threshold-tuned classifiers (FixedThresholdClassifier, TunedThresholdClassifierCV),
+# SGDClassifier (modified_huber probabilities tie), and anything unknown: those run both.
+ARGMAX_CLASSIFIERS = frozenset({
+    "sklearn.linear_model.LogisticRegression", "sklearn.linear_model.LogisticRegressionCV",
+    "sklearn.ensemble.RandomForestClassifier", "sklearn.ensemble.ExtraTreesClassifier",
+    "sklearn.ensemble.HistGradientBoostingClassifier",
+    "sklearn.ensemble.GradientBoostingClassifier", "sklearn.ensemble.BaggingClassifier",
+    "sklearn.ensemble.AdaBoostClassifier", "sklearn.tree.DecisionTreeClassifier",
+    "sklearn.tree.ExtraTreeClassifier", "sklearn.naive_bayes.GaussianNB",
+    "sklearn.naive_bayes.MultinomialNB", "sklearn.naive_bayes.BernoulliNB",
+    "sklearn.naive_bayes.ComplementNB", "sklearn.naive_bayes.CategoricalNB",
+    "sklearn.neighbors.KNeighborsClassifier", "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.neural_network.MLPClassifier", "xgboost.sklearn.XGBClassifier",
+    "lightgbm.sklearn.LGBMClassifier",
+})
+
+
+def _qualname(model: Any) -> str:
+    cls = type(model)
+    module = cls.__module__
+    for public in ("sklearn.linear_model", "sklearn.ensemble", "sklearn.tree",
+                   "sklearn.naive_bayes", "sklearn.neighbors", "sklearn.neural_network"):
+        if module.startswith(public + "."):  # sklearn.ensemble._forest → sklearn.ensemble
+            module = public
+    return f"{module}.{cls.__name__}"
+
+
+def _labels_from_proba(model: Any) -> bool:
+    """True when ``model``'s labels are ``classes_[argmax(predict_proba)]`` (one call)."""
+    if _qualname(model) not in ARGMAX_CLASSIFIERS:
+        return False
+    classes = getattr(model, "classes_", None)
+    return isinstance(classes, np.ndarray) and classes.ndim == 1 and len(classes) >= 2
+
+
 def classifier_outputs(model: Any, X: Any) -> Outputs:
-    """``prediction`` plus ``proba_<class>`` per class when the model has predict_proba."""
+    """``prediction`` plus ``proba_<class>`` per class when the model has predict_proba,
+    computed with one predict_proba call where the label is its argmax."""
     n = len(X)
     if n and hasattr(model, "predict_proba") and hasattr(model, "classes_"):
         model, X = _shared_transform(model, X)
-    out: Outputs = {"prediction": np.asarray(model.predict(X)).reshape(n, -1)[:, 0]
-                    if n else np.asarray(model.predict(X))}
-    if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
+    proba = None
+    if n and hasattr(model, "predict_proba") and _labels_from_proba(model):
         proba = np.asarray(model.predict_proba(X))
+        out: Outputs = {"prediction": np.asarray(model.classes_).take(proba.argmax(axis=1))}
+    else:
+        out = {"prediction": np.asarray(model.predict(X)).reshape(n, -1)[:, 0]
+               if n else np.asarray(model.predict(X))}
+    if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
+        if proba is None:
+            proba = np.asarray(model.predict_proba(X))
         for j, cls in enumerate(model.classes_):
             out[f"proba_{cls}"] = proba[:, j]
     return out
