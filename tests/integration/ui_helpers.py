@@ -27,11 +27,6 @@ rules:
 """
 
 
-def score(df: Any) -> Any:
-    """A model by reference: the cheapest thing to register."""
-    return df["x"] * 2
-
-
 def _evaluation(version: int, auc: float) -> str:
     eval_id = f"ev-{version}-{int(auc * 1000)}"
     ci = {"value": auc, "ci_low": auc - 0.01, "ci_high": auc + 0.01}
@@ -56,9 +51,12 @@ def fill_store(tmp: Path) -> dict[str, Any]:
     """Three runs (one named and tagged with a <script>), two model versions from the
     first run, production protected: v1 through a passing gate, v2 by an override."""
     import polars as pl
+    from sklearn.linear_model import LogisticRegression
 
     ids = []
-    data = pl.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 1]})
+    data = pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [0, 0, 1, 1]})
+    frame = data.to_pandas()
+    model = LogisticRegression().fit(frame[["x"]], frame["y"])
     artifact = tmp / "notes.txt"
     artifact.write_text("hello from the run\n")
     for i, depth in enumerate((3, 6, 9)):
@@ -72,8 +70,9 @@ def fill_store(tmp: Path) -> dict[str, Any]:
             if i == 0:
                 run.log_artifact(artifact)
                 run.log_input(data, name="train")
-                v1 = airlock.register_model(NAME, score)
-                v2 = airlock.register_model(NAME, score)
+                v1 = airlock.register_model(NAME, model, input_example=frame[["x"]],
+                                            datasets=[data])
+                v2 = airlock.register_model(NAME, model, input_example=frame[["x"]])
         ids.append(run.id)
     policy = load_policy(POLICY)
     protect(NAME, "production", policy)

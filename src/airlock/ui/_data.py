@@ -11,7 +11,8 @@ from typing import Any
 
 import airlock
 from airlock import registry
-from airlock.errors import NotFound, UsageError
+from airlock.errors import AirlockError, NotFound, UsageError
+from airlock.gates import load_policy
 from airlock.store import get_store, parse_filter, parse_order_by
 
 __all__ = [
@@ -149,7 +150,12 @@ def _protection(name: str, alias: str) -> dict[str, Any] | None:
     found = get_store().evaluations.protection(name, alias)
     if found is None:
         return None
-    return {"alias": alias, "policy": found.get("policy"),
+    text = str(found.get("policy") or "")
+    try:
+        policy_name = load_policy(text).name
+    except AirlockError:  # stored by an older airlock: show the text, name unknown
+        policy_name = None
+    return {"alias": alias, "policy": policy_name, "policy_text": text,
             "policy_sha256": found.get("policy_sha256"), "since": found.get("created_at"),
             "by": found.get("created_by")}
 
