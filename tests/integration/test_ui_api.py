@@ -12,8 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from markupsafe import escape
-
-from airlock.store import close_stores
 from tests.integration.ui_helpers import (
     EXPERIMENT,
     HOSTILE,
@@ -22,6 +20,8 @@ from tests.integration.ui_helpers import (
     start_ui,
     stop,
 )
+
+from airlock.store import close_stores
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -133,7 +133,7 @@ def test_compare_marks_differing_params(ui: httpx.Client, filled: dict[str, Any]
     assert set(d["history"]["val_auc"]) == {a, b, c}
     page = ui.get("/compare", params={"ids": [a, b]})
     assert page.status_code == 200 and 'class="differs" data-key="params.max_depth"' in page.text
-    assert page.text.count("<polyline") == 4  # two metrics × two runs, overlaid
+    assert page.text.count("<polyline") == 4  # two metrics x two runs, overlaid
     assert "2 to 10 distinct run ids, not 1" in api(ui, "/api/compare", 400, ids=[a])["error"]
 
 

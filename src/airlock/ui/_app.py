@@ -9,8 +9,13 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airlock.errors import AirlockError, StoreVersionError
@@ -35,6 +40,11 @@ def clean(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [clean(v) for v in obj]
     return obj
+
+
+def clean_dict(obj: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = clean(obj)
+    return out
 
 
 def _is_api(request: Request) -> bool:
@@ -101,13 +111,13 @@ def _api_routes(app: FastAPI) -> None:
                  ) -> dict[str, Any]:
         """One page of runs; params and metrics (last, min, max) per run. ``filter`` is the
         language of `airlock runs list --filter`; ``order_by`` e.g. ``metrics.auc DESC``."""
-        return clean(_data.runs_table(experiment=experiment, filter=filter,
+        return clean_dict(_data.runs_table(experiment=experiment, filter=filter,
                                       order_by=order_by, page=page, per_page=per_page))
 
     @app.get("/api/runs/{run_id}", tags=["runs"])
     def api_run(run_id: str) -> dict[str, Any]:
         """Everything recorded for one run, every metric's history and its models."""
-        return clean(_data.run_detail(run_id))
+        return clean_dict(_data.run_detail(run_id))
 
     @app.get("/api/runs/{run_id}/artifacts/{path:path}", tags=["runs"],
              response_class=StreamingResponse)
@@ -128,30 +138,30 @@ def _api_routes(app: FastAPI) -> None:
 
     @app.get("/api/compare", tags=["runs"])
     def api_compare(ids: list[str] = Query(default_factory=list)) -> dict[str, Any]:
-        """2–10 runs side by side (``?ids=a&ids=b``), differing keys marked, histories."""
-        return clean(_data.compare_runs(ids))
+        """2 to 10 runs side by side (``?ids=a&ids=b``), differing keys marked, histories."""
+        return clean_dict(_data.compare_runs(ids))
 
     @app.get("/api/models", tags=["models"])
     def api_models() -> dict[str, Any]:
         """Every registered model with its latest version and aliases."""
-        return clean(_data.model_list())
+        return clean_dict(_data.model_list())
 
     @app.get("/api/models/{name}", tags=["models"])
     def api_model(name: str) -> dict[str, Any]:
         """Versions, aliases, alias history and protected aliases of one model."""
-        return clean(_data.model_detail(name))
+        return clean_dict(_data.model_detail(name))
 
     @app.get("/api/models/{name}/versions/{version}", tags=["models"])
     def api_version(name: str, version: str) -> dict[str, Any]:
         """One version (a number, or an alias): signature, files, lineage, decisions."""
-        return clean(_data.version_detail(name, version))
+        return clean_dict(_data.version_detail(name, version))
 
     @app.get("/api/events", tags=["audit"])
     def api_events(subject: str | None = None, action: str | None = None,
                    limit: int = 200) -> dict[str, Any]:
         """The newest ``limit`` audit events matching subject / action prefix, and the
         result of verifying the whole hash chain."""
-        return clean(_data.event_list(subject=subject, action=action, limit=limit))
+        return clean_dict(_data.event_list(subject=subject, action=action, limit=limit))
 
 
 def _page_routes(app: FastAPI) -> None:

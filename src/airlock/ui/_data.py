@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import airlock
 from airlock import registry
 from airlock.errors import AirlockError, NotFound, UsageError
 from airlock.gates import load_policy
+from airlock.report import model_card
 from airlock.store import get_store, parse_filter, parse_order_by
 
 __all__ = [
@@ -98,7 +98,7 @@ def _versions_from_run(run_id: str) -> list[dict[str, Any]]:
 
 def run_detail(run_id: str) -> dict[str, Any]:
     """Everything recorded for one run, with every metric's history and its models."""
-    run = airlock.get_run(run_id)
+    run = get_store().runs.get(run_id)
     out = run.to_dict()
     out["metrics"] = {k: num(v) for k, v in run.metrics.items()}
     out["history"] = {k: _history(run.id, k) for k in sorted(run.metrics)}
@@ -108,7 +108,7 @@ def run_detail(run_id: str) -> dict[str, Any]:
 
 def artifact_key(run_id: str, path: str) -> tuple[str, int]:
     """The store key and size of a run's artifact (NotFound unless the run recorded it)."""
-    run = airlock.get_run(run_id)
+    run = get_store().runs.get(run_id)
     for a in run.artifacts:
         if a.path == path:
             return f"runs/{run.id}/artifacts/{a.path}", a.size
@@ -116,12 +116,12 @@ def artifact_key(run_id: str, path: str) -> tuple[str, int]:
 
 
 def compare_runs(run_ids: list[str]) -> dict[str, Any]:
-    """2–10 runs side by side: params and metrics with the differing keys marked, and every
+    """2 to 10 runs side by side: params and metrics with the differing keys marked, and every
     metric's history per run (for overlaid curves)."""
     ids = list(dict.fromkeys(i for i in run_ids if i))
     if not 2 <= len(ids) <= MAX_COMPARE:
         raise UsageError(f"compare takes 2 to {MAX_COMPARE} distinct run ids, not {len(ids)}")
-    runs = [airlock.get_run(i) for i in ids]
+    runs = [get_store().runs.get(i) for i in ids]
     params = sorted({k for r in runs for k in r.params})
     metrics = sorted({k for r in runs for k in r.metrics})
 
@@ -165,7 +165,7 @@ def model_detail(name: str) -> dict[str, Any]:
     versions = registry.list_versions(name)  # NotFound names the model
     model = next(m for m in registry.list_models() if m.name == name)
     history = []
-    for e in airlock.alias_history(name):
+    for e in get_store().events.list(subject=f"models/{name}", action="alias."):
         p = e.payload
         override = p.get("override") or {}
         history.append({
@@ -174,8 +174,8 @@ def model_detail(name: str) -> dict[str, Any]:
             "decision": p.get("decision"), "override_reason": override.get("reason"),
             "policy_sha256": p.get("policy_sha256"),
         })
-    seen = {a for a in model.aliases} | {h["alias"] for h in history if h["alias"]}
-    protected = [p for a in sorted(seen) if (p := _protection(name, a)) is not None]
+    seen = set(model.aliases) | {str(h["alias"]) for h in history if h["alias"]}
+    protected = [found for a in sorted(seen) if (found := _protection(name, a)) is not None]
     return {
         "name": name, "description": model.description, "created_at": model.created_at,
         "latest_version": model.latest_version, "aliases": model.aliases,
@@ -201,7 +201,7 @@ def version_detail(name: str, version: str) -> dict[str, Any]:
     run: dict[str, Any] | None = None
     if v.run_id is not None:
         try:
-            r = airlock.get_run(v.run_id)
+            r = get_store().runs.get(v.run_id)
             run = {"id": r.id, "name": r.name, "experiment": r.experiment, "status": r.status}
         except NotFound:
             run = {"id": v.run_id, "missing": True}
@@ -226,7 +226,7 @@ def version_detail(name: str, version: str) -> dict[str, Any]:
 
 
 def model_card_html(name: str, version: str) -> str:
-    return str(airlock.model_card(version_ref(name, version), format="html"))
+    return model_card(version_ref(name, version), format="html")
 
 
 # -- audit log -------------------------------------------------------------------------
@@ -234,7 +234,8 @@ def event_list(*, subject: str | None = None, action: str | None = None,
                limit: int = 200) -> dict[str, Any]:
     """The newest ``limit`` events (oldest first) matching the filters, and the chain check."""
     _int_arg("limit", limit, 1, MAX_EVENTS)
-    found = airlock.list_events(subject=subject or None, action=action or None, limit=limit)
+    events = get_store().events
+    found = events.list(subject=subject or None, action=action or None, limit=limit)
     return {"subject": subject or "", "action": action or "", "limit": limit,
             "events": [e.to_dict() for e in found],
-            "verify": airlock.verify_events().to_dict()}
+            "verify": events.verify().to_dict()}

@@ -61,8 +61,8 @@ def line_chart(title: str, series: Sequence[tuple[str, Sequence[int], Sequence[f
                 runs[-1].append(f"{px(s):.1f},{py(v):.1f}")
         for seg in runs:
             if len(seg) == 1:
-                x, y = seg[0].split(",")
-                parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{colour}">'
+                cx, cy = seg[0].split(",")
+                parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}">'
                              f'<title>{escape(label)}</title></circle>')
             elif seg:
                 parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" '
