@@ -161,6 +161,8 @@ def test_version_page_by_number_and_alias(ui: httpx.Client, filled: dict[str, An
     assert d["version"] == 2 and d["ref"] == f"{NAME}@2"
     assert d["run"]["id"] == filled["runs"][0]
     assert [(x["policy"], x["passed"]) for x in d["decisions"]] == [("release", False)]
+    assert [(h["alias"], h["from"], h["override_reason"]) for h in d["alias_history"]] == [
+        ("production", 1, "hotfix approved by the on-call lead")]
     assert d["decisions"][0]["rules"][0]["value"] == pytest.approx(0.80)
     assert d["files"] and all(len(h) == 64 for h in d["files"].values())
     assert [c["name"] for c in d["signature"]["inputs"]] == ["x"]

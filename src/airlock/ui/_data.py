@@ -160,10 +160,8 @@ def _protection(name: str, alias: str) -> dict[str, Any] | None:
             "by": found.get("created_by")}
 
 
-def model_detail(name: str) -> dict[str, Any]:
-    """Versions, aliases, alias history (who, when, from, to, override reason), protection."""
-    versions = registry.list_versions(name)  # NotFound names the model
-    model = next(m for m in registry.list_models() if m.name == name)
+def _alias_history(name: str) -> list[dict[str, Any]]:
+    """Every alias event of ``name``: who, when, from, to, the decision or override reason."""
     history = []
     for e in get_store().events.list(subject=f"models/{name}", action="alias."):
         p = e.payload
@@ -174,6 +172,14 @@ def model_detail(name: str) -> dict[str, Any]:
             "decision": p.get("decision"), "override_reason": override.get("reason"),
             "policy_sha256": p.get("policy_sha256"),
         })
+    return history
+
+
+def model_detail(name: str) -> dict[str, Any]:
+    """Versions, aliases, alias history (who, when, from, to, override reason), protection."""
+    versions = registry.list_versions(name)  # NotFound names the model
+    model = next(m for m in registry.list_models() if m.name == name)
+    history = _alias_history(name)
     seen = set(model.aliases) | {str(h["alias"]) for h in history if h["alias"]}
     protected = [found for a in sorted(seen) if (found := _protection(name, a)) is not None]
     return {
@@ -222,6 +228,7 @@ def version_detail(name: str, version: str) -> dict[str, Any]:
         "python": m.get("python"), "trusted": m.get("trusted"),
         "pickle_based": m.get("pickle_based"), "datasets": m.get("datasets", []),
         "run": run, "evaluations": evaluations, "decisions": decisions,
+        "alias_history": [h for h in _alias_history(v.name) if h["to"] == v.version],
     }
 
 

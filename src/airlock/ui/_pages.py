@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,13 @@ def _vmax(values: list[Any]) -> float | None:
     return max(f) if f else None
 
 
+def _show(v: Any) -> str:
+    """A payload or environment value: JSON for structures, text for the rest."""
+    if isinstance(v, dict | list):
+        return json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
+    return str(v)
+
+
 def _subject_link(subject: str) -> Markup:
     kind, _, rest = subject.partition("/")
     if kind == "runs" and rest:
@@ -59,7 +67,7 @@ def _subject_link(subject: str) -> Markup:
     return escape(subject)
 
 
-_env.filters.update(when=_when, number=_number, vmin=_vmin, vmax=_vmax)
+_env.filters.update(show=_show, when=_when, number=_number, vmin=_vmin, vmax=_vmax)
 _env.globals.update(subject_link=_subject_link)
 
 
