@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from tests.integration.ui_helpers import EXPERIMENT, HOSTILE, NAME, fill_store, start_ui, stop
 
 from airlock.store import close_stores
-from tests.integration.ui_helpers import EXPERIMENT, HOSTILE, NAME, fill_store, start_ui, stop
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
