@@ -21,6 +21,7 @@ from . import (
     _runs,
     _serve,
     _store,
+    _ui,
 )
 
 __all__ = ["app", "main"]
@@ -47,6 +48,7 @@ app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)
 app.command("card")(_eval.card_command)
 app.command("serve")(_serve.serve_command)
+app.command("ui")(_ui.ui_command)
 _models.app.command("protect")(_eval.protect_command)
 
 

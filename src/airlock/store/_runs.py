@@ -175,19 +175,42 @@ class RunStore:
 
     def search(self, *, experiment: str | None = None, clauses: Sequence[Clause] = (),
                order_by: OrderBy | None = None, limit: int | None = None,
-               run_ids: Sequence[str] | None = None) -> list[RunRecord]:
-        q = sa.select(*self._run_cols())
-        if experiment is not None:
-            q = q.where(experiments.c.name == experiment)
-        if run_ids is not None:
-            q = q.where(runs.c.id.in_(list(run_ids)))
-        for clause in clauses:
-            q = q.where(_clause_sql(clause))
-        q = _order(q, order_by).limit(limit)
+               run_ids: Sequence[str] | None = None, offset: int = 0) -> list[RunRecord]:
+        q = _where(sa.select(*self._run_cols()), experiment, clauses, run_ids)
+        q = _order(q, order_by).limit(limit).offset(offset or None)
         with read_tx(self._engine) as conn:
             if experiment is not None and self._experiment_id(conn, experiment) is None:
                 raise NotFound(f"experiment not found: {experiment}")
             return self._fetch(conn, q, details=False)
+
+    def count(self, *, experiment: str | None = None, clauses: Sequence[Clause] = ()) -> int:
+        """How many runs ``search`` would return without a limit."""
+        q = _where(sa.select(sa.func.count()).select_from(
+            runs.join(experiments, runs.c.experiment_id == experiments.c.id)),
+            experiment, clauses, None)
+        with read_tx(self._engine) as conn:
+            if experiment is not None and self._experiment_id(conn, experiment) is None:
+                raise NotFound(f"experiment not found: {experiment}")
+            return int(conn.scalar(q) or 0)
+
+    def metric_ranges(self, run_ids: Sequence[str]) -> dict[str, dict[str, tuple[float, float]]]:
+        """(min, max) over every point of every metric of ``run_ids`` (NaN points ignored)."""
+        found: dict[str, dict[str, list[np.ndarray[Any, Any]]]] = {}
+        q = (sa.select(metric_chunks.c.run_id, metric_chunks.c.key, metric_chunks.c["values"])
+             .where(metric_chunks.c.run_id.in_(list(run_ids))))
+        with read_tx(self._engine) as conn:
+            for run_id, key, blob in conn.execute(q):
+                found.setdefault(run_id, {}).setdefault(key, []).append(
+                    np.frombuffer(blob, dtype="<f8"))
+        out: dict[str, dict[str, tuple[float, float]]] = {}
+        for run_id, keys in found.items():
+            for key, parts in keys.items():
+                values = np.concatenate(parts)
+                values = values[~np.isnan(values)]
+                lo, hi = (float(values.min()), float(values.max())) if values.size else (
+                    math.nan, math.nan)
+                out.setdefault(run_id, {})[key] = (lo, hi)
+        return out
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """Every point of ``key``, ordered by step then time (stable for ties)."""
@@ -294,6 +317,17 @@ def _group(conn: sa.Connection, table: sa.Table, ids: list[str]) -> dict[str, di
     for run_id, key, value in conn.execute(q):
         out.setdefault(run_id, {})[key] = value
     return out
+
+
+def _where(q: Any, experiment: str | None, clauses: Sequence[Clause],
+           run_ids: Sequence[str] | None) -> Any:
+    if experiment is not None:
+        q = q.where(experiments.c.name == experiment)
+    if run_ids is not None:
+        q = q.where(runs.c.id.in_(list(run_ids)))
+    for clause in clauses:
+        q = q.where(_clause_sql(clause))
+    return q
 
 
 def _clause_sql(c: Clause) -> Any:
