@@ -11,8 +11,8 @@ from typing import Any
 
 from airlock import registry
 from airlock.errors import AirlockError, NotFound, UsageError
+from airlock.evidence import model_card
 from airlock.gates import load_policy
-from airlock.report import model_card
 from airlock.store import get_store, parse_filter, parse_order_by
 
 __all__ = [
