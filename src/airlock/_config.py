@@ -35,7 +35,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 __all__ = ["DEBUG_ENV", "GUARD_KEY_ENV", "GUARD_SALT_ENV", "Settings", "audit_key",
-           "import_max_bytes", "settings"]
+           "import_max_bytes", "settings", "use_store_uri"]
 
 GUARD_KEY_ENV = "AIRLOCK_GUARD_KEY"
 GUARD_SALT_ENV = "AIRLOCK_GUARD_SALT"
@@ -78,6 +78,12 @@ def _actor(env: Mapping[str, str]) -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry, e.g. in some containers
         return "unknown"
+
+
+def use_store_uri(uri: str) -> None:
+    """Point this process (and the processes it starts) at the store ``uri``
+    (``--store-uri`` of the commands that serve a store)."""
+    os.environ["AIRLOCK_STORE_URI"] = uri
 
 
 def settings() -> Settings:

@@ -23,5 +23,7 @@ def ui_command(
         raise DependencyMissing(f"airlock ui needs the 'ui' extra: pip install "
                                 f"'airlock[ui]' ({exc})") from None
     if store_uri:
-        os.environ["AIRLOCK_STORE_URI"] = store_uri
+        from airlock._config import use_store_uri
+
+        use_store_uri(store_uri)
     serve(host=host, port=port, log_level=log_level.lower())

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from airlock import registry
-from airlock.errors import AirlockError, NotFound, UsageError
+from airlock.errors import AirlockError, NotFound, UsageError, file_not_found
 from airlock.evidence import model_card
 from airlock.gates import load_policy
 from airlock.store import get_store, parse_filter, parse_order_by
@@ -112,7 +112,7 @@ def artifact_key(run_id: str, path: str) -> tuple[str, int]:
     for a in run.artifacts:
         if a.path == path:
             return f"runs/{run.id}/artifacts/{a.path}", a.size
-    raise NotFound(f"artifact not found: {path} (run {run_id})")
+    raise file_not_found(f"{path} (run {run_id})", "artifact")
 
 
 def compare_runs(run_ids: list[str]) -> dict[str, Any]:
