@@ -119,7 +119,7 @@ def test_run_detail_history_artifacts_inputs_models(ui: httpx.Client,
     assert r.status_code == 200 and r.content == b"hello from the run\n"
     assert r.headers["content-disposition"].startswith("attachment")
     assert r.headers["content-type"] == "application/octet-stream"
-    assert "not found: nope.txt" in api(ui, f"/api/runs/{run_id}/artifacts/nope.txt", 404)[
+    assert "no such artifact: nope.txt" in api(ui, f"/api/runs/{run_id}/artifacts/nope.txt", 404)[
         "error"]
     page = ui.get(f"/runs/{run_id}")
     assert page.status_code == 200 and page.text.count("<svg") == 2
