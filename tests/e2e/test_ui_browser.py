@@ -12,9 +12,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from tests.integration.ui_helpers import EXPERIMENT, HOSTILE, NAME, fill_store, start_ui, stop
-
-from airlock.store import close_stores
+from tests.integration.ui_helpers import (
+    EXPERIMENT,
+    HOSTILE,
+    NAME,
+    filled_store,
+    start_ui,
+    stop,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -27,13 +32,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("ui-browser")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRLOCK_HOME", str(root / "home"))
-        mp.setenv("AIRLOCK_ACTOR", "tester")
-        mp.delenv("AIRLOCK_STORE_URI", raising=False)
-        mp.delenv("AIRLOCK_ARTIFACT_URI", raising=False)
-        info = fill_store(root)
-        close_stores()
+    info = filled_store(root)
     env = {k: v for k, v in os.environ.items()
            if k not in ("AIRLOCK_STORE_URI", "AIRLOCK_ARTIFACT_URI", "AIRLOCK_UI_TOKENS")}
     env.update(AIRLOCK_HOME=str(root / "home"), AIRLOCK_ACTOR="tester")

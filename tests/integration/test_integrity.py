@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from tests.integration.store_helpers import read_only
 
 import airlock
 from airlock.errors import IntegrityError, InvalidInput
@@ -219,26 +215,6 @@ def test_an_emptied_database_beside_an_audit_head_is_refused(airlock_home: Path)
         get_store()
 
 
-@contextmanager
-def read_only(*paths: Path) -> Iterator[None]:
-    """Make ``paths`` unwritable, for root too (root ignores mode bits: immutable flag)."""
-    if os.geteuid() == 0:
-        if shutil.which("chattr") is None:
-            pytest.skip("running as root without chattr: cannot make a file read-only")
-        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
-        try:
-            yield
-        finally:
-            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
-        return
-    modes = {p: p.stat().st_mode for p in paths}
-    for p in paths:
-        p.chmod(modes[p] & ~0o222)
-    try:
-        yield
-    finally:
-        for p, mode in modes.items():
-            p.chmod(mode)
 
 
 def test_read_only_artifacts_folder_is_an_airlock_error_and_no_version(

@@ -16,12 +16,10 @@ from tests.integration.ui_helpers import (
     EXPERIMENT,
     HOSTILE,
     NAME,
-    fill_store,
+    filled_store,
     start_ui,
     stop,
 )
-
-from airlock.store import close_stores
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -34,13 +32,7 @@ def _env(home: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("ui-store")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRLOCK_HOME", str(root / "home"))
-        mp.setenv("AIRLOCK_ACTOR", "tester")
-        mp.delenv("AIRLOCK_STORE_URI", raising=False)
-        mp.delenv("AIRLOCK_ARTIFACT_URI", raising=False)
-        info = fill_store(root)
-        close_stores()
+    info = filled_store(root)
     info["home"] = root / "home"
     yield info
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 import airlock
 from airlock.gates import gate, load_policy, promote, protect
@@ -119,3 +120,17 @@ def stop(proc: subprocess.Popen[str]) -> str:
         proc.kill()
         out, _ = proc.communicate()
     return out
+
+
+def filled_store(root: Path) -> dict[str, Any]:
+    """Fill a fresh embedded store under ``root / "home"`` (environment restored after)."""
+    from airlock.store import close_stores
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRLOCK_HOME", str(root / "home"))
+        mp.setenv("AIRLOCK_ACTOR", "tester")
+        mp.delenv("AIRLOCK_STORE_URI", raising=False)
+        mp.delenv("AIRLOCK_ARTIFACT_URI", raising=False)
+        info = fill_store(root)
+        close_stores()
+    return info

@@ -47,7 +47,8 @@ def verify(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json(result.to_dict())
     elif result.ok:
-        console().print(f"ok: {result.checked} events, chain intact")
+        noun = "event" if result.checked == 1 else "events"
+        console().print(f"ok: {result.checked} {noun}, chain intact")
     else:
         import sys
 
