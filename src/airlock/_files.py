@@ -47,6 +47,7 @@ __all__ = [
     "UNKNOWN_FORMAT",
     "UNREADABLE",
     "UNWRITABLE",
+    "fsync_dir",
     "read_table",
     "reading",
     "scan_table",
@@ -110,7 +111,7 @@ def write_atomic(path: str | Path, data: bytes | str | Callable[[IO[bytes]], obj
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return target
 
 
@@ -152,10 +153,10 @@ def _umask() -> int:
     return old
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make the rename durable; some platforms cannot open a folder, which is no fault."""
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
         return
     try:
