@@ -2,7 +2,7 @@
 
 ``get_store()`` returns the store named by the current settings, created and migrated on
 first use. Everything above this package talks to it through :class:`Store`'s parts:
-``runs``, ``models``, ``events`` and ``artifacts``.
+``runs``, ``models``, ``events`` and ``artifacts`` (and ``batch``, the batch jobs).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from airlock._config import Settings, settings
 from airlock.errors import StoreUnavailable
 
 from ._artifacts import ArtifactStore, sha256_file
+from ._batch import BatchFragmentRecord, BatchJobRecord, BatchStore
 from ._contracts import ContractResultStore
 from ._engine import make_engine, on_chain_commit, store_faults
 from ._evaluations import EvaluationStore
@@ -42,6 +43,9 @@ __all__ = [
     "HEAD_REVISION",
     "ArtifactRecord",
     "ArtifactStore",
+    "BatchFragmentRecord",
+    "BatchJobRecord",
+    "BatchStore",
     "Clause",
     "ContractResultStore",
     "DatasetInfo",
@@ -89,6 +93,7 @@ class Store:
         self.events = EventLog(self.engine, witness)
         self.evaluations = EvaluationStore(self.engine)
         self.contracts = ContractResultStore(self.engine)
+        self.batch = BatchStore(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
