@@ -221,7 +221,6 @@ def score(model: str, input: str | os.PathLike[str], output: str | os.PathLike[s
         raise UsageError(NOT_A_PROFILE_PATH.format(path=profile_path))
     store = get_store()
     plog = None if log_as is None else _BatchLog(store, log_as, loaded)
-    out.probe()
     bundle = _bundle(store, loaded, trusted)
     jid = job_id(bundle.sha256, inputs.spec, out.uri, keep)
     try:
@@ -231,7 +230,9 @@ def score(model: str, input: str | os.PathLike[str], output: str | os.PathLike[s
     if resume and existing is None:
         raise UsageError(NOTHING_TO_RESUME.format(input=inputs.spec, output=out.uri,
                                                   ref=version.ref))
-    check_output(store, out, jid, bundle.sha256, keep, overwrite=overwrite)
+    others, files = check_output(store, out, jid, bundle.sha256, keep, overwrite=overwrite)
+    out.probe()  # the first write: every check above only read
+    clear_output(store, out, others, files)
     if overwrite and existing is not None:  # this job's own files go too: score afresh
         clear_output(store, out, [existing], [])
     task = Task(job_id=jid, bundle=bundle, output=out, source_fs=inputs.fs,

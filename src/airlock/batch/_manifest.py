@@ -69,18 +69,15 @@ def describe(jobs: Sequence[BatchJobRecord], files: Sequence[str], model_sha256:
 
 
 def check_output(store: Store, out: Output, job: str, model_sha256: str, keep: Sequence[str],
-                 *, overwrite: bool) -> None:
-    """Refuse (or, with ``overwrite``, clear) an output folder holding another job's files."""
+                 *, overwrite: bool) -> tuple[list[BatchJobRecord], list[str]]:
+    """Refuse an output folder holding another job's files, unless ``overwrite``; returns
+    what :func:`clear_output` is to remove (nothing is removed here)."""
     jobs, files = other_jobs(store, out, job, model_sha256, keep)
     busy = [j for j in jobs if any(f.status == "done" for f in store.batch.fragments(j.id))]
-    if not busy and not files:
-        for j in jobs:
-            store.batch.reset(j.id)
-        return
-    if not overwrite:
+    if (busy or files) and not overwrite:
         raise UsageError(OTHER_JOB.format(output=out.uri,
                                           other=describe(busy, files, model_sha256)))
-    clear_output(store, out, jobs, files)
+    return jobs, files
 
 
 def clear_output(store: Store, out: Output, jobs: Sequence[BatchJobRecord],
