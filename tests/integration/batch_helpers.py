@@ -70,6 +70,7 @@ def write_inputs(folder: Path, *, files: int, rows: int, seed: int = 7,
         df = frame(rows, seed + i, first_id=i * rows)
         if nan_every:
             df.loc[df.index % nan_every == 3, "x"] = np.nan
+        df["tier"] = pd.Categorical(np.where(df.z > 50, "high", "low"))  # Parquet dictionary
         path = base / f"events-{i:03d}.parquet"
         pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path,
                        row_group_size=row_group, compression="zstd")

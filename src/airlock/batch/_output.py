@@ -219,31 +219,43 @@ def _file_metadata(task: Task, fragment: Fragment) -> dict[bytes, bytes]:
 
 class _Rows:
     """Rows regrouped into row groups of exactly ROW_GROUP_ROWS rows (the last one: the
-    rest), written to a Parquet file whose schema the first rows set."""
+    rest), written to a Parquet file whose schema the first rows set. Dictionary columns are
+    encoded afresh per row group (values in order of appearance), so the bytes depend on the
+    rows only, never on the dictionaries an engine's reader happened to build."""
 
     def __init__(self, fh: IO[bytes], schema: pa.Schema) -> None:
         import pyarrow.parquet as pq
 
         self.schema = pa.schema([pa.field(f.name, f.type) for f in schema],
                                 metadata=schema.metadata)
+        self.plain = pa.schema([pa.field(f.name, f.type.value_type
+                                          if pa.types.is_dictionary(f.type) else f.type)
+                                for f in schema])
         self.writer = pq.ParquetWriter(fh, self.schema, compression="zstd")
         self.pending: list[pa.RecordBatch] = []
         self.rows = 0
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-        if not table.schema.equals(self.schema, check_metadata=False):
-            table = table.cast(self.schema)
+        if not table.schema.equals(self.plain, check_metadata=False):
+            table = table.cast(self.plain)
         self.pending.extend(table.to_batches())
         self.rows += table.num_rows
-        self.rows += batch.num_rows
         if self.rows >= ROW_GROUP_ROWS:
-            table = pa.Table.from_batches(self.pending, self.schema).combine_chunks()
-            full = (table.num_rows // ROW_GROUP_ROWS) * ROW_GROUP_ROWS
-            self.writer.write_table(table.slice(0, full), row_group_size=ROW_GROUP_ROWS)
-            rest = table.slice(full)
-            self.pending = rest.to_batches() if rest.num_rows else []
+            table = pa.Table.from_batches(self.pending, self.plain)
+            start = 0
+            while table.num_rows - start >= ROW_GROUP_ROWS:
+                self._write(table.slice(start, ROW_GROUP_ROWS))
+                start += ROW_GROUP_ROWS
+            rest = table.slice(start)
+            self.pending = rest.combine_chunks().to_batches() if rest.num_rows else []
             self.rows = rest.num_rows
+
+    def _write(self, table: pa.Table) -> None:
+        table = table.combine_chunks()
+        if not self.plain.equals(self.schema, check_metadata=False):
+            table = table.cast(self.schema)
+        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
     def abort(self) -> None:
         with contextlib.suppress(Exception):
@@ -252,8 +264,7 @@ class _Rows:
     def close(self) -> None:
         try:
             if self.rows:
-                self.writer.write_table(pa.Table.from_batches(self.pending, self.schema),
-                                        row_group_size=ROW_GROUP_ROWS)
+                self._write(pa.Table.from_batches(self.pending, self.plain))
         finally:
             self.writer.close()
 

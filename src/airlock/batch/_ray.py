@@ -107,6 +107,12 @@ class _FragmentActor:
         return pa.Table.from_pylist([asdict(o) for o in outcomes])
 
 
+def _ray_error(exc: BaseException) -> str:
+    """The cause of a failed Ray task, not Ray's wrapping of it."""
+    cause = getattr(exc, "cause", None)
+    return one_line(cause if isinstance(cause, BaseException) else exc)
+
+
 def _runs(batch: pa.Table) -> Iterator[tuple[str, pa.Table]]:
     """``batch`` cut into runs of rows of one path each, in order."""
     import numpy as np
@@ -209,11 +215,16 @@ class RayEngine:
                 report.done(self._write(task, fragment, stream.take(path), report))
                 for _ in stream.take(path):  # the rest of a fragment that failed
                     pass
-        except Exception as exc:  # the dataset itself failed: what is not written failed
-            for f in fragments:
-                if f.path not in seen:
+        except Exception as exc:  # the dataset failed (e.g. a read): isolate the culprit
+            rest = [f for f in fragments if f.path not in seen]
+            if len(fragments) == 1 or len(rest) <= 1:
+                for f in rest:
                     seen.add(f.path)
-                    report.done(failed(f, exc, started))
+                    report.done(failed(f, _ray_error(exc), started))
+            else:  # one dataset per fragment: only the faulty ones fail
+                for f in rest:
+                    seen.add(f.path)
+                    self._parquet(task, [f], report, options)
         for f in fragments:  # fragments without rows: nothing reached the driver
             if f.path not in seen:
                 report.done(self._write(task, f, iter(()), report))
