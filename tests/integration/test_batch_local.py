@@ -19,6 +19,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tests.integration.batch_helpers import (
+    assert_exactly_once,
+    frame,
+    kill_midway,
+    output_files,
+    register,
+    write_inputs,
+)
 
 import airlock
 import airlock.batch
@@ -27,16 +35,6 @@ from airlock.batch._manifest import OTHER_JOB
 from airlock.errors import UsageError
 from airlock.registry import MISSING_VALUE
 from airlock.store import get_store
-
-from batch_helpers import (
-    assert_exactly_once,
-    frame,
-    kill_midway,
-    output_files,
-    register,
-    scored_ids,
-    write_inputs,
-)
 
 
 @pytest.fixture
@@ -217,7 +215,7 @@ def test_bad_keep_column_writes_nothing(model: str, tmp_path: Path) -> None:
     with pytest.raises(UsageError) as err:
         airlock.batch.score(model, tmp_path / "in", tmp_path / "out", keep=["nope"])
     assert str(err.value) == KEEP_MISSING.format(name="nope", fragment=paths[0],
-                                                 have="id, x, y, z, c")
+                                                 have="id, x, y, z, c, tier")
     assert not (tmp_path / "out").exists()
     assert get_store().batch.jobs_for_output("x") == []
 

@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-import airlock.batch
-
-from batch_helpers import (
+from tests.integration.batch_helpers import (
     assert_exactly_once,
     frame,
     kill_midway,
@@ -22,6 +19,8 @@ from batch_helpers import (
     register,
     write_inputs,
 )
+
+import airlock.batch
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-
-import airlock.batch
-
-from batch_helpers import (
+from tests.integration.batch_helpers import (
     assert_exactly_once,
     frame,
     kill_midway,
@@ -24,6 +21,8 @@ from batch_helpers import (
     register,
     write_inputs,
 )
+
+import airlock.batch
 
 
 @pytest.fixture(scope="module")
