@@ -97,7 +97,7 @@ class Output:
         names: list[str] = []
         for sub in ("", REJECTS):
             folder = self.path(sub) if sub else self.root
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
                 if not self.local:
                     self.fs.invalidate_cache(folder)
                 for entry in self.fs.ls(folder, detail=False):
