@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.integration.batch_helpers import (
     FEATURES,
     assert_exactly_once,

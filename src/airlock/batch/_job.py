@@ -111,9 +111,11 @@ class _Recorder:
     progress display and the prediction log."""
 
     def __init__(self, store: Store, task: Task, by_key: dict[str, Fragment],
-                 progress: Progress, plog: _BatchLog | None) -> None:
+                 progress: Progress, plog: _BatchLog | None,
+                 logged: set[str] | None = None) -> None:
         self.store, self.task, self.by_key = store, task, by_key
         self.progress, self.plog = progress, plog
+        self.logged = logged or set()  # fragments whose rows the log has from before
         self.outcomes: dict[str, FragmentOutcome] = {}
         self.attempt = 1
         self.last_error: dict[str, str] = {}
@@ -131,11 +133,14 @@ class _Recorder:
             key=fragment.id, fragment=fragment.key, status=outcome.status,
             output=outcome.output, rows=outcome.rows, rejected=outcome.rejected,
             sha256=outcome.sha256, rejects_sha256=outcome.rejects_sha256,
-            seconds=outcome.seconds, attempts=self.attempt, logged=False,
-            error=outcome.error))
+            seconds=outcome.seconds, attempts=self.attempt,
+            logged=ok and fragment.id in self.logged, error=outcome.error))
         self.progress.fragment(ok)
-        if ok and outcome.log and self.plog is not None:
-            self.plog.append(self.task, fragment, outcome.log)
+        if ok and outcome.log:
+            if self.plog is not None and fragment.id not in self.logged:
+                self.plog.append(self.task, fragment, outcome.log)
+            else:  # scored again (a lost file, a profile asked for): logged once already
+                self.task.output.remove(outcome.log)
 
 
 class _BatchLog:
@@ -263,7 +268,8 @@ def _run(store: Store, run: Run, eng: Engine, task: Task, inputs: Inputs,
     show = Progress(enabled=progress, job_id=jid, fragments=len(todo),
                     rows=sum(f.rows or 0 for f in todo) if all(f.rows is not None
                                                               for f in todo) else None)
-    recorder = _Recorder(store, task, by_key, show, plog.open() if plog else None)
+    logged = {r.key for r in store.batch.fragments(jid) if r.logged}
+    recorder = _Recorder(store, task, by_key, show, plog.open() if plog else None, logged)
     try:
         if recorder.plog is not None:
             _log_leftovers(store, task, by_key, recorder.plog)
@@ -366,7 +372,10 @@ def _finish(store: Store, run: Run, task: Task, inputs: Inputs, loaded: LoadedMo
     if profile_path is not None:
         _save_profile(task, inputs, done, profile_path)
     _log_run_results(run, result, raw, recorder)
-    store.batch.finish_job(task.job_id, result.status, result.to_dict())
+    before = store.batch.get_job(task.job_id).result or {}
+    last_rate = result.rows_per_s if now_rows else before.get("last_rows_per_s")
+    store.batch.finish_job(task.job_id, result.status,
+                           {**result.to_dict(), "last_rows_per_s": last_rate})
     if not result.passed:
         why = (f"{result.failed} fragment(s) failed" if result.failed else
                f"reject rate {result.reject_rate:.4g} over {max_reject_rate}")
@@ -412,7 +421,7 @@ def job_status(job: str) -> JobStatus:
     rows = store.batch.fragments(job)
     done = [r for r in rows if r.status == "done"]
     failed = {r.fragment: r.error or "failed" for r in rows if r.status == "failed"}
-    rate = (record.result or {}).get("rows_per_s")
+    rate = (record.result or {}).get("last_rows_per_s")  # of the last run that scored
     return JobStatus(job_id=record.id, model=record.ref, model_sha256=record.model_sha256,
                      engine=record.engine, status=record.status, input=record.input,
                      output=record.output, run_id=record.run_id, fragments=record.fragments,

@@ -68,7 +68,7 @@ class LocalEngine:
         return f"python {platform.python_version()}"
 
     def run(self, task: Task, fragments: Sequence[Fragment], report: Reporter) -> None:
-        n = self.workers or min(os.cpu_count() or 1, len(fragments))
+        n = min(self.workers or os.cpu_count() or 1, len(fragments))
         if n <= 1 or len(fragments) <= 1:
             for fragment in fragments:
                 report.done(score_fragment(task, fragment, report.rows))

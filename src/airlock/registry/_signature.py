@@ -120,6 +120,8 @@ def conform_rows(table: pa.Table, signature: dict[str, Any],
         ok = np.ones(n, dtype=bool)
         ok[list(reasons)] = False
         survivors = np.flatnonzero(ok).astype(np.int64)
+        if survivors.size == 0:
+            return table.slice(0, 0), _reasons(n, reasons)
         conformed = conform(table.take(pa.array(survivors)), signature, ref)
     missing = np.zeros(conformed.num_rows, dtype=bool)
     for spec in inputs:
@@ -134,12 +136,16 @@ def conform_rows(table: pa.Table, signature: dict[str, Any],
         missing |= rows
     if not reasons:
         return conformed, None
+    if missing.any():
+        conformed = conformed.filter(pa.array(~missing))
+    return conformed, _reasons(n, reasons)
+
+
+def _reasons(n: int, reasons: dict[int, str]) -> pa.Array:
     out: list[str | None] = [None] * n
     for i, text in reasons.items():
         out[i] = text
-    if missing.any():
-        conformed = conformed.filter(pa.array(~missing))
-    return conformed, pa.array(out, pa.string())
+    return pa.array(out, pa.string())
 
 
 def _bad_casts(col: pa.ChunkedArray, spec: dict[str, Any], ref: str,
