@@ -397,6 +397,7 @@ def _local(work: Path, args: argparse.Namespace, figures: dict[str, Any]) -> Non
     figures.update({f"{k}_rows_per_s": r for k, r in rate.items()})
     figures.update({f"{k}_rss_mb": m for k, m in rss.items()})
     figures["local_ratio"] = ratio
+    figures["local_runs_s"] = {k: [r["seconds"] for r in v] for k, v in runs.items()}
     print(f"case local: airlock {rate['local']:,.0f} rows/s ({os.cpu_count()} workers) | "
           f"1 worker {rate['local1']:,.0f} rows/s | loop {rate['loop']:,.0f} rows/s | "
           f"ratio {ratio:.2f}x | target >= {TARGETS['local']}x | met? "

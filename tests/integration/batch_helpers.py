@@ -116,26 +116,37 @@ def run_cli(args: Sequence[str], env: dict[str, str] | None = None,
                           check=False)
 
 
+def recorded() -> int:
+    """Fragments the store's manifests record as done (any job)."""
+    import sqlalchemy as sa
+
+    from airlock.store import get_store
+
+    with get_store().engine.connect() as conn:
+        return int(conn.execute(sa.text(
+            "SELECT COUNT(*) FROM batch_fragments WHERE status = 'done'")).scalar() or 0)
+
+
 def kill_midway(args: Sequence[str], out: Path, *, env: dict[str, str] | None = None,
                 parts: int = 2, timeout: float = 240) -> int:
-    """Start ``airlock`` with ``args``, SIGKILL it once ``parts`` output files are in place;
-    returns how many were there. Fails if the job ends first."""
+    """Start ``airlock`` with ``args``, SIGKILL it (and its workers) once its manifest
+    records ``parts`` fragments done; returns how many output files were there. Fails if the
+    job ends first."""
     proc = subprocess.Popen([sys.executable, "-m", "airlock", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
                             start_new_session=True)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            found = len(list(out.glob("part-*.parquet"))) if out.is_dir() else 0
-            if found >= parts:
+            if recorded() >= parts:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(30)
-                return found
+                return len(list(out.glob("part-*.parquet")))
             if proc.poll() is not None:
                 raise AssertionError(f"the job ended before it was killed:\n"
                                      f"{proc.stderr.read().decode() if proc.stderr else ''}")
             time.sleep(0.05)
-        raise AssertionError("no output file appeared in time")
+        raise AssertionError("no fragment was recorded in time")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

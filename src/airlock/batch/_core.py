@@ -34,7 +34,8 @@ from airlock.store import VersionRecord
 if TYPE_CHECKING:
     from ._output import Output
 
-__all__ = ["INPUTS", "REASON", "VERSION", "ModelBundle", "Scorer", "Task", "scorer_for"]
+__all__ = ["INPUTS", "REASON", "VERSION", "ModelBundle", "Scorer", "Task", "prime",
+           "scorer_for"]
 
 VERSION = "model_version"
 REASON = "__airlock_reason"
@@ -177,12 +178,23 @@ class Scorer:
 _worker: tuple[tuple[str, tuple[str, ...], bool], Scorer] | None = None
 
 
+def _key(task: Task) -> tuple[str, tuple[str, ...], bool]:
+    return (task.bundle.sha256, task.keep, task.with_inputs)
+
+
+def prime(task: Task, model: LoadedModel) -> None:
+    """Make ``model`` (loaded and verified already, e.g. by the driver) this process's scorer
+    for ``task``."""
+    global _worker
+    _worker = (_key(task), Scorer(model, keep=task.keep, with_inputs=task.with_inputs))
+
+
 def scorer_for(task: Task) -> Scorer:
     """The scorer of ``task``'s model in this process, loaded on first use. The one
     per-process slot is deliberate: a worker process (of the pool, or a Spark Python worker,
     which Spark reuses across tasks) must load its model once, not once per fragment."""
     global _worker
-    key = (task.bundle.sha256, task.keep, task.with_inputs)
+    key = _key(task)
     if _worker is None or _worker[0] != key:
         _worker = (key, Scorer(task.bundle.load(), keep=task.keep,
                                with_inputs=task.with_inputs))

@@ -24,7 +24,7 @@ from airlock.registry import LoadedModel, load_model
 from airlock.store import BatchFragmentRecord, DatasetInfo, Store, get_store
 from airlock.tracking import Run, start_run
 
-from ._core import INPUTS, REASON, VERSION, ModelBundle, Task
+from ._core import INPUTS, REASON, VERSION, ModelBundle, Task, prime
 from ._fragments import Fragment, Inputs, list_inputs
 from ._manifest import check_output, clear_output, job_id, manifest
 from ._output import LOG, PROFILES, Output, part_name
@@ -243,6 +243,7 @@ def score(model: str, input: str | os.PathLike[str], output: str | os.PathLike[s
     task = Task(job_id=jid, bundle=bundle, output=out, source_fs=inputs.fs,
                 source_local=inputs.local, keep=keep, batch_size=batch_size,
                 profile=profile_path is not None, log=log_as is not None)
+    prime(task, loaded)  # the driver scores too (local engine): with the model it loaded
     with start_run("batch", name=f"batch {version.ref}") as run:
         return _run(store, run, eng, task, inputs, loaded, workers=workers,
                     max_reject_rate=max_reject_rate, profile_path=profile_path, plog=plog,
