@@ -214,3 +214,18 @@ def test_profile_feeds_monitor_drift_and_log_as_feeds_monitor_endpoint(
     assert res.returncode == 0, res.stderr
     totals = json.loads(res.stdout)["totals"]
     assert totals["requests"] >= 3 and totals["error_rate"] == 0
+
+
+def test_a_terminal_gets_a_progress_bar_and_pipes_get_plain_lines(
+        model: str, inputs: Path, tmp_path: Path, airlock_home: Path) -> None:
+    from .test_cli_contract import _terminal
+
+    code, text = _terminal("batch", "score", model, "-i", str(inputs), "-o",
+                           str(tmp_path / "tty"), home=airlock_home)
+    assert code == 0, text
+    assert "scoring" in text and "rows/s" in text
+    assert "batch: 3/3 fragments" not in text  # the bar, not the plain lines
+    res = cli("batch", "score", model, "-i", str(inputs), "-o", str(tmp_path / "pipe"),
+              home=airlock_home)
+    assert res.returncode == 0, res.stderr
+    assert "batch: 3/3 fragments, 6,000 rows" in res.stderr

@@ -127,6 +127,18 @@ def recorded() -> int:
             "SELECT COUNT(*) FROM batch_fragments WHERE status = 'done'")).scalar() or 0)
 
 
+def only_job() -> str:
+    """The id of the one batch job in the store."""
+    import sqlalchemy as sa
+
+    from airlock.store import get_store
+
+    with get_store().engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM batch_jobs"))]
+    assert len(ids) == 1, ids
+    return str(ids[0])
+
+
 def kill_midway(args: Sequence[str], out: Path, *, env: dict[str, str] | None = None,
                 parts: int = 2, timeout: float = 240) -> int:
     """Start ``airlock`` with ``args``, SIGKILL it (and its workers) once its manifest

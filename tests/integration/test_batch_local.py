@@ -22,6 +22,7 @@ from tests.integration.batch_helpers import (
     assert_exactly_once,
     frame,
     kill_midway,
+    only_job,
     output_files,
     register,
     write_inputs,
@@ -180,6 +181,9 @@ def test_kill_and_resume_scores_every_row_exactly_once(model: str, tmp_path: Pat
             "--keep", "id", "--workers", "2", "--json"]
     killed_at = kill_midway(args, out, parts=2)
     assert killed_at < 10
+    status = airlock.batch.job_status(only_job())  # what `airlock batch status` shows
+    assert status.status == "running" and status.done >= 2 and status.pending > 0
+    assert status.done + status.pending + status.failed == 10
     result = airlock.batch.score(model, tmp_path / "in", out, keep=["id"], workers=2,
                                  resume=True)
     assert result.passed and result.skipped >= 1 and result.done + result.skipped == 10

@@ -34,8 +34,9 @@ def score_command(
     output: str = typer.Option(..., "--output", "-o", help="The output folder (Parquet, one "
                                "file per input file), local or an fsspec URL."),
     engine: str = typer.Option("local", "--engine", help="local | ray | spark"),
-    workers: int | None = typer.Option(None, "--workers", help="Worker processes or "
-                                       "actors (default: every core; Ray: all but one)."),
+    workers: int | None = typer.Option(None, "--workers", help="Workers: processes "
+                                       "(default: one per core), Ray actors (all CPUs but "
+                                       "one) or Spark tasks in flight (every core)."),
     batch_size: int = typer.Option(65536, "--batch-size", help="Rows per scored batch."),
     keep: str | None = typer.Option(None, "--keep", help="Input columns to copy to the "
                                     "output, e.g. id,customer_id."),
