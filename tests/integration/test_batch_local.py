@@ -191,6 +191,24 @@ def test_kill_and_resume_scores_every_row_exactly_once(model: str, tmp_path: Pat
     assert len(list(out.glob("part-*.parquet"))) == 10
 
 
+def test_a_script_without_a_main_guard_still_finishes(model: str, tmp_path: Path) -> None:
+    """spawn runs such a script again in each worker, which then dies starting up: the driver
+    scores everything itself (this hung for good while the task went through spawn's pipe)."""
+    write_inputs(tmp_path / "in", files=4, rows=2000)
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent(f"""
+        import airlock.batch
+        r = airlock.batch.score({model!r}, {str(tmp_path / "in")!r}, {str(tmp_path / "out")!r},
+                                keep=["id"], workers=2)
+        print("PASSED" if r.passed and r.rows == 8000 else "FAILED", r.done, r.skipped)
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0] == "PASSED", proc.stdout
+    assert_exactly_once(tmp_path / "out", 8000)
+
+
 def test_another_model_version_refuses_the_output_unless_overwrite(model: str,
                                                                     tmp_path: Path) -> None:
     write_inputs(tmp_path / "in", files=2, rows=500)

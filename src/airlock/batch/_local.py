@@ -8,7 +8,8 @@ once and loads the model once. A fragment streams in Arrow batches, so memory is
 plus a batch or two per worker, whatever the input's size. Every worker's numeric libraries
 use one thread (the workers are the parallelism). Workers tell the driver how many rows they
 scored through a queue (the progress bar), and die with the driver (Linux:
-``PR_SET_PDEATHSIG``) instead of finishing fragments nobody will record.
+``PR_SET_PDEATHSIG``) instead of finishing fragments nobody will record. When a worker dies
+(out of memory, killed), the driver scores what was left to it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import pickle
 import platform
 import queue
 import signal
+import tempfile
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -29,7 +31,7 @@ from typing import Any
 from ._core import Task
 from ._fragments import Fragment
 from ._result import FragmentOutcome
-from ._worker import Reporter, failed, score_fragment
+from ._worker import Reporter, score_fragment
 
 __all__ = ["LocalEngine"]
 
@@ -47,11 +49,13 @@ def _die_with_parent() -> None:
         pass
 
 
-def _init(task: Task, progress: Any) -> None:
+def _init(task_file: str, progress: Any) -> None:
     global _task, _progress
     _die_with_parent()
-    _task, _progress = task, progress
     os.environ["OMP_NUM_THREADS"] = "1"  # read when the model's libraries load, after this
+    with open(task_file, "rb") as fh:
+        _task = pickle.load(fh)  # written by the driver, for its own workers
+    _progress = progress
 
 
 def _report(n: int) -> None:
@@ -95,12 +99,16 @@ class LocalEngine:
             self._pool(task, list(fragments), report, n)
 
     def _pool(self, task: Task, fragments: list[Fragment], report: Reporter, n: int) -> None:
-        todo = iter(fragments)
+        todo = list(reversed(fragments))
         lock = threading.Lock()
 
         def take() -> Fragment | None:
             with lock:
-                return next(todo, None)
+                return todo.pop() if todo else None
+
+        def give_back(fragment: Fragment) -> None:
+            with lock:
+                todo.append(fragment)
 
         ctx = mp.get_context("spawn")
         progress = ctx.Queue()
@@ -110,35 +118,52 @@ class LocalEngine:
             while (fragment := take()) is not None:
                 mine.put(score_fragment(task, fragment, mine.put))
 
-        started = time.perf_counter()
-        thread = threading.Thread(target=driver_worker, name="airlock-batch-driver",
-                                  daemon=True)
-        with ProcessPoolExecutor(max_workers=n - 1, mp_context=ctx, initializer=_init,
-                                 initargs=(task, progress)) as pool:
+        def start() -> threading.Thread:
+            thread = threading.Thread(target=driver_worker, name="airlock-batch-driver",
+                                      daemon=True)
             thread.start()
-            running: dict[Future[Any], Fragment] = {}
-            while True:
-                while len(running) < n - 1 and (fragment := take()) is not None:
-                    try:
-                        running[pool.submit(_one, fragment)] = fragment
-                    except BrokenProcessPool:  # the driver carries on alone
-                        report.done(failed(fragment, "a worker process died (out of "
-                                           "memory, or killed)", started))
-                if not running and not thread.is_alive():
-                    break
-                finished, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+            return thread
+
+        # The task (model bytes included) goes to the workers in a file, not through the
+        # pipe that starts them: a worker that dies starting up (e.g. a script without an
+        # ``if __name__ == "__main__":`` guard) would block a large write there for good.
+        with tempfile.TemporaryDirectory(prefix="airlock-batch-") as tmp:
+            task_file = os.path.join(tmp, "task.pickle")
+            with open(task_file, "wb") as fh:
+                pickle.dump(task, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            with ProcessPoolExecutor(max_workers=n - 1, mp_context=ctx, initializer=_init,
+                                     initargs=(task_file, progress)) as pool:
+                # the driver starts scoring once the workers are asked to: a process that
+                # cannot start workers (an unguarded script re-run by spawn) fails first
+                thread = threading.Thread()
+                running: dict[Future[Any], Fragment] = {}
+                broken = False
+                while True:
+                    while not broken and len(running) < n - 1 and (f := take()) is not None:
+                        try:
+                            running[pool.submit(_one, f)] = f
+                        except BrokenProcessPool:
+                            broken = True
+                            give_back(f)
+                    if not thread.is_alive() and todo:  # first, or after the pool broke
+                        thread = start()
+                    if not running and not thread.is_alive() and not todo:
+                        break
+                    finished, _ = wait(list(running), timeout=0.2,
+                                       return_when=FIRST_COMPLETED)
+                    _drain(progress, mine, report)
+                    for future in finished:
+                        fragment = running.pop(future)
+                        try:
+                            report.done(future.result())
+                        except BrokenProcessPool:  # a worker died: the driver scores it
+                            broken = True
+                            give_back(fragment)
+                    if not running and thread.is_alive():
+                        thread.join(0.2)
+                if thread.ident is not None:
+                    thread.join()
                 _drain(progress, mine, report)
-                for future in finished:
-                    fragment = running.pop(future)
-                    try:
-                        report.done(future.result())
-                    except BrokenProcessPool:
-                        report.done(failed(fragment, "a worker process died (out of memory, "
-                                           "or killed)", started))
-                if not running and thread.is_alive():
-                    thread.join(0.2)
-            thread.join()
-            _drain(progress, mine, report)
         progress.close()
 
 
