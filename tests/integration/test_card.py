@@ -82,7 +82,8 @@ def evaluation(ref: str, sha: str) -> dict[str, Any]:
                            "support": 5421},
             },
             "disparities": {"demographic_parity_ratio": ci(0.2813, 0.25, 0.31),
-                            "four_fifths_rule": {"passed": False, "ratio": 0.2813}},
+                            "four_fifths_rule": {**ci(0.2813, 0.25, 0.31), "bound": 0.8,
+                                                 "passed": False}},
         }},
         "extras": {}, "baseline": None,
     }
@@ -142,7 +143,7 @@ def test_markdown_card_from_stored_evidence(evidence: dict[str, Any]) -> None:
     assert "| roc_auc | 0.9123 | [0.9051, 0.9188] |" in card
     assert "| education | Bachelors | 2,670 | 0.8801 [0.8702, 0.8899] | 0.7000 |  |" in card
     assert "| Female | 0.0712 [0.0200, 0.1900] | 0.5522 | 5,421 |" in card
-    assert "| four_fifths_rule | 0.2813 | FAILED |" in card
+    assert "| four_fifths_rule | 0.2813 | [0.2500, 0.3100] FAILED |" in card
     # gates, override, alias history
     assert "adult-release" in card and "FAILED" in card
     assert "hotfix approved by risk team" in card

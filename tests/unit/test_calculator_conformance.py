@@ -63,8 +63,8 @@ class Calculator:
 
 
 def _flat(groups: list[dict[str, dict[str, Any]]], prefix: str) -> Flat:
-    return {(prefix, str(g), m, k): v for g, metrics in enumerate(groups)
-            for m, d in metrics.items() for k, v in d.items()}
+    return {(prefix, str(g), m, k): v for g, metrics in enumerate(groups)  # numbers only
+            for m, d in metrics.items() for k, v in d.items() if k != "reason"}
 
 
 def _task_run(task: Callable[[], Any]) -> Callable[[Case, int, int, float], Flat]:

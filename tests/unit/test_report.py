@@ -93,7 +93,8 @@ def binary_evaluation() -> dict[str, Any]:
                 "equalized_odds_difference": ci(0.089, 0.05, 0.12),
                 "equal_opportunity_difference": ci(0.089, 0.05, 0.12),
                 "disparate_impact_ratio": ci(0.2813, 0.25, 0.31),
-                "four_fifths_rule": {"passed": False, "ratio": 0.2813},
+                "four_fifths_rule": {**ci(0.2813, 0.25, 0.31), "bound": 0.8,
+                                                 "passed": False},
             },
         }},
         "extras": _curves(),
@@ -219,6 +220,10 @@ def test_binary_report_has_every_section_with_numbers() -> None:
     assert "Confusion matrix at threshold 0.5000" in out and "11,360" in out
     # fairness: groups, disparities, four-fifths failure
     assert "Female" in out and "demographic_parity_ratio" in out and "four_fifths_rule" in out
+    rule = out[out.index("<td>four_fifths_rule</td>"):]
+    rule = rule[:rule.index("</tr>")]  # the rule in the shape of every disparity, with its bound
+    assert "0.2813" in rule and "[0.2500, 0.3100]" in rule and "FAILED" in rule
+    assert "needs ≥ 0.8" in rule
     assert "10,860" in out
 
 

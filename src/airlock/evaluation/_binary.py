@@ -446,6 +446,10 @@ class BinaryTask:
     def higher_is_better(self, metric: str) -> bool:
         return CATALOGUE.higher_is_better(metric, self.name)
 
+    def undefined_reason(self, metric: str) -> str:
+        """Why ``metric`` can have no value (stored as ``reason`` beside a None)."""
+        return CATALOGUE.undefined_reason(metric, self.name)
+
     def point(self, t: Target, codes: Array, n_groups: int) -> dict[str, Array]:
         """Exact metrics per group, no bootstrap: {metric: (n_groups,) float64}."""
         y, p = check_target(t)
@@ -462,7 +466,8 @@ class BinaryTask:
         if n_boot > 0 and len(y):
             rng = rng_for(seed, "binary", "grouped", str(n_groups))
             samples = self._boot_grouped(y, p, codes, n_groups, point, order, n_boot, rng)
-        return summarise(point, samples, confidence, n_groups)
+        return summarise(point, samples, confidence, n_groups, self.undefined_reason,
+                         np.bincount(codes, minlength=n_groups))
 
     def _boot_grouped(self, y: Array, p: Array, codes: Array, n_groups: int,
                       point: dict[str, Array], order: Array, n_boot: int,
@@ -495,7 +500,8 @@ class BinaryTask:
         if n_boot > 0 and len(y):
             rng = rng_for(seed, "binary", "paired", str(n_groups))
             samples = self._boot_paired(y, (pc, pb), codes, n_groups, pts, orders, n_boot, rng)
-        return summarise_paired(pts[0], pts[1], samples, confidence, n_groups)
+        return summarise_paired(pts[0], pts[1], samples, confidence, n_groups,
+                                self.undefined_reason)
 
     def _boot_paired(self, y: Array, scores: tuple[Array, Array], codes: Array, n_groups: int,
                      pts: list[dict[str, Array]], orders: list[Array], n_boot: int,

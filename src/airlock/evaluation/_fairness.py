@@ -23,8 +23,12 @@ Disparities, over the groups where the rate is defined (Fairlearn's ``MetricFram
   (``fairlearn.metrics.equal_opportunity_difference``);
 - ``disparate_impact_ratio`` = min / max selection rate: the same number as the demographic
   parity ratio, under the name the four-fifths rule uses;
-- ``four_fifths_rule``: passed when min selection rate >= 0.8 x max selection rate (so a
-  model that selects nobody passes, with ratio None).
+- ``four_fifths_rule``: the disparate impact ratio with its CI, in the shape of every
+  disparity, plus the rule's verdict: ``{value, ci_low, ci_high, bound: 0.8, passed}``,
+  passed when min selection rate >= 0.8 x max selection rate. A model that selects nobody
+  passes with ``value`` None and a ``reason``.
+
+A disparity whose value is undefined (None) carries ``reason``, saying why.
 
 Confidence intervals: the counts of the (group x y x prediction) cells of a bootstrap
 resample of the rows are multinomial, so ``n_boot`` draws of ``multinomial(n, counts / n)``
@@ -48,7 +52,8 @@ from ._bootstrap import as_float, percentile_ci, resample_counts, rng_for
 from ._catalogue import CATALOGUE
 from ._types import MetricCI, Target
 
-__all__ = ["DISPARITIES", "GROUP_METRICS", "fairness_binary", "intersect"]
+__all__ = ["DISPARITIES", "FOUR_FIFTHS", "FOUR_FIFTHS_RULE", "GROUP_METRICS",
+           "fairness_binary", "four_fifths", "intersect"]
 
 Array = np.ndarray[Any, Any]
 
@@ -86,12 +91,13 @@ def fairness_binary(t: Target, threshold: float, codes: Array, n_groups: int,
         for i, g in enumerate(present)
     }
     disparities: dict[str, Any] = {
-        name: _metric_ci(point[name], low[name], high[name]) for name in DISPARITIES
+        name: _metric_ci(point[name], low[name], high[name],
+                         CATALOGUE.undefined_reason(name, "binary") if len(present)
+                         else "no group has rows")
+        for name in DISPARITIES
     }
-    sel = rates["selection_rate"]
-    passed = bool(len(sel) == 0 or sel.min() >= FOUR_FIFTHS * sel.max())
-    disparities["four_fifths_rule"] = {"passed": passed,
-                                       "ratio": as_float(point["disparate_impact_ratio"])}
+    disparities[FOUR_FIFTHS_RULE] = four_fifths(disparities["disparate_impact_ratio"],
+                                                rates["selection_rate"])
     by_group_ci = {
         group_labels[g]: {m: {"ci_low": as_float(low[f"group:{m}"][i]),
                               "ci_high": as_float(high[f"group:{m}"][i])}
@@ -175,5 +181,17 @@ def _bootstrap(cm: Array, n_boot: int, rng: np.random.Generator,
     return low, high
 
 
-def _metric_ci(value: Array, low: Array, high: Array) -> MetricCI:
-    return {"value": as_float(value), "ci_low": as_float(low), "ci_high": as_float(high)}
+def four_fifths(ratio: MetricCI, selection_rates: Array) -> dict[str, Any]:
+    """The four-fifths rule: the disparate impact ratio's figure with the bound and verdict
+    (nobody selected, or no group: passed, with the ratio's reason)."""
+    sel = selection_rates[~np.isnan(selection_rates)]
+    passed = bool(len(sel) == 0 or sel.min() >= FOUR_FIFTHS * sel.max())
+    return {**ratio, "bound": FOUR_FIFTHS, "passed": passed}
+
+
+def _metric_ci(value: Array, low: Array, high: Array, reason: str) -> MetricCI:
+    out: dict[str, Any] = {"value": as_float(value), "ci_low": as_float(low),
+                           "ci_high": as_float(high)}
+    if out["value"] is None:
+        out["reason"] = reason
+    return out

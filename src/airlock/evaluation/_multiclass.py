@@ -223,6 +223,10 @@ class MulticlassTask:
     def higher_is_better(self, metric: str) -> bool:
         return CATALOGUE.higher_is_better(metric, self.name)
 
+    def undefined_reason(self, metric: str) -> str:
+        """Why ``metric`` can have no value (stored as ``reason`` beside a None)."""
+        return CATALOGUE.undefined_reason(metric, self.name)
+
     def grouped(self, t: Target, codes: Arr, n_groups: int, *, n_boot: int, seed: int,
                 confidence: float) -> list[dict[str, MetricCI]]:
         rows = _rows(t)
@@ -232,7 +236,7 @@ class MulticlassTask:
         samples: dict[str, Arr] = {}
         if n_boot > 0 and len(rows.y):
             samples = self._samples(rows, codes, n_groups, n_boot, seed)
-        return summarise(points, samples, confidence, n_groups)
+        return summarise(points, samples, confidence, n_groups, self.undefined_reason)
 
     def _samples(self, rows: _Rows, codes: Arr, n_groups: int, n_boot: int,
                  seed: int) -> dict[str, Arr]:
@@ -266,7 +270,7 @@ class MulticlassTask:
         if n_boot > 0 and len(rc.y):
             samples_c, samples_b = self._paired_samples(rc, rb, codes, n_groups, n_boot, seed)
         return summarise_paired(points_c, points_b, deltas(samples_c, samples_b), confidence,
-                                n_groups)
+                                n_groups, self.undefined_reason)
 
     def _paired_samples(self, rc: _Rows, rb: _Rows, codes: Arr, n_groups: int, n_boot: int,
                         seed: int) -> tuple[dict[str, Arr], dict[str, Arr]]:

@@ -189,9 +189,11 @@ def _disparity_rows(disparities: Mapping[str, Any]) -> tuple[list[list[Any]], li
     rows: list[list[Any]] = []
     classes: list[str] = []
     for name, d in disparities.items():
-        if isinstance(d, Mapping) and "passed" in d:
-            rows.append([name, d.get("ratio", d.get("value")), "",
-                         badge(bool(d.get("passed")))])
+        if isinstance(d, Mapping) and "passed" in d:  # a rule: the figure, bound and verdict
+            bound = d.get("bound")
+            rule = Html(badge(bool(d.get("passed"))) +
+                        (esc(f" (needs ≥ {short(bound)})") if bound is not None else ""))
+            rows.append([name, d.get("value", d.get("ratio")), Html(esc(fmt_ci(d))), rule])
             classes.append("" if d.get("passed") else "bad")
         else:
             rows.append([name, parts(d)[0], Html(esc(fmt_ci(d))), ""])

@@ -155,6 +155,10 @@ class RankingTask:
     def higher_is_better(self, metric: str) -> bool:
         return CATALOGUE.higher_is_better(metric, self.name)
 
+    def undefined_reason(self, metric: str) -> str:
+        """Why ``metric`` can have no value (stored as ``reason`` beside a None)."""
+        return CATALOGUE.undefined_reason(metric, self.name)
+
     def _from_sums(self, s: Arr) -> dict[str, Arr]:
         n, s_ndcg, s_rr, n_rel, s_recall = (s[..., i] for i in range(5))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -191,7 +195,7 @@ class RankingTask:
         if n_boot > 0 and len(qcodes):
             sums = poisson_group_sums(rng_for(seed, self.name), cols, qcodes, n_groups, n_boot)
             samples = self._from_sums(sums)
-        return summarise(points, samples, confidence, n_groups)
+        return summarise(points, samples, confidence, n_groups, self.undefined_reason)
 
     def paired(self, cand: Target, base: Target, codes: Arr, n_groups: int, *, n_boot: int,
                seed: int, confidence: float) -> list[dict[str, Delta]]:
@@ -213,7 +217,7 @@ class RankingTask:
                                       n_boot)
             samples_c, samples_b = self._from_sums(sums[..., :5]), self._from_sums(sums[..., 5:])
         return summarise_paired(points_c, points_b, deltas(samples_c, samples_b), confidence,
-                                n_groups)
+                                n_groups, self.undefined_reason)
 
     def extras(self, t: Target) -> dict[str, Any]:
         """Query counts: total, and without any relevant row (left out of recall@k)."""

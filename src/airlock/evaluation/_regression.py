@@ -115,6 +115,10 @@ class RegressionTask:
     def higher_is_better(self, metric: str) -> bool:
         return CATALOGUE.higher_is_better(metric, self.name)
 
+    def undefined_reason(self, metric: str) -> str:
+        """Why ``metric`` can have no value (stored as ``reason`` beside a None)."""
+        return CATALOGUE.undefined_reason(metric, self.name)
+
     def grouped(self, t: Target, codes: Arr, n_groups: int, *, n_boot: int, seed: int,
                 confidence: float) -> list[dict[str, MetricCI]]:
         y, pred = _arrays(t)
@@ -126,7 +130,7 @@ class RegressionTask:
             sums = poisson_group_sums(rng_for(seed, self.name), np.column_stack(columns),
                                       codes, n_groups, n_boot)
             samples = _from_sums(sums)
-        return summarise(points, samples, confidence, n_groups)
+        return summarise(points, samples, confidence, n_groups, self.undefined_reason)
 
     def paired(self, cand: Target, base: Target, codes: Arr, n_groups: int, *, n_boot: int,
                seed: int, confidence: float) -> list[dict[str, Delta]]:
@@ -148,7 +152,7 @@ class RegressionTask:
             samples_c = _from_sums(sums[..., :6])
             samples_b = _from_sums(np.concatenate([sums[..., :3], sums[..., 6:]], axis=-1))
         return summarise_paired(points_c, points_b, deltas(samples_c, samples_b), confidence,
-                                n_groups)
+                                n_groups, self.undefined_reason)
 
     def extras(self, t: Target) -> dict[str, Any]:
         """Residual (y - pred) quantiles and a 20-bin histogram over their full range."""

@@ -68,7 +68,10 @@ def _generic_fairness(calc: TaskCalculator, t: Target, codes: np.ndarray[Any, An
     for metric in calc.metric_names():
         values = [float(x) for v in by_group.values() if (x := v.get(metric)) is not None]
         gap = max(values) - min(values) if values else None
-        disparities[f"{metric}_difference"] = {"value": gap, "ci_low": None, "ci_high": None}
+        figure: MetricCI = {"value": gap, "ci_low": None, "ci_high": None}
+        if gap is None:
+            figure["reason"] = f"{metric} is undefined for every group"
+        disparities[f"{metric}_difference"] = figure
     return {"by_group": by_group, "disparities": disparities}
 
 

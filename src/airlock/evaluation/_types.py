@@ -6,7 +6,9 @@ stored evaluation is JSON as it stands:
 
     {"value": 0.91, "ci_low": 0.90, "ci_high": 0.92}
 
-NaN (a metric undefined on a group, e.g. recall with no positives) is stored as None.
+NaN (a metric undefined on a group, e.g. recall with no positives) is stored as None, with
+a ``"reason"`` beside it saying why: ``{"value": None, "ci_low": None, "ci_high": None,
+"reason": "no positive rows"}``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 
 __all__ = ["Delta", "MetricCI", "Target", "TaskCalculator"]
 
-MetricCI = dict[str, float | None]  # {"value", "ci_low", "ci_high"}
+#: {"value", "ci_low", "ci_high"}, and "reason" (text) when the value is None
+MetricCI = dict[str, Any]
 # {"candidate", "baseline", "delta", "ci_low", "ci_high", "p_value"}
 Delta = dict[str, float | None]
 

@@ -16,7 +16,7 @@ from typing import Any
 from airlock.errors import NotFound, UsageError
 from airlock.evaluation import metric_names, primary_metric, significant_regression
 from airlock.registry import resolve
-from airlock.report import Html, esc, facts, fmt, fmt_ci, fmt_p, num, page, parts, table
+from airlock.report import Html, esc, facts, fmt, fmt_ci, fmt_p, num, page, parts, short, table
 from airlock.store import EventRecord, RunRecord, VersionRecord, get_store
 
 __all__ = ["model_card"]
@@ -272,8 +272,11 @@ def _fairness_section(e: Mapping[str, Any]) -> Section:
             for g, m in groups.items()], caption=f"Groups of {feature}"))
         rows = []
         for name, d in (result.get("disparities") or {}).items():
-            if isinstance(d, Mapping) and "passed" in d:
-                rows.append([name, d.get("ratio"), "passed" if d.get("passed") else "FAILED"])
+            if isinstance(d, Mapping) and "passed" in d:  # a rule: figure, CI and verdict
+                verdict = "passed" if d.get("passed") else "FAILED"
+                ci = fmt_ci(d)
+                rows.append([name, d.get("value", d.get("ratio")),
+                             verdict if ci == "—" else f"{ci} {verdict}"])
             else:
                 rows.append([name, parts(d)[0], fmt_ci(d)])
         if rows:
@@ -380,7 +383,8 @@ def _fairness_limitations(e: Mapping[str, Any]) -> list[str]:
         for name, d in (result.get("disparities") or {}).items():
             if isinstance(d, Mapping) and d.get("passed") is False:
                 out.append(f"Four-fifths rule failed on {feature}: the selection-rate ratio "
-                           f"{fmt(d.get('ratio'))} is below 0.8.")
+                           f"{fmt(d.get('value', d.get('ratio')))} is below "
+                           f"{short(d.get('bound', 0.8))}.")
             elif isinstance(d, Mapping) and (w := _wide(d)):
                 out.append(f"Disparity {name} on {feature} is uncertain: CI {fmt_ci(d)} "
                            f"(width {fmt(w)}).")
