@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,14 +145,18 @@ def evaluate(model: str | LoadedModel, data: Any, *, target: str,
                                  *(c for cols in needed_cols.values() for c in cols)]))
     table = read_table(data, wanted if lm.input_columns else None)
     require_columns(table, needed_cols)
-    outputs = lm.predict_arrow(table)
-    task = cfg.task or detect_task(outputs, table.column(cfg.target))
-    if pol is not None:
-        pol.check_applicable(task=task, columns=set(table.column_names),
-                             slices=list(cfg.slices), sensitive=sensitive,
-                             has_baseline=base is not None)
-    result = _compute(lm, base, table, outputs, task, cfg, sensitive)
-    result["dataset"] = _dataset(data, table)
+    # the data's fingerprint is hashed (GIL released) while the model scores and the
+    # metrics are computed; a failure of either is raised once both have stopped
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="airlock-fingerprint") as pool:
+        dataset = pool.submit(_dataset, data, table)
+        outputs = lm.predict_arrow(table)
+        task = cfg.task or detect_task(outputs, table.column(cfg.target))
+        if pol is not None:
+            pol.check_applicable(task=task, columns=set(table.column_names),
+                                 slices=list(cfg.slices), sensitive=sensitive,
+                                 has_baseline=base is not None)
+        result = _compute(lm, base, table, outputs, task, cfg, sensitive)
+        result["dataset"] = dataset.result()
     result = {"id": _eval_id(result), **result}
     evaluation = Evaluation(result["id"], result)
     if store:
@@ -207,9 +212,11 @@ def _model_info(lm: LoadedModel) -> dict[str, Any]:
 
 def _dataset(data: Any, table: pa.Table) -> dict[str, Any]:
     """The fingerprint of the data as the caller has it (the file's bytes, or the whole
-    table), so a contract validation of the same data finds the same digest."""
-    info = fingerprint(data, name=Path(data).name if isinstance(data, str | Path)
-                       else "evaluation-data")
+    table: ``table`` is the caller's table as Arrow, so it is not converted again), so a
+    contract validation of the same data finds the same digest."""
+    path = isinstance(data, str | Path)
+    info = fingerprint(data if path else table,
+                       name=Path(data).name if path else "evaluation-data")
     return {"name": info.name, "digest": info.digest, "rows": table.num_rows,
             "schema": {f.name: str(f.type) for f in table.schema}}
 

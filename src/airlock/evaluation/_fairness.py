@@ -47,7 +47,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInput
-from ._binary import check_codes, check_target, confusion_counts, count_metrics
+from ._binary import (
+    check_codes,
+    check_target,
+    confusion_counts,
+    count_metrics,
+    predicted,
+)
 from ._bootstrap import as_float, percentile_ci, resample_counts, rng_for
 from ._catalogue import CATALOGUE
 from ._types import MetricCI, Target
@@ -68,12 +74,11 @@ def fairness_binary(t: Target, threshold: float, codes: Array, n_groups: int,
                     group_labels: list[str], *, n_boot: int = 1000, seed: int = 0,
                     confidence: float = 0.95) -> dict[str, Any]:
     """Per-group rates and disparities of one sensitive column (module docstring)."""
-    y, p = check_target(t)
+    y, _ = check_target(t)
     codes = check_codes(codes, len(y), n_groups)
     if len(group_labels) != n_groups:
         raise InvalidInput(f"{len(group_labels)} group labels for {n_groups} groups")
-    yhat = (p >= threshold).astype(np.int64)
-    cm = confusion_counts(y, yhat, codes, n_groups)
+    cm = confusion_counts(y, predicted(t, threshold), codes, n_groups)
     present = np.flatnonzero(cm.sum(axis=(1, 2)) > 0)
     cm = cm[present]
     rates = _rates(cm)
