@@ -5,7 +5,9 @@ direction, description) is the one list of metrics, read by the calculators, the
 the reports; another evaluation builds its own catalogue for ``gates.load_policy``.
 ``render_report`` renders the evaluation page from a stored result (results never import it);
 ``higher_is_better``, ``primary_metric``, ``metric_names`` and ``significant_regression``
-say what a result's metrics mean for a reader (the model card uses them too).
+say what a result's metrics mean for a reader (the model card uses them too);
+``slice_gates``, ``slice_support`` and ``slice_note`` say which slices a gate decision
+gated, with the ``min_support`` it used.
 
 The bootstrap engine is public, so every evaluation in airlock resamples the same way:
 
@@ -25,11 +27,12 @@ from ._bootstrap import paired_p_value, percentile_ci, ratio_ci, resample_counts
 from ._catalogue import CATALOGUE as METRIC_CATALOGUE
 from ._catalogue import MetricCatalogue, MetricInfo
 from ._evaluate import EvalConfig, Evaluation, evaluate, get_evaluation
+from ._gating import SliceGate, slice_gates, slice_note, slice_support
 from ._meaning import higher_is_better, metric_names, primary_metric, significant_regression
 from ._page import render_report
 
 __all__ = ["BOOTSTRAP_CHUNK_ELEMENTS", "METRIC_CATALOGUE", "EvalConfig", "Evaluation",
-           "MetricCatalogue", "MetricInfo", "evaluate", "get_evaluation",
+           "MetricCatalogue", "MetricInfo", "SliceGate", "evaluate", "get_evaluation",
            "higher_is_better", "metric_names", "paired_p_value", "percentile_ci",
            "primary_metric", "ratio_ci", "render_report", "resample_counts", "rng_for",
-           "significant_regression"]
+           "significant_regression", "slice_gates", "slice_note", "slice_support"]
