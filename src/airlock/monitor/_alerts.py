@@ -41,7 +41,7 @@ from ._logscan import (
 )
 from ._metrics import performance
 from ._notify import LogNotifier, Notification, NotificationFailed, Notifier, WebhookNotifier
-from ._result import DriftResult
+from ._result import DriftResult, put_figure
 from ._rules import AlertRules, load_rules
 
 __all__ = ["AlertRun", "RuleOutcome", "default_state_path", "evaluate_rules", "run_alerts"]
@@ -66,12 +66,27 @@ class RuleOutcome:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        v = self.value
-        return {"rule": self.rule, "kind": self.kind, "endpoint": self.endpoint,
-                "value": None if v is None or v != v or v in (float("inf"), float("-inf"))
-                else v, "threshold": self.threshold, "breached": self.breached,
-                "firing": self.firing, "change": self.change, "since": self.since,
-                "details": self.details}
+        """JSON-ready; a value that is missing or not finite is None with ``value_reason``."""
+        out: dict[str, Any] = {"rule": self.rule, "kind": self.kind,
+                               "endpoint": self.endpoint}
+        put_figure(out, "value", self.value, self._why())
+        out.update({"threshold": self.threshold, "breached": self.breached,
+                    "firing": self.firing, "change": self.change, "since": self.since,
+                    "details": self.details})
+        return out
+
+    def _why(self) -> str:
+        """Why the value is missing or infinite (from what was read)."""
+        d = self.details
+        if self.kind == "freshness":
+            return "infinite: no row has been logged yet"
+        if "requests" in d:
+            return f"too few requests in the window ({d['requests']})"
+        if "labelled" in d:
+            return f"too few labelled requests in the window ({d['labelled']})"
+        if d.get("rows") == 0:
+            return "no logged rows in the window"
+        return "not computed" if self.value is None else "infinite"
 
 
 @dataclass(frozen=True)
