@@ -206,3 +206,6 @@ def test_terminal_summary_shows_every_failed_or_flagged_check_at_80_columns(
                    "rule 3 (min support 20)" in text
     assert f"--json, or the HTML report {report}" in text
     assert report.exists()
+    # slices in their natural order (issue 12 item 16), not as text (12th, 1st-4th, 9th)
+    shown = [text.index(f"FLAG slice education = {v}:") for v in ("1st-4th", "9th", "12th")]
+    assert shown == sorted(shown)

@@ -142,3 +142,46 @@ def test_evaluate_reads_parquet_and_csv_paths(models: dict[str, Any], adult: Any
     assert a.result["dataset"]["digest"] != b.result["dataset"]["digest"]  # file bytes
     assert np.isclose(a.result["overall"]["accuracy"]["value"],
                       b.result["overall"]["accuracy"]["value"])
+
+
+def test_slices_in_their_natural_order_everywhere(models: dict[str, Any], adult: Any) -> None:
+    """Issue 12 item 16: slices sorted as text read ``40-55, 55+, <40``; the JSON, the
+    evaluation page and the model card now list them as ``<40, 40-55, 55+``."""
+    from airlock.evaluation import render_report
+    from airlock.evidence import model_card
+
+    _, test = adult
+    bands = test.with_columns(age_band=pl.when(pl.col("age") < 40).then(pl.lit("<40"))
+                              .when(pl.col("age") < 55).then(pl.lit("40-55"))
+                              .otherwise(pl.lit("55+")))
+    ref = models["logistic"][0]
+    out = airlock.evaluate(ref, bands, target="income", slices=["age_band"],
+                           sensitive=["age_band"], bootstrap=0).result
+    order = ["<40", "40-55", "55+"]
+    assert list(out["slices"]["age_band"]) == order
+    assert list(out["fairness"]["age_band"]["by_group"]) == order
+    html = render_report(out)
+    section = html[html.index('id="slices"'):html.index('id="fairness"')]
+    cells = [f"<td>{v.replace('<', '&lt;')}</td>" for v in order]
+    assert [section.index(c) for c in cells] == sorted(section.index(c) for c in cells)
+    card = model_card(ref)
+    rows = [card.index(f"| age_band | {v.replace('<', '&lt;')} |") for v in order]
+    assert rows == sorted(rows)
+
+
+def test_an_integer_target_is_coded_as_numbers(adult: Any) -> None:
+    """A 0/1 integer target is matched to the classes by value (no text per row), with the
+    same numbers as the text path, and a value that is not a class is still named."""
+    train, test = adult
+    y = (train["income"] == ">50K").cast(pl.Int64).to_numpy()
+    X = train.select(NUMERIC).to_pandas()
+    ref = airlock.register_model("adult-01", LogisticRegression(max_iter=300).fit(X, y),
+                                 input_example=X.head(3)).ref
+    ints = test.with_columns((pl.col("income") == ">50K").cast(pl.Int64).alias("y"))
+    a = airlock.evaluate(ref, ints.with_columns(pl.col("y").cast(pl.String)), target="y",
+                         bootstrap=0, store=False).result
+    b = airlock.evaluate(ref, ints, target="y", bootstrap=0, store=False).result
+    assert a["overall"] == b["overall"]
+    with pytest.raises(InvalidInput, match="target value '2' is not among the model's"):
+        airlock.evaluate(ref, ints.with_columns(pl.lit(2).alias("y")), target="y",
+                         bootstrap=0, store=False)
