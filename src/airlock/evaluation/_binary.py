@@ -102,7 +102,7 @@ CURVE_POINTS = 200
 # ---------------------------------------------------------------------------- point metrics
 
 def check_target(t: Target) -> tuple[Array, Array]:
-    """y as int64 0/1 and the score as float64, validated (one clear error otherwise); once
+    """y as int8 0/1 and the score as float64, validated (one clear error otherwise); once
     per Target (every section of an evaluation reads the same arrays, never writes them)."""
     return t.cached("binary:checked", lambda: _check_target(t))
 
@@ -119,7 +119,7 @@ def _check_target(t: Target) -> tuple[Array, Array]:
         raise InvalidInput("binary labels must be 0 or 1")
     if p.size and not (np.isfinite(p).all() and p.min() >= 0.0 and p.max() <= 1.0):
         raise InvalidInput("scores must be finite probabilities in [0, 1]")
-    return y.astype(np.int64), p
+    return y.astype(np.int8), p  # 0/1: one byte a row, cheap to gather
 
 
 def ece_bin_ids(p: Array, n_bins: int) -> Array:
@@ -215,27 +215,31 @@ def _rank_of_runs(tp: Array, fp: Array) -> tuple[Array, Array]:
     if len(tp) == 0:
         return np.full(1, np.nan), np.full(1, np.nan)
     pos, neg = tp[-1], fp[-1]
-    tp_prev = np.empty_like(tp)
-    tp_prev[0] = 0.0
-    tp_prev[1:] = tp[:-1]
+    tp_step = np.diff(tp, prepend=0.0)
     fp_step = np.diff(fp, prepend=0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        area = float(np.dot(fp_step, tp + tp_prev))  # integers: exact in any order
+        # trapezoids: sum of fp_step * (tp + tp_prev), tp + tp_prev = 2 tp - tp_step;
+        # integers below 2**53, so exact in any order
+        area = 2.0 * float(np.dot(fp_step, tp)) - float(np.dot(fp_step, tp_step))
         auc = area / 2.0 / (pos * neg)
-        ap = np.dot(tp - tp_prev, tp / (tp + fp)) / pos
+        seen = tp + fp
+        np.divide(tp, seen, out=seen)  # precision at each run end
+        ap = np.dot(tp_step, seen) / pos
     return np.array([auc]), np.array([ap])
 
 
 def rank_metrics(p: Array, y: Array, codes: Array, n_groups: int,
                  order: Array | None = None,
-                 runs: tuple[Array, Array] | None = None) -> tuple[Array, Array]:
+                 runs: tuple[Array, Array] | None = None,
+                 sorted_codes: Array | None = None) -> tuple[Array, Array]:
     """ROC AUC and average precision of every group, from one pass over sorted rows.
 
     ``order`` lists the rows so that each group is contiguous and sorted by descending
     score (:func:`score_order`). At the end of each run of tied scores the cumulative
     (tp, fp) of the group give one ROC/PR point: AUC is the trapezoid sum (exact integers
     until the final division), AP the step sum of scikit-learn. With one group, ``runs``
-    (its :func:`descending_runs`) may be given instead of being recomputed.
+    (its :func:`descending_runs`) may be given instead of being recomputed; with several,
+    ``sorted_codes`` (``codes[order]``) when the caller knows it without a gather.
     """
     if n_groups == 1 and runs is not None:
         return _rank_of_runs(*runs)
@@ -253,7 +257,7 @@ def rank_metrics(p: Array, y: Array, codes: Array, n_groups: int,
     last = np.empty(n, dtype=bool)  # the last row of a run of tied scores (within a group)
     np.not_equal(s[1:], s[:-1], out=last[:-1])
     last[-1] = True
-    c = codes[order]
+    c = codes[order] if sorted_codes is None else sorted_codes
     new_group = np.empty(n, dtype=bool)
     new_group[0] = True
     np.not_equal(c[1:], c[:-1], out=new_group[1:])
@@ -309,10 +313,13 @@ def _group_sums(codes: Array, n_groups: int, weights: Array | None = None) -> Ar
 
 def point_metrics(y: Array, p: Array, codes: Array, n_groups: int, threshold: float,
                   ece_bins: int, order: Array | None = None, *, rows: RowStats | None = None,
-                  runs: tuple[Array, Array] | None = None) -> dict[str, Array]:
+                  runs: tuple[Array, Array] | None = None,
+                  sizes: Array | None = None) -> dict[str, Array]:
     """Every metric of every group, exactly: {metric: (n_groups,) float64}. ``rows`` (the
     per-row predictions, losses and ECE bins) and, with one group, ``runs``
-    (:func:`descending_runs`) are what an evaluation computed once for all its groups."""
+    (:func:`descending_runs`) are what an evaluation computed once for all its groups;
+    ``sizes`` (rows per group) says that ``order`` is :func:`score_order`'s (groups in
+    ascending code order), so the groups along it need no gather."""
     r = rows if rows is not None else RowStats.of(y, p, threshold, ece_bins)
     if n_groups == 1:
         key = y * 2 + r.yhat
@@ -323,8 +330,10 @@ def point_metrics(y: Array, p: Array, codes: Array, n_groups: int, threshold: fl
     cm = np.bincount(key, minlength=4 * n_groups).reshape(n_groups, 2, 2).astype(np.float64)
     out = count_metrics(cm[:, 1, 1], cm[:, 0, 1], cm[:, 1, 0], cm[:, 0, 0])
     del out["tpr"], out["fpr"]
-    out["roc_auc"], out["pr_auc"] = rank_metrics(p, y, codes, n_groups, order, runs)
-    size = _group_sums(codes, n_groups)
+    along = None if sizes is None or n_groups == 1 else np.repeat(
+        np.arange(n_groups, dtype=np.int64), sizes)
+    out["roc_auc"], out["pr_auc"] = rank_metrics(p, y, codes, n_groups, order, runs, along)
+    size = _group_sums(codes, n_groups) if sizes is None else sizes.astype(np.float64)
     gap = (np.bincount(cell, weights=p, minlength=n_groups * ece_bins)
            - np.bincount(cell, weights=y, minlength=n_groups * ece_bins))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -542,9 +551,11 @@ class BinaryTask:
 
     def _point(self, t: Target, codes: Array, n_groups: int,
                order: Array) -> dict[str, Array]:
+        """``order``: :func:`score_order` of ``codes``."""
         y, p = check_target(t)
         return point_metrics(y, p, codes, n_groups, self.threshold, self.ece_bins, order,
-                             rows=self.rows(t), runs=self.runs(t) if n_groups == 1 else None)
+                             rows=self.rows(t), runs=self.runs(t) if n_groups == 1 else None,
+                             sizes=np.bincount(codes, minlength=n_groups))
 
     def point(self, t: Target, codes: Array, n_groups: int) -> dict[str, Array]:
         """Exact metrics per group, no bootstrap: {metric: (n_groups,) float64}."""
