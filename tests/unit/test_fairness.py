@@ -173,6 +173,9 @@ def test_undefined_rates_are_none_and_skipped_by_the_disparities() -> None:
     res = fairness_binary(Target(y=y, pred=p), 0.5, codes, 2, ["a", "b"], n_boot=0)
     a = res["by_group"]["a"]
     assert a["tpr"] is None and a["precision"] is None  # no positives, nothing predicted
+    assert a["tpr_reason"] == "no positive rows"  # a None says why (issue 12 item 13)
+    assert a["precision_reason"] == "no row is predicted positive"
+    assert "fpr_reason" not in a and "tpr_reason" not in res["by_group"]["b"]
     d = res["disparities"]
     assert d["equal_opportunity_difference"]["value"] == 0.0  # one group with a TPR
     assert d["equalized_odds_difference"]["value"] == 0.5  # FPR 0 in a, 0.5 in b

@@ -89,3 +89,12 @@ def test_label_drift_tells_stable_from_not_computed() -> None:
     assert "stable" in cells[1] and "—" not in cells[1]
     assert "no labelled request in this window" in cells[2]
     json.dumps(_report().to_dict(), allow_nan=False)
+
+
+def test_an_infinite_statistic_says_why_in_the_report() -> None:
+    ref = pl.DataFrame({"k": ["a", "b", "c"] * 20})
+    cur = pl.DataFrame({"k": ["a", "d", "e"] * 20})
+    html = render_drift_report(DriftMonitor().fit(ref).score(cur))
+    table = html[html.index('id="statistics"'):html.index('id="distributions"')]
+    assert "∞<small>infinite: the reference has no rows in categories &#x27;d&#x27;, " \
+           "&#x27;e&#x27;</small>" in table  # the JSON's statistic_reason, escaped

@@ -90,11 +90,8 @@ def fairness_binary(t: Target, threshold: float, codes: Array, n_groups: int,
         low = high = {name: np.asarray(np.nan) for name in DISPARITIES}
         nan = np.full(len(present), np.nan)
         low.update({f"group:{m}": nan for m in GROUP_METRICS})
-    by_group = {
-        group_labels[g]: {**{m: as_float(rates[m][i]) for m in GROUP_METRICS},
-                          "support": int(cm[i].sum())}
-        for i, g in enumerate(present)
-    }
+    by_group = {group_labels[g]: _group_rates(rates, i, int(cm[i].sum()))
+                for i, g in enumerate(present)}
     disparities: dict[str, Any] = {
         name: _metric_ci(point[name], low[name], high[name],
                          CATALOGUE.undefined_reason(name, "binary") if len(present)
@@ -110,6 +107,22 @@ def fairness_binary(t: Target, threshold: float, codes: Array, n_groups: int,
         for i, g in enumerate(present)
     }
     return {"by_group": by_group, "by_group_ci": by_group_ci, "disparities": disparities}
+
+
+#: why a group's rate is None (its denominator is 0)
+RATE_UNDEFINED = {"tpr": "no positive rows", "fpr": "no negative rows",
+                  "precision": "no row is predicted positive"}
+
+
+def _group_rates(rates: dict[str, Array], i: int, support: int) -> dict[str, Any]:
+    """One group's rates; an undefined one is None with ``<rate>_reason`` beside it."""
+    out: dict[str, Any] = {}
+    for m in GROUP_METRICS:
+        out[m] = as_float(rates[m][i])
+        if out[m] is None:
+            out[f"{m}_reason"] = RATE_UNDEFINED.get(m, "undefined for this group")
+    out["support"] = support
+    return out
 
 
 def intersect(codes_a: Array, labels_a: list[str], codes_b: Array,

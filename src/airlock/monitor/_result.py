@@ -92,8 +92,8 @@ class ColumnDrift:
     def severity(self) -> float:
         return severity(self.method, self.statistic, self.p_value, self.threshold)
 
-    def _why(self, value: float | None) -> str:
-        """Why a statistic is missing (None) or infinite."""
+    def why_missing(self, value: float | None) -> str:
+        """Why a statistic is missing (None) or not finite (the ``_reason`` of the JSON)."""
         if value is None:
             return self.note or "not computed"
         new = self.new_categories
@@ -108,9 +108,9 @@ class ColumnDrift:
         ``<name>_reason`` beside it (``"statistic": None, "statistic_reason": ...``)."""
         statistics: dict[str, Any] = {}
         for k, v in self.statistics.items():
-            put_figure(statistics, k, v, self._why(v))
+            put_figure(statistics, k, v, self.why_missing(v))
         out: dict[str, Any] = {"kind": self.kind, "method": self.method}
-        put_figure(out, "statistic", self.statistic, self._why(self.statistic))
+        put_figure(out, "statistic", self.statistic, self.why_missing(self.statistic))
         put_figure(out, "p_value", self.p_value,
                    "not computed" if self.method in P_VALUE_METHODS
                    else f"{self.method} is a distance: it has no p-value")
