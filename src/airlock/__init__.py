@@ -20,6 +20,8 @@ _LAZY: dict[str, str] = {
     "Run": "airlock.tracking",
     "get_run": "airlock._api",
     "search_runs": "airlock._api",
+    "get_metric_history": "airlock._api",
+    "download_artifacts": "airlock._api",
     # registry
     "register_model": "airlock.registry",
     "load_model": "airlock.registry",
@@ -72,7 +74,15 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", "errors", *sorted(_LAZY)]
 
 if TYPE_CHECKING:
-    from airlock._api import alias_history, get_run, list_events, search_runs, verify_events
+    from airlock._api import (
+        alias_history,
+        download_artifacts,
+        get_metric_history,
+        get_run,
+        list_events,
+        search_runs,
+        verify_events,
+    )
     from airlock.contracts import Contract, ContractResult
     from airlock.data import fingerprint
     from airlock.evaluation import Evaluation, evaluate, get_evaluation, render_report

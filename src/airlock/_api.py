@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
-from airlock.store import EventRecord, RunRecord, VerifyResult, get_store, parse_filter
+from pathlib import Path
+
+from airlock.store import (
+    EventRecord,
+    MetricPoint,
+    RunRecord,
+    VerifyResult,
+    get_store,
+    parse_filter,
+)
 from airlock.store import parse_order_by as _parse_order_by
 
-__all__ = ["alias_history", "get_run", "list_events", "search_runs", "verify_events"]
+__all__ = ["alias_history", "download_artifacts", "get_metric_history", "get_run",
+           "list_events", "search_runs", "verify_events"]
 
 
 def get_run(run_id: str) -> RunRecord:
     return get_store().runs.get(run_id)
+
+
+def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
+    """Every logged point of metric ``key`` of run ``run_id``, by step then time."""
+    return get_store().runs.metric_history(run_id, key)
+
+
+def download_artifacts(run_id: str, dest: str | Path) -> list[Path]:
+    """Copy every artifact of run ``run_id`` into the folder ``dest`` (created if needed),
+    each verified against the sha256 recorded when it was logged; returns the files."""
+    from airlock.errors import IntegrityError
+
+    run = get_run(run_id)
+    folder = Path(dest)
+    root = folder.resolve()
+    for a in run.artifacts:  # a recorded path never leaves the folder (an edited database)
+        if not (root / a.path).resolve().is_relative_to(root):
+            raise IntegrityError(f"artifact path {a.path!r} of run {run.id} leaves the folder")
+    get_store().artifacts.fetch(f"runs/{run.id}/artifacts", folder,
+                                {a.path: a.sha256 for a in run.artifacts})
+    return [folder / a.path for a in run.artifacts]
 
 
 def search_runs(filter: str | None = None, *, experiment: str | None = None,

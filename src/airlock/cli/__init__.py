@@ -49,7 +49,6 @@ app.command("promote")(_eval.promote_command)
 app.command("card")(_eval.card_command)
 app.command("serve")(_serve.serve_command)
 app.command("ui")(_ui.ui_command)
-_models.app.command("protect")(_eval.protect_command)
 
 
 @app.command("version")
@@ -61,11 +60,22 @@ def version() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the app and turns every error into one line and an exit code."""
+    """Entry point: runs the app and turns every error into one line and an exit code; says
+    on stderr when the command created the store (see :mod:`._store`)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    created: list[Any] = []
+    try:
+        return _dispatch(args, created)
+    finally:
+        _store.note_created(created[0] if created else None)
+
+
+def _dispatch(args: list[str], created: list[Any]) -> int:
     from airlock.errors import AirlockError
 
     try:
-        result = app(args=argv, prog_name="airlock", standalone_mode=False)
+        created.append(_store.check_store(args))
+        result = app(args=args, prog_name="airlock", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)

@@ -10,7 +10,7 @@ import typer
 
 from airlock._files import write_atomic
 
-from ._common import JSON_OPTION, console, fmt_value, print_json, table
+from ._common import JSON_OPTION, console, print_json, table
 
 
 def _split(text: str | None) -> list[str]:
@@ -80,11 +80,9 @@ def _print_summary(out: dict[str, Any], report: Path | None) -> None:
 
 
 def _print_decision(decision: dict[str, Any]) -> None:
-    table(f"gate: {'PASSED' if decision['passed'] else 'FAILED'}",
-          ["rule", "value", "bound", "result"],
-          [[r.get("text"), fmt_value(r.get("value")), fmt_value(r.get("bound")),
-            "pass" if r.get("passed") else ("warn" if r.get("severity") == "warn" else "FAIL")]
-           for r in decision["rules"]])
+    from ._decision import print_decision
+
+    print_decision(decision)
 
 
 def gate_command(
@@ -141,16 +139,3 @@ def card_command(
     else:
         write_atomic(output, text)
         console().print(f"card written to {output}")
-
-
-def protect_command(
-    ref: str = typer.Argument(..., help="Model NAME."),
-    alias: str = typer.Argument(..., help="The alias to protect, e.g. production."),
-    policy: Path = typer.Option(..., "--policy", help="The policy promotions must pass."),
-) -> None:
-    """Protect an alias: it then moves only through `airlock promote`."""
-    from airlock.gates import load_policy, protect
-
-    pol = load_policy(policy)
-    protect(ref, alias, pol)
-    console().print(f"{ref}@{alias} is protected by policy {pol.name!r}")
