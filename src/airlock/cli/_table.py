@@ -43,6 +43,7 @@ REASON_MARK = "  ↳ "
 WRAP_MIN = 12  # a wrapping column's least width by default (or its header's)
 NAME_WIDTH = 20  # least width of a wrapping column of names (columns, rules, experiments)
 ID_CHARS = 8
+_SOFT = frozenset("-_/,:=")  # a long word may break after these
 _NUMERIC = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:e[-+]?\d+)?%?|[-+]?inf|nan|-")
 
 
@@ -120,7 +121,8 @@ def short_id(value: str | None) -> str:
 
 def wrap_text(text: str, width: int) -> list[str]:
     """``text`` in lines of at most ``width`` cells: at spaces where it can, then after a
-    ``-_/,:`` inside a word that is wider than the line, else inside the word; line breaks
+    ``-_/,:=`` inside a word that is wider than the line, else inside the word (never inside
+    a number that fits a line); line breaks
     are kept, and so is a line that fits as it is (leading spaces included)."""
     width = max(1, width)
     out: list[str] = []
@@ -146,16 +148,25 @@ def wrap_text(text: str, width: int) -> list[str]:
 
 
 def _cut(word: str, width: int) -> int:
-    """Where to break ``word`` so the first piece fits ``width`` cells."""
+    """Where to break ``word`` so the first piece fits ``width`` cells: after the last
+    ``-_/,:=`` that does not start a number, else before the number the cut would split."""
     n, fits = 0, len(word)
     for i, ch in enumerate(word):
         n += cell_len(ch)
         if n > width:
             fits = max(1, i)
             break
-    soft = max((i + 1 for i in range(fits) if word[i] in "-_/,:" and not (
-        i + 1 < len(word) and word[i + 1].isdigit())), default=0)  # never inside a number
-    return soft if soft >= fits // 2 else fits
+    soft = max((i + 1 for i in range(fits) if word[i] in _SOFT and not (
+        i + 1 < len(word) and word[i + 1].isdigit())), default=0)
+    if soft >= fits // 2:
+        return soft
+    start = fits  # a hard cut: never inside a number (nor between it and its sign)
+    if start < len(word) and (word[start].isdigit() or word[start] in ".,"):
+        while start > 0 and (word[start - 1].isdigit() or word[start - 1] in ".,"):
+            start -= 1
+        if start > 0 and word[start - 1] in "+-":
+            start -= 1
+    return start if 0 < start < fits else fits
 
 
 def _pad(text: str, width: int, align: str) -> str:
