@@ -274,3 +274,68 @@ def test_numbers_are_rounded_in_tables_and_exact_in_json(airlock_home: Path,
     out = json.loads(run("monitor", "profile", str(data), "-o", str(tmp_path / "p.json"),
                          "--json", home=airlock_home).stdout)
     assert out["columns"]["price"]["min"] == 0.000833333
+
+
+# -- served endpoints -------------------------------------------------------------------------
+ERROR = ("wine@2 failed: RuntimeError: the model raised on this input because alcohol was "
+         "negative, which the training data never held")
+
+
+@pytest.fixture
+def wine_log(airlock_home: Path) -> None:
+    """Five answered requests and two that failed with 503, a minute ago."""
+    import time
+
+    import pyarrow as pa
+
+    from airlock.predlog import PredictionLog, log_locations, make_batch_records, make_records
+
+    uri, spool = log_locations()
+    now = int(time.time() * 1000) - 60_000
+    with PredictionLog("wine", artifact_uri=uri, spool_dir=spool) as plog:
+        plog.append(make_batch_records(
+            request_ids=[f"r{i}" for i in range(5)], row_counts=[1] * 5,
+            ts_ms=[now + i for i in range(5)], latency_ms=[5.0] * 5, status=200,
+            endpoint="wine", route="primary", model="wine", version=2,
+            inputs=pa.table({"alcohol": [10.125730221093393] * 5}),
+            outputs=pa.table({"prediction": [1] * 5}))).result()
+        for i in range(2):
+            plog.append(make_records(
+                request_id=f"bad{i}", ts_ms=now + 10 + i, endpoint="wine", route="primary",
+                model="wine", version=2, status=503, latency_ms=7.0,
+                inputs=pa.table({"alcohol": [-1.0]}), outputs=None,
+                error_code="ModelUnavailable", error=ERROR)).result()
+
+
+def test_endpoint_windows_say_why_drift_is_missing(wine_log: None, airlock_home: Path) -> None:
+    res = run("monitor", "endpoint", "wine", home=airlock_home)
+    assert res.returncode == 0, res.stderr
+    fits(res.stdout)
+    out = json.loads(run("monitor", "endpoint", "wine", "--json", home=airlock_home).stdout)
+    (window,) = out["windows"]
+    words = " ".join(res.stdout.split())
+    for why in (window["missing"]["input_drift"], window["missing"]["prediction_drift"]):
+        assert " ".join(why.split()) in words, (why, res.stdout)
+    assert "1 window, 7 requests, error rate 28.57%" in words
+
+
+def test_logs_and_events_fit_80_columns_and_keep_every_error(wine_log: None,
+                                                             airlock_home: Path) -> None:
+    res = run("logs", "read", "wine", home=airlock_home)
+    assert res.returncode == 0, res.stderr
+    fits(res.stdout)
+    assert "alcohol=10.13" in res.stdout  # inputs rounded for people
+    errors = [" ".join(li.split()) for li in res.stdout.split("↳")[1:]]
+    assert len(errors) == 2 and all(f"ModelUnavailable: {ERROR}" in e for e in errors)
+    for _ in range(3):
+        with airlock.start_run("a-rather-long-experiment-name-for-the-audit-log"):
+            pass
+    close_stores()
+    res = run("events", home=airlock_home)
+    assert res.returncode == 0, res.stderr
+    fits(res.stdout)
+    run_ids = {e["subject"] for e in json.loads(run("events", "--json", home=airlock_home
+                                                    ).stdout)}
+    for subject in run_ids:  # run ids cut to 8 characters, as `runs list` prints them
+        assert f"{subject[:13]} " in res.stdout and subject[:14] not in res.stdout
+    assert "status=FINISHED" in res.stdout
