@@ -147,6 +147,10 @@ def test_a_missing_store_is_named_not_created(tmp_path: Path) -> None:
     assert again.returncode == 0 and again.stderr == ""  # said once, when it was created
     res = run("runs", "list", home=home)
     assert res.returncode == 0 and res.stdout.strip() == "no runs"
+    # a command that fails keeps its one error line, whether or not it created the store
+    other = tmp_path / "other"
+    one_line_error(run("models", "import-mlflow", str(tmp_path / "nope"), "--name", "m",
+                       home=other))
 
 
 # -- guard check -----------------------------------------------------------------------------

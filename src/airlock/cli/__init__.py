@@ -61,13 +61,14 @@ def version() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the app and turns every error into one line and an exit code; says
-    on stderr when the command created the store (see :mod:`._store`)."""
+    on stderr when the command created the store (see :mod:`._store`), unless it failed with
+    an error, whose one line stays the only one."""
     args = sys.argv[1:] if argv is None else list(argv)
     created: list[Any] = []
-    try:
-        return _dispatch(args, created)
-    finally:
+    code = _dispatch(args, created)
+    if code in (0, 1):
         _store.note_created(created[0] if created else None)
+    return code
 
 
 def _dispatch(args: list[str], created: list[Any]) -> int:
@@ -83,6 +84,7 @@ def _dispatch(args: list[str], created: list[Any]) -> int:
         sys.stderr.write("error: aborted\n")
         return 130
     except AirlockError as exc:
+        created.clear()  # its one line stays the only one on stderr
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code
     except Exception as exc:
