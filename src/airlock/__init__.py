@@ -61,8 +61,9 @@ _LAZY: dict[str, str] = {
     "load_guard_policy": "airlock.guard",
     "evaluate_guard": "airlock.guard",
     "GuardEvaluation": "airlock.guard",
-    "evaluate_llm": "airlock.guard",
-    "LlmEvaluation": "airlock.guard",
+    # LLM features
+    "evaluate_llm": "airlock.llm",
+    "LlmEvaluation": "airlock.llm",
     # audit
     "list_events": "airlock._api",
     "verify_events": "airlock._api",
@@ -82,12 +83,11 @@ if TYPE_CHECKING:
         Guard,
         GuardEvaluation,
         GuardPolicy,
-        LlmEvaluation,
         Verdict,
         evaluate_guard,
-        evaluate_llm,
         load_guard_policy,
     )
+    from airlock.llm import LlmEvaluation, evaluate_llm
     from airlock.monitor import (
         AlertRules,
         DriftMonitor,
