@@ -308,6 +308,8 @@ def test_gate_on_llm_metrics(small: LlmEvaluation, tmp_path: Path) -> None:
     ("rules:\n  - contract: prompts\n",
      MSG_METRIC_RULES_ONLY.format(src="policy", index=1, line=" (line 2)", kind="contract")),
     ("rules: []\n", MSG_NO_RULES.format(src="policy")),
+    ("rules:\n  - fairness: demographic_parity\n    feature: lang\n    max: 0.1\n",
+     "this policy's metric catalogue has no fairness metrics"),
     ("rules:\n  - metric: refusal_rate\n    max: lots\n", "`max` must be a finite number"),
     ("rules:\n  - metric: refusal_rate\n    max: 0.1\n  - metric: refusal_rate\n"
      "    max: 0.1\n    max: 0.2\n", "rules[1]: duplicate key 'max' (line 6)"),
