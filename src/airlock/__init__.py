@@ -7,7 +7,7 @@ fast; every name below is listed in ``__all__`` and resolved lazily.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airlock import errors
 
@@ -112,7 +112,7 @@ if TYPE_CHECKING:
     from airlock.tracking import Run, active_run, start_run
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'airlock' has no attribute {name!r}")

@@ -54,7 +54,7 @@ def _inputs(text: str | None, file: str | None) -> list[str]:
         fail("give exactly one of --text, --file or '-' (stdin)")
     if text is not None:
         return [text]
-    from airlock.guard._jsonl import parse_jsonl, read_jsonl
+    from airlock._files import parse_jsonl, read_jsonl
 
     assert file is not None
     if file == "-":

@@ -7,19 +7,17 @@ detection, output policies, and an evaluation harness whose metrics a gate can r
 
 Policies are YAML (see :mod:`airlock.guard._policy` for every key); ``"default"`` checks
 input for prompt injection (block) and PII (redact) and output for PII and secret leaks.
-``read_jsonl`` reads labelled prompt sets (JSON lines) with errors naming the line; the
-evaluation of a whole LLM feature (guard + model) is :mod:`airlock.llm`.
+Labelled prompt sets are JSON lines (``airlock._files.read_jsonl``); the evaluation of a
+whole LLM feature (guard + model) is :mod:`airlock.llm`.
 """
 
 from __future__ import annotations
 
 from ._eval import GuardEvaluation, evaluate_guard
 from ._guard import Guard, NerBackend, Verdict
-from ._jsonl import read_jsonl
 from ._policy import GuardPolicy, load_guard_policy
 from ._redact import Tokenizer
 from ._types import INJECTION_TYPES, PII_TYPES, Finding
 
 __all__ = ["INJECTION_TYPES", "PII_TYPES", "Finding", "Guard", "GuardEvaluation", "GuardPolicy",
-           "NerBackend", "Tokenizer", "Verdict", "evaluate_guard", "load_guard_policy",
-           "read_jsonl"]
+           "NerBackend", "Tokenizer", "Verdict", "evaluate_guard", "load_guard_policy"]

@@ -29,11 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from airlock._files import write_atomic
+from airlock._files import read_jsonl, write_atomic
 from airlock.errors import InvalidInput, UsageError
 
 from ._guard import Guard, Verdict
-from ._jsonl import read_jsonl
 from ._policy import GuardPolicy
 from ._types import INJECTION_TYPES, Finding, Stage, underlying_type
 

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from airlock._files import read_jsonl
 from airlock.errors import InvalidInput
-from airlock.guard import read_jsonl
 
 from ._client import Messages
 
