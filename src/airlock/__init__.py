@@ -33,7 +33,7 @@ _LAZY: dict[str, str] = {
     # data
     "fingerprint": "airlock.data",
     # evaluation, gates, reports
-    "evaluate": "airlock.evaluation",
+    "evaluate": "airlock._api",
     "get_evaluation": "airlock.evaluation",
     "Evaluation": "airlock.evaluation",
     "load_policy": "airlock.gates",
@@ -73,10 +73,17 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", "errors", *sorted(_LAZY)]
 
 if TYPE_CHECKING:
-    from airlock._api import alias_history, get_run, list_events, search_runs, verify_events
+    from airlock._api import (
+        alias_history,
+        evaluate,
+        get_run,
+        list_events,
+        search_runs,
+        verify_events,
+    )
     from airlock.contracts import Contract, ContractResult
     from airlock.data import fingerprint
-    from airlock.evaluation import Evaluation, evaluate, get_evaluation, render_report
+    from airlock.evaluation import Evaluation, get_evaluation, render_report
     from airlock.evidence import model_card
     from airlock.gates import gate, load_policy, promote, protect
     from airlock.guard import (

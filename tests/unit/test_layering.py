@@ -65,14 +65,6 @@ SCRIPT_FOLDERS = {
 
 # (importing file relative to src/airlock, imported module): known, temporary exceptions.
 ALLOWED: frozenset[tuple[str, str]] = frozenset({
-    # the one package cycle left, evaluation ↔ gates and evaluation ↔ monitor: gates reads
-    # evaluation's metric catalogue and monitor its binary kernels (downward in spirit), but
-    # evaluate() itself gates its result when given a policy and records prediction drift's
-    # reference profile. Both belong above evaluation (a caller that evaluates, then gates
-    # and records); moving them changes evaluation/_evaluate.py beyond its imports, so these
-    # wait for that change and are removed with it.
-    ("evaluation/_evaluate.py", "airlock.gates"),
-    ("evaluation/_evaluate.py", "airlock.monitor"),
 })
 
 

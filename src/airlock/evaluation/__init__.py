@@ -31,12 +31,19 @@ from ._bootstrap import CHUNK_ELEMENTS as BOOTSTRAP_CHUNK_ELEMENTS
 from ._bootstrap import paired_p_value, percentile_ci, ratio_ci, resample_counts, rng_for
 from ._catalogue import CATALOGUE as METRIC_CATALOGUE
 from ._catalogue import MetricCatalogue, MetricInfo
-from ._evaluate import EvalConfig, Evaluation, evaluate, get_evaluation
+from ._evaluate import (
+    MSG_POLICY_NOT_LOADED,
+    EvalConfig,
+    Evaluation,
+    GatePolicy,
+    evaluate,
+    get_evaluation,
+)
 from ._meaning import higher_is_better, metric_names, primary_metric, significant_regression
 from ._page import render_report
 
-__all__ = ["BOOTSTRAP_CHUNK_ELEMENTS", "METRIC_CATALOGUE", "EvalConfig", "Evaluation",
-           "MetricCatalogue", "MetricInfo", "count_metrics", "evaluate", "get_evaluation",
-           "higher_is_better", "metric_names", "paired_p_value", "percentile_ci",
-           "primary_metric", "rank_metrics", "ratio_ci", "render_report", "resample_counts",
-           "rng_for", "row_losses", "significant_regression"]
+__all__ = ["BOOTSTRAP_CHUNK_ELEMENTS", "METRIC_CATALOGUE", "MSG_POLICY_NOT_LOADED", "EvalConfig",
+           "Evaluation", "GatePolicy", "MetricCatalogue", "MetricInfo", "count_metrics",
+           "evaluate", "get_evaluation", "higher_is_better", "metric_names", "paired_p_value",
+           "percentile_ci", "primary_metric", "rank_metrics", "ratio_ci", "render_report",
+           "resample_counts", "rng_for", "row_losses", "significant_regression"]
