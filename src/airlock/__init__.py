@@ -7,7 +7,7 @@ fast; every name below is listed in ``__all__`` and resolved lazily.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airlock import errors
 
@@ -35,7 +35,7 @@ _LAZY: dict[str, str] = {
     # data
     "fingerprint": "airlock.data",
     # evaluation, gates, reports
-    "evaluate": "airlock.evaluation",
+    "evaluate": "airlock._api",
     "get_evaluation": "airlock.evaluation",
     "Evaluation": "airlock.evaluation",
     "load_policy": "airlock.gates",
@@ -63,8 +63,9 @@ _LAZY: dict[str, str] = {
     "load_guard_policy": "airlock.guard",
     "evaluate_guard": "airlock.guard",
     "GuardEvaluation": "airlock.guard",
-    "evaluate_llm": "airlock.guard",
-    "LlmEvaluation": "airlock.guard",
+    # LLM features
+    "evaluate_llm": "airlock.llm",
+    "LlmEvaluation": "airlock.llm",
     # audit
     "list_events": "airlock._api",
     "verify_events": "airlock._api",
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
     from airlock._api import (
         alias_history,
         download_artifacts,
+        evaluate,
         get_metric_history,
         get_run,
         list_events,
@@ -85,19 +87,18 @@ if TYPE_CHECKING:
     )
     from airlock.contracts import Contract, ContractResult
     from airlock.data import fingerprint
-    from airlock.evaluation import Evaluation, evaluate, get_evaluation, render_report
+    from airlock.evaluation import Evaluation, get_evaluation, render_report
     from airlock.evidence import model_card
     from airlock.gates import gate, load_policy, promote, protect
     from airlock.guard import (
         Guard,
         GuardEvaluation,
         GuardPolicy,
-        LlmEvaluation,
         Verdict,
         evaluate_guard,
-        evaluate_llm,
         load_guard_policy,
     )
+    from airlock.llm import LlmEvaluation, evaluate_llm
     from airlock.monitor import (
         AlertRules,
         DriftMonitor,
@@ -122,7 +123,7 @@ if TYPE_CHECKING:
     from airlock.tracking import Run, active_run, start_run
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'airlock' has no attribute {name!r}")

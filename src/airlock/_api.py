@@ -1,8 +1,10 @@
-"""Read-side helpers of the public API: runs and the audit log."""
+"""Helpers of the public API that join packages no lower package may join: evaluation with
+its gate and prediction drift's reference, and the read side of runs and the audit log."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from airlock.store import (
     EventRecord,
@@ -14,8 +16,43 @@ from airlock.store import (
 )
 from airlock.store import parse_order_by as _parse_order_by
 
-__all__ = ["alias_history", "download_artifacts", "get_metric_history", "get_run",
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from airlock.evaluation import Evaluation
+    from airlock.gates import Policy
+    from airlock.registry import LoadedModel
+
+__all__ = ["alias_history", "download_artifacts", "evaluate", "get_metric_history", "get_run",
            "list_events", "search_runs", "verify_events"]
+
+
+def evaluate(model: str | LoadedModel, data: Any, *, target: str,
+             baseline: str | LoadedModel | None = None,
+             policy: str | Path | Policy | None = None, store: bool = True,
+             **options: Any) -> Evaluation:
+    """Evaluate ``model`` on ``data`` (a CSV/Parquet path or any table), as
+    :func:`airlock.evaluation.evaluate` does, with ``policy`` a path, YAML text or Policy:
+    the result is gated and the decision stored. A stored evaluation also records a profile
+    of the model's predictions, the reference prediction drift is compared with.
+
+    Options: task, slices, sensitive, crossings, threshold, bootstrap, seed, confidence,
+    min_support, k, query, positive_label."""
+    from airlock.evaluation import evaluate as evaluate_only
+
+    pol = None
+    if policy is not None:
+        from airlock.gates import load_policy
+
+        pol = load_policy(policy)
+    return evaluate_only(model, data, target=target, baseline=baseline, policy=pol,
+                         store=store, on_stored=_record_predictions, **options)
+
+
+def _record_predictions(evaluation_id: str, outputs: pa.Table) -> None:
+    from airlock.monitor import record_prediction_profile
+
+    record_prediction_profile(evaluation_id, outputs)
 
 
 def get_run(run_id: str) -> RunRecord:

@@ -142,3 +142,30 @@ def test_evaluate_reads_parquet_and_csv_paths(models: dict[str, Any], adult: Any
     assert a.result["dataset"]["digest"] != b.result["dataset"]["digest"]  # file bytes
     assert np.isclose(a.result["overall"]["accuracy"]["value"],
                       b.result["overall"]["accuracy"]["value"])
+
+
+def test_the_evaluation_package_takes_a_loaded_policy_and_the_api_wires_the_rest(
+        models: dict[str, Any], adult: Any) -> None:
+    """evaluation sits below gates and beside monitor (tests/unit/test_layering.py): it takes
+    a loaded policy, and airlock.evaluate loads one from text and records the predictions'
+    profile that prediction drift is compared with."""
+    from airlock.evaluation import MSG_POLICY_NOT_LOADED
+    from airlock.evaluation import evaluate as evaluate_only
+    from airlock.gates import load_policy
+    from airlock.monitor import evaluation_reference
+
+    _, test = adult
+    ref = models["logistic"][0]
+    gate = "name: g\nrules:\n  - metric: roc_auc\n    min: 0.5\n"
+    with pytest.raises(UsageError) as info:
+        evaluate_only(ref, test, target="income", bootstrap=0, policy=gate)  # type: ignore
+    assert str(info.value) == MSG_POLICY_NOT_LOADED.format(kind="str")
+    seen: list[str] = []
+    ev = evaluate_only(ref, test, target="income", bootstrap=0, policy=load_policy(gate),
+                       on_stored=lambda eid, outputs: seen.append(f"{eid}:{outputs.num_rows}"))
+    assert ev.passed is True and seen == [f"{ev.id}:{test.height}"]
+    api = airlock.evaluate(ref, test, target="income", bootstrap=0, seed=1, policy=gate)
+    assert api.passed is True and api.decision is not None
+    lv = airlock.get_model_version(ref)
+    profile, what = evaluation_reference(lv.name, lv.version)
+    assert profile is not None and api.id in what

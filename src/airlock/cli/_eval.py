@@ -38,7 +38,7 @@ def eval_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Evaluate a model version on data; with --policy, exit 1 when the gate fails."""
-    from airlock.evaluation import evaluate
+    from airlock._api import evaluate
 
     ev = evaluate(model, data, target=target, task=task, slices=_split(slices),
                   sensitive=_split(sensitive), crossings=crossings, baseline=baseline,

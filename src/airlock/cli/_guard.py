@@ -62,7 +62,7 @@ def _inputs(text: str | None, file: str | None) -> list[Item]:
         fail("give exactly one of --text, --file or '-' (stdin)")
     if text is not None:
         return [(text, 0, None)]
-    from airlock.guard._jsonl import parse_jsonl, read_jsonl
+    from airlock._files import parse_jsonl, read_jsonl
 
     assert file is not None
     if file == "-":
