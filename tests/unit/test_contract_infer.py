@@ -237,7 +237,6 @@ def test_widened_int_bounds_contain_the_observed_and_keep_their_sign(lo: int, wi
 
 
 @example(lo=373061599352.0, width=0.0001)  # a step finer than the floats there
-@example(lo=373061599352.0, width=0.0001)  # a step finer than the floats there
 @given(lo=st.floats(-1e12, 1e12), width=st.floats(1e-6, 1e12))
 def test_widened_float_bounds_contain_the_observed(lo: float, width: float) -> None:
     hi = lo + width
