@@ -144,6 +144,33 @@ def test_evaluate_reads_parquet_and_csv_paths(models: dict[str, Any], adult: Any
                       b.result["overall"]["accuracy"]["value"])
 
 
+def test_the_evaluation_package_takes_a_loaded_policy_and_the_api_wires_the_rest(
+        models: dict[str, Any], adult: Any) -> None:
+    """evaluation sits below gates and beside monitor (tests/unit/test_layering.py): it takes
+    a loaded policy, and airlock.evaluate loads one from text and records the predictions'
+    profile that prediction drift is compared with."""
+    from airlock.evaluation import MSG_POLICY_NOT_LOADED
+    from airlock.evaluation import evaluate as evaluate_only
+    from airlock.gates import load_policy
+    from airlock.monitor import evaluation_reference
+
+    _, test = adult
+    ref = models["logistic"][0]
+    gate = "name: g\nrules:\n  - metric: roc_auc\n    min: 0.5\n"
+    with pytest.raises(UsageError) as info:
+        evaluate_only(ref, test, target="income", bootstrap=0, policy=gate)  # type: ignore
+    assert str(info.value) == MSG_POLICY_NOT_LOADED.format(kind="str")
+    seen: list[str] = []
+    ev = evaluate_only(ref, test, target="income", bootstrap=0, policy=load_policy(gate),
+                       on_stored=lambda eid, outputs: seen.append(f"{eid}:{outputs.num_rows}"))
+    assert ev.passed is True and seen == [f"{ev.id}:{test.height}"]
+    api = airlock.evaluate(ref, test, target="income", bootstrap=0, seed=1, policy=gate)
+    assert api.passed is True and api.decision is not None
+    lv = airlock.get_model_version(ref)
+    profile, what = evaluation_reference(lv.name, lv.version)
+    assert profile is not None and api.id in what
+
+
 def test_slices_in_their_natural_order_everywhere(models: dict[str, Any], adult: Any) -> None:
     """Issue 12 item 16: slices sorted as text read ``40-55, 55+, <40``; the JSON, the
     evaluation page and the model card now list them as ``<40, 40-55, 55+``."""

@@ -17,8 +17,7 @@ from tests.e2e.test_cli import cli, one_line_error
 from tests.integration.serving_helpers import NAME, adult_frame, register_adult, serving_process
 
 import airlock
-from airlock.predlog import log_locations
-from airlock.serve import read_prediction_log
+from airlock.predlog import log_locations, read_prediction_log
 
 pytestmark = pytest.mark.slow
 

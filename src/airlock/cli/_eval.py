@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import math
-import shutil
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +11,7 @@ import typer
 from airlock._files import write_atomic
 
 from ._common import JSON_OPTION, console, fmt_value, print_json, table
+from ._table import terminal_width
 
 
 def _split(text: str | None) -> list[str]:
@@ -41,7 +39,7 @@ def eval_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Evaluate a model version on data; with --policy, exit 1 when the gate fails."""
-    from airlock.evaluation import evaluate
+    from airlock._api import evaluate
 
     ev = evaluate(model, data, target=target, task=task, slices=_split(slices),
                   sensitive=_split(sensitive), crossings=crossings, baseline=baseline,
@@ -68,112 +66,81 @@ def _write_report(path: Path, result: dict[str, Any]) -> None:
 def _print_summary(out: dict[str, Any], report: Path | None) -> None:
     """Overall metrics, baseline deltas and the gate, then every failed or flagged check
     (slices under their bound or support, disparities outside their bounds, gate rules
-    that failed, each with why) and where the rest is. Fits the terminal's width
-    (``COLUMNS``, else the terminal, else 80); numbers rounded for people."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
+    that failed, each with why) and where the rest is; the CLI's one renderer fits the
+    terminal and rounds numbers for people."""
     from airlock.evaluation import significant_regression
 
-    width = max(40, shutil.get_terminal_size((80, 24)).columns)
-    c = Console(width=width, highlight=False, soft_wrap=False)
-    c.print(f"{out['id']} {out['model']['ref']} on {out['dataset']['name']}: "
-            f"{_n(out['support'])} rows, {out['task']}", markup=False)
+    from ._decision import print_decision
+    from ._table import wrap_text
+
+    width = terminal_width()
+    _say(f"{out['id']} {out['model']['ref']} on {out['dataset']['name']}: "
+         f"{fmt_value(out['support'])} rows, {out['task']}", width)
     conf = (out.get("config") or {}).get("confidence", 0.95)
-    t = Table(title=f"overall ({conf:.0%} CI)", header_style="bold", title_justify="left")
-    notes = any(v.get("reason") for v in out["overall"].values())
-    for name in ("metric", "value", "CI", *(["note"] if notes else [])):
-        t.add_column(name, no_wrap=name != "note", overflow="fold")
-    for m, v in out["overall"].items():
-        t.add_row(escape(m), _n(v.get("value")), _ci(v),
-                  *([escape(v.get("reason") or "")] if notes else []))
-    c.print(t)
+    overall = out["overall"]
+    table(f"overall ({conf:.0%} CI)", ["metric", "value", "CI"],
+          [[m, v.get("value"), _ci(v)] for m, v in overall.items()],
+          reasons=[v.get("reason") for v in overall.values()])
     base = out.get("baseline")
     if base:
-        t = Table(title=escape(f"vs {base['model']['ref']} (candidate - baseline)"),
-                  header_style="bold", title_justify="left")
-        for name in ("metric", "delta", "CI", "p"):
-            t.add_column(name, no_wrap=True)
-        t.add_column("note", overflow="fold")
-        for m, d in base["deltas"].items():
-            t.add_row(escape(m), _n(d.get("delta")), _ci(d), _p(d.get("p_value")),
-                      "significant regression" if significant_regression(out, m, d)
-                      else escape(d.get("reason") or ""))
-        c.print(t)
-    decision = out.get("decision")
-    if decision:
-        passed = sum(bool(r.get("passed")) for r in decision["rules"])
-        t = Table(title=escape(f"gate {decision['policy']['name']}: "
-                               f"{'PASSED' if decision['passed'] else 'FAILED'} ({passed} of "
-                               f"{len(decision['rules'])} rules passed)"), header_style="bold",
-                  title_justify="left")
-        for name in ("#", "rule", "value", "bound", "result"):
-            t.add_column(name, no_wrap=name != "rule", overflow="fold")
-        for r in decision["rules"]:
-            t.add_row(str(r.get("index")), escape(str(r.get("text"))), _n(r.get("value")),
-                      _n(r.get("bound")), "pass" if r.get("passed") else
-                      ("warn" if r.get("status") == "warn" else "FAIL"))
-        c.print(t)
+        deltas = base["deltas"]
+        table(f"vs {base['model']['ref']} (candidate - baseline)",
+              ["metric", "delta", "CI", "p"],
+              [[m, d.get("delta"), _ci(d), _p(d.get("p_value"))] for m, d in deltas.items()],
+              reasons=["significant regression" if significant_regression(out, m, d)
+                       else d.get("reason") for m, d in deltas.items()])
+    if out.get("decision"):
+        print_decision(out["decision"])
     checks = _checks(out)
-    if checks:
-        c.print(f"Failed or flagged checks ({len(checks)}):", style="bold")
-        for status, text in checks:
-            c.print(textwrap.fill(text, width=width, initial_indent=f"  {status:<4}  ",
-                                  subsequent_indent=" " * 8, break_on_hyphens=False,
-                                  break_long_words=False),
-                    markup=False)
-    else:
-        c.print("No failed or flagged checks.")
+    _say(f"Failed or flagged checks ({len(checks)}):" if checks
+         else "No failed or flagged checks.", width)
+    for status, text in checks:
+        for k, line in enumerate(wrap_text(text, width - 8)):
+            sys.stdout.write(f"  {status:<4}  {line}\n" if k == 0 else f"{' ' * 8}{line}\n")
     where = f"the HTML report {report}" if report is not None else \
         "an HTML report with --report FILE"
-    c.print(textwrap.fill(f"Every figure (slices, groups, CIs, curves): --json, or {where}.",
-                          width=width, break_long_words=False, break_on_hyphens=False),
-            markup=False)
+    _say(f"Every figure (slices, groups, CIs, curves): --json, or {where}.", width)
 
 
-def _n(v: Any) -> str:
-    """A number rounded for people: 4 significant digits, thousands separators."""
-    if v is None:
-        return "—"
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return str(v)
-    if isinstance(v, int):
-        return f"{v:,}"
-    if v == 0 or not math.isfinite(v):
-        return "0" if v == 0 else str(v)
-    if abs(v) < 1e-3:
-        return f"{v:.2e}"
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+def _say(text: str, width: int) -> None:
+    from ._table import wrap_text
+
+    sys.stdout.write("\n".join(wrap_text(text, width)) + "\n")
 
 
 def _ci(m: Any) -> str:
     lo, hi = m.get("ci_low"), m.get("ci_high")
-    return "—" if lo is None and hi is None else f"[{_n(lo)}, {_n(hi)}]"
+    return "-" if lo is None and hi is None else f"[{fmt_value(lo)}, {fmt_value(hi)}]"
 
 
-def _p(p: Any) -> str:
+def _p(p: Any) -> Any:
     if not isinstance(p, int | float):
-        return "—"
-    return "<0.001" if p < 1e-3 else f"{p:.3f}"
+        return None
+    return "<0.001" if p < 1e-3 else round(float(p), 3)
 
 
 def _checks(out: dict[str, Any]) -> list[tuple[str, str]]:
     """Every failed or flagged check as (FAIL | WARN | FLAG, one sentence)."""
     from airlock.evaluation import slice_gates, slice_note
 
+    from ._decision import rule_reason
+
     decision = out.get("decision") or {}
     checks: list[tuple[str, str]] = []
     for r in decision.get("rules") or []:
         if not r.get("passed"):
+            failing = (r.get("evidence") or {}).get("failing") or []
+            why = (f"{len(failing)} slice{'s' if len(failing) > 1 else ''} outside the "
+                   f"bound {fmt_value(r.get('bound'))} (below)" if failing
+                   else rule_reason(r) or "failed")
             checks.append(("FAIL" if r.get("status") != "warn" else "WARN",
-                           f"gate rule {r.get('index')} `{r.get('text')}`: {_rule_why(r)}"))
+                           f"gate rule {r.get('index')} `{r.get('text')}`: {why}"))
     gates = slice_gates(decision or None)
     for g in gates:
         status = next(("WARN" if r.get("status") == "warn" else "FAIL"
                        for r in decision.get("rules") or [] if r.get("index") == g.rule), "FAIL")
         for (col, val), value in g.failing.items():
-            checks.append((status, f"slice {col} = {val}: {_n(value)}, outside the bound "
+            checks.append((status, f"slice {col} = {val}: {fmt_value(value)}, outside the bound "
                                    f"of rule {g.rule}"))
     min_support = (out.get("config") or {}).get("min_support")
     for col, values in (out.get("slices") or {}).items():
@@ -184,32 +151,14 @@ def _checks(out: dict[str, Any]) -> list[tuple[str, str]]:
         rule = (result.get("disparities") or {}).get("four_fifths_rule")
         if isinstance(rule, dict) and rule.get("passed") is False:
             checks.append(("FAIL", f"fairness: four_fifths_rule on {feature}: ratio "
-                                   f"{_n(rule.get('value'))} {_ci(rule)}, needs >= "
-                                   f"{_n(rule.get('bound', 0.8))} ({_extremes(result)})"))
+                                   f"{fmt_value(rule.get('value'))} {_ci(rule)}, needs >= "
+                                   f"{fmt_value(rule.get('bound', 0.8))} ({_extremes(result)})"))
     base = out.get("baseline") or {}
     for r in base.get("regressed_slices") or []:
         checks.append(("FLAG", f"baseline: {r.get('metric')} in {r.get('column')} = "
-                               f"{r.get('value')}: delta {_n(r.get('delta'))}, p "
-                               f"{_p(r.get('p_value'))} (significant regression)"))
+                               f"{r.get('value')}: delta {fmt_value(r.get('delta'))}, p "
+                               f"{fmt_value(_p(r.get('p_value')))} (significant regression)"))
     return checks
-
-
-def _rule_why(r: dict[str, Any]) -> str:
-    ev = r.get("evidence") or {}
-    if r.get("value") is None:
-        return str(ev.get("reason") or "undefined")
-    text = f"value {_n(r.get('value'))}, bound {_n(r.get('bound'))}"
-    failing = [f for f in ev.get("features") or [] if not f.get("passed")]
-    if r.get("kind") == "fairness" and failing:
-        text += " (" + ", ".join(f"{f.get('feature')} {_n(f.get('value'))}" for f in failing) + ")"
-    if r.get("kind") == "slice" and ev.get("failing"):
-        n = len(ev["failing"])
-        text += f", {n} slice{'s' if n > 1 else ''} outside it"
-    if r.get("kind") == "baseline" and ev.get("p_value") is not None:
-        text += f", p {_p(ev['p_value'])}"
-    if ev.get("reason"):
-        text += f" ({ev['reason']})"
-    return text
 
 
 def _extremes(result: dict[str, Any]) -> str:
@@ -219,15 +168,13 @@ def _extremes(result: dict[str, Any]) -> str:
     if len(rates) < 2:
         return "selection rates of the groups"
     low, high = min(rates, key=lambda x: x[1]), max(rates, key=lambda x: x[1])
-    return f"selection rate {low[0]} {_n(low[1])} vs {high[0]} {_n(high[1])}"
+    return f"selection rate {low[0]} {fmt_value(low[1])} vs {high[0]} {fmt_value(high[1])}"
 
 
 def _print_decision(decision: dict[str, Any]) -> None:
-    table(f"gate: {'PASSED' if decision['passed'] else 'FAILED'}",
-          ["rule", "value", "bound", "result"],
-          [[r.get("text"), fmt_value(r.get("value")), fmt_value(r.get("bound")),
-            "pass" if r.get("passed") else ("warn" if r.get("severity") == "warn" else "FAIL")]
-           for r in decision["rules"]])
+    from ._decision import print_decision
+
+    print_decision(decision)
 
 
 def gate_command(
@@ -284,16 +231,3 @@ def card_command(
     else:
         write_atomic(output, text)
         console().print(f"card written to {output}")
-
-
-def protect_command(
-    ref: str = typer.Argument(..., help="Model NAME."),
-    alias: str = typer.Argument(..., help="The alias to protect, e.g. production."),
-    policy: Path = typer.Option(..., "--policy", help="The policy promotions must pass."),
-) -> None:
-    """Protect an alias: it then moves only through `airlock promote`."""
-    from airlock.gates import load_policy, protect
-
-    pol = load_policy(policy)
-    protect(ref, alias, pol)
-    console().print(f"{ref}@{alias} is protected by policy {pol.name!r}")

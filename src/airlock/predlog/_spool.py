@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from airlock._files import fsync_dir
 from airlock.errors import PredictionLogError
 from airlock.store import ArtifactStore
 
@@ -50,7 +51,6 @@ __all__ = [
     "SpoolFile",
     "claim",
     "convert_spool",
-    "fsync_dir",
     "iter_spool",
     "recover_spools",
     "spool_files",
@@ -67,20 +67,6 @@ SEGMENT = re.compile(r"(-?\d+)-(-?\d+)-(\d+-[0-9a-f]{32})\.parquet")
 
 def spool_folder(spool_dir: Path | str, stream: str, endpoint: str) -> Path:
     return Path(spool_dir) / check_name("stream", stream) / check_name("endpoint", endpoint)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a create/rename/unlink in ``path`` survive a power cut (a no-op where unsupported)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- spools --------------------------------------------------------------------------------

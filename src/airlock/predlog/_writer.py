@@ -30,12 +30,13 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from airlock._files import fsync_dir
 from airlock.errors import InvalidInput, PredictionLogError, UsageError
 from airlock.store import ArtifactStore
 
 from ._redact import Redactor
 from ._schema import PREDICTIONS, check_log_schema, check_name
-from ._spool import SpoolFile, convert_spool, fsync_dir, recover_spools, spool_folder
+from ._spool import SpoolFile, convert_spool, recover_spools, spool_folder
 
 __all__ = ["PredictionLog"]
 
