@@ -8,6 +8,7 @@ its :mod:`airlock.errors` class names; nothing a client sends can produce a 5xx.
 
 import asyncio
 import contextlib
+import gc
 import logging
 import re
 import time
@@ -63,6 +64,7 @@ def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> A
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
         await ep.start()
+        settle_heap()
         try:
             yield
         finally:
@@ -434,6 +436,15 @@ class _Handlers:
 
     async def reload(self) -> Any:
         return self.json({"changed": await self.ep.reload()})
+
+
+def settle_heap() -> None:
+    """Collect once, then freeze everything alive (the models, numpy, scikit-learn, pandas,
+    Arrow: ~10^6 objects) out of the garbage collector's reach. Without it each full
+    collection walks all of them: measured 6 collections of up to 290 ms in 16 s of 1-row
+    traffic, the whole of the p99. Objects made later are collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 def _log_fault(rid: str, exc: BaseException) -> None:
