@@ -34,4 +34,5 @@ def test_coldstart_benchmark_times_both_sides_to_their_first_prediction(
                      proc.stdout, re.M), proc.stdout
     doc = json.loads(out_json.read_text())
     assert set(doc["sides"]) == {"airlock", "mlflow"}
-    assert all(0 < side["cpu_s"] <= side["wall_s"] + 1 for side in doc["sides"].values())
+    # CPU may exceed wall time (threads on two cores); both must be real measurements
+    assert all(side["cpu_s"] > 0 and side["wall_s"] > 0 for side in doc["sides"].values())
