@@ -180,9 +180,12 @@ class Endpoint:
                 if await loop.run_in_executor(None, slot.refresh):
                     changed.append(slot.role)
                     self.metrics.reloads.labels(self.name, slot.role).inc()
-            except AirlockError as exc:  # keep serving the loaded version; say why
+            except Exception as exc:  # keep serving the loaded version; say why, and keep
+                # reloading: an exception escaping here would end the reload loop for good
+                what = str(exc) if isinstance(exc, AirlockError) else \
+                    f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
                 log.warning("reload of %s (%s) failed, still serving %s: %s",
-                            slot.ref, slot.role, slot.current.ref, exc)
+                            slot.ref, slot.role, slot.current.ref, what)
         return changed
 
     # -- requests -----------------------------------------------------------------------
