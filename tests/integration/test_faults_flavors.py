@@ -152,6 +152,7 @@ def test_a_good_file_still_loads_and_predicts(saved: dict[str, Any]) -> None:
         assert all(len(v) == 5 for v in out.values()), flavor
 
 
+@pytest.mark.slow
 def test_airlock_serve_preflight_says_one_line_and_exits_2(saved: dict[str, Any],
                                                             tmp_path: Path,
                                                             airlock_home: Path) -> None:
@@ -206,6 +207,7 @@ print(json.dumps(counts))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_cut_and_flipped_files_never_crash_the_process(saved: dict[str, Any], flavor: str,
                                                         tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 from tests.integration.serving_helpers import (
     FEATURES,
@@ -26,6 +27,8 @@ from tests.integration.serving_helpers import (
 import airlock
 from airlock.predlog import log_locations
 from airlock.serve import read_prediction_log
+
+pytestmark = pytest.mark.slow  # real server processes
 
 MOVES = 24
 CLIENTS = 3
@@ -147,7 +150,7 @@ def _served_version(c: httpx.Client, url: str, body: dict[str, Any]) -> str:
 
 
 def test_a_reload_that_raises_keeps_serving_and_keeps_reloading(
-        adult_sample: Any, tmp_path: Path, monkeypatch: Any) -> None:
+        adult_sample: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The alias moves to a version whose loading raises a plain exception in the server
     (its module fails at import there): the server keeps answering with the version it has,
     and when the alias moves on, the next reload still happens."""

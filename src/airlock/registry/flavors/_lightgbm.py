@@ -64,7 +64,7 @@ def _array(fields: dict[str, bytes], key: str, n: int, where: str, *,
         if required:
             raise _Fault(f"{where}: {key} is missing")
         return None
-    tokens = raw.split()
+    tokens = [t for t in raw.split(b" ") if t]  # as LightGBM splits: on spaces alone
     if len(tokens) != n and (required or tokens):
         raise _Fault(f"{where}: {key} has {len(tokens)} values, num_leaves needs {n}")
     try:
@@ -120,13 +120,16 @@ def check_model_text(data: bytes) -> None:
     """Raise _Fault unless ``data`` is a whole, consistent LightGBM text model."""
     if not data.strip():
         raise _Fault("the file is empty")
-    if not data.startswith(b"tree\n"):
+    if not data.startswith((b"tree\n", b"tree\r\n")):
         raise _Fault("not a LightGBM text model (its first line is not 'tree')")
     lines = data.split(b"\n")
     try:
         end = lines.index(b"end of trees")
     except ValueError:
         raise _Fault("the file is cut short (no 'end of trees' line)") from None
+    if any(b"\r" in line for line in lines[:end]):  # LightGBM would break the line there
+        raise _Fault("a carriage return in the header or the trees (LightGBM writes '\\n' "
+                     "line ends only)")
     starts = [i for i in range(end) if lines[i].startswith(b"Tree=")]
     header = _fields(lines[1:starts[0] if starts else end], "the header")
     features = _int(header, "max_feature_idx", "the header", 0, 2**31 - 2) + 1
