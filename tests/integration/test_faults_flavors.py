@@ -225,3 +225,55 @@ def test_cut_and_flipped_files_never_crash_the_process(saved: dict[str, Any], fl
     counts = json.loads(res.stdout.strip().splitlines()[-1])
     assert counts["raw"] == [], counts["raw"][:5]
     assert counts["refused"] >= 80, counts  # every cut is refused
+
+
+ABORTS = r"""
+import json, sys
+from pathlib import Path
+from airlock.errors import UsageError
+from airlock.registry.flavors import get_flavor
+folder, options, cases = Path(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
+file = folder / options["file"]
+out = {}
+for name, text in cases.items():
+    file.write_bytes(text.encode("latin-1"))
+    try:
+        get_flavor("lightgbm").load(folder, options)
+        out[name] = "loaded"
+    except UsageError as exc:
+        out[name] = str(exc).split(": ", 1)[1]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_lightgbm_edits_its_reader_aborts_on_are_refused(saved: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    """Each edit keeps the tree sizes LightGBM declares, so its parallel tree reader meets
+    the fault and aborts the process ("terminate called", SIGABRT); found by the fuzz."""
+    import shutil
+
+    good = _good(saved, "lightgbm").decode("latin-1")
+    first = good.index("leaf_value=")
+    cases = {
+        "a carriage return in an array": good[:first + 14] + "\r" + good[first + 15:],
+        "a value that is not a number": good.replace("shrinkage=1", "shrinkage=U", 1),
+        "a tab at a line's end": good.replace("\nnum_cat=0\n", "\nnum_cat=\t\n", 1),
+        "parameters cut short": good[:good.index("end of parameters")],
+        "sizes that do not match": good.replace("tree_sizes=", "tree_sizes=1", 1),
+    }
+    folder = tmp_path / "lgb"
+    shutil.copytree(saved["lightgbm"][0], folder)
+    res = subprocess.run([sys.executable, "-c", ABORTS, str(folder),
+                          json.dumps(saved["lightgbm"][1]), json.dumps(cases)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
+    faults = json.loads(res.stdout.strip().splitlines()[-1])
+    assert faults == {
+        "a carriage return in an array": "a carriage return in the header or the trees "
+                                         "(LightGBM writes '\\n' line ends only)",
+        "a value that is not a number": "tree 0: shrinkage holds a value that is not a number",
+        "a tab at a line's end": "tree 0: num_cat holds a value that is not a number",
+        "parameters cut short": "the file is cut short (no 'end of parameters' line)",
+        "sizes that do not match": "the header's tree_sizes do not match the trees in the file",
+    }

@@ -24,10 +24,23 @@ from ._base import Outputs, loading, model_file_fault, require
 #: LightGBM's own bound on num_leaves (its parameter check).
 MAX_LEAVES = 131072
 _NODE_ARRAYS = ("split_feature", "threshold", "decision_type", "left_child", "right_child")
-_LEAF_ARRAYS = ("leaf_value",)
 _OPTIONAL_NODE = ("split_gain", "internal_value", "internal_weight", "internal_count")
 _OPTIONAL_LEAF = ("leaf_weight", "leaf_count")
 _PARAMETER = re.compile(rb"\[\w+: [^\n]*\]\Z")
+# What LightGBM parses in a tree, and as what: a value it cannot parse is a fatal error in
+# its parallel tree reader, which aborts the process (a "shrinkage=U.1" did). So each value
+# must be numbers separated by spaces, in the forms LightGBM writes, before it sees them.
+_INT = rb"[+-]?[0-9]{1,18}"  # fits int64: a range check can name it
+_FLOAT = rb"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?|inf|nan)"
+_KINDS = {
+    **dict.fromkeys(("num_leaves", "num_cat", "is_linear", "split_feature", "decision_type",
+                     "left_child", "right_child", "leaf_count", "internal_count",
+                     "cat_boundaries", "cat_threshold", "num_features", "leaf_features"),
+                    re.compile(rb" *(?:%s(?: +%s)*)? *" % (_INT, _INT))),
+    **dict.fromkeys(("split_gain", "threshold", "leaf_value", "leaf_weight", "internal_value",
+                     "internal_weight", "shrinkage", "leaf_const", "leaf_coeff"),
+                    re.compile(rb" *(?:%s(?: +%s)*)? *" % (_FLOAT, _FLOAT))),
+}
 
 
 class _Fault(Exception):
@@ -39,42 +52,45 @@ def _fields(lines: list[bytes], where: str) -> dict[str, bytes]:
     for line in lines:
         key, sep, value = line.partition(b"=")
         if sep:
-            out[key.decode("utf-8", "replace").strip()] = value.strip()
+            out[key.decode("utf-8", "replace").strip(" ")] = value.strip(b" ")
         elif line.strip():
             raise _Fault(f"{where}: a line without '=' ({line[:40]!r})")
     return out
 
 
 def _int(fields: dict[str, bytes], key: str, where: str, lo: int, hi: int) -> int:
-    try:
-        value = int(fields[key])
-    except KeyError:
-        raise _Fault(f"{where}: {key} is missing") from None
-    except ValueError:
-        raise _Fault(f"{where}: {key} is not a number") from None
+    if key not in fields:
+        raise _Fault(f"{where}: {key} is missing")
+    if not re.fullmatch(_INT, fields[key]):
+        raise _Fault(f"{where}: {key} is not a number")
+    value = int(fields[key])
     if not lo <= value <= hi:
         raise _Fault(f"{where}: {key}={value} is outside {lo}..{hi}")
     return value
 
 
 def _array(fields: dict[str, bytes], key: str, n: int, where: str, *,
-           required: bool = True, dtype: Any = np.float64) -> Any:
+           required: bool = True, dtype: Any = None) -> Any:
+    """Check that ``key`` holds ``n`` values (its form was checked already); convert them
+    to ``dtype`` only when asked (most arrays need only their count: converting them all
+    would cost several times what LightGBM's own load does)."""
     raw = fields.get(key)
     if raw is None:
         if required:
             raise _Fault(f"{where}: {key} is missing")
         return None
-    tokens = [t for t in raw.split(b" ") if t]  # as LightGBM splits: on spaces alone
+    tokens = raw.split()  # only spaces are left in it: as LightGBM splits it
     if len(tokens) != n and (required or tokens):
         raise _Fault(f"{where}: {key} has {len(tokens)} values, num_leaves needs {n}")
-    try:
-        return np.array(tokens, dtype=np.bytes_).astype(dtype) if tokens else \
-            np.zeros(0, dtype)
-    except (ValueError, OverflowError):
-        raise _Fault(f"{where}: {key} holds a value that is not a number") from None
+    if dtype is None:
+        return None
+    return np.array(tokens, dtype=np.bytes_).astype(dtype) if tokens else np.zeros(0, dtype)
 
 
 def _check_tree(fields: dict[str, bytes], where: str, features: int) -> None:
+    for key, form in _KINDS.items():
+        if key in fields and not form.fullmatch(fields[key]):
+            raise _Fault(f"{where}: {key} holds a value that is not a number")
     n = _int(fields, "num_leaves", where, 1, MAX_LEAVES)
     cats = _int(fields, "num_cat", where, 0, max(n - 1, 0))
     _array(fields, "leaf_value", n, where)
@@ -82,7 +98,7 @@ def _check_tree(fields: dict[str, bytes], where: str, features: int) -> None:
         _array(fields, key, n, where, required=False)
     if n > 1:
         for key in _NODE_ARRAYS:
-            _array(fields, key, n - 1, where, dtype=np.float64)
+            _array(fields, key, n - 1, where)
         for key in _OPTIONAL_NODE:
             _array(fields, key, n - 1, where, required=False)
         for key in ("left_child", "right_child"):  # a node, or ~leaf for a leaf
@@ -101,9 +117,12 @@ def _check_tree(fields: dict[str, bytes], where: str, features: int) -> None:
             words = len(fields.get("cat_threshold", b"").split())
             if bounds[0] != 0 or (np.diff(bounds) < 0).any() or bounds[-1] != words:
                 raise _Fault(f"{where}: cat_boundaries do not match cat_threshold")
-            at = _array(fields, "threshold", n - 1, where)[categorical]
+            at = _array(fields, "threshold", n - 1, where, dtype=np.float64)[categorical]
             if (at < 0).any() or (at >= cats).any() or (at != np.floor(at)).any():
                 raise _Fault(f"{where}: a categorical threshold is outside its {cats} sets")
+    if "cat_threshold" in fields and fields["cat_threshold"].split() and \
+            max(int(t) for t in fields["cat_threshold"].split()) >= 2**32:
+        raise _Fault(f"{where}: cat_threshold holds a value over 32 bits")
     if fields.get("is_linear", b"0") not in (b"0", b""):
         _array(fields, "leaf_const", n, where)
         counts = _array(fields, "num_features", n, where, dtype=np.int64)
