@@ -20,8 +20,8 @@ from tests.integration.serving_helpers import (
 )
 
 import airlock
-from airlock.predlog import log_locations
-from airlock.serve import EndpointConfig, read_prediction_log
+from airlock.predlog import log_locations, read_prediction_log
+from airlock.serve import EndpointConfig
 
 TIMEOUT_MS = 300
 

@@ -25,8 +25,7 @@ from tests.integration.serving_helpers import (
 )
 
 import airlock
-from airlock.predlog import log_locations
-from airlock.serve import read_prediction_log
+from airlock.predlog import log_locations, read_prediction_log
 
 pytestmark = pytest.mark.slow  # real server processes
 
