@@ -70,7 +70,7 @@ _LIBPQ_DEFAULTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30
 #: What a caller hears when the connection to a database server is lost or cannot be made.
 CONNECTION_LOST = ("lost the connection to the store {where} {during} ({fault}); {outcome}; "
                    "the next call reconnects")
-CANNOT_CONNECT = "cannot connect to the store {where} ({fault})"
+CANNOT_CONNECT = "cannot use the store {where}: {fault}"  # as store_faults says it
 _PHASE = "airlock_phase"  # conn.info: "write" inside write_tx, "commit" while it commits
 _OUTCOME = {
     None: ("during a read", "nothing was changed"),
