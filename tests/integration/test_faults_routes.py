@@ -170,7 +170,7 @@ def test_a_hanging_shadow_never_delays_the_answer(models: dict[str, Any]) -> Non
             r = _post(c, url, models["body"], f"h{i}")
             took.append(time.perf_counter() - started)
             assert r.status_code == 200 and r.headers["x-airlock-route"] == "primary"
-    assert max(took) < TIMEOUT_MS / 1000, took  # the shadow takes 2 s a call
+    assert max(took) < 1.0, took  # the shadow takes 2 s a call (and times out at 0.3 s)
     # the server waited for its shadows when it stopped: each one's record is there
     shadow = [row for row in _log() if row["route"] == "shadow"]
     assert sorted(row["request_id"] for row in shadow) == [f"h{i}" for i in range(6)]
