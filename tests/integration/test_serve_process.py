@@ -100,14 +100,19 @@ def test_sigterm_drains_in_flight_requests(adult_sample: Any, tmp_path: Path,
                                       "timeout_ms": 10_000}))
     body = _body(adult_sample, 0)
     result: dict[str, Any] = {}
-    with serving_process("--config", str(config), env={"AIRLOCK_TEST_SLOW_S": "1.5",
-                                                       "PYTHONPATH": os.getcwd()}) as (url, proc):
+    inside = tmp_path / "inside-the-model"
+    env = {"AIRLOCK_TEST_SLOW_S": "1.5", "AIRLOCK_TEST_SLOW_MARK": str(inside),
+           "PYTHONPATH": os.getcwd()}
+    with serving_process("--config", str(config), env=env) as (url, proc):
         def call() -> None:
             result["r"] = httpx.post(f"{url}/invocations", json=body, timeout=30)
 
         t = threading.Thread(target=call)
         t.start()
-        time.sleep(0.5)  # the request is now inside the model
+        deadline = time.monotonic() + 30
+        while not inside.exists():  # the request is inside the model: now stop the server
+            assert time.monotonic() < deadline, "the request never reached the model"
+            time.sleep(0.01)
         os.killpg(proc.pid, signal.SIGTERM)
         t.join(timeout=30)
         # uvicorn re-raises the signal once it has drained: a clean exit by SIGTERM
