@@ -65,9 +65,13 @@ def test_a_killed_worker_is_replaced_and_no_acknowledged_record_is_lost(adult_sa
         threads = [threading.Thread(target=client, args=(k, url)) for k in range(4)]
         for t in threads:
             t.start()
-        time.sleep(2)
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 50 and time.monotonic() < deadline:  # traffic flows
+            time.sleep(0.05)
         os.kill(workers[0], signal.SIGKILL)
-        time.sleep(1)
+        deadline = time.monotonic() + 60
+        while workers[0] in _children(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the supervisor has seen the worker die
         before = len(acknowledged)
         deadline = time.monotonic() + 60  # the supervisor starts a new worker
         while (len(_children(proc.pid)) < 2 or len(acknowledged) < before + 50) \
