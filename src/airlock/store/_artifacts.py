@@ -136,7 +136,7 @@ class ArtifactStore:
                 size, digest = self.put_file(path, written[-1])
                 out.append((rel, size, digest))
         except Exception as exc:  # nothing of the tree stays under its prefix
-            left = self._remove(written)
+            left = self.remove(written)
             if not isinstance(exc, StoreUnavailable):
                 raise
             kept = (f"; {len(left)} of its files could not be removed from "
@@ -144,7 +144,7 @@ class ArtifactStore:
             raise StoreUnavailable(f"{exc.message}{kept}") from exc
         return out
 
-    def _remove(self, keys: list[str]) -> list[str]:
+    def remove(self, keys: list[str]) -> list[str]:
         """Delete ``keys`` (best effort, each retried as any call); returns those left."""
         left = []
         for key in keys:
