@@ -230,6 +230,23 @@ class RunStore:
         return [MetricPoint(key, float(values[i]), int(steps[i]), int(stamps[i]))
                 for i in order]
 
+    def find_artifacts(self, suffixes: Sequence[str], *, limit: int = 1000
+                       ) -> list[tuple[str, ArtifactRecord]]:
+        """(run id, artifact) of the artifacts whose path ends with one of ``suffixes``
+        (case-sensitive), the newest runs first, at most ``limit``."""
+        if not suffixes:
+            return []
+        q = (sa.select(run_artifacts.c.run_id, run_artifacts.c.path, run_artifacts.c.size,
+                       run_artifacts.c.sha256)
+             .join(runs, runs.c.id == run_artifacts.c.run_id)
+             .where(sa.or_(*(run_artifacts.c.path.endswith(s, autoescape=True)
+                             for s in suffixes)))
+             .order_by(runs.c.start_time.desc(), runs.c.id, run_artifacts.c.path)
+             .limit(limit))
+        with read_tx(self._engine) as conn:
+            return [(r.run_id, ArtifactRecord(r.path, r.size, r.sha256))
+                    for r in conn.execute(q)]
+
     def experiments(self) -> list[str]:
         with read_tx(self._engine) as conn:
             return list(conn.scalars(sa.select(experiments.c.name).order_by(experiments.c.name)))
