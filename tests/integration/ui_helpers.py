@@ -165,14 +165,14 @@ def fill_scored(tmp: Path) -> dict[str, Any]:
 
 def fill_contracts(tmp: Path) -> dict[str, Any]:
     """Contract CONTRACT_NAME validated twice: passing, then failing with a bad age, a
-    malformed e-mail (a PII column: its example is masked) and an unknown plan."""
+    malformed e-mail (a PII column: its example is masked) and an unknown plan (HOSTILE)."""
     import polars as pl
 
     contract = airlock.Contract.from_yaml(CONTRACT)
     good = pl.DataFrame({"age": [30, 41, 55], "email": ["a@x.io", "b@y.io", "c@z.io"],
                          "plan": ["free", "pro", "free"]})
     bad = pl.DataFrame({"age": [30, 7, 55], "email": ["a@x.io", "secret-person", "c@z.io"],
-                        "plan": ["free", "pro", "platinum"]})
+                        "plan": ["free", "pro", HOSTILE]})
     ok = contract.validate(good)
     failed = contract.validate(bad)
     assert ok.passed and not failed.passed
@@ -293,17 +293,26 @@ def fill_endpoint(tmp: Path) -> dict[str, Any]:
             "firing": alerts.firing}
 
 
+def ui_args(info: dict[str, Any]) -> list[str]:
+    """`airlock ui` options for the filled store: its alert rules, the endpoint's input
+    reference, 1-second windows (the served traffic spans a few seconds)."""
+    return ["--rules", info["rules"], "--reference", f"{ENDPOINT}={info['reference']}",
+            "--window", "1s"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def start_ui(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
-    """A real `airlock ui` process on 127.0.0.1; returns it once it answers."""
+def start_ui(env: dict[str, str], *args: str,
+             host: str = "127.0.0.1") -> tuple[subprocess.Popen[str], str]:
+    """A real `airlock ui` process listening on ``host``; returns it once it answers on
+    127.0.0.1 (any status: with reads protected, 401 is an answer)."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airlock", "ui", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "airlock", "ui", "--host", host, "--port", str(port),
          *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -320,13 +329,14 @@ def start_ui(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], st
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
+    """Stop the process; its stdout and stderr."""
     proc.terminate()
     try:
-        out, _ = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, _ = proc.communicate()
-    return out
+        out, err = proc.communicate()
+    return out + err
 
 
 def filled_store(root: Path, *, endpoint: bool = True) -> dict[str, Any]:

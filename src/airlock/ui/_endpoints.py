@@ -20,11 +20,12 @@ from airlock.monitor import (
     load_rules,
     monitor_endpoint,
 )
-from airlock.predlog import logged_endpoints
+from airlock.predlog import logged_endpoints, scan_prediction_log
 
 from ._options import UiConfig
 
-__all__ = ["alerts_for", "endpoint_list", "endpoint_view", "load_rule_files", "reference_for"]
+__all__ = ["alerts_for", "endpoint_list", "endpoint_view", "endpoints_serving", "load_rule_files",
+           "reference_for"]
 
 DRIFT_KINDS = (("input_drift", "inputs"), ("prediction_drift", "predictions"))
 
@@ -161,3 +162,32 @@ def _statuses(windows: list[Mapping[str, Any]]) -> dict[str, Any]:
          "counts": {c: (w.get("statuses") or {}).get(c, 0) for c in codes},
          "share": {c: ((w.get("statuses") or {}).get(c, 0) / w["requests"])
                    if w["requests"] else None for c in codes}} for w in windows]}
+
+
+def endpoints_serving(model: str, version: int) -> list[dict[str, Any]]:
+    """The endpoints whose log shows ``model@version`` answering clients (or shadowing):
+    how many requests, and when last (one streamed pass over four columns per log)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = []
+    for name in logged_endpoints():
+        served = shadowed = 0
+        newest: int | None = None
+        for b in scan_prediction_log(name, columns=["ts", "model", "version",
+                                                    "shadow_version"]):
+            mine = pc.fill_null(pc.equal(b.column("model"), model), False)
+            answered = pc.and_(mine, pc.fill_null(pc.equal(b.column("version"), version),
+                                                  False))
+            shadow = pc.and_(mine, pc.fill_null(pc.equal(b.column("shadow_version"), version),
+                                                False))
+            served += int(pc.sum(answered).as_py() or 0)
+            shadowed += int(pc.sum(shadow).as_py() or 0)
+            hit = pc.filter(b.column("ts"), pc.or_(answered, shadow))
+            if len(hit):
+                top = pc.max(hit.cast(pa.int64())).as_py()
+                newest = top if newest is None or top > newest else newest
+        if served or shadowed:
+            out.append({"endpoint": name, "requests": served, "shadow_requests": shadowed,
+                        "last_ms": newest})
+    return out

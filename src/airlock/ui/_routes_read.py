@@ -13,11 +13,18 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from airlock.errors import UsageError
 from airlock.store import get_store
 
-from . import _data, _gates, _pages, _pages_ops
+from . import _data, _endpoints, _gates, _pages, _pages_ops
 from ._context import Context
 from ._data import clean_dict as _clean
 
 __all__ = ["register"]
+
+
+def _version(name: str, version: str) -> dict[str, Any]:
+    """A version's page: its lineage, and the endpoints whose log shows it serving."""
+    d = _data.version_detail(name, version)
+    d["endpoints"] = _endpoints.endpoints_serving(d["name"], d["version"])
+    return d
 
 
 def register(app: FastAPI, ctx: Context) -> None:
@@ -80,8 +87,9 @@ def _api(app: FastAPI) -> None:
 
     @app.get("/api/models/{name}/versions/{version}", tags=["models"])
     def api_version(name: str, version: str) -> dict[str, Any]:
-        """One version (a number, or an alias): signature, files, lineage, decisions."""
-        return _clean(_data.version_detail(name, version))
+        """One version (a number, or an alias): signature, files, lineage (run, datasets,
+        evaluations, decisions, the endpoints whose log shows it serving)."""
+        return _clean(_version(name, version))
 
     @app.get("/api/models/{name}/promotion", tags=["gates"])
     def api_promotion(name: str, alias: str = "production",
@@ -159,7 +167,7 @@ def _model_pages(app: FastAPI, ctx: Context) -> None:
              include_in_schema=False)
     def version_page(request: Request, name: str, version: str) -> str:
         return _pages.render("version.html", ctx.viewer(request), "/models",
-                             d=_data.version_detail(name, version))
+                             d=_version(name, version))
 
     @app.get("/models/{name}/versions/{version}/card", response_class=HTMLResponse,
              include_in_schema=False)
