@@ -612,3 +612,18 @@ def test_a_malformed_token_list_stops_the_ui_naming_the_entry(filled: dict[str, 
         "AIRLOCK_UI_TOKENS entry 2 is not ACTOR=TOKEN: write pairs such as alice=TOKEN, "
         "separated by commas")
     assert secret not in done.stderr + done.stdout and "Traceback" not in done.stderr
+
+
+def test_runs_metric_value_at_a_step(ui: httpx.Client, filled: dict[str, Any]) -> None:
+    d = api(ui, "/api/runs", experiment=EXPERIMENT, step=3)
+    first = next(r for r in d["runs"] if r["id"] == filled["runs"][0])
+    assert first["metrics"]["val_auc"]["step"] == pytest.approx(0.7 + 0.02 * 3)
+    assert first["metrics"]["loss"]["step"] == pytest.approx(1.0 / 4)
+    assert api(ui, "/api/runs", experiment=EXPERIMENT, step=99)["runs"][0]["metrics"][
+        "val_auc"]["step"] is None  # no point at step 99
+    page = ui.get("/runs", params={"experiment": EXPERIMENT, "agg": "step", "step": "3"})
+    assert page.status_code == 200 and "at step 3" in page.text
+    cell = f'<td class="num" data-metric="val_auc">{0.7 + 0.02 * 3:.6g}</td>'
+    assert cell in page.text
+    bad = ui.get("/runs", params={"agg": "step", "step": ""})
+    assert bad.status_code == 400 and "need a whole step number" in bad.text

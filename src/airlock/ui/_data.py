@@ -35,7 +35,7 @@ __all__ = [
     "version_ref",
 ]
 
-AGGREGATES = ("last", "min", "max")
+AGGREGATES = ("last", "min", "max", "step")
 MAX_PER_PAGE = 1000
 MAX_COMPARE = 10
 MAX_EVENTS = 5000
@@ -70,10 +70,14 @@ def int_arg(name: str, value: int, low: int, high: int) -> int:
 
 # -- runs ------------------------------------------------------------------------------
 def runs_table(*, experiment: str | None = None, filter: str | None = None,
-               order_by: str | None = None, page: int = 1, per_page: int = 100) -> dict[str, Any]:
-    """One page of runs with every param and metric (last, min, max) as a column."""
+               order_by: str | None = None, page: int = 1, per_page: int = 100,
+               step: int | None = None) -> dict[str, Any]:
+    """One page of runs with every param and metric (last, min, max, and with ``step`` its
+    value at that step) as a column."""
     int_arg("page", page, 1, 10**9)
     int_arg("per_page", per_page, 1, MAX_PER_PAGE)
+    if step is not None:
+        int_arg("step", step, -(2**63), 2**63 - 1)
     clauses = parse_filter(filter)
     order = parse_order_by(order_by)
     store = get_store()
@@ -82,22 +86,25 @@ def runs_table(*, experiment: str | None = None, filter: str | None = None,
     found = store.runs.search(experiment=experiment, clauses=clauses, order_by=order,
                               limit=per_page, offset=(page - 1) * per_page)
     ranges = store.runs.metric_ranges([r.id for r in found]) if found else {}
+    at = store.runs.metric_at_step([r.id for r in found], step) \
+        if found and step is not None else {}
     param_keys = sorted({k for r in found for k in r.params})
     metric_keys = sorted({k for r in found for k in r.metrics})
     rows = []
     for r in found:
-        span = ranges.get(r.id, {})
+        span, there = ranges.get(r.id, {}), at.get(r.id, {})
         rows.append({
             "id": r.id, "name": r.name, "experiment": r.experiment, "status": r.status,
             "start_time": r.start_time, "end_time": r.end_time, "user": r.user,
             "params": r.params, "tags": r.tags,
             "metrics": {k: {"last": num(v), "min": num(span.get(k, (v, v))[0]),
-                            "max": num(span.get(k, (v, v))[1])}
+                            "max": num(span.get(k, (v, v))[1]),
+                            **({"step": num(there.get(k))} if step is not None else {})}
                         for k, v in r.metrics.items()},
         })
     return {
         "experiment": experiment, "experiments": store.runs.experiments(),
-        "filter": filter or "", "order_by": order_by or "", "page": page,
+        "filter": filter or "", "order_by": order_by or "", "step": step, "page": page,
         "per_page": per_page, "total": total, "pages": max(1, math.ceil(total / per_page)),
         "param_keys": param_keys, "metric_keys": metric_keys, "runs": rows,
     }

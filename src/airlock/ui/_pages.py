@@ -142,7 +142,8 @@ def render_error(heading: str, message: str, hint: str | None = None,
 
 def render_runs(d: dict[str, Any], agg: str, viewer: Viewer) -> str:
     base = {"experiment": d["experiment"] or "", "filter": d["filter"],
-            "order_by": d["order_by"], "per_page": d["per_page"], "agg": agg}
+            "order_by": d["order_by"], "per_page": d["per_page"], "agg": agg,
+            "step": d["step"]}
 
     def here(path: str, **change: Any) -> str:
         return url(path, **{**base, **change})

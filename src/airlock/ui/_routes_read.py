@@ -41,12 +41,14 @@ def _api(app: FastAPI) -> None:
 
     @app.get("/api/runs", tags=["runs"])
     def api_runs(experiment: str | None = None, filter: str | None = None,
-                 order_by: str | None = None, page: int = 1, per_page: int = 100
-                 ) -> dict[str, Any]:
-        """One page of runs; params and metrics (last, min, max) per run. ``filter`` is the
-        language of `airlock runs list --filter`; ``order_by`` e.g. ``metrics.auc DESC``."""
+                 order_by: str | None = None, page: int = 1, per_page: int = 100,
+                 step: int | None = None) -> dict[str, Any]:
+        """One page of runs; params and metrics (last, min, max, and with ``step`` the value
+        at that step) per run. ``filter`` is the language of `airlock runs list --filter`;
+        ``order_by`` e.g. ``metrics.auc DESC``."""
         return _clean(_data.runs_table(experiment=experiment, filter=filter,
-                                       order_by=order_by, page=page, per_page=per_page))
+                                       order_by=order_by, page=page, per_page=per_page,
+                                       step=step))
 
     @app.get("/api/runs/{run_id}", tags=["runs"])
     def api_run(run_id: str) -> dict[str, Any]:
@@ -128,11 +130,16 @@ def _runs_pages(app: FastAPI, ctx: Context) -> None:
     @app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
     def runs_page(request: Request, experiment: str | None = None, filter: str | None = None,
                   order_by: str | None = None, page: int = 1, per_page: int = 100,
-                  agg: str = "last") -> str:
+                  agg: str = "last", step: str | None = None) -> str:
         if agg not in _data.AGGREGATES:
-            raise UsageError(f"unknown metric aggregate {agg!r}: use last, min or max")
+            raise UsageError(f"unknown metric aggregate {agg!r}: use last, min, max or step")
+        at = None
+        if agg == "step":  # the form sends step= empty unless it is filled in
+            if not step or not step.strip().lstrip("-").isdigit():
+                raise UsageError(f"metrics at a step need a whole step number, not {step!r}")
+            at = int(step)
         d = _data.runs_table(experiment=experiment, filter=filter, order_by=order_by,
-                             page=page, per_page=per_page)
+                             page=page, per_page=per_page, step=at)
         return _pages.render_runs(d, agg, ctx.viewer(request))
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
