@@ -24,6 +24,8 @@ Then both servers run on 127.0.0.1, one process each: ``airlock ui`` and ``mlflo
   must return the same runs in the same order, or the benchmark stops.
 - run page: a run with its 20 metric histories: airlock's page and API against MLflow's
   ``runs/get`` plus ``metrics/get-history`` for each metric (what its UI fetches).
+- both UIs' runs list in Chromium (informational, when Playwright and Debian's chromium are
+  there): a new tab on the same filtered, sorted list until the top run's name shows.
 - endpoint page: airlock's endpoint page (1-hour windows: serving figures by status,
   latency percentiles, routes, performance on feedback, input and prediction drift per
   column per window) over the whole log; informational: without drift, and the API.
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -60,7 +63,7 @@ ORDER = "metrics.m01 DESC"
 PAGE = 100
 BASE_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z: the log's first hour
 MLFLOW_MAX_METRICS_PER_BATCH = 1000
-CHUNK = 20_000  # requests per append to the prediction log
+SLOT_MS = 300_000  # the log rolls a segment every 5 minutes of its time
 
 
 @dataclass(frozen=True)
@@ -156,14 +159,54 @@ def _frame(rng: Any, n: int, shift: float) -> Any:
                     | {"segment": rng.choice(["a", "b", "c", "d"], n)})
 
 
-def fill_log(home: Path, sz: Sizes) -> Path:
-    """The prediction log of ENDPOINT and a reference profile of its inputs."""
+def _append_slot(plog: Any, labels: Any, rng: Any, first: int, n: int, ts: Any,
+                 drifted: bool) -> list[Any]:
+    """One slot's requests: answered by the primary or the canary in micro-batches, 1.5 %
+    failing one by one (422 before a model, 503 from it), feedback for 10 % of them."""
     import numpy as np
     import pyarrow as pa
 
-    from airlock.monitor import Profile
-    from airlock.predlog import PredictionLog, log_locations, make_batch_records, make_feedback
+    from airlock.predlog import make_batch_records, make_feedback
     from airlock.predlog import make_records as one
+
+    x = _frame(rng, n, 0.8 if drifted else 0.0)
+    score = 1 / (1 + np.exp(-x.column("x0").to_numpy()))
+    ids = [f"r{first + k:08d}" for k in range(n)]
+    canary, failed = rng.random(n) < 0.1, rng.random(n) < 0.015
+    latency = rng.lognormal(2.0, 0.5, n)
+    pending = []
+    for route, version, keep in (("primary", 1, ~canary & ~failed),
+                                 ("canary", 2, canary & ~failed)):
+        idx = np.flatnonzero(keep)
+        out = pa.table({"prediction": (score[idx] > 0.5).astype(np.int64),
+                        "proba_1": score[idx]})
+        pending.append(plog.append(make_batch_records(
+            request_ids=[ids[k] for k in idx], row_counts=[1] * len(idx),
+            ts_ms=ts[idx].tolist(), latency_ms=latency[idx].tolist(), status=200,
+            endpoint=ENDPOINT, route=route, model="bench-model", version=version,
+            inputs=x.take(idx), outputs=out)))
+    for k in np.flatnonzero(failed):
+        status = 422 if k % 3 else 503
+        pending.append(plog.append(one(
+            request_id=ids[k], ts_ms=int(ts[k]), endpoint=ENDPOINT, route="primary",
+            model="bench-model", version=1, status=status, latency_ms=float(latency[k]),
+            inputs=None if status == 422 else x.slice(int(k), 1), outputs=None,
+            error_code="InvalidInput" if status == 422 else "ModelUnavailable",
+            error="bad input" if status == 422 else "the model failed")))
+    fed = np.flatnonzero(~failed & (rng.random(n) < 0.1))
+    truth = (rng.random(len(fed)) < score[fed]).astype(int).tolist()
+    pending.append(labels.append(make_feedback([ids[k] for k in fed], truth,
+                                               [int(t) + 60_000 for t in ts[fed]])))
+    return pending
+
+
+def fill_log(home: Path, sz: Sizes) -> Path:
+    """The prediction log of ENDPOINT and a reference profile of its inputs. The log rolls
+    into a segment every SLOT_MS of its time, as `airlock serve` rolls one every 300 s."""
+    import numpy as np
+
+    from airlock.monitor import Profile
+    from airlock.predlog import PredictionLog, log_locations
 
     _airlock_env(home)
     uri, spool = log_locations()
@@ -173,45 +216,19 @@ def fill_log(home: Path, sz: Sizes) -> Path:
     Profile.from_data(_frame(rng, 50_000, 0.0)).save(reference)
     span = sz.hours * 3_600_000
     drift_from = BASE_MS + span - span // 4  # the last quarter of the log drifts
-    plog = PredictionLog(ENDPOINT, spool_dir=spool, artifact_uri=uri).open()
-    labels = PredictionLog(ENDPOINT, spool_dir=spool, artifact_uri=uri,
-                           stream="feedback").open()
-    pending = []
-    for start in range(0, sz.requests, CHUNK):
-        n = min(CHUNK, sz.requests - start)
-        ts = np.sort(BASE_MS + (np.arange(start, start + n) * span) // sz.requests)
-        x = _frame(rng, n, 0.8 if ts[0] >= drift_from else 0.0)
-        score = 1 / (1 + np.exp(-x.column("x0").to_numpy()))
-        ids = [f"r{start + k:08d}" for k in range(n)]
-        canary = rng.random(n) < 0.1
-        failed = rng.random(n) < 0.015
-        latency = rng.lognormal(2.0, 0.5, n)
-        for route, version, keep in (("primary", 1, ~canary & ~failed),
-                                     ("canary", 2, canary & ~failed)):
-            idx = np.flatnonzero(keep)
-            out = pa.table({"prediction": (score[idx] > 0.5).astype(np.int64),
-                            "proba_1": score[idx]})
-            pending.append(plog.append(make_batch_records(
-                request_ids=[ids[k] for k in idx], row_counts=[1] * len(idx),
-                ts_ms=ts[idx].tolist(), latency_ms=latency[idx].tolist(), status=200,
-                endpoint=ENDPOINT, route=route, model="bench-model", version=version,
-                inputs=x.take(idx), outputs=out)))
-        for k in np.flatnonzero(failed):
-            status = 422 if k % 3 else 503
-            pending.append(plog.append(one(
-                request_id=ids[k], ts_ms=int(ts[k]), endpoint=ENDPOINT, route="primary",
-                model="bench-model", version=1, status=status, latency_ms=float(latency[k]),
-                inputs=None if status == 422 else x.slice(int(k), 1), outputs=None,
-                error_code="InvalidInput" if status == 422 else "ModelUnavailable",
-                error="bad input" if status == 422 else "the model failed")))
-        fed = np.flatnonzero(~failed & (rng.random(n) < 0.1))
-        truth = (rng.random(len(fed)) < score[fed]).astype(int).tolist()
-        pending.append(labels.append(make_feedback([ids[k] for k in fed], truth,
-                                                   [int(t) + 60_000 for t in ts[fed]])))
-    for future in pending:
-        future.result()
-    plog.close()
-    labels.close()
+    every = np.sort(BASE_MS + (np.arange(sz.requests) * span) // sz.requests)
+    bounds = np.searchsorted(every, np.arange(BASE_MS, BASE_MS + span + SLOT_MS, SLOT_MS))
+    for lo, hi in itertools.pairwise(bounds):
+        if hi <= lo:
+            continue
+        plog = PredictionLog(ENDPOINT, spool_dir=spool, artifact_uri=uri).open()
+        labels = PredictionLog(ENDPOINT, spool_dir=spool, artifact_uri=uri,
+                               stream="feedback").open()
+        for future in _append_slot(plog, labels, rng, int(lo), int(hi - lo), every[lo:hi],
+                                   bool(every[lo] >= drift_from)):
+            future.result()
+        plog.close()  # rolls the slot's spools into segments
+        labels.close()
     return reference
 
 
@@ -231,7 +248,7 @@ def prepare(cache: Path, sz: Sizes, only: str | None = None) -> tuple[Path, Path
         if todo:
             print(f"filling MLflow with {sz.runs:,} runs (log_batch)…", flush=True)
             fill_mlflow(mlflow_dir, sz)
-    with _marker(log_dir, {"requests": sz.requests, "hours": sz.hours}) \
+    with _marker(log_dir, {"requests": sz.requests, "hours": sz.hours, "slot_ms": SLOT_MS}) \
             if only in (None, "log") else contextlib.nullcontext(False) as todo:
         if todo:
             print(f"writing a prediction log of {sz.requests:,} requests…", flush=True)
@@ -362,6 +379,49 @@ def measure(airlock_url: str, mlflow_url: str, sz: Sizes, repeat: int) -> dict[s
             raise SystemExit(f"the endpoint page counted {logged:,} requests, not "
                              f"{sz.requests:,} (or drew no drift)")
         out["endpoint_windows"] = len(e["report"]["windows"])
+        out["top_run"], out["mlflow_experiment"] = ours[0], exp
+    return out
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def browser_case(airlock_url: str, mlflow_url: str, exp: str, top: str,
+                 repeat: int) -> dict[str, float] | None:
+    """Each UI's runs list in Chromium, filtered and sorted the same way: from a new tab
+    (scripts and styles already cached) until the top run's name shows. None without
+    Chromium or Playwright. Requests off 127.0.0.1 are aborted (none is needed)."""
+    from urllib.parse import urlencode, urlsplit
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not Path(CHROMIUM).exists():
+        return None
+    ours = f"{airlock_url}/runs?" + urlencode({"experiment": EXPERIMENT, "filter": FILTER,
+                                               "order_by": ORDER, "per_page": PAGE})
+    key = ORDER.split()[0].split(".", 1)[1]
+    theirs = f"{mlflow_url}/#/experiments/{exp}/runs?" + urlencode({
+        "searchFilter": FILTER, "orderByKey": f"metrics.`{key}`", "orderByAsc": "false",
+        "startTime": "ALL", "lifecycleFilter": "Active", "modelVersionFilter": "All Runs"})
+    out: dict[str, float] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.route("**/*", lambda r: r.continue_() if urlsplit(r.request.url).hostname
+                      == "127.0.0.1" else r.abort())
+        for name, target in (("airlock_ui", ours), ("mlflow_ui", theirs)):
+            def load(target: str = target) -> None:
+                pg = context.new_page()
+                pg.goto(target)
+                pg.wait_for_selector(f"text={top}", timeout=120_000)
+                pg.close()
+
+            out[name], _ = timed(load, repeat)
+        browser.close()
     return out
 
 
@@ -402,6 +462,12 @@ def report(f: dict[str, Any], sz: Sizes, repeat: int, smoke: bool,
           f"({f['runs_total']:,} match; the same {f['runs_matched']} runs in both)")
     for line in lines:
         print(line)
+    if "airlock_ui" in f:
+        print(f"case runs_ui_in_chromium: airlock {ms(f['airlock_ui'])} | mlflow ui "
+              f"{ms(f['mlflow_ui'])} | ratio {f['mlflow_ui'] / f['airlock_ui']:,.1f}x "
+              "(a new tab until the top run shows; informational)")
+    else:
+        print("case runs_ui_in_chromium: skipped (no Chromium or Playwright, or --no-browser)")
     print(f"info: runs API as JSON {ms(f['runs_api'])}; run API {ms(f['run_api'])}; endpoint "
           f"API {ms(f['endpoint_api'])}; endpoint page without drift "
           f"{ms(f['endpoint_page_no_drift'])}")
@@ -423,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=("airlock", "mlflow", "log"), default=None,
                    help="With --fill-only: fill this part only (parts can fill side by side).")
     p.add_argument("--smoke", action="store_true")
+    p.add_argument("--no-browser", action="store_true",
+                   help="Skip timing both UIs' runs list in Chromium.")
     args = p.parse_args(argv)
     sz = SMOKE if args.smoke else Sizes(runs=args.runs, requests=args.requests)
     repeat = 3 if args.smoke else args.repeat
@@ -446,6 +514,10 @@ def main(argv: list[str] | None = None) -> int:
         with server(ui_cmd, env, "/api/session", work) as al, \
                 server(mlflow_cmd, env, "/health", work) as ml:
             figures = measure(al, ml, sz, repeat)
+            if not args.no_browser:
+                found = browser_case(al, ml, figures["mlflow_experiment"], figures["top_run"],
+                                     repeat)
+                figures.update(found or {})
         report(figures, sz, repeat, args.smoke, args.json)
     finally:
         os.chdir(Path(__file__).resolve().parent)

@@ -576,6 +576,9 @@ def test_page_forms_with_a_token_field_or_a_signed_in_cookie(writer: httpx.Clien
         assert other.status_code == 403 and "another site" in other.text
     assert writer.post("/login", data={"token": ALICE, "next": "//evil.example"}).headers[
         "location"] == "/"
+    foreign = writer.post("/login", data={"token": ALICE},
+                          headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 403 and "set-cookie" not in foreign.headers
 
 
 def test_reads_need_a_token_beyond_loopback_and_no_tokens_warns(
@@ -627,3 +630,12 @@ def test_runs_metric_value_at_a_step(ui: httpx.Client, filled: dict[str, Any]) -
     assert cell in page.text
     bad = ui.get("/runs", params={"agg": "step", "step": ""})
     assert bad.status_code == 400 and "need a whole step number" in bad.text
+
+
+def test_views_within_the_refresh_interval_share_one_computation(ui: httpx.Client) -> None:
+    first = api(ui, f"/api/endpoints/{ENDPOINT}", window="2s")
+    again = api(ui, f"/api/endpoints/{ENDPOINT}", window="2s")
+    assert again["computed_at"] == first["computed_at"]  # --refresh 10: kept for 10 s
+    assert again["report"] == first["report"]
+    page = ui.get(f"/endpoints/{ENDPOINT}", params={"window": "2s"}).text
+    assert f"Computed {first['computed_at']} UTC" in page

@@ -3,7 +3,7 @@ and who is looking at a page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import Request
@@ -11,6 +11,7 @@ from fastapi import Request
 from airlock.monitor import AlertRules
 
 from ._auth import COOKIE, Tokens, bearer
+from ._cache import ReportCache
 from ._options import UiConfig
 from ._pages import Viewer
 
@@ -22,6 +23,7 @@ class Context:
     config: UiConfig
     tokens: Tokens
     rules: list[tuple[Path, AlertRules]]
+    reports: ReportCache = field(default_factory=lambda: ReportCache(ttl=0))
 
     def actor(self, request: Request) -> str | None:
         """The actor of the request's bearer token or sign-in cookie, if valid."""

@@ -53,7 +53,8 @@ def _html_entry(run_id: str, path: str) -> dict[str, Any]:
     title = m.group(1).decode("utf-8", "replace").strip() if m else path.rsplit("/", 1)[-1]
     low = title.lower()
     kind = next((k for prefix, k in _KINDS if low.startswith(prefix)), "report")
-    return {"format": "html", "kind": kind, "title": title}
+    shown = title[len("airlock "):] if low.startswith("airlock ") else title
+    return {"format": "html", "kind": kind, "title": shown[:1].upper() + shown[1:]}
 
 
 def _json_entry(run_id: str, path: str, size: int) -> dict[str, Any] | None:

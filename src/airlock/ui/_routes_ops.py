@@ -34,6 +34,22 @@ def _drift_flag(drift: str | None) -> bool:
     raise UsageError(f"drift must be 1 or 0, not {drift!r}")
 
 
+def _stamp(at: float) -> str:
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _view(ctx: Context, name: str, window: str | None, since: str | None,
+          until: str | None, drift: str | None) -> tuple[Any, float]:
+    """The endpoint's report for these parameters: computed, or kept from a request less
+    than the refresh interval ago (pages refreshing themselves share one computation)."""
+    on = _drift_flag(drift)
+    return ctx.reports.get(("endpoint", name, window or ctx.config.window, since or "",
+                            until or "", on),
+                           lambda: _endpoints.endpoint_view(name, ctx.config, ctx.rules,
+                                                            window=window, since=since,
+                                                            until=until, drift=on))
+
+
 def register(app: FastAPI, ctx: Context) -> None:
     _contract_routes(app, ctx)
     _endpoint_routes(app, ctx)
@@ -75,9 +91,8 @@ def _endpoint_routes(app: FastAPI, ctx: Context) -> None:
         """Serving, performance and drift of an endpoint per ``window`` (30m, 1h, 1d; default
         the UI's) of its prediction log between ``since`` and ``until`` (ISO times or
         durations back from now, e.g. 6h), and its alert rules. ``drift=0`` skips drift."""
-        d, _ = _endpoints.endpoint_view(name, ctx.config, ctx.rules, window=window,
-                                        since=since, until=until, drift=_drift_flag(drift))
-        return _clean(d)
+        (d, _), at = _view(ctx, name, window, since, until, drift)
+        return _clean({**d, "computed_at": _stamp(at)})
 
     @app.get("/api/alerts", tags=["endpoints"])
     def api_alerts() -> dict[str, Any]:
@@ -94,12 +109,9 @@ def _endpoint_routes(app: FastAPI, ctx: Context) -> None:
     def endpoint_page(request: Request, name: str, window: str | None = None,
                       since: str | None = None, until: str | None = None,
                       drift: str | None = None) -> str:
-        d, report = _endpoints.endpoint_view(name, ctx.config, ctx.rules, window=window,
-                                             since=since, until=until,
-                                             drift=_drift_flag(drift))
+        (d, report), at = _view(ctx, name, window, since, until, drift)
         return _pages_ops.render_endpoint(_clean(d), report, ctx.viewer(request),
-                                          ctx.config.refresh_seconds,
-                                          datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
+                                          ctx.config.refresh_seconds, _stamp(at))
 
 
 def _report_routes(app: FastAPI, ctx: Context) -> None:

@@ -49,11 +49,14 @@ class PromoteBody(BaseModel):
 
 
 def _origin_ok(request: Request) -> bool:
+    """The request came from this UI's own pages (browsers send Origin on a form post;
+    a client that sends neither Origin nor Referer is not a browser on another site)."""
     own = f"{request.url.scheme}://{request.headers.get('host', '')}"
     origin = request.headers.get("origin")
     if origin is not None:
         return origin == own
-    return request.headers.get("referer", "").startswith(own + "/")
+    referer = request.headers.get("referer")
+    return referer is None or referer.startswith(own + "/")
 
 
 def _writer(ctx: Context, request: Request, form_token: str | None = None) -> str:
@@ -192,6 +195,8 @@ def _login(app: FastAPI, ctx: Context) -> None:
     async def login(request: Request) -> Response:
         if not ctx.tokens.enabled:
             raise HTTPException(403, MSG_WRITES_OFF)
+        if not _origin_ok(request):  # no signing a browser in from another site
+            raise HTTPException(403, MSG_CROSS_ORIGIN)
         form = await _form(request)
         target = _safe_next(form.get("next"))
         if ctx.tokens.actor_for(form.get("token")) is None:
