@@ -204,6 +204,7 @@ def fill_log(home: Path, sz: Sizes) -> Path:
     """The prediction log of ENDPOINT and a reference profile of its inputs. The log rolls
     into a segment every SLOT_MS of its time, as `airlock serve` rolls one every 300 s."""
     import numpy as np
+    import pyarrow as pa
 
     from airlock.monitor import Profile
     from airlock.predlog import PredictionLog, log_locations
@@ -213,7 +214,11 @@ def fill_log(home: Path, sz: Sizes) -> Path:
     rng = np.random.default_rng(7)
     home.mkdir(parents=True, exist_ok=True)
     reference = home / "inputs.profile"
-    Profile.from_data(_frame(rng, 50_000, 0.0)).save(reference)
+    sample = _frame(rng, 50_000, 0.0)
+    Profile.from_data(sample).save(reference)
+    proba = 1 / (1 + np.exp(-sample.column("x0").to_numpy()))
+    Profile.from_data(pa.table({"prediction": (proba > 0.5).astype(np.int64),
+                                "proba_1": proba})).save(home / "predictions.profile")
     span = sz.hours * 3_600_000
     drift_from = BASE_MS + span - span // 4  # the last quarter of the log drifts
     every = np.sort(BASE_MS + (np.arange(sz.requests) * span) // sz.requests)
@@ -248,7 +253,8 @@ def prepare(cache: Path, sz: Sizes, only: str | None = None) -> tuple[Path, Path
         if todo:
             print(f"filling MLflow with {sz.runs:,} runs (log_batch)…", flush=True)
             fill_mlflow(mlflow_dir, sz)
-    with _marker(log_dir, {"requests": sz.requests, "hours": sz.hours, "slot_ms": SLOT_MS}) \
+    with _marker(log_dir, {"requests": sz.requests, "hours": sz.hours, "slot_ms": SLOT_MS,
+                           "profiles": 2}) \
             if only in (None, "log") else contextlib.nullcontext(False) as todo:
         if todo:
             print(f"writing a prediction log of {sz.requests:,} requests…", flush=True)
@@ -375,7 +381,7 @@ def measure(airlock_url: str, mlflow_url: str, sz: Sizes, repeat: int) -> dict[s
         out["endpoint_api"], e = timed(lambda: _get(al, f"/api{ep}").json(), n)
         out["endpoint_page_no_drift"], _ = timed(lambda: _get(al, ep, drift="0").text, n)
         logged = e["report"]["totals"]["requests"]
-        if logged != sz.requests or 'class="drift-matrix"' not in html:
+        if logged != sz.requests or html.count('class="drift-matrix"') != 2:
             raise SystemExit(f"the endpoint page counted {logged:,} requests, not "
                              f"{sz.requests:,} (or drew no drift)")
         out["endpoint_windows"] = len(e["report"]["windows"])
@@ -506,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         src = str(ROOT / "src")  # the airlock of this checkout, whatever the folder
         env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
         ui_cmd = [sys.executable, "-m", "airlock", "ui", "--reference",
-                  f"{ENDPOINT}={reference}", "--refresh", "0"]
+                  f"{ENDPOINT}={reference}", "--prediction-reference",
+                  f"{ENDPOINT}={reference.with_name('predictions.profile')}", "--refresh", "0"]
         mlflow_cmd = [str(Path(sys.executable).with_name("mlflow")), "server",
                       "--backend-store-uri", f"sqlite:///{mlflow_dir / 'mlflow.db'}",
                       "--default-artifact-root", (mlflow_dir / "art").as_uri(),

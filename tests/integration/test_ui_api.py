@@ -639,3 +639,17 @@ def test_views_within_the_refresh_interval_share_one_computation(ui: httpx.Clien
     assert again["report"] == first["report"]
     page = ui.get(f"/endpoints/{ENDPOINT}", params={"window": "2s"}).text
     assert f"Computed {first['computed_at']} UTC" in page
+
+
+def test_a_prediction_reference_is_what_prediction_drift_compares_with(
+        filled: dict[str, Any]) -> None:
+    proc, url = start_ui(_env(filled["home"]), "--window", "1s", "--prediction-reference",
+                         f"{ENDPOINT}={filled['reference']}")
+    try:
+        d = httpx.get(f"{url}/api/endpoints/{ENDPOINT}", timeout=60).json()
+    finally:
+        stop(proc)
+    # the inputs' profile holds none of the outputs: said, not silently replaced
+    assert d["drift"]["predictions"]["columns"] == []
+    why = d["report"]["prediction_reference_missing"]
+    assert f"{filled['reference']} holds none of the logged outputs" in why

@@ -7,14 +7,14 @@ from pathlib import Path
 import typer
 
 
-def _references(values: list[str] | None) -> dict[str, str]:
+def _references(values: list[str] | None, option: str = "--reference") -> dict[str, str]:
     from airlock.errors import UsageError
 
     out: dict[str, str] = {}
     for value in values or []:
         name, sep, path = value.partition("=")
         if not sep or not name.strip() or not path.strip():
-            raise UsageError(f"--reference takes ENDPOINT=PROFILE, not {value!r}")
+            raise UsageError(f"{option} takes ENDPOINT=PROFILE, not {value!r}")
         if "://" not in path and not Path(path.strip()).exists():
             from airlock.errors import file_not_found
 
@@ -34,6 +34,10 @@ def ui_command(
     reference: list[str] | None = typer.Option(
         None, "--reference", help="ENDPOINT=PROFILE: the reference of an endpoint's input "
         "drift (a saved profile or data); repeatable."),
+    prediction_reference: list[str] | None = typer.Option(
+        None, "--prediction-reference", help="ENDPOINT=PROFILE: the reference of an "
+        "endpoint's prediction drift (default: the profile recorded when the served version "
+        "was evaluated); repeatable."),
     window: str = typer.Option("1h", "--window", help="Endpoint pages' default window."),
     refresh: int = typer.Option(10, "--refresh", min=0, max=3600,
                                 help="Endpoint pages refresh every N seconds (0: never)."),
@@ -56,5 +60,7 @@ def ui_command(
 
         use_store_uri(store_uri)
     config = UiConfig(rules=tuple(rules or ()), references=_references(reference),
+                      prediction_references=_references(prediction_reference,
+                                                        "--prediction-reference"),
                       window=window, refresh_seconds=refresh)
     serve(config, host=host, port=port, log_level=log_level.lower())

@@ -141,7 +141,8 @@ def endpoint_view(name: str, cfg: UiConfig, rules: list[tuple[Path, AlertRules]]
     reference, reference_from = reference_for(name, cfg, rules)
     report = monitor_endpoint(name, window=window or cfg.window, since=since or None,
                               until=until or None, reference=reference if drift else None,
-                              drift=drift)
+                              prediction_reference=cfg.prediction_references.get(name)
+                              if drift else None, drift=drift)
     d = report.to_dict()
     windows = d["windows"]
     out: dict[str, Any] = {
