@@ -3,7 +3,8 @@
 ``METRIC_CATALOGUE`` (a :class:`MetricCatalogue` of :class:`MetricInfo`: name, task,
 direction, description) is the one list of metrics, read by the calculators, the gates and
 the reports; another evaluation builds its own catalogue for ``gates.load_policy``.
-``render_report`` renders the evaluation page from a stored result (results never import it);
+``render_report`` renders the evaluation page from a stored result (results never import it;
+``report_sections`` gives its sections for a page with its own shell);
 ``higher_is_better``, ``primary_metric``, ``metric_names`` and ``significant_regression``
 say what a result's metrics mean for a reader (the model card uses them too);
 ``slice_gates``, ``slice_support`` and ``slice_note`` say which slices a gate decision
@@ -43,11 +44,35 @@ from ._evaluate import (
 )
 from ._gating import SliceGate, slice_gates, slice_note, slice_support
 from ._meaning import higher_is_better, metric_names, primary_metric, significant_regression
-from ._page import render_report
+from ._page import render_report, report_sections
 
-__all__ = ["BOOTSTRAP_CHUNK_ELEMENTS", "METRIC_CATALOGUE", "MSG_POLICY_NOT_LOADED", "EvalConfig",
-           "Evaluation", "GatePolicy", "MetricCatalogue", "MetricInfo", "SliceGate",
-           "count_metrics", "evaluate", "get_evaluation", "higher_is_better", "metric_names",
-           "paired_p_value", "percentile_ci", "primary_metric", "rank_metrics", "ratio_ci",
-           "render_report", "resample_counts", "rng_for", "row_losses",
-           "significant_regression", "slice_gates", "slice_note", "slice_support"]
+__all__ = [
+    "BOOTSTRAP_CHUNK_ELEMENTS",
+    "METRIC_CATALOGUE",
+    "MSG_POLICY_NOT_LOADED",
+    "EvalConfig",
+    "Evaluation",
+    "GatePolicy",
+    "MetricCatalogue",
+    "MetricInfo",
+    "SliceGate",
+    "count_metrics",
+    "evaluate",
+    "get_evaluation",
+    "higher_is_better",
+    "metric_names",
+    "paired_p_value",
+    "percentile_ci",
+    "primary_metric",
+    "rank_metrics",
+    "ratio_ci",
+    "render_report",
+    "report_sections",
+    "resample_counts",
+    "rng_for",
+    "row_losses",
+    "significant_regression",
+    "slice_gates",
+    "slice_note",
+    "slice_support",
+]

@@ -44,7 +44,8 @@ from ._notify import LogNotifier, Notification, NotificationFailed, Notifier, We
 from ._result import DriftResult, put_figure
 from ._rules import AlertRules, load_rules
 
-__all__ = ["AlertRun", "RuleOutcome", "default_state_path", "evaluate_rules", "run_alerts"]
+__all__ = ["AlertRun", "RuleOutcome", "alert_state", "default_state_path", "evaluate_rules",
+           "run_alerts"]
 
 STATE_VERSION = 1
 
@@ -257,6 +258,15 @@ def _load_state(path: Path) -> dict[str, Any]:
                            "away to start afresh") from None
     rules = doc.get("rules") if isinstance(doc, dict) else None
     return rules if isinstance(rules, dict) else {}
+
+
+def alert_state(rules_path: str | Path, state_path: str | Path | None = None
+                ) -> dict[str, dict[str, Any]]:
+    """What the last ``run_alerts`` of the rules file kept, per rule name: ``firing``,
+    ``since``, ``last_value``, ``last_evaluated``, ``threshold``; empty when it never ran
+    (read only: nothing is evaluated, locked or written)."""
+    path = Path(state_path) if state_path is not None else default_state_path(rules_path)
+    return {str(k): dict(v) for k, v in _load_state(path).items() if isinstance(v, dict)}
 
 
 def _save_state(path: Path, rules: dict[str, Any]) -> None:
