@@ -46,6 +46,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/drift.py
 	$(PY) bench/guard.py
 	$(PY) bench/serve.py
+	$(PY) bench/batch.py
 
 clean:
 	rm -rf $(VENV) .airlock .pytest_cache .mypy_cache .ruff_cache

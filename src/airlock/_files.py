@@ -60,6 +60,7 @@ __all__ = [
     "UNKNOWN_FORMAT",
     "UNREADABLE",
     "UNWRITABLE",
+    "file_format",
     "fsync_dir",
     "parse_jsonl",
     "read_jsonl",
@@ -366,6 +367,12 @@ def _resolve(path: str) -> tuple[list[str], str]:
         raise InvalidInput(MIXED_FORMATS.format(
             path=path, formats=", ".join(_FORMAT_NAMES[f] for f in formats)))
     return files, formats[0]
+
+
+def file_format(name: str) -> str | None:
+    """The table format a file's name says ('parquet', 'csv', 'tsv', 'ndjson' or 'ipc'),
+    None when it says none; nothing is read (names on any filesystem)."""
+    return _format_of(name)
 
 
 def _format_of(path: str) -> str | None:

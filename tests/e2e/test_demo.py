@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import airlock
+import airlock.batch
 import airlock.store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +70,14 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
     assert "range on age: 5 rows" in proc.stdout and "Alien" in proc.stdout
     assert any(r.text == "data contract 'adult-census' passes" and r.passed
                for r in airlock.gate(evals[0]["id"], ROOT / "examples" / "gate.yaml").rules)
+
+    # batch scoring: the test split as a job, tracked, resumed with nothing left to do
+    jobs = list(airlock.list_events(action="batch.finished"))
+    assert len(jobs) == 2 and jobs[0].payload["job"] == jobs[1].payload["job"]
+    status = airlock.batch.job_status(jobs[0].payload["job"])
+    assert status.done == 2 and status.failed == 0 and status.rows + status.rejected > 16000
+    assert "the same job again: 2 files already scored, 0 scored now" in proc.stdout
+    assert (airlock_home / "reports" / "batch" / "scores.profile").is_file()
 
     assert airlock.verify_events().ok
     assert "staging" in proc.stdout and "production" in proc.stdout

@@ -201,10 +201,18 @@ class DriftMonitor:
 
     def score(self, current: Any, *, time_column: str | None = None,
               every: str | None = None) -> DriftResult:
-        """Drift of ``current`` (a table or a path) against the reference; with
+        """Drift of ``current`` (a table, a path, or a saved :class:`Profile` of the current
+        data) against the reference; with
         ``time_column`` and ``every`` the result also carries one result per window."""
         start = time.perf_counter()
         profile = self._fitted()
+        if isinstance(current, str | Path) and Profile.is_profile(current):
+            current = Profile.load(current)
+        if isinstance(current, Profile):
+            if time_column is not None or every is not None:
+                raise UsageError("a profile has no rows to window: score the data instead")
+            return replace(self._score_profile(profile, current),
+                           seconds=time.perf_counter() - start)
         data = open_data(current, what="current data")
         result = self._score_data(profile, data, window=None)
         if time_column is not None or every is not None:
@@ -250,6 +258,36 @@ class DriftMonitor:
             _parallel(one, [(name, table.column(name)) for name in group])
             del table
         return self._result(profile, {n: results[n] for n in kinds}, rows, window)
+
+    def _score_profile(self, profile: Profile, current: Profile) -> DriftResult:
+        """Drift of a saved profile of the current data (e.g. a batch job's): categories by
+        their exact counts; numbers by the profile's buckets (their values when it holds them
+        exactly, else bucket midpoints, so KS and Wasserstein are approximate then)."""
+        results: dict[str, ColumnDrift] = {}
+        for name, ref in profile.columns.items():
+            cur = current.columns.get(name)
+            if cur is None:
+                raise NotFound(f"column {name!r} of the reference is not in the current "
+                               "profile")
+            if isinstance(ref, CategoricalProfile) != isinstance(cur, CategoricalProfile):
+                raise InvalidInput(f"column {name!r} is {ref.kind} in the reference but "
+                                   f"{cur.kind} in the current profile")
+            if isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile):
+                out = profile_categorical(name, ref, cur.rows, cur.as_dict(),
+                                          self._choice(name, "categorical"))
+            else:
+                assert isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile)
+                sk = cur.sketch
+                points = sk.values() if sk.exact else (sk.lower() + sk.upper()) / 2
+                values = np.concatenate([np.repeat(points, sk.counts),
+                                         np.full(cur.missing, np.nan)])
+                choices = {kind: self._choice(name, kind) for kind in KINDS}
+                out = numeric_drift(name, ref, self.reference_values_.get(name), values,
+                                    choices)
+                if not sk.exact and out.method in ("ks", "wasserstein"):
+                    out = replace(out, approximate=True)
+            results[name] = missing_drift(out)
+        return self._result(profile, results, current.rows, None)
 
     def _column(self, name: str, ref: ColumnProfile, col: pa.ChunkedArray) -> ColumnDrift:
         if isinstance(ref, CategoricalProfile):

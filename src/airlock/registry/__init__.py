@@ -11,21 +11,26 @@ from ._registry import (
     list_models,
     list_versions,
     load_model,
+    load_model_files,
     register_model,
     register_saved,
     resolve,
     set_alias,
 )
+from ._signature import MISSING_VALUE, conform_rows
 
 __all__ = [
+    "MISSING_VALUE",
     "LoadedModel",
     "ModelRef",
+    "conform_rows",
     "delete_alias",
     "get_model_version",
     "import_mlflow",
     "list_models",
     "list_versions",
     "load_model",
+    "load_model_files",
     "parse_ref",
     "register_model",
     "register_saved",

@@ -34,6 +34,7 @@ __all__ = [
     "list_models",
     "list_versions",
     "load_model",
+    "load_model_files",
     "register_model",
     "register_saved",
     "resolve",
@@ -192,6 +193,28 @@ def load_model(ref: str | ModelRef, *, trusted: bool | None = None) -> LoadedMod
     A pickle-based artifact loads only when it was registered with ``trusted=True`` or
     ``trusted=True`` is passed here."""
     version = resolve(ref)
+    _check_trusted(version, trusted)
+    return _load(version, _materialise(get_store(), version), trusted)
+
+
+def load_model_files(version: VersionRecord, path: Path, *,
+                     trusted: bool | None = None) -> LoadedModel:
+    """Load ``version`` from a local folder holding copies of its files (a batch worker's,
+    which may not reach the store): every file's sha256 is checked against the manifest
+    before any byte is parsed, and the same trust rules as :func:`load_model` apply."""
+    _check_trusted(version, trusted)
+    for rel, digest in version.manifest["files"].items():
+        file = path / rel
+        got = sha256_file(file) if file.is_file() else None
+        if got != digest:
+            raise IntegrityError(
+                f"{version.ref}: the file {rel} " + ("is missing" if got is None else
+                f"failed its integrity check: sha256 is {got[:12]}…, the registry recorded "
+                f"{digest[:12]}…"))
+    return _load(version, path, trusted)
+
+
+def _check_trusted(version: VersionRecord, trusted: bool | None) -> None:
     manifest = version.manifest
     if manifest.get("pickle_based") and not (trusted or manifest.get("trusted")):
         raise UntrustedArtifact(
@@ -199,7 +222,10 @@ def load_model(ref: str | ModelRef, *, trusted: bool | None = None) -> LoadedMod
             "can run arbitrary code when loaded) and is not marked trusted; if you trust its "
             "source, load it with load_model(..., trusted=True) or `--trusted`"
         )
-    path = _materialise(get_store(), version)
+
+
+def _load(version: VersionRecord, path: Path, trusted: bool | None) -> LoadedModel:
+    manifest = version.manifest
     fl = get_flavor(version.flavor)
     options = dict(manifest["options"])
     _only_listed_files(path, version, options)

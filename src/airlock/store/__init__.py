@@ -2,12 +2,13 @@
 
 ``get_store()`` returns the store named by the current settings, created and migrated on
 first use. Everything above this package talks to it through :class:`Store`'s parts:
-``runs``, ``models``, ``events`` and ``artifacts``.
+``runs``, ``models``, ``events`` and ``artifacts`` (and ``batch``, the batch jobs).
 """
 
 from __future__ import annotations
 
 from ._artifacts import ArtifactStore, sha256_file
+from ._batch import BatchFragmentRecord, BatchJobRecord, BatchStore
 from ._contracts import ContractResultStore
 from ._evaluations import EvaluationStore
 from ._events import EventLog, VerifyResult, now_ms
@@ -30,6 +31,9 @@ __all__ = [
     "HEAD_REVISION",
     "ArtifactRecord",
     "ArtifactStore",
+    "BatchFragmentRecord",
+    "BatchJobRecord",
+    "BatchStore",
     "Clause",
     "ContractResultStore",
     "DatasetInfo",

@@ -249,3 +249,51 @@ contract_results = sa.Table(
     sa.Column("created_by", sa.String(256), nullable=False),
     sa.Index("ix_contract_results_dataset", "dataset_digest"),
 )
+
+# -- batch scoring jobs (revision 0004) --------------------------------------------------
+
+# One row per job: a model version scoring one input into one output location. The job's id
+# is derived from what it computes, so re-running the same command finds the same job.
+batch_jobs = sa.Table(
+    "batch_jobs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("model_sha256", sa.String(64), nullable=False),
+    sa.Column("input", sa.Text, nullable=False),
+    sa.Column("output", sa.Text, nullable=False),
+    sa.Column("output_key", sa.String(64), nullable=False),
+    sa.Column("engine", sa.String(16), nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("fragments", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Index("ix_batch_jobs_output", "output_key"),
+)
+
+# The job's manifest: one row per input fragment that finished (done) or gave up (failed).
+# A fragment's output file is renamed into place before its row is written, so a row names
+# a file that exists; a fragment without a row is scored again on resume.
+batch_fragments = sa.Table(
+    "batch_fragments",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("batch_jobs.id"), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("fragment", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("output", sa.String(256), nullable=True),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("rejected", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("rejects_sha256", sa.String(64), nullable=True),
+    sa.Column("seconds", sa.Float(precision=53), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("logged", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)

@@ -16,6 +16,7 @@ from airlock._config import Settings, settings
 from airlock.errors import StoreUnavailable
 
 from ._artifacts import ArtifactStore
+from ._batch import BatchStore
 from ._contracts import ContractResultStore
 from ._engine import make_engine, on_chain_commit, store_faults
 from ._evaluations import EvaluationStore
@@ -50,6 +51,7 @@ class Store:
         self.events = EventLog(self.engine, witness)
         self.evaluations = EvaluationStore(self.engine)
         self.contracts = ContractResultStore(self.engine)
+        self.batch = BatchStore(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
