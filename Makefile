@@ -46,6 +46,8 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/drift.py
 	$(PY) bench/guard.py
 	$(PY) bench/serve.py
+	$(PY) bench/coldstart.py
+	$(PY) bench/ui.py
 	$(PY) bench/batch.py
 
 clean:
