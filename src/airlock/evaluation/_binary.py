@@ -77,7 +77,7 @@ import numpy as np
 
 from ..errors import InvalidInput
 from ._bootstrap import as_float, resample_counts, rng_for, summarise, summarise_paired
-from ._catalogue import CATALOGUE
+from ._catalogue import CATALOGUE, CatalogueMeaning
 from ._types import Delta, MetricCI, Target
 
 __all__ = ["METRICS", "BinaryTask", "RowStats", "check_codes", "check_target",
@@ -515,7 +515,7 @@ class _Marginal:
 
 # ------------------------------------------------------------------------------ calculator
 
-class BinaryTask:
+class BinaryTask(CatalogueMeaning):
     """TaskCalculator for binary classification (see the module docstring)."""
 
     name = "binary"
@@ -530,12 +530,6 @@ class BinaryTask:
     def metric_names(self) -> list[str]:
         return list(METRICS)
 
-    def higher_is_better(self, metric: str) -> bool:
-        return CATALOGUE.higher_is_better(metric, self.name)
-
-    def undefined_reason(self, metric: str) -> str:
-        """Why ``metric`` can have no value (stored as ``reason`` beside a None)."""
-        return CATALOGUE.undefined_reason(metric, self.name)
 
     def rows(self, t: Target) -> RowStats:
         """The per-row predictions, losses and ECE bins of ``t``, once per Target."""

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["CATALOGUE", "DIFFERENCE_SUFFIX", "MetricCatalogue", "MetricInfo"]
+__all__ = ["CATALOGUE", "DIFFERENCE_SUFFIX", "CatalogueMeaning", "MetricCatalogue", "MetricInfo"]
 
 Kind = Literal["metric", "disparity", "verdict"]
 DIFFERENCE_SUFFIX = "_difference"
@@ -197,3 +197,18 @@ CATALOGUE = MetricCatalogue([
     _m("ranking", "recall@K", True, "share of the relevant results in the top K",
        pattern=r"recall@[1-9][0-9]*", undefined="no query with a relevant result"),
 ])
+
+
+class CatalogueMeaning:
+    """What a task calculator's metrics mean, read from the one catalogue by the task's
+    ``name``: each calculator inherits these instead of keeping its own list."""
+
+    name: str
+
+    def higher_is_better(self, metric: str) -> bool:
+        return CATALOGUE.higher_is_better(metric, self.name)
+
+    def undefined_reason(self, metric: str) -> str:
+        """Why ``metric`` can have no value (stored as ``reason`` beside a None)."""
+        return CATALOGUE.undefined_reason(metric, self.name)
+

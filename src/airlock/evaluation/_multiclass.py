@@ -46,7 +46,7 @@ import numpy as np
 
 from airlock.errors import InvalidInput
 from airlock.evaluation._bootstrap import resample_counts, rng_for, summarise, summarise_paired
-from airlock.evaluation._catalogue import CATALOGUE
+from airlock.evaluation._catalogue import CATALOGUE, CatalogueMeaning
 from airlock.evaluation._regression import deltas
 from airlock.evaluation._types import Delta, MetricCI, Target
 
@@ -202,7 +202,7 @@ def _collect(parts: list[dict[str, Arr]]) -> dict[str, Arr]:
     return {name: np.concatenate([p[name] for p in parts], axis=0) for name in parts[0]}
 
 
-class MulticlassTask:
+class MulticlassTask(CatalogueMeaning):
     """Accuracy, macro/weighted F1, log loss and per-class precision/recall per group, with
     an exact multinomial bootstrap over confusion cells."""
 
@@ -220,12 +220,6 @@ class MulticlassTask:
         return [*BASE_METRICS, *(f"precision[{c}]" for c in self.classes),
                 *(f"recall[{c}]" for c in self.classes)]
 
-    def higher_is_better(self, metric: str) -> bool:
-        return CATALOGUE.higher_is_better(metric, self.name)
-
-    def undefined_reason(self, metric: str) -> str:
-        """Why ``metric`` can have no value (stored as ``reason`` beside a None)."""
-        return CATALOGUE.undefined_reason(metric, self.name)
 
     def grouped(self, t: Target, codes: Arr, n_groups: int, *, n_boot: int, seed: int,
                 confidence: float) -> list[dict[str, MetricCI]]:

@@ -38,7 +38,7 @@ import numpy as np
 
 from airlock.errors import InvalidInput
 from airlock.evaluation._bootstrap import poisson_group_sums, rng_for, summarise, summarise_paired
-from airlock.evaluation._catalogue import CATALOGUE
+from airlock.evaluation._catalogue import CATALOGUE, CatalogueMeaning
 from airlock.evaluation._regression import deltas
 from airlock.evaluation._types import Delta, MetricCI, Target
 
@@ -139,7 +139,7 @@ def _columns(pq: _PerQuery) -> Arr:
                             np.where(has, pq.recall, 0.0)])
 
 
-class RankingTask:
+class RankingTask(CatalogueMeaning):
     """NDCG@k, MRR and recall@k per group of queries, with a query bootstrap."""
 
     name: str = "ranking"
@@ -152,12 +152,6 @@ class RankingTask:
     def metric_names(self) -> list[str]:
         return [m.replace("@K", f"@{self.k}") for m in CATALOGUE.names(self.name)]
 
-    def higher_is_better(self, metric: str) -> bool:
-        return CATALOGUE.higher_is_better(metric, self.name)
-
-    def undefined_reason(self, metric: str) -> str:
-        """Why ``metric`` can have no value (stored as ``reason`` beside a None)."""
-        return CATALOGUE.undefined_reason(metric, self.name)
 
     def _from_sums(self, s: Arr) -> dict[str, Arr]:
         n, s_ndcg, s_rr, n_rel, s_recall = (s[..., i] for i in range(5))

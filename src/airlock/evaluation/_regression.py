@@ -39,7 +39,7 @@ from airlock.evaluation._bootstrap import (
     summarise,
     summarise_paired,
 )
-from airlock.evaluation._catalogue import CATALOGUE
+from airlock.evaluation._catalogue import CATALOGUE, CatalogueMeaning
 from airlock.evaluation._types import Delta, MetricCI, Target
 
 __all__ = ["RegressionTask", "deltas"]
@@ -103,7 +103,7 @@ def deltas(cand: Mapping[str, Arr], base: Mapping[str, Arr]) -> dict[str, Arr]:
         return {m: cand[m] - base[m] for m in cand if m in base}
 
 
-class RegressionTask:
+class RegressionTask(CatalogueMeaning):
     """MAE, RMSE, R², MAPE per group with Poisson-bootstrap CIs; residual quantiles and a
     residual histogram in ``extras``."""
 
@@ -112,12 +112,6 @@ class RegressionTask:
     def metric_names(self) -> list[str]:
         return list(METRICS)
 
-    def higher_is_better(self, metric: str) -> bool:
-        return CATALOGUE.higher_is_better(metric, self.name)
-
-    def undefined_reason(self, metric: str) -> str:
-        """Why ``metric`` can have no value (stored as ``reason`` beside a None)."""
-        return CATALOGUE.undefined_reason(metric, self.name)
 
     def grouped(self, t: Target, codes: Arr, n_groups: int, *, n_boot: int, seed: int,
                 confidence: float) -> list[dict[str, MetricCI]]:
