@@ -15,7 +15,9 @@ errors, a canary route, feedback labels and drifted inputs in the last hours.
 
 Then both servers run on 127.0.0.1, one process each: ``airlock ui`` and ``mlflow server
 --workers 1``, and each case is timed from a client over HTTP (the whole answer read),
-``--repeat`` times after a warm-up, reporting the median:
+``--repeat`` times after a warm-up, reporting the median; the cases compared with each
+other are timed in turns (round by round, the first one moving), so that a busy machine
+weighs on both tools alike:
 
 - runs list: the first page of 100 runs with metric columns, filtered
   (``metrics.m00 > 0.5 and params.p00 = '3'``) and sorted by a metric
@@ -313,13 +315,23 @@ def server(cmd: list[str], env: dict[str, str], ready: str, cwd: Path
 # -- timing -------------------------------------------------------------------------------
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """Median milliseconds of ``repeat`` calls after one warm-up, and the last result."""
-    result = fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), result
+    (ms,), (result,) = interleaved([fn], repeat)
+    return ms, result
+
+
+def interleaved(fns: list[Callable[[], Any]], repeat: int) -> tuple[list[float], list[Any]]:
+    """Median milliseconds of each of ``fns`` over ``repeat`` rounds (after one warm-up
+    round), each round calling them in turn, the first one moving, so that a busy machine
+    weighs on them alike; and each one's last result."""
+    results = [fn() for fn in fns]
+    times: list[list[float]] = [[] for _ in fns]
+    for r in range(repeat):
+        for k in range(len(fns)):
+            i = (k + r) % len(fns)
+            start = time.perf_counter()
+            results[i] = fns[i]()
+            times[i].append((time.perf_counter() - start) * 1000)
+    return [statistics.median(t) for t in times], results
 
 
 def _get(client: Any, path: str, **params: Any) -> Any:
@@ -335,8 +347,6 @@ def measure(airlock_url: str, mlflow_url: str, sz: Sizes, repeat: int) -> dict[s
     query = {"experiment": EXPERIMENT, "filter": FILTER, "order_by": ORDER, "per_page": PAGE}
     with httpx.Client(base_url=airlock_url, timeout=120) as al, \
             httpx.Client(base_url=mlflow_url, timeout=300) as ml:
-        out["runs_api"], d = timed(lambda: _get(al, "/api/runs", **query).json(), repeat)
-        out["runs_page"], page = timed(lambda: _get(al, "/runs", **query).text, repeat)
         exp = _get(ml, "/ajax-api/2.0/mlflow/experiments/get-by-name",
                    experiment_name=EXPERIMENT).json()["experiment"]["experiment_id"]
         body = {"experiment_ids": [exp], "filter": FILTER, "order_by": [ORDER],
@@ -347,7 +357,9 @@ def measure(airlock_url: str, mlflow_url: str, sz: Sizes, repeat: int) -> dict[s
             r.raise_for_status()
             return r.json()
 
-        out["mlflow_search"], found = timed(search, repeat)
+        (out["runs_api"], out["runs_page"], out["mlflow_search"]), (d, page, found) = \
+            interleaved([lambda: _get(al, "/api/runs", **query).json(),
+                         lambda: _get(al, "/runs", **query).text, search], repeat)
         ours = [r["name"] for r in d["runs"]]
         theirs = [r["info"]["run_name"] for r in found.get("runs", [])]
         if ours != theirs or not ours:
@@ -357,10 +369,6 @@ def measure(airlock_url: str, mlflow_url: str, sz: Sizes, repeat: int) -> dict[s
         out["runs_matched"], out["runs_total"] = len(ours), d["total"]
 
         run_id = d["runs"][0]["id"]
-        out["run_page"], run_html = timed(lambda: _get(al, f"/runs/{run_id}").text, repeat)
-        out["run_api"], _ = timed(lambda: _get(al, f"/api/runs/{run_id}").json(), repeat)
-        if run_html.count("<svg") < sz.metrics:
-            raise SystemExit("airlock's run page does not chart every metric")
         ml_run = found["runs"][0]["info"]["run_id"]
 
         def mlflow_run() -> int:
@@ -371,7 +379,11 @@ def measure(airlock_url: str, mlflow_url: str, sz: Sizes, repeat: int) -> dict[s
                                    run_id=ml_run, metric_key=f"m{k:02d}").json()["metrics"])
             return points
 
-        out["mlflow_run"], points = timed(mlflow_run, repeat)
+        (out["run_page"], out["run_api"], out["mlflow_run"]), (run_html, _, points) = \
+            interleaved([lambda: _get(al, f"/runs/{run_id}").text,
+                         lambda: _get(al, f"/api/runs/{run_id}").json(), mlflow_run], repeat)
+        if run_html.count("<svg") < sz.metrics:
+            raise SystemExit("airlock's run page does not chart every metric")
         if points != sz.metrics * sz.steps:
             raise SystemExit(f"MLflow returned {points} points, not {sz.metrics * sz.steps}")
 
@@ -419,14 +431,14 @@ def browser_case(airlock_url: str, mlflow_url: str, exp: str, top: str,
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         context.route("**/*", lambda r: r.continue_() if urlsplit(r.request.url).hostname
                       == "127.0.0.1" else r.abort())
-        for name, target in (("airlock_ui", ours), ("mlflow_ui", theirs)):
-            def load(target: str = target) -> None:
-                pg = context.new_page()
-                pg.goto(target)
-                pg.wait_for_selector(f"text={top}", timeout=120_000)
-                pg.close()
+        def load(target: str) -> None:
+            pg = context.new_page()
+            pg.goto(target)
+            pg.wait_for_selector(f"text={top}", timeout=120_000)
+            pg.close()
 
-            out[name], _ = timed(load, repeat)
+        (out["airlock_ui"], out["mlflow_ui"]), _ = interleaved(
+            [lambda: load(ours), lambda: load(theirs)], repeat)
         browser.close()
     return out
 
@@ -488,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=Sizes.runs)
     p.add_argument("--requests", type=int, default=Sizes.requests)
-    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--repeat", type=int, default=11)
     p.add_argument("--cache", type=Path, default=Path("/tmp/airlock-bench-ui"))
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--fill-only", action="store_true", help="Fill the cache and stop.")

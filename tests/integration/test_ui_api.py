@@ -628,6 +628,10 @@ def test_runs_metric_value_at_a_step(ui: httpx.Client, filled: dict[str, Any]) -
     assert page.status_code == 200 and "at step 3" in page.text
     cell = f'<td class="num" data-metric="val_auc">{0.7 + 0.02 * 3:.6g}</td>'
     assert cell in page.text
+    for agg, value in (("min", 0.7), ("max", 0.7 + 0.02 * 9)):  # val_auc of the first run
+        shown = ui.get("/runs", params={"experiment": EXPERIMENT, "agg": agg}).text
+        row = shown[shown.index(f'data-run="{first["id"]}"'):]
+        assert row.split('data-metric="val_auc">', 1)[1].startswith(f"{value:.6g}<"), agg
     bad = ui.get("/runs", params={"agg": "step", "step": ""})
     assert bad.status_code == 400 and "need a whole step number" in bad.text
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from fastapi.responses import JSONResponse
+
 from airlock import registry
 from airlock.errors import AirlockError, NotFound, UsageError, file_not_found
 from airlock.evidence import model_card
@@ -25,6 +27,7 @@ __all__ = [
     "decision_dict",
     "event_list",
     "int_arg",
+    "json_response",
     "model_detail",
     "model_list",
     "num",
@@ -57,6 +60,12 @@ def clean_dict(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def json_response(obj: dict[str, Any]) -> JSONResponse:
+    """``obj`` as the API's answer, serialised once (its values are JSON types already:
+    FastAPI's encoder would walk it again, which costs more than the query)."""
+    return JSONResponse(clean_dict(obj))
+
+
 def num(value: float | None) -> float | None:
     """JSON has no NaN or infinity: a missing or non-finite number is ``null``."""
     return value if value is not None and math.isfinite(value) else None
@@ -71,9 +80,10 @@ def int_arg(name: str, value: int, low: int, high: int) -> int:
 # -- runs ------------------------------------------------------------------------------
 def runs_table(*, experiment: str | None = None, filter: str | None = None,
                order_by: str | None = None, page: int = 1, per_page: int = 100,
-               step: int | None = None) -> dict[str, Any]:
+               step: int | None = None, ranges: bool = True) -> dict[str, Any]:
     """One page of runs with every param and metric (last, min, max, and with ``step`` its
-    value at that step) as a column."""
+    value at that step) as a column; ``ranges=False`` leaves min and max out (a page that
+    shows only the last values need not read every point)."""
     int_arg("page", page, 1, 10**9)
     int_arg("per_page", per_page, 1, MAX_PER_PAGE)
     if step is not None:
@@ -85,20 +95,21 @@ def runs_table(*, experiment: str | None = None, filter: str | None = None,
     total = store.runs.count(experiment=experiment, clauses=clauses)
     found = store.runs.search(experiment=experiment, clauses=clauses, order_by=order,
                               limit=per_page, offset=(page - 1) * per_page)
-    ranges = store.runs.metric_ranges([r.id for r in found]) if found else {}
+    spans = store.runs.metric_ranges([r.id for r in found]) if found and ranges else {}
     at = store.runs.metric_at_step([r.id for r in found], step) \
         if found and step is not None else {}
     param_keys = sorted({k for r in found for k in r.params})
     metric_keys = sorted({k for r in found for k in r.metrics})
     rows = []
     for r in found:
-        span, there = ranges.get(r.id, {}), at.get(r.id, {})
+        span, there = spans.get(r.id, {}), at.get(r.id, {})
         rows.append({
             "id": r.id, "name": r.name, "experiment": r.experiment, "status": r.status,
             "start_time": r.start_time, "end_time": r.end_time, "user": r.user,
             "params": r.params, "tags": r.tags,
-            "metrics": {k: {"last": num(v), "min": num(span.get(k, (v, v))[0]),
-                            "max": num(span.get(k, (v, v))[1]),
+            "metrics": {k: {"last": num(v),
+                            **({"min": num(span.get(k, (v, v))[0]),
+                                "max": num(span.get(k, (v, v))[1])} if ranges else {}),
                             **({"step": num(there.get(k))} if step is not None else {})}
                         for k, v in r.metrics.items()},
         })

@@ -9,15 +9,14 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from airlock.errors import NotFound, UsageError
 from airlock.store import get_store
 
 from . import _contracts, _endpoints, _pages, _pages_ops, _reports
 from ._context import Context
-from ._data import artifact_key
-from ._data import clean_dict as _clean
+from ._data import artifact_key, clean_dict, json_response
 
 __all__ = ["REPORT_CSP", "register"]
 
@@ -58,15 +57,15 @@ def register(app: FastAPI, ctx: Context) -> None:
 
 def _contract_routes(app: FastAPI, ctx: Context) -> None:
     @app.get("/api/contracts", tags=["contracts"])
-    def api_contracts() -> dict[str, Any]:
+    def api_contracts() -> JSONResponse:
         """Every contract validated into the store, with its newest verdict."""
-        return _clean(_contracts.contract_list())
+        return json_response(_contracts.contract_list())
 
     @app.get("/api/contracts/{name}", tags=["contracts"])
-    def api_contract(name: str, limit: int = 50) -> dict[str, Any]:
+    def api_contract(name: str, limit: int = 50) -> JSONResponse:
         """The newest ``limit`` validations of a contract, their failing checks with
         (masked) examples, and each check's outcome over time."""
-        return _clean(_contracts.contract_detail(name, limit))
+        return json_response(_contracts.contract_detail(name, limit))
 
     @app.get("/contracts", response_class=HTMLResponse, include_in_schema=False)
     def contracts_page(request: Request) -> str:
@@ -81,23 +80,23 @@ def _contract_routes(app: FastAPI, ctx: Context) -> None:
 
 def _endpoint_routes(app: FastAPI, ctx: Context) -> None:
     @app.get("/api/endpoints", tags=["endpoints"])
-    def api_endpoints() -> dict[str, Any]:
+    def api_endpoints() -> JSONResponse:
         """Every endpoint with a prediction log, and its alert rules' state."""
-        return _clean(_endpoints.endpoint_list(ctx.config, ctx.rules))
+        return json_response(_endpoints.endpoint_list(ctx.config, ctx.rules))
 
     @app.get("/api/endpoints/{name}", tags=["endpoints"])
     def api_endpoint(name: str, window: str | None = None, since: str | None = None,
-                     until: str | None = None, drift: str | None = None) -> dict[str, Any]:
+                     until: str | None = None, drift: str | None = None) -> JSONResponse:
         """Serving, performance and drift of an endpoint per ``window`` (30m, 1h, 1d; default
         the UI's) of its prediction log between ``since`` and ``until`` (ISO times or
         durations back from now, e.g. 6h), and its alert rules. ``drift=0`` skips drift."""
         (d, _), at = _view(ctx, name, window, since, until, drift)
-        return _clean({**d, "computed_at": _stamp(at)})
+        return json_response({**d, "computed_at": _stamp(at)})
 
     @app.get("/api/alerts", tags=["endpoints"])
-    def api_alerts() -> dict[str, Any]:
+    def api_alerts() -> JSONResponse:
         """Every alert rule given to `airlock ui --rules`: its value now and its kept state."""
-        return _clean({"rule_files": [str(p) for p, _ in ctx.rules],
+        return json_response({"rule_files": [str(p) for p, _ in ctx.rules],
                        "rules": _endpoints.alerts_for(None, ctx.rules)})
 
     @app.get("/endpoints", response_class=HTMLResponse, include_in_schema=False)
@@ -110,20 +109,20 @@ def _endpoint_routes(app: FastAPI, ctx: Context) -> None:
                       since: str | None = None, until: str | None = None,
                       drift: str | None = None) -> str:
         (d, report), at = _view(ctx, name, window, since, until, drift)
-        return _pages_ops.render_endpoint(_clean(d), report, ctx.viewer(request),
+        return _pages_ops.render_endpoint(clean_dict(d), report, ctx.viewer(request),
                                           ctx.config.refresh_seconds, _stamp(at))
 
 
 def _report_routes(app: FastAPI, ctx: Context) -> None:
     @app.get("/api/reports", tags=["reports"])
-    def api_reports(kind: str | None = None) -> dict[str, Any]:
+    def api_reports(kind: str | None = None) -> JSONResponse:
         """Reports kept as run artifacts: HTML reports, guard and LLM evaluation JSON."""
-        return _clean(_reports.report_list(kind or None))
+        return json_response(_reports.report_list(kind or None))
 
     @app.get("/api/runs/{run_id}/reports/{path:path}", tags=["reports"])
-    def api_report(run_id: str, path: str) -> dict[str, Any]:
+    def api_report(run_id: str, path: str) -> JSONResponse:
         """A guard or LLM evaluation's JSON kept with a run: its facts and metrics."""
-        return _clean(_reports.report_detail(run_id, path))
+        return json_response(_reports.report_detail(run_id, path))
 
     @app.get("/reports", response_class=HTMLResponse, include_in_schema=False)
     def reports_page(request: Request, kind: str | None = None) -> str:

@@ -8,14 +8,14 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from airlock.errors import UsageError
 from airlock.store import get_store
 
 from . import _data, _endpoints, _gates, _pages, _pages_ops
 from ._context import Context
-from ._data import clean_dict as _clean
+from ._data import json_response
 
 __all__ = ["register"]
 
@@ -35,25 +35,25 @@ def register(app: FastAPI, ctx: Context) -> None:
 
 def _api(app: FastAPI) -> None:
     @app.get("/api/experiments", tags=["runs"])
-    def api_experiments() -> dict[str, Any]:
+    def api_experiments() -> JSONResponse:
         """Every experiment's name."""
-        return {"experiments": get_store().runs.experiments()}
+        return json_response({"experiments": get_store().runs.experiments()})
 
     @app.get("/api/runs", tags=["runs"])
     def api_runs(experiment: str | None = None, filter: str | None = None,
                  order_by: str | None = None, page: int = 1, per_page: int = 100,
-                 step: int | None = None) -> dict[str, Any]:
+                 step: int | None = None) -> JSONResponse:
         """One page of runs; params and metrics (last, min, max, and with ``step`` the value
         at that step) per run. ``filter`` is the language of `airlock runs list --filter`;
         ``order_by`` e.g. ``metrics.auc DESC``."""
-        return _clean(_data.runs_table(experiment=experiment, filter=filter,
+        return json_response(_data.runs_table(experiment=experiment, filter=filter,
                                        order_by=order_by, page=page, per_page=per_page,
                                        step=step))
 
     @app.get("/api/runs/{run_id}", tags=["runs"])
-    def api_run(run_id: str) -> dict[str, Any]:
+    def api_run(run_id: str) -> JSONResponse:
         """Everything recorded for one run, every metric's history and its models."""
-        return _clean(_data.run_detail(run_id))
+        return json_response(_data.run_detail(run_id))
 
     @app.get("/api/runs/{run_id}/artifacts/{path:path}", tags=["runs"],
              response_class=StreamingResponse)
@@ -73,56 +73,56 @@ def _api(app: FastAPI) -> None:
             "Content-Length": str(size)})
 
     @app.get("/api/compare", tags=["runs"])
-    def api_compare(ids: list[str] = Query(default_factory=list)) -> dict[str, Any]:
+    def api_compare(ids: list[str] = Query(default_factory=list)) -> JSONResponse:
         """2 to 10 runs side by side (``?ids=a&ids=b``), differing keys marked, histories."""
-        return _clean(_data.compare_runs(ids))
+        return json_response(_data.compare_runs(ids))
 
     @app.get("/api/models", tags=["models"])
-    def api_models() -> dict[str, Any]:
+    def api_models() -> JSONResponse:
         """Every registered model with its latest version and aliases."""
-        return _clean(_data.model_list())
+        return json_response(_data.model_list())
 
     @app.get("/api/models/{name}", tags=["models"])
-    def api_model(name: str) -> dict[str, Any]:
+    def api_model(name: str) -> JSONResponse:
         """Versions, aliases, alias history and protected aliases of one model."""
-        return _clean(_data.model_detail(name))
+        return json_response(_data.model_detail(name))
 
     @app.get("/api/models/{name}/versions/{version}", tags=["models"])
-    def api_version(name: str, version: str) -> dict[str, Any]:
+    def api_version(name: str, version: str) -> JSONResponse:
         """One version (a number, or an alias): signature, files, lineage (run, datasets,
         evaluations, decisions, the endpoints whose log shows it serving)."""
-        return _clean(_version(name, version))
+        return json_response(_version(name, version))
 
     @app.get("/api/models/{name}/promotion", tags=["gates"])
     def api_promotion(name: str, alias: str = "production",
-                      candidate: str | None = None) -> dict[str, Any]:
+                      candidate: str | None = None) -> JSONResponse:
         """The candidate (a version or an alias; default: the latest version) next to the
         version ``alias`` points at: the same metrics side by side, paired baseline deltas,
         and what promoting it would do under the alias's gate."""
-        return _clean(_gates.promotion_view(name, alias, candidate))
+        return json_response(_gates.promotion_view(name, alias, candidate))
 
     @app.get("/api/evaluations", tags=["gates"])
-    def api_evaluations(model: str | None = None) -> dict[str, Any]:
+    def api_evaluations(model: str | None = None) -> JSONResponse:
         """Every stored evaluation (of ``model``, or of all), newest first."""
-        return _clean(_gates.evaluation_list(model))
+        return json_response(_gates.evaluation_list(model))
 
     @app.get("/api/evaluations/{eval_id}", tags=["gates"])
-    def api_evaluation(eval_id: str) -> dict[str, Any]:
+    def api_evaluation(eval_id: str) -> JSONResponse:
         """A stored evaluation (overall with CIs, slices, fairness, calibration, curves,
         baseline deltas) and every decision recorded on it."""
-        return _clean(_gates.evaluation_detail(eval_id))
+        return json_response(_gates.evaluation_detail(eval_id))
 
     @app.get("/api/evaluations/{eval_id}/decisions/{decision_id}", tags=["gates"])
-    def api_decision(eval_id: str, decision_id: str) -> dict[str, Any]:
+    def api_decision(eval_id: str, decision_id: str) -> JSONResponse:
         """One decision on an evaluation, rule by rule with evidence."""
-        return _clean(_gates.decision_detail(eval_id, decision_id))
+        return json_response(_gates.decision_detail(eval_id, decision_id))
 
     @app.get("/api/events", tags=["audit"])
     def api_events(subject: str | None = None, action: str | None = None,
-                   actor: str | None = None, limit: int = 200) -> dict[str, Any]:
+                   actor: str | None = None, limit: int = 200) -> JSONResponse:
         """The newest ``limit`` audit events matching subject, action prefix and actor, and
         the result of verifying the whole hash chain."""
-        return _clean(_data.event_list(subject=subject, action=action, actor=actor,
+        return json_response(_data.event_list(subject=subject, action=action, actor=actor,
                                        limit=limit))
 
 
@@ -139,7 +139,8 @@ def _runs_pages(app: FastAPI, ctx: Context) -> None:
                 raise UsageError(f"metrics at a step need a whole step number, not {step!r}")
             at = int(step)
         d = _data.runs_table(experiment=experiment, filter=filter, order_by=order_by,
-                             page=page, per_page=per_page, step=at)
+                             page=page, per_page=per_page, step=at,
+                             ranges=agg in ("min", "max"))
         return _pages.render_runs(d, agg, ctx.viewer(request))
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)

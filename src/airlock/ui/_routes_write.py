@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -23,7 +23,7 @@ from airlock.errors import PayloadTooLarge, Unauthorized, UsageError
 from . import _pages, _writes
 from ._auth import COOKIE, MSG_BAD_TOKEN, MSG_CROSS_ORIGIN, MSG_NO_TOKEN, MSG_WRITES_OFF, bearer
 from ._context import Context
-from ._data import clean_dict
+from ._data import json_response
 
 __all__ = ["MAX_FORM_BYTES", "register"]
 
@@ -113,31 +113,31 @@ def _api(app: FastAPI, ctx: Context) -> None:
 
     @app.post("/api/models/{name}/aliases/{alias}", tags=["writes"])
     def api_set_alias(name: str, alias: str, body: AliasBody,
-                      actor: str = Depends(writer)) -> dict[str, Any]:
+                      actor: str = Depends(writer)) -> JSONResponse:
         """Point an alias at a version, audited as the token's actor. A protected alias is
         refused (409): it moves only through ``…/promote``."""
-        return clean_dict(_writes.set_alias(name, alias, body.version, actor=actor))
+        return json_response(_writes.set_alias(name, alias, body.version, actor=actor))
 
     @app.post("/api/models/{name}/aliases/{alias}/protect", tags=["writes"])
     def api_protect(name: str, alias: str, body: ProtectBody,
-                    actor: str = Depends(writer)) -> dict[str, Any]:
+                    actor: str = Depends(writer)) -> JSONResponse:
         """Protect an alias with a gate policy (YAML text), audited as the token's actor."""
-        return clean_dict(_writes.protect_alias(name, alias, body.policy, actor=actor))
+        return json_response(_writes.protect_alias(name, alias, body.policy, actor=actor))
 
     @app.post("/api/models/{name}/aliases/{alias}/promote", tags=["writes"])
     def api_promote(name: str, alias: str, body: PromoteBody,
-                    actor: str = Depends(writer)) -> dict[str, Any]:
+                    actor: str = Depends(writer)) -> JSONResponse:
         """Promote a version to an alias through its gate; a protected alias needs a passing
         decision under its policy (else 409 naming the failed rules), or ``override`` with a
         ``reason``, recorded as a ``promotion.override`` audit event."""
-        return clean_dict(_writes.promote_version(name, alias, body.version,
+        return json_response(_writes.promote_version(name, alias, body.version,
                                                   override=body.override, reason=body.reason,
                                                   actor=actor))
 
     @app.get("/api/session", tags=["writes"])
-    def api_session(request: Request) -> dict[str, Any]:
+    def api_session(request: Request) -> JSONResponse:
         """Whether writes are on, and the actor the request's token maps to (if any)."""
-        return {"writes": ctx.tokens.enabled, "actor": ctx.actor(request)}
+        return json_response({"writes": ctx.tokens.enabled, "actor": ctx.actor(request)})
 
 
 def _forms(app: FastAPI, ctx: Context) -> None:
