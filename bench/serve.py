@@ -1,14 +1,19 @@
 #!/usr/bin/env python
 """airlock serve vs ``mlflow models serve``: the same model, the same load, one run.
 
-    python bench/serve.py [--duration S] [--repeats N] [--workers N] [--loadgen auto|wrk|python]
-                          [--servers mlflow,airlock,airlock-nobatch] [--quick] [--json PATH]
+    python bench/serve.py [--model adult|breast-cancer] [--duration S] [--repeats N]
+                          [--workers N] [--loadgen auto|wrk|python] [--concurrency 16,64]
+                          [--rows 1,100] [--servers mlflow,airlock,airlock-nobatch]
+                          [--quick] [--json PATH]
 
-The model: scikit-learn ``HistGradientBoostingClassifier`` behind a ``ColumnTransformer``
-(one-hot for the categorical columns, numeric passed through) fitted on UCI Adult
-(examples/data/adult.data.gz, cleaned as examples/demo.py does). The SAME fitted pipeline is
-registered in a temporary airlock store (``AIRLOCK_HOME``; alias ``production``) and saved as
-an MLflow model folder (skops, trusting exactly the types the model holds).
+The model (``--model``): ``adult`` (the default), scikit-learn
+``HistGradientBoostingClassifier`` behind a ``ColumnTransformer`` (one-hot for the categorical
+columns, numeric passed through) fitted on UCI Adult (examples/data/adult.data.gz, cleaned as
+examples/demo.py does); or ``breast-cancer``, ``StandardScaler`` + ``LogisticRegression`` on
+the Wisconsin breast-cancer data that ships with scikit-learn (30 numeric columns; the last
+169 rows are the test rows). The SAME fitted pipeline is registered in a temporary airlock
+store (``AIRLOCK_HOME``; alias ``production``) and saved as an MLflow model folder (skops,
+trusting exactly the types the model holds).
 
 Servers, each a subprocess on a free loopback port, started one at a time and stopped
 (SIGTERM to its process group, SIGKILL after a timeout) before the next one starts:
@@ -63,7 +68,7 @@ NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_we
 CATEGORICAL = ["workclass", "education", "marital_status", "occupation", "relationship",
                "race", "sex", "native_country"]
 FEATURES = NUMERIC + CATEGORICAL  # as in examples/demo.py: fnlwgt is a sampling weight
-MODEL = "adult-income"
+MODEL = "adult-income"  # the registered name, whichever model --model picks
 REF = f"{MODEL}@production"
 HOST = "127.0.0.1"
 SERVERS = ("mlflow", "airlock", "airlock-nobatch")
@@ -109,8 +114,29 @@ def load_split(file: str) -> Any:
     )
 
 
-def train(quick: bool) -> tuple[Any, Any]:
+def breast_cancer() -> tuple[Any, Any]:
+    """(train, test) polars frames of scikit-learn's breast-cancer data, label ``income`` (the
+    name the rest of the benchmark uses for the label; here 1 = benign)."""
+    import polars as pl
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    df = pl.from_pandas(bunch.frame.rename(columns={"target": "income"}))
+    return df.head(400), df.tail(df.height - 400)
+
+
+def train(quick: bool, model: str) -> tuple[Any, Any]:
     """The fitted pipeline and its training features (pandas)."""
+    if model == "breast-cancer":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        df = breast_cancer()[0]
+        x = df.drop("income").to_pandas()
+        pipe = Pipeline([("scale", StandardScaler()),
+                         ("clf", LogisticRegression(max_iter=1000))])
+        return pipe.fit(x, df["income"].to_numpy()), x
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import Pipeline
@@ -354,6 +380,7 @@ class Settings:
     loadgen: str  # wrk | python
     quick: bool
     ready_timeout: float
+    model: str = "adult"
 
 
 def measure(target: Target, concurrency: int, s: Settings) -> LoadResult:
@@ -459,7 +486,7 @@ def environment(s: Settings, version: int, load_before: float | None) -> dict[st
 
     return {"python": platform.python_version(), "machine": platform.machine(),
             "cpus": os.cpu_count(), "airlock": ver("airlock"), "mlflow": ver("mlflow-skinny"),
-            "scikit-learn": ver("scikit-learn"), "loadgen": s.loadgen,
+            "scikit-learn": ver("scikit-learn"), "loadgen": s.loadgen, "model": s.model,
             "workers": s.workers, "model_version": version,
             "load_average_before": load_before, "load_average_after": load_average()}
 
@@ -498,6 +525,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, Path | None]:
                    help="auto: wrk when installed (python with --quick)")
     p.add_argument("--ready-timeout", type=float, default=180.0,
                    help="seconds a server may take to become ready")
+    p.add_argument("--model", choices=("adult", "breast-cancer"), default="adult",
+                   help="the pipeline served (see above)")
+    p.add_argument("--concurrency", default=None,
+                   help="comma-separated connection counts (default 16,64; 16 with --quick)")
+    p.add_argument("--rows", default=None,
+                   help="comma-separated rows per request (default 1,100; 1 with --quick)")
     p.add_argument("--quick", action="store_true", help="one short case per server")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the figures")
     a = p.parse_args(argv)
@@ -515,12 +548,25 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, Path | None]:
             print(f"# {WRK_INSTALL}; using the Python load generator", flush=True)
     elif loadgen == "wrk" and not wrk_available():
         p.error(WRK_INSTALL)
+    def numbers(text: str | None, flag: str, default: tuple[int, ...]) -> tuple[int, ...]:
+        if text is None:
+            return default
+        try:
+            values = tuple(int(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            values = ()
+        if not values or min(values) <= 0:
+            p.error(f"--{flag} takes comma-separated positive whole numbers, got {text!r}")
+        return values
+
     s = Settings(duration=a.duration or (3.0 if a.quick else 15.0),
                  warmup=a.warmup if a.warmup is not None else (0.5 if a.quick else 3.0),
                  repeats=a.repeats or (1 if a.quick else 3), workers=a.workers,
-                 concurrency=(16,) if a.quick else (16, 64),
-                 rows=(1,) if a.quick else (1, 100), servers=servers, loadgen=loadgen,
-                 quick=a.quick, ready_timeout=a.ready_timeout)
+                 concurrency=numbers(a.concurrency, "concurrency",
+                                     (16,) if a.quick else (16, 64)),
+                 rows=numbers(a.rows, "rows", (1,) if a.quick else (1, 100)),
+                 servers=servers, loadgen=loadgen, quick=a.quick,
+                 ready_timeout=a.ready_timeout, model=a.model)
     return s, a.json
 
 
@@ -528,17 +574,19 @@ def prepare(s: Settings, tmp: Path) -> tuple[dict[tuple[str, int], bytes], dict[
                                               Path, int]:
     """Train, register, save for MLflow; the request bodies and the expected answers."""
     started = time.perf_counter()
-    pipe, x = train(s.quick)
+    pipe, x = train(s.quick, s.model)
     version = register_airlock(pipe, x)
     mlflow_dir = save_mlflow(pipe, x, tmp / "mlflow-model")
-    test = load_split("adult.test.gz").select(FEATURES)
+    test = (breast_cancer()[1].drop("income") if s.model == "breast-cancer"
+            else load_split("adult.test.gz").select(FEATURES))
     check, one = request_rows(test, CHECK_ROWS), request_rows(test, 1)
     bodies = {("check", CHECK_ROWS): split_body(check), ("v2", 1): v2_body(one),
               **{("split", n): split_body(request_rows(test, n)) for n in s.rows}}
     check_pd = check.to_pandas()
     oracle = {"labels": pipe.predict(check_pd), "proba": pipe.predict_proba(check_pd)[:, 1],
               "one": int(pipe.predict(one.to_pandas())[0])}
-    print(f"# model: {type(pipe[-1]).__name__} pipeline on {len(x):,} Adult rows, registered as "
+    data = "breast-cancer" if s.model == "breast-cancer" else "Adult"
+    print(f"# model: {type(pipe[-1]).__name__} pipeline on {len(x):,} {data} rows, registered as "
           f"{MODEL}@{version} (alias production) and saved for MLflow in "
           f"{time.perf_counter() - started:.1f} s", flush=True)
     return bodies, oracle, mlflow_dir, version

@@ -315,6 +315,30 @@ def store_location() -> str:
     return f"store: embedded, at {home.absolute()}"
 
 
+def ui_hint() -> str:
+    """How to open the web UI (`airlock ui`) on the store this demo filled."""
+    import shlex
+
+    def shown(path: Path) -> str:
+        path = path.absolute()
+        return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(
+            path)
+
+    cmd = f"{shlex.quote(shown(Path(sys.executable)))} -m airlock ui"
+    if os.environ.get("AIRLOCK_STORE_URI") or os.environ.get("AIRLOCK_ARTIFACT_URI"):
+        where = " (with the same AIRLOCK_STORE_URI / AIRLOCK_ARTIFACT_URI)"
+    else:
+        home = Path(os.environ.get("AIRLOCK_HOME") or ".airlock")
+        where = ""
+        if home.absolute() != Path(".airlock").absolute():
+            cmd = f"AIRLOCK_HOME={shlex.quote(shown(home))} {cmd}"
+    profile = reports_dir() / "adult-train.profile"
+    if profile.exists():  # input drift of the served endpoint against the training data
+        cmd += f" --reference {NAME}={shlex.quote(shown(profile))}"
+    return (f"open the web UI on this store: {cmd}{where}, then http://127.0.0.1:5000/ "
+            "(runs, models, evaluations, gates, contracts, the endpoint, the audit log)")
+
+
 def main() -> int:
     started = time.perf_counter()
     train_df, test_df = load_split("adult.data.gz"), load_split("adult.test.gz")
@@ -345,6 +369,7 @@ def main() -> int:
     console.print(f"audit events verified: {'ok' if check.ok else 'FAILED'} "
                   f"({check.checked} events checked)")
     console.print(f"done in {time.perf_counter() - started:.1f} s")
+    console.print(ui_hint())
     return 0 if check.ok else 1
 
 

@@ -7,7 +7,7 @@ fast; every name below is listed in ``__all__`` and resolved lazily.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airlock import errors
 
@@ -20,6 +20,8 @@ _LAZY: dict[str, str] = {
     "Run": "airlock.tracking",
     "get_run": "airlock._api",
     "search_runs": "airlock._api",
+    "get_metric_history": "airlock._api",
+    "download_artifacts": "airlock._api",
     # registry
     "register_model": "airlock.registry",
     "load_model": "airlock.registry",
@@ -33,7 +35,7 @@ _LAZY: dict[str, str] = {
     # data
     "fingerprint": "airlock.data",
     # evaluation, gates, reports
-    "evaluate": "airlock.evaluation",
+    "evaluate": "airlock._api",
     "get_evaluation": "airlock.evaluation",
     "Evaluation": "airlock.evaluation",
     "load_policy": "airlock.gates",
@@ -61,8 +63,9 @@ _LAZY: dict[str, str] = {
     "load_guard_policy": "airlock.guard",
     "evaluate_guard": "airlock.guard",
     "GuardEvaluation": "airlock.guard",
-    "evaluate_llm": "airlock.guard",
-    "LlmEvaluation": "airlock.guard",
+    # LLM features
+    "evaluate_llm": "airlock.llm",
+    "LlmEvaluation": "airlock.llm",
     # audit
     "list_events": "airlock._api",
     "verify_events": "airlock._api",
@@ -72,22 +75,30 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", "errors", *sorted(_LAZY)]
 
 if TYPE_CHECKING:
-    from airlock._api import alias_history, get_run, list_events, search_runs, verify_events
+    from airlock._api import (
+        alias_history,
+        download_artifacts,
+        evaluate,
+        get_metric_history,
+        get_run,
+        list_events,
+        search_runs,
+        verify_events,
+    )
     from airlock.contracts import Contract, ContractResult
     from airlock.data import fingerprint
-    from airlock.evaluation import Evaluation, evaluate, get_evaluation, render_report
+    from airlock.evaluation import Evaluation, get_evaluation, render_report
     from airlock.evidence import model_card
     from airlock.gates import gate, load_policy, promote, protect
     from airlock.guard import (
         Guard,
         GuardEvaluation,
         GuardPolicy,
-        LlmEvaluation,
         Verdict,
         evaluate_guard,
-        evaluate_llm,
         load_guard_policy,
     )
+    from airlock.llm import LlmEvaluation, evaluate_llm
     from airlock.monitor import (
         AlertRules,
         DriftMonitor,
@@ -112,7 +123,7 @@ if TYPE_CHECKING:
     from airlock.tracking import Run, active_run, start_run
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'airlock' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """``python -m airlock …``: the same as the ``airlock`` command."""
 
-from airlock.cli import _run
+from airlock.cli import main
 
-_run()
+raise SystemExit(main())

@@ -1,15 +1,83 @@
-"""Read-side helpers of the public API: runs and the audit log."""
+"""Helpers of the public API that join packages no lower package may join: evaluation with
+its gate and prediction drift's reference, and the read side of runs and the audit log."""
 
 from __future__ import annotations
 
-from airlock.store import EventRecord, RunRecord, VerifyResult, get_store, parse_filter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airlock.store import (
+    EventRecord,
+    MetricPoint,
+    RunRecord,
+    VerifyResult,
+    get_store,
+    parse_filter,
+)
 from airlock.store import parse_order_by as _parse_order_by
 
-__all__ = ["alias_history", "get_run", "list_events", "search_runs", "verify_events"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from airlock.evaluation import Evaluation
+    from airlock.gates import Policy
+    from airlock.registry import LoadedModel
+
+__all__ = ["alias_history", "download_artifacts", "evaluate", "get_metric_history", "get_run",
+           "list_events", "search_runs", "verify_events"]
+
+
+def evaluate(model: str | LoadedModel, data: Any, *, target: str,
+             baseline: str | LoadedModel | None = None,
+             policy: str | Path | Policy | None = None, store: bool = True,
+             **options: Any) -> Evaluation:
+    """Evaluate ``model`` on ``data`` (a CSV/Parquet path or any table), as
+    :func:`airlock.evaluation.evaluate` does, with ``policy`` a path, YAML text or Policy:
+    the result is gated and the decision stored. A stored evaluation also records a profile
+    of the model's predictions, the reference prediction drift is compared with.
+
+    Options: task, slices, sensitive, crossings, threshold, bootstrap, seed, confidence,
+    min_support, k, query, positive_label."""
+    from airlock.evaluation import evaluate as evaluate_only
+
+    pol = None
+    if policy is not None:
+        from airlock.gates import load_policy
+
+        pol = load_policy(policy)
+    return evaluate_only(model, data, target=target, baseline=baseline, policy=pol,
+                         store=store, on_stored=_record_predictions, **options)
+
+
+def _record_predictions(evaluation_id: str, outputs: pa.Table) -> None:
+    from airlock.monitor import record_prediction_profile
+
+    record_prediction_profile(evaluation_id, outputs)
 
 
 def get_run(run_id: str) -> RunRecord:
     return get_store().runs.get(run_id)
+
+
+def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
+    """Every logged point of metric ``key`` of run ``run_id``, by step then time."""
+    return get_store().runs.metric_history(run_id, key)
+
+
+def download_artifacts(run_id: str, dest: str | Path) -> list[Path]:
+    """Copy every artifact of run ``run_id`` into the folder ``dest`` (created if needed),
+    each verified against the sha256 recorded when it was logged; returns the files."""
+    from airlock.errors import IntegrityError
+
+    run = get_run(run_id)
+    folder = Path(dest)
+    root = folder.resolve()
+    for a in run.artifacts:  # a recorded path never leaves the folder (an edited database)
+        if not (root / a.path).resolve().is_relative_to(root):
+            raise IntegrityError(f"artifact path {a.path!r} of run {run.id} leaves the folder")
+    get_store().artifacts.fetch(f"runs/{run.id}/artifacts", folder,
+                                {a.path: a.sha256 for a in run.artifacts})
+    return [folder / a.path for a in run.artifacts]
 
 
 def search_runs(filter: str | None = None, *, experiment: str | None = None,

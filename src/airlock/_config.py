@@ -14,6 +14,8 @@
 | AIRLOCK_AUDIT_KEY    | unset: the key file below          | signs the audit head (secret)   |
 | AIRLOCK_AUDIT_KEY_FILE | $AIRLOCK_HOME/audit.key          | where the audit key is kept     |
 | AIRLOCK_IMPORT_MAX_BYTES | 10 GiB                         | cap of an import's copied bytes |
+| AIRLOCK_UI_TOKENS    | unset: `airlock ui` is read-only   | ACTOR=TOKEN pairs, comma-       |
+|                      |                                    | separated: who writes (secret)  |
 
 Secrets are :class:`pydantic.SecretStr`: they never show in a repr or a dump.
 
@@ -23,23 +25,31 @@ truncated database. The key is ``AIRLOCK_AUDIT_KEY`` when set (any secret text),
 contents of ``AIRLOCK_AUDIT_KEY_FILE``, a random key written there (mode 0600) on first use.
 Keep it where whoever can write the database cannot (a secret store, another volume).
 ``AIRLOCK_IMPORT_MAX_BYTES`` caps the bytes copied when importing a model directory.
+
+Who acts is ``AIRLOCK_ACTOR`` (else the OS user), unless code runs inside
+``with acting_as("alice"):`` (a context variable, so one thread or task at a time): the web
+UI does its writes as the actor its token maps to, and every audit event records that actor.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-__all__ = ["DEBUG_ENV", "GUARD_KEY_ENV", "GUARD_SALT_ENV", "Settings", "audit_key",
-           "import_max_bytes", "settings", "use_store_uri"]
+__all__ = ["DEBUG_ENV", "GUARD_KEY_ENV", "GUARD_SALT_ENV", "UI_TOKENS_ENV", "Settings",
+           "acting_as", "audit_key", "import_max_bytes", "settings", "ui_tokens",
+           "use_store_uri"]
 
 GUARD_KEY_ENV = "AIRLOCK_GUARD_KEY"
 GUARD_SALT_ENV = "AIRLOCK_GUARD_SALT"
 DEBUG_ENV = "AIRLOCK_DEBUG"
+UI_TOKENS_ENV = "AIRLOCK_UI_TOKENS"
 _OFF = frozenset({"", "0", "false", "no", "off"})
 
 
@@ -71,7 +81,25 @@ def _secret(env: Mapping[str, str], name: str) -> SecretStr | None:
     return SecretStr(env[name]) if env.get(name) else None
 
 
+_acting: ContextVar[str | None] = ContextVar("airlock_acting_as", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Inside the block, ``settings().actor`` is ``actor`` (this thread or task only)."""
+    if not actor or not actor.strip():
+        raise ValueError("acting_as needs a non-empty actor")
+    token = _acting.set(actor.strip())
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
 def _actor(env: Mapping[str, str]) -> str:
+    acting = _acting.get()
+    if acting:
+        return acting
     if env.get("AIRLOCK_ACTOR"):
         return env["AIRLOCK_ACTOR"]
     try:
@@ -117,6 +145,14 @@ def audit_key(env: os._Environ[str] | dict[str, str] | None = None, *,
         fh.flush()
         os.fsync(fh.fileno())
     return path.read_bytes().strip()
+
+
+def ui_tokens(env: Mapping[str, str] | None = None) -> SecretStr | None:
+    """``AIRLOCK_UI_TOKENS`` as a secret (the web UI parses its ACTOR=TOKEN pairs); None
+    when unset or blank."""
+    env = os.environ if env is None else env
+    raw = env.get(UI_TOKENS_ENV, "")
+    return SecretStr(raw) if raw.strip() else None
 
 
 def import_max_bytes(env: os._Environ[str] | dict[str, str] | None = None) -> int:

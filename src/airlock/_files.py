@@ -16,6 +16,10 @@ exist is :class:`NotFound`; an unknown extension, an empty or garbage file, text
 UTF-8 or a ragged CSV is a :class:`UsageError` (:class:`InvalidInput`). Errors that polars only
 finds while collecting are translated by the :func:`reading` context manager.
 
+:func:`read_jsonl` reads a JSON-lines file of records (prompt sets, labelled texts, LLM cases)
+as Python values, each with where it came from (``cases.jsonl line 3``) so a check of a record
+can name its line; :func:`parse_jsonl` does the same for lines already read (stdin).
+
 In-memory tables (pandas, polars, pyarrow, numpy) are not files: ``airlock.data`` converts them.
 """
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import re
 import tempfile
@@ -30,7 +35,14 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from airlock.errors import NO_SUCH_FILE, AirlockError, InvalidInput, NotFound, UsageError
+from airlock.errors import (
+    NO_SUCH_FILE,
+    AirlockError,
+    InvalidInput,
+    NotFound,
+    UsageError,
+    file_not_found,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -40,6 +52,7 @@ __all__ = [
     "EMPTY",
     "MIXED_FORMATS",
     "NOT_FOUND",
+    "NOT_JSON",
     "NOT_UTF8",
     "NO_DATA_FILES",
     "NO_MATCH",
@@ -49,6 +62,8 @@ __all__ = [
     "UNWRITABLE",
     "file_format",
     "fsync_dir",
+    "parse_jsonl",
+    "read_jsonl",
     "read_table",
     "reading",
     "scan_table",
@@ -68,6 +83,7 @@ UNWRITABLE = "cannot write {path}: {fault}"
 EMPTY = "the file is empty"
 NOT_UTF8 = "the text is not UTF-8 (re-encode the file as UTF-8)"
 RAGGED = "a row has more fields than the header (a ragged CSV)"
+NOT_JSON = "{where}: not JSON ({fault})"
 
 CSV_INFER_ROWS = 10_000
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv",
@@ -231,6 +247,32 @@ def read_table(source: str | Path, *, columns: Sequence[str] | None = None,
         frame = lf.collect(engine="streaming")
     assert isinstance(frame, pl.DataFrame)
     return frame.to_arrow()
+
+
+def read_jsonl(path: str | Path, what: str) -> list[tuple[Any, str]]:
+    """:func:`parse_jsonl` of a file; ``what`` names it in errors ("cases file", ...)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise file_not_found(path, what) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(UNREADABLE.format(path=path, fault=exc)) from None
+    return parse_jsonl(lines, path.name)
+
+
+def parse_jsonl(lines: list[str], name: str) -> list[tuple[Any, str]]:
+    """Each non-blank line's JSON value with where it came from (``name line N``)."""
+    out: list[tuple[Any, str]] = []
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((json.loads(line), f"{name} line {i}"))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(NOT_JSON.format(where=f"{name} line {i}", fault=exc.msg)) \
+                from None
+    return out
 
 
 @contextlib.contextmanager

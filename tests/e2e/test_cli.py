@@ -192,8 +192,8 @@ def test_corrupt_database_is_one_line_naming_the_file(airlock_home: Path) -> Non
 
 def test_read_only_home_is_one_line_naming_the_file(airlock_home: Path) -> None:
     airlock_home.mkdir(parents=True)
-    with read_only(airlock_home):
-        line = one_line_error(cli("runs", "list", home=airlock_home))
+    with read_only(airlock_home):  # a command that would create the store there
+        line = one_line_error(cli("store", "upgrade", home=airlock_home))
     assert str(airlock_home) in line
     assert "permission denied" in line
 

@@ -191,13 +191,14 @@ def test_failing_checks_show_their_reason_at_80_columns(tmp_path: Path,
         if not check["passed"]:
             assert check["detail"], check
             assert " ".join(check["detail"].split()) in flat, (check, text)
-    assert "FAIL type hue: expected int, the data holds String" in flat, text  # physical
-    assert "FAIL range age: 99 rows (24.75%); expected values at most 300" in flat, text
-    assert re.search(r"FAIL psi score: PSI \d+\.\d{4} \(at most 0\.1\)", flat), text
-    assert "ok psi age: PSI 0.0000 (at most 0.1)" in flat, text
+    # one table row per failing check, its reason on the line under it (too long beside it)
+    assert "FAIL type hue - - ↳ expected int, the data holds String" in flat, text  # physical
+    assert "FAIL range age 99 24.75% ↳ expected values at most 300" in flat, text
+    assert re.search(r"FAIL psi score - - ↳ PSI \d+\.\d{4} \(at most 0\.1\)", flat), text
+    assert "ok psi age - - ↳ PSI 0.0000 (at most 0.1)" in flat, text
     # text parsed from a CSV: the values that are not ints, with examples
     code, text = _terminal("contract", "validate", str(contract),
                            str(tmp_path / "current.csv"), home=airlock_home)
     flat = " ".join(text.split())
-    assert "FAIL type hue: 100 rows (25.00%); values present but not a valid int; e.g. " \
+    assert "FAIL type hue 100 25.00% ↳ values present but not a valid int; e.g. " \
            "'blue', 'blue', 'blue'" in flat, text

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 import airlock
 from airlock.store import close_stores
 
-from .test_cli import cli, one_line_error
+from .test_cli import AIRLOCK, cli, one_line_error
 
 NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
 PASSING = """name: release
@@ -27,6 +30,19 @@ rules:
     max: 0.9
 """
 STRICT = "name: strict\nrules:\n  - metric: roc_auc\n    min: 0.999\n"
+FAIRNESS_AND_SLICES = """name: release
+rules:
+  - metric: roc_auc
+    min: 0.6
+  - fairness: demographic_parity_ratio
+    feature: sex
+    min: 0.8
+  - metric: roc_auc
+    per_slice: true
+    min: 0.8
+    min_support: 20
+    columns: [education]
+"""
 
 
 @pytest.fixture
@@ -43,6 +59,7 @@ def setup(airlock_home: Path, adult_sample: Any, tmp_path: Path) -> dict[str, An
     test.write_parquet(data)
     (tmp_path / "pass.yaml").write_text(PASSING)
     (tmp_path / "strict.yaml").write_text(STRICT)
+    (tmp_path / "release.yaml").write_text(FAIRNESS_AND_SLICES)
     (tmp_path / "typo.yaml").write_text("name: t\nrules:\n  - metric: roc_aux\n    min: 0.5\n")
     return {"data": str(data), "dir": tmp_path}
 
@@ -141,3 +158,54 @@ def test_protect_gate_promote_override_history_card(setup: dict[str, Any],
         cli("card", "m@1", "--format", "pdf", home=airlock_home))
     assert "no such file or folder" in one_line_error(  # written by write_atomic, not raw
         cli("card", "m@1", "-o", str(setup["dir"] / "nope" / "card.md"), home=airlock_home))
+
+
+def _cli_at(columns: int, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AIRLOCK_HOME": str(home), "AIRLOCK_ACTOR": "cli-user",
+           "COLUMNS": str(columns)}
+    env.pop("AIRLOCK_STORE_URI", None)
+    return subprocess.run([AIRLOCK, *args], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+
+
+def test_terminal_summary_shows_every_failed_or_flagged_check_at_80_columns(
+        setup: dict[str, Any], airlock_home: Path) -> None:
+    """Issue 12 item 9: a failed four-fifths rule (Adult, sex) went unnoticed because the
+    terminal showed overall metrics only. At 80 columns the summary now lists every slice
+    under its bound or flagged for support, every disparity outside its bound and every
+    failed gate rule with why, numbers rounded, and says where the rest is."""
+    report = setup["dir"] / "eval.html"
+    args = ("eval", "m@1", "--data", setup["data"], "--target", "income", "--slices",
+            "education", "--sensitive", "sex", "--bootstrap", "100", "--policy",
+            str(setup["dir"] / "release.yaml"), "--report", str(report))
+    res = _cli_at(80, *args, home=airlock_home)
+    assert res.returncode == 1, res.stderr
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, res.stdout
+    for number in re.findall(r"\d*\.\d+", res.stdout):  # rounded for people
+        assert len(number.replace(".", "").lstrip("0")) <= 4, number
+    text = " ".join(res.stdout[res.stdout.index("Failed or flagged checks"):].split())
+    out = json.loads(_cli_at(80, *args[:-2], "--json", home=airlock_home).stdout)
+
+    rule = out["fairness"]["sex"]["disparities"]["four_fifths_rule"]
+    assert rule["passed"] is False and rule["value"] < 0.8
+    assert f"FAIL fairness: four_fifths_rule on sex: ratio {rule['value']:.4g}" in text
+    assert "needs >= 0.8" in text
+    for r in out["decision"]["rules"]:
+        assert (f"gate rule {r['index']} `{r['text']}`" in text) is (not r["passed"])
+    failing = out["decision"]["rules"][2]["evidence"]["failing"]
+    assert failing  # some education slices are under roc_auc 0.8
+    for f in failing:
+        assert f"FAIL slice education = {f['value']}: {f['metric_value']:.4g}, outside " \
+               "the bound of rule 3" in text
+    for value, cell in out["slices"]["education"].items():
+        shown = f"FLAG slice education = {value}: {cell['support']} rows" in text
+        assert shown is cell["flagged"], value
+        if cell["flagged"] and cell["support"] >= 20:  # gated by the policy's lower support
+            assert f"education = {value}: {cell['support']} rows, gated by policy release " \
+                   "rule 3 (min support 20)" in text
+    assert f"--json, or the HTML report {report}" in text
+    assert report.exists()
+    # slices in their natural order (issue 12 item 16), not as text (12th, 1st-4th, 9th)
+    shown = [text.index(f"FLAG slice education = {v}:") for v in ("1st-4th", "9th", "12th")]
+    assert shown == sorted(shown)

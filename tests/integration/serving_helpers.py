@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,7 +90,11 @@ def failing_model(df: Any) -> dict[str, Any]:
 
 
 def slow_model(df: Any) -> dict[str, Any]:
-    """A python-callable model slower than any test endpoint's timeout."""
+    """A python-callable model slower than any test endpoint's timeout; with
+    ``AIRLOCK_TEST_SLOW_MARK`` set, it creates that file once a request is inside it."""
+    mark = os.environ.get("AIRLOCK_TEST_SLOW_MARK")
+    if mark:
+        Path(mark).touch()
     time.sleep(float(os.environ.get("AIRLOCK_TEST_SLOW_S", "1.0")))
     return {"prediction": np.zeros(len(df), dtype=np.int64)}
 

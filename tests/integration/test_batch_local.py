@@ -76,6 +76,21 @@ def test_scores_every_file_into_one_output_file_each(model: str, tmp_path: Path)
     assert (rejects.row % 1000 == 3).all()
 
 
+def test_workers_leave_no_model_copies_behind(model: str, tmp_path: Path) -> None:
+    """Each worker writes the model's files to a private folder to load them; the folder is
+    gone once the model is loaded (a killed worker runs no exit handler)."""
+    import tempfile
+
+    def copies() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("airlock-batch-model-*"))
+
+    before = copies()
+    write_inputs(tmp_path / "in", files=2, rows=500)
+    result = airlock.batch.score(model, tmp_path / "in", tmp_path / "out", workers=2)
+    assert result.passed and result.done == 2
+    assert copies() - before == set()
+
+
 def _fragment_id(path: Path) -> str:
     import hashlib
 

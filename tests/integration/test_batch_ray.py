@@ -5,6 +5,7 @@ and a job whose driver is SIGKILLed midway resumed to every row scored exactly o
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,7 @@ def model(ray_address: str) -> str:
 
 
 def test_same_output_files_as_the_local_engine(model: str, tmp_path: Path) -> None:
+    copies = set(Path(tempfile.gettempdir()).glob("airlock-batch-model-*"))
     write_inputs(tmp_path / "in", files=3, rows=6000, nan_every=900, row_group=2000)
     local = airlock.batch.score(model, tmp_path / "in", tmp_path / "local",
                                 keep=["id", "day", "tier"], workers=1, batch_size=4000)
@@ -57,6 +59,8 @@ def test_same_output_files_as_the_local_engine(model: str, tmp_path: Path) -> No
     assert len([f for f in files if f.startswith("part-")]) == 3
     assert len([f for f in files if f.startswith("_rejects/")]) == 3
     assert files == output_files(tmp_path / "local")  # byte for byte
+    # the workers live on, but the model files they loaded from are gone already
+    assert set(Path(tempfile.gettempdir()).glob("airlock-batch-model-*")) <= copies
     assert ray.manifest_sha256 != local.manifest_sha256 or ray.job_id != local.job_id
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,7 @@ def model(spark: Any) -> str:
 
 
 def test_same_output_files_as_the_local_engine(model: str, tmp_path: Path) -> None:
+    copies = set(Path(tempfile.gettempdir()).glob("airlock-batch-model-*"))
     write_inputs(tmp_path / "in", files=3, rows=6000, nan_every=900, row_group=2000)
     local = airlock.batch.score(model, tmp_path / "in", tmp_path / "local",
                                 keep=["id", "day", "tier"], workers=1, batch_size=4000)
@@ -60,6 +62,8 @@ def test_same_output_files_as_the_local_engine(model: str, tmp_path: Path) -> No
     files = output_files(tmp_path / "spark")
     assert len([f for f in files if f.startswith("part-")]) == 3
     assert files == output_files(tmp_path / "local")  # byte for byte
+    # the workers live on, but the model files they loaded from are gone already
+    assert set(Path(tempfile.gettempdir()).glob("airlock-batch-model-*")) <= copies
 
 
 def test_text_inputs_and_a_fragment_of_rejects_only(model: str, tmp_path: Path) -> None:

@@ -82,7 +82,8 @@ def evaluation(ref: str, sha: str) -> dict[str, Any]:
                            "support": 5421},
             },
             "disparities": {"demographic_parity_ratio": ci(0.2813, 0.25, 0.31),
-                            "four_fifths_rule": {"passed": False, "ratio": 0.2813}},
+                            "four_fifths_rule": {**ci(0.2813, 0.25, 0.31), "bound": 0.8,
+                                                 "passed": False}},
         }},
         "extras": {}, "baseline": None,
     }
@@ -142,7 +143,7 @@ def test_markdown_card_from_stored_evidence(evidence: dict[str, Any]) -> None:
     assert "| roc_auc | 0.9123 | [0.9051, 0.9188] |" in card
     assert "| education | Bachelors | 2,670 | 0.8801 [0.8702, 0.8899] | 0.7000 |  |" in card
     assert "| Female | 0.0712 [0.0200, 0.1900] | 0.5522 | 5,421 |" in card
-    assert "| four_fifths_rule | 0.2813 | FAILED |" in card
+    assert "| four_fifths_rule | 0.2813 | [0.2500, 0.3100] FAILED |" in card
     # gates, override, alias history
     assert "adult-release" in card and "FAILED" in card
     assert "hotfix approved by risk team" in card
@@ -226,3 +227,50 @@ def test_unknown_model_or_format(registered: dict[str, Any]) -> None:
         model_card(f"{NAME}@99")
     with pytest.raises(UsageError, match="unknown card format 'pdf'"):
         model_card(f"{NAME}@1", format="pdf")
+
+
+SLICE_POLICY = """name: slices-20
+rules:
+  - metric: roc_auc
+    per_slice: true
+    min: 0.6
+    min_support: 20
+    columns: [education]
+  - metric: roc_auc
+    per_slice: true
+    min: 0.6
+    min_support: 200
+    columns: [education]
+"""
+
+
+def test_the_card_reads_the_support_the_decision_used(registered: dict[str, Any]) -> None:
+    """A slice of 27 rows under the evaluation's flag of 30 that a policy's min_support of
+    20 gated reads as gated, with the rule's support; a slice a rule's min_support of 200
+    skipped says so (issue 12 item 15)."""
+    from airlock.gates import decide, load_policy
+
+    v1 = registered["v1"]
+    ev = evaluation(v1.ref, v1.manifest["sha256"])
+    ev["slices"]["education"]["Masters"] = {"roc_auc": ci(0.81, 0.66, 0.93),
+                                            "recall": ci(0.7, 0.5, 0.9), "support": 27,
+                                            "flagged": True}
+    evals = get_store().evaluations
+    evals.save(eval_id=ev["id"], name=NAME, version=1, model_sha256=v1.manifest["sha256"],
+               task="binary", result=ev, dataset=None)
+    policy = load_policy(SLICE_POLICY)
+    dec = decide(ev, policy).to_dict()
+    evals.save_decision(decision_id=dec["id"], evaluation_id=ev["id"], policy_name=policy.name,
+                        policy_sha256=policy.sha256, passed=dec["passed"], result=dec)
+    card = model_card(f"{NAME}@1")
+    limits = card[card.index("## Limitations found"):]
+    assert "Slice education = Masters: 27 rows, gated by policy slices-20 rule 1 (min " \
+           "support 20); the evaluation flags slices under 30 rows." in limits
+    assert "27 rows, under the minimum support of 30" not in card
+    assert "Slice education = Doctorate: 180 rows, not gated by policy slices-20 rule 2 " \
+           "(min support 200)." in limits
+    # the 12-row slice: under every rule's support, reported, not gated
+    assert "12 rows, under the minimum support of 30 (reported, not gated)" in limits
+    assert "| education | Masters | 27 | 0.8100 [0.6600, 0.9300] | 0.7000 | gated by rule 1 " \
+           "(min support 20) |" in card
+    assert "not gated: rule 2 needs 200 |" in card

@@ -142,3 +142,73 @@ def test_evaluate_reads_parquet_and_csv_paths(models: dict[str, Any], adult: Any
     assert a.result["dataset"]["digest"] != b.result["dataset"]["digest"]  # file bytes
     assert np.isclose(a.result["overall"]["accuracy"]["value"],
                       b.result["overall"]["accuracy"]["value"])
+
+
+def test_the_evaluation_package_takes_a_loaded_policy_and_the_api_wires_the_rest(
+        models: dict[str, Any], adult: Any) -> None:
+    """evaluation sits below gates and beside monitor (tests/unit/test_layering.py): it takes
+    a loaded policy, and airlock.evaluate loads one from text and records the predictions'
+    profile that prediction drift is compared with."""
+    from airlock.evaluation import MSG_POLICY_NOT_LOADED
+    from airlock.evaluation import evaluate as evaluate_only
+    from airlock.gates import load_policy
+    from airlock.monitor import evaluation_reference
+
+    _, test = adult
+    ref = models["logistic"][0]
+    gate = "name: g\nrules:\n  - metric: roc_auc\n    min: 0.5\n"
+    with pytest.raises(UsageError) as info:
+        evaluate_only(ref, test, target="income", bootstrap=0, policy=gate)  # type: ignore
+    assert str(info.value) == MSG_POLICY_NOT_LOADED.format(kind="str")
+    seen: list[str] = []
+    ev = evaluate_only(ref, test, target="income", bootstrap=0, policy=load_policy(gate),
+                       on_stored=lambda eid, outputs: seen.append(f"{eid}:{outputs.num_rows}"))
+    assert ev.passed is True and seen == [f"{ev.id}:{test.height}"]
+    api = airlock.evaluate(ref, test, target="income", bootstrap=0, seed=1, policy=gate)
+    assert api.passed is True and api.decision is not None
+    lv = airlock.get_model_version(ref)
+    profile, what = evaluation_reference(lv.name, lv.version)
+    assert profile is not None and api.id in what
+
+
+def test_slices_in_their_natural_order_everywhere(models: dict[str, Any], adult: Any) -> None:
+    """Issue 12 item 16: slices sorted as text read ``40-55, 55+, <40``; the JSON, the
+    evaluation page and the model card now list them as ``<40, 40-55, 55+``."""
+    from airlock.evaluation import render_report
+    from airlock.evidence import model_card
+
+    _, test = adult
+    bands = test.with_columns(age_band=pl.when(pl.col("age") < 40).then(pl.lit("<40"))
+                              .when(pl.col("age") < 55).then(pl.lit("40-55"))
+                              .otherwise(pl.lit("55+")))
+    ref = models["logistic"][0]
+    out = airlock.evaluate(ref, bands, target="income", slices=["age_band"],
+                           sensitive=["age_band"], bootstrap=0).result
+    order = ["<40", "40-55", "55+"]
+    assert list(out["slices"]["age_band"]) == order
+    assert list(out["fairness"]["age_band"]["by_group"]) == order
+    html = render_report(out)
+    section = html[html.index('id="slices"'):html.index('id="fairness"')]
+    cells = [f"<td>{v.replace('<', '&lt;')}</td>" for v in order]
+    assert [section.index(c) for c in cells] == sorted(section.index(c) for c in cells)
+    card = model_card(ref)
+    rows = [card.index(f"| age_band | {v.replace('<', '&lt;')} |") for v in order]
+    assert rows == sorted(rows)
+
+
+def test_an_integer_target_is_coded_as_numbers(adult: Any) -> None:
+    """A 0/1 integer target is matched to the classes by value (no text per row), with the
+    same numbers as the text path, and a value that is not a class is still named."""
+    train, test = adult
+    y = (train["income"] == ">50K").cast(pl.Int64).to_numpy()
+    X = train.select(NUMERIC).to_pandas()
+    ref = airlock.register_model("adult-01", LogisticRegression(max_iter=300).fit(X, y),
+                                 input_example=X.head(3)).ref
+    ints = test.with_columns((pl.col("income") == ">50K").cast(pl.Int64).alias("y"))
+    a = airlock.evaluate(ref, ints.with_columns(pl.col("y").cast(pl.String)), target="y",
+                         bootstrap=0, store=False).result
+    b = airlock.evaluate(ref, ints, target="y", bootstrap=0, store=False).result
+    assert a["overall"] == b["overall"]
+    with pytest.raises(InvalidInput, match="target value '2' is not among the model's"):
+        airlock.evaluate(ref, ints.with_columns(pl.lit(2).alias("y")), target="y",
+                         bootstrap=0, store=False)

@@ -10,6 +10,7 @@ import pytest
 import airlock
 from airlock.errors import CheckFailed, NotFound, UsageError
 from airlock.gates import Decision, decision_id, gate, load_policy, promote, protect
+from airlock.gates._promote import MSG_ALREADY_PROTECTED
 from airlock.store import get_store
 
 NAME = "m"
@@ -149,7 +150,7 @@ def test_a_protected_alias_moves_only_with_a_passing_decision(versions: list[int
     policy = load_policy(RELEASE)
     out = protect(NAME, "production", policy)
     assert out == {"name": NAME, "alias": "production", "policy": "release",
-                   "policy_sha256": policy.sha256}
+                   "policy_sha256": policy.sha256, "replaced": None, "changed": True}
     guard = get_store().evaluations.protection(NAME, "production")
     assert guard is not None and guard["policy"] == RELEASE
     assert guard["policy_sha256"] == policy.sha256
@@ -289,7 +290,7 @@ def test_reprotecting_with_another_policy_invalidates_old_decisions(
         versions: list[int]) -> None:
     protect(NAME, "production", RELEASE)
     assert gate(store_evaluation(2, auc=0.9), RELEASE).passed
-    protect(NAME, "production", OTHER)  # the rule changed: old decisions no longer count
+    protect(NAME, "production", OTHER, replace=True)  # old decisions no longer count
     with pytest.raises(CheckFailed, match="no passing decision under policy 'other'"):
         promote(f"{NAME}@2", "production")
     assert gate(store_evaluation(2, auc=0.9, eval_id="ev-again"), OTHER).passed
@@ -299,13 +300,51 @@ def test_reprotecting_with_another_policy_invalidates_old_decisions(
     assert airlock.verify_events().ok
 
 
+def test_changing_the_policy_of_a_protected_alias_needs_replace(versions: list[int]) -> None:
+    """Issue 12 item 19: protecting again with another policy swapped it silently and the
+    event recorded only the new sha256."""
+    release, other = load_policy(RELEASE), load_policy(OTHER)
+    protect(NAME, "production", release)
+    expected = MSG_ALREADY_PROTECTED.format(name=NAME, alias="production", policy="release",
+                                            sha=release.sha256[:12], new="other",
+                                            new_sha=other.sha256[:12])
+    with pytest.raises(UsageError) as refused:
+        protect(NAME, "production", other)
+    assert str(refused.value) == expected
+    guard = get_store().evaluations.protection(NAME, "production")
+    assert guard is not None and guard["policy_sha256"] == release.sha256  # unchanged
+    same = protect(NAME, "production", RELEASE)  # the same policy again: nothing to change
+    assert same["changed"] is False and same["replaced"] is None
+    out = protect(NAME, "production", other, replace=True)
+    assert out["changed"] is True and out["replaced"] == release.sha256
+    events = airlock.list_events(subject=f"models/{NAME}", action="alias.protected")
+    assert [e.payload for e in events] == [
+        {"alias": "production", "policy_sha256": release.sha256},
+        {"alias": "production", "policy_sha256": other.sha256,
+         "previous_policy_sha256": release.sha256}]
+    assert airlock.verify_events().ok
+
+
+def test_a_concurrent_policy_change_is_refused_not_lost(versions: list[int]) -> None:
+    """The store swaps a protection only if the policy in force is still the one the caller
+    saw: of two concurrent replacements one wins, the other is refused."""
+    release, other = load_policy(RELEASE), load_policy(OTHER)
+    protect(NAME, "production", release)
+    evals = get_store().evaluations
+    evals.protect(NAME, "production", other.text, other.sha256, previous=release.sha256)
+    with pytest.raises(UsageError, match="changed while it was being replaced"):
+        evals.protect(NAME, "production", RELEASE, release.sha256, previous=release.sha256)
+    guard = evals.protection(NAME, "production")
+    assert guard is not None and guard["policy_sha256"] == other.sha256
+
+
 def test_warnings_do_not_block_promotion(versions: list[int]) -> None:
     protect(NAME, "production", RELEASE)
     ev_id = store_evaluation(2, auc=0.9)
     stored = get_store().evaluations.get(ev_id)
     assert stored["overall"]["ece"]["ci_high"] == pytest.approx(0.03)
     strict = RELEASE.replace("max: 0.05", "max: 0.025")  # ece ci_high 0.03 now fails: a warning
-    protect(NAME, "production", strict)
+    protect(NAME, "production", strict, replace=True)
     decision = gate(ev_id, strict)
     assert decision.passed and [w.index for w in decision.warnings] == [3]
     assert promote(f"{NAME}@2", "production")["decision"] == decision.id

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from airlock.errors import ModelTimeout, ModelUnavailable, Unauthorized, UsageError
-from airlock.guard._llm import evaluate_llm
-from airlock.guard._llm_client import HttpChatModel
+from airlock.llm import HttpChatModel, evaluate_llm
 
 KEY = "sk-test-0123456789abcdef0123456789abcdef"
 CASES = [

@@ -20,7 +20,8 @@ from airlock.monitor import (
     run_alerts,
     save_endpoint_report,
 )
-from airlock.serve import EndpointConfig, log_locations, read_prediction_log
+from airlock.predlog import log_locations, read_prediction_log
+from airlock.serve import EndpointConfig
 
 
 def _body(x: Any) -> dict[str, Any]:

@@ -63,6 +63,27 @@ def _sha256(path: Path) -> str:
 
 
 # -- versions and manifest ----------------------------------------------------------------
+def test_a_version_whose_row_cannot_be_written_leaves_no_files(
+        trained: tuple[Any, Any], airlock_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files are uploaded first, then the row is recorded: when recording fails, the
+    uploaded files are removed again, so no orphan version folder is left in the store."""
+    from airlock.errors import StoreUnavailable
+    from airlock.store import get_store
+
+    store = get_store()
+
+    def down(**_: Any) -> Any:
+        raise StoreUnavailable("the database went away")
+
+    monkeypatch.setattr(store.models, "register", down)
+    with pytest.raises(StoreUnavailable, match="went away"):
+        _register(trained, "orphan")
+    folder = airlock_home / "artifacts" / "models" / "orphan"
+    assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))
+    monkeypatch.undo()
+    assert _register(trained, "orphan").version == 1
+
+
 def test_versions_are_numbered_1_2_3(backend: str, trained: tuple[Any, Any]) -> None:
     made = [_register(trained).version for _ in range(3)]
     assert made == [1, 2, 3]

@@ -26,8 +26,8 @@ from tests.integration.serving_helpers import (
 
 import airlock
 from airlock.errors import UsageError
-from airlock.predlog import log_locations
-from airlock.serve import EndpointConfig, create_app, read_prediction_log
+from airlock.predlog import log_locations, read_prediction_log
+from airlock.serve import EndpointConfig, create_app
 
 
 def airlock_home_file(name: str, text: str) -> Any:

@@ -8,8 +8,8 @@ import pandas as pd
 from tests.integration.serving_helpers import echo_model, running
 
 import airlock
-from airlock.predlog import log_locations
-from airlock.serve import EndpointConfig, read_prediction_log
+from airlock.predlog import log_locations, read_prediction_log
+from airlock.serve import EndpointConfig
 
 
 def _ask(url: str, prompt: str) -> httpx.Response:

@@ -17,8 +17,7 @@ from tests.e2e.test_cli import cli, one_line_error
 from tests.integration.serving_helpers import NAME, adult_frame, register_adult, serving_process
 
 import airlock
-from airlock.predlog import log_locations
-from airlock.serve import read_prediction_log
+from airlock.predlog import log_locations, read_prediction_log
 
 pytestmark = pytest.mark.slow
 
@@ -66,9 +65,13 @@ def test_a_killed_worker_is_replaced_and_no_acknowledged_record_is_lost(adult_sa
         threads = [threading.Thread(target=client, args=(k, url)) for k in range(4)]
         for t in threads:
             t.start()
-        time.sleep(2)
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 50 and time.monotonic() < deadline:  # traffic flows
+            time.sleep(0.05)
         os.kill(workers[0], signal.SIGKILL)
-        time.sleep(1)
+        deadline = time.monotonic() + 60
+        while workers[0] in _children(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the supervisor has seen the worker die
         before = len(acknowledged)
         deadline = time.monotonic() + 60  # the supervisor starts a new worker
         while (len(_children(proc.pid)) < 2 or len(acknowledged) < before + 50) \
@@ -101,14 +104,19 @@ def test_sigterm_drains_in_flight_requests(adult_sample: Any, tmp_path: Path,
                                       "timeout_ms": 10_000}))
     body = _body(adult_sample, 0)
     result: dict[str, Any] = {}
-    with serving_process("--config", str(config), env={"AIRLOCK_TEST_SLOW_S": "1.5",
-                                                       "PYTHONPATH": os.getcwd()}) as (url, proc):
+    inside = tmp_path / "inside-the-model"
+    env = {"AIRLOCK_TEST_SLOW_S": "1.5", "AIRLOCK_TEST_SLOW_MARK": str(inside),
+           "PYTHONPATH": os.getcwd()}
+    with serving_process("--config", str(config), env=env) as (url, proc):
         def call() -> None:
             result["r"] = httpx.post(f"{url}/invocations", json=body, timeout=30)
 
         t = threading.Thread(target=call)
         t.start()
-        time.sleep(0.5)  # the request is now inside the model
+        deadline = time.monotonic() + 30
+        while not inside.exists():  # the request is inside the model: now stop the server
+            assert time.monotonic() < deadline, "the request never reached the model"
+            time.sleep(0.01)
         os.killpg(proc.pid, signal.SIGTERM)
         t.join(timeout=30)
         # uvicorn re-raises the signal once it has drained: a clean exit by SIGTERM

@@ -161,7 +161,8 @@ def test_a_group_without_rows_is_all_none() -> None:
     y, p, _ = compas()
     codes = (np.arange(len(y)) % 2).astype(np.int64)  # groups 0 and 1; group 2 is empty
     res = BinaryTask().grouped(Target(y=y, pred=p), codes, 3, n_boot=50)
-    assert all(v == {"value": None, "ci_low": None, "ci_high": None} for v in res[2].values())
+    assert all(v == {"value": None, "ci_low": None, "ci_high": None,
+                     "reason": "no rows in this group"} for v in res[2].values())
     assert all(res[g][m]["ci_low"] is not None for g in (0, 1) for m in METRICS)
     paired = BinaryTask().paired(Target(y=y, pred=p), Target(y=y, pred=p), codes, 3, n_boot=20)
     assert all(v["delta"] is None and v["p_value"] is None for v in paired[2].values())

@@ -4,6 +4,7 @@ profile), windows, the HTML report, and every error a caller can cause."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -113,8 +114,16 @@ def test_missing_rates_out_of_range_and_categories() -> None:
     assert k.new_categories == ("d", "e") and k.vanished_categories == ("b", "c")
     assert k.out_of_range_rate == pytest.approx(3 / 6)
     assert k.statistics["chisquare"] == math.inf and k.drifted
-    out = result.to_dict()
-    assert out["columns"]["k"]["statistics"]["chisquare"] == "inf"
+    out = result.to_dict()  # JSON null with a reason, never the text "inf" (issue 12 #13)
+    why = "infinite: the reference has no rows in categories 'd', 'e'"
+    assert out["columns"]["k"]["statistics"]["chisquare"] is None
+    assert out["columns"]["k"]["statistics"]["chisquare_reason"] == why
+    assert k.method == "chisquare" and out["columns"]["k"]["statistic"] is None
+    assert out["columns"]["k"]["statistic_reason"] == why
+    text = json.dumps(out, allow_nan=False)
+    assert '"inf"' not in text and "Infinity" not in text
+    record = next(r for r in result.records() if r["column"] == "k")
+    assert record["stat_chisquare"] is None and record["stat_chisquare_reason"] == why
 
 
 def test_inputs_of_every_kind_agree(tmp_path: Path) -> None:

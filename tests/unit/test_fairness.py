@@ -125,8 +125,9 @@ def test_by_group_and_disparities_equal_fairlearn(dataset: str, feature: str) ->
     for name, value in fairlearn_values.items():
         assert abs(d[name]["value"] - value) <= TOL, name
         assert d[name]["ci_low"] is None and d[name]["ci_high"] is None
-    assert d["four_fifths_rule"] == {"passed": fairlearn_values["disparate_impact_ratio"] >= 0.8,
-                                     "ratio": d["disparate_impact_ratio"]["value"]}
+    assert d["four_fifths_rule"] == {  # the shape of every disparity, with bound and verdict
+        **d["disparate_impact_ratio"], "bound": 0.8,
+        "passed": fairlearn_values["disparate_impact_ratio"] >= 0.8}
     json.dumps(res, allow_nan=False)
 
 
@@ -159,7 +160,10 @@ def test_groups_without_rows_never_appear() -> None:
     assert d["demographic_parity_ratio"]["value"] == pytest.approx(0.5, abs=TOL)
     assert d["equalized_odds_difference"]["value"] == 1.0
     assert d["equal_opportunity_difference"]["value"] == 1.0
-    assert d["four_fifths_rule"] == {"passed": False, "ratio": 0.5}
+    assert d["four_fifths_rule"]["passed"] is False
+    assert d["four_fifths_rule"]["value"] == pytest.approx(0.5, abs=TOL)
+    assert d["four_fifths_rule"]["bound"] == 0.8
+    assert d["four_fifths_rule"]["ci_low"] <= 0.5 <= d["four_fifths_rule"]["ci_high"]
 
 
 def test_undefined_rates_are_none_and_skipped_by_the_disparities() -> None:
@@ -169,6 +173,9 @@ def test_undefined_rates_are_none_and_skipped_by_the_disparities() -> None:
     res = fairness_binary(Target(y=y, pred=p), 0.5, codes, 2, ["a", "b"], n_boot=0)
     a = res["by_group"]["a"]
     assert a["tpr"] is None and a["precision"] is None  # no positives, nothing predicted
+    assert a["tpr_reason"] == "no positive rows"  # a None says why (issue 12 item 13)
+    assert a["precision_reason"] == "no row is predicted positive"
+    assert "fpr_reason" not in a and "tpr_reason" not in res["by_group"]["b"]
     d = res["disparities"]
     assert d["equal_opportunity_difference"]["value"] == 0.0  # one group with a TPR
     assert d["equalized_odds_difference"]["value"] == 0.5  # FPR 0 in a, 0.5 in b
@@ -180,8 +187,11 @@ def test_nobody_selected_passes_the_four_fifths_rule_with_no_ratio() -> None:
     res = fairness_binary(Target(y=y, pred=p), 0.5, np.array([0, 0, 1, 1]), 2, ["a", "b"],
                           n_boot=20)
     d = res["disparities"]
-    assert d["four_fifths_rule"] == {"passed": True, "ratio": None}
+    nobody = "no group has a positive selection rate (nobody was selected)"
+    assert d["four_fifths_rule"] == {"value": None, "ci_low": None, "ci_high": None,
+                                     "reason": nobody, "bound": 0.8, "passed": True}
     assert d["demographic_parity_ratio"]["value"] is None
+    assert d["demographic_parity_ratio"]["reason"] == nobody
     assert d["demographic_parity_difference"] == {"value": 0.0, "ci_low": 0.0, "ci_high": 0.0}
 
 

@@ -1,4 +1,5 @@
-"""The one atomic writer and the one table-file reader (airlock._files)."""
+"""The one atomic writer and the one table-file reader (airlock._files), and its JSON-lines
+reader of records."""
 
 from __future__ import annotations
 
@@ -21,11 +22,14 @@ from airlock._files import (
     NO_DATA_FILES,
     NO_MATCH,
     NOT_FOUND,
+    NOT_JSON,
     NOT_UTF8,
     RAGGED,
     UNKNOWN_FORMAT,
     UNREADABLE,
     UNWRITABLE,
+    parse_jsonl,
+    read_jsonl,
     read_table,
     reading,
     scan_table,
@@ -355,3 +359,27 @@ def test_damaged_files_raise_only_airlock_errors(tmp_path: Path, case: tuple[str
         assert str(path) in str(exc) and "\n" not in str(exc)
     else:
         assert table.num_columns >= 1
+
+
+# -- JSON lines of records ------------------------------------------------------------------
+def test_json_lines_name_each_record_and_each_fault(tmp_path: Path) -> None:
+    from airlock.errors import InvalidInput, NotFound, UsageError, file_not_found
+
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"text": "a"}\n\n  \n"b"\n[1, 2]\n', encoding="utf-8")
+    assert read_jsonl(cases, "cases file") == [({"text": "a"}, "cases.jsonl line 1"),
+                                               ("b", "cases.jsonl line 4"),
+                                               ([1, 2], "cases.jsonl line 5")]
+    assert parse_jsonl(["1"], "stdin") == [(1, "stdin line 1")]
+    with pytest.raises(InvalidInput) as bad:
+        parse_jsonl(["1", "", "{oops"], "stdin")
+    assert str(bad.value) == NOT_JSON.format(where="stdin line 3",
+                                             fault="Expecting property name enclosed in "
+                                                   "double quotes")
+    with pytest.raises(NotFound) as missing:
+        read_jsonl(tmp_path / "nope.jsonl", "cases file")
+    assert str(missing.value) == str(file_not_found(tmp_path / "nope.jsonl", "cases file"))
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"text": "caf\u00e9"}'.encode("latin-1"))
+    with pytest.raises(UsageError, match=r"^cannot read .*latin\.jsonl: "):
+        read_jsonl(latin, "cases file")

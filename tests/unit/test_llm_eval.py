@@ -1,6 +1,7 @@
 """llm eval: metrics against hand counts and scikit-learn, the seeded bootstrap against a
-plain loop, reproducible results and artifacts, the gate, the HTML report, bad cases and
-the python:module:function model."""
+plain loop over the one engine's resamples, reproducible results and artifacts, the gate
+(through gates.load_policy with the LLM catalogue), the HTML report, bad cases and the
+python:module:function model."""
 
 from __future__ import annotations
 
@@ -16,8 +17,22 @@ import pytest
 from sklearn.metrics import precision_score, recall_score
 
 from airlock.errors import InvalidInput, ModelUnavailable, NotFound, UsageError
-from airlock.guard._llm import LlmEvaluation, bootstrap, evaluate_llm, load_llm_gate
-from airlock.guard._llm_client import exact_match, read_cases, token_f1
+from airlock.evaluation import rng_for
+from airlock.gates import MetricRule, load_policy
+from airlock.gates._load import MSG_NO_RULES
+from airlock.gates._parse import MSG_MIN_GT_MAX, MSG_NO_BOUND
+from airlock.llm import (
+    LLM_METRICS,
+    MSG_METRIC_RULES_ONLY,
+    LlmEvaluation,
+    evaluate_llm,
+    exact_match,
+    load_llm_gate,
+    read_cases,
+    save_llm_report,
+    token_f1,
+)
+from airlock.llm._metrics import bootstrap
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -100,20 +115,30 @@ def test_precision_recall_per_label_match_sklearn(small: LlmEvaluation) -> None:
     assert value(small, "recall.refuse") == 0.5  # d missed
 
 
-def test_bootstrap_matches_a_plain_loop_over_resampled_indices() -> None:
+def test_bootstrap_matches_a_plain_loop_over_the_engines_resamples() -> None:
+    """One multinomial resample of the cases per round from ``rng_for(seed, "llm")``, the
+    cases in their canonical order (sorted by their counter values)."""
     rng = np.random.default_rng(11)
     n, n_boot, seed = 37, 300, 5
     num = (rng.random(n) < 0.3).astype(float)
     den = (rng.random(n) < 0.8).astype(float)
-    got = bootstrap({"m": (num * den, den)}, n, seed, n_boot)["m"]
-    loop = np.random.default_rng(seed)
+    got = bootstrap({"m": (num * den, den)}, seed, n_boot)["m"]
+    order = np.lexsort((den, num * den))
+    top, bottom = (num * den)[order], den[order]
+    loop = rng_for(seed, "llm")
     ratios = []
     for _ in range(n_boot):
-        idx = loop.integers(0, n, size=n)
-        ratios.append((num * den)[idx].sum() / den[idx].sum())
+        counts = loop.multinomial(n, np.full(n, 1.0 / n))
+        ratios.append(counts @ top / (counts @ bottom))
     assert got["value"] == pytest.approx((num * den).sum() / den.sum())
     assert got["ci_low"] == pytest.approx(np.quantile(ratios, 0.025))
     assert got["ci_high"] == pytest.approx(np.quantile(ratios, 0.975))
+    assert (got["numerator"], got["denominator"]) == ((num * den).sum(), den.sum())
+
+
+def test_the_order_of_the_cases_does_not_change_the_metrics(small: LlmEvaluation) -> None:
+    flipped = evaluate_llm(CASES[::-1], toy, n_boot=400, seed=3, price_in=2.0, price_out=10.0)
+    assert flipped.results == small.results
 
 
 def test_cis_are_seeded_and_bracket_the_value(small: LlmEvaluation) -> None:
@@ -123,7 +148,8 @@ def test_cis_are_seeded_and_bracket_the_value(small: LlmEvaluation) -> None:
     other = evaluate_llm(CASES, toy, n_boot=400, seed=4)
     assert other.results["refusal_rate"]["value"] == small.results["refusal_rate"]["value"]
     assert any((other.results[k]["ci_low"], other.results[k]["ci_high"])
-               != (m["ci_low"], m["ci_high"]) for k, m in small.results.items())
+               != (m["ci_low"], m["ci_high"]) for k, m in small.results.items()
+               if k in other.results)
     again = evaluate_llm(CASES, toy, n_boot=400, seed=3, price_in=2.0, price_out=10.0)
     assert again.results == small.results
 
@@ -272,12 +298,21 @@ def test_gate_on_llm_metrics(small: LlmEvaluation, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("rules:\n  - metric: violaton_rate\n    max: 0.1\n", "did you mean 'violation_rate'"),
     ("rules:\n  - metric: roc_auc\n    min: 0.1\n", "unknown metric 'roc_auc'"),
-    ("rules:\n  - metric: refusal_rate\n", "rule 1: needs `min` or `max`"),
-    ("rules:\n  - metric: refusal_rate\n    min: 0.5\n    max: 0.1\n", "greater than max"),
+    ("rules:\n  - metric: refusal_rate\n", "policy: rule 1 (line 2): " + MSG_NO_BOUND),
+    ("rules:\n  - metric: refusal_rate\n    min: 0.5\n    max: 0.1\n",
+     MSG_MIN_GT_MAX.format(lo=0.5, hi=0.1)),
     ("rules:\n  - metric: refusal_rate\n    max: 0.1\n    per_slice: true\n",
-     "unknown key 'per_slice'"),
-    ("rules: []\n", "non-empty `rules` list"),
+     MSG_METRIC_RULES_ONLY.format(src="policy", index=1, line=" (line 2)", kind="slice")),
+    ("rules:\n  - metric: accuracy\n    max_drop: 0.1\n",
+     MSG_METRIC_RULES_ONLY.format(src="policy", index=1, line=" (line 2)", kind="baseline")),
+    ("rules:\n  - contract: prompts\n",
+     MSG_METRIC_RULES_ONLY.format(src="policy", index=1, line=" (line 2)", kind="contract")),
+    ("rules: []\n", MSG_NO_RULES.format(src="policy")),
+    ("rules:\n  - fairness: demographic_parity\n    feature: lang\n    max: 0.1\n",
+     "this policy's metric catalogue has no fairness metrics"),
     ("rules:\n  - metric: refusal_rate\n    max: lots\n", "`max` must be a finite number"),
+    ("rules:\n  - metric: refusal_rate\n    max: 0.1\n  - metric: refusal_rate\n"
+     "    max: 0.1\n    max: 0.2\n", "rules[1]: duplicate key 'max' (line 6)"),
 ])
 def test_bad_gates(text: str, message: str) -> None:
     with pytest.raises(UsageError) as info:
@@ -285,12 +320,49 @@ def test_bad_gates(text: str, message: str) -> None:
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize("text", [
+    "rules:\n  - metric: violaton_rate\n    max: 0.1\n",
+    "rules:\n  - metric: recal.refuse\n    min: 0.5\n",
+    "name: g\nrules:\n  - metric: refusal_rate\n    max: 0.1\n    use: ci_mid\n",
+])
+def test_the_llm_gate_is_the_one_policy_loader_with_the_llm_catalogue(text: str) -> None:
+    """Every error of an LLM gate is the gates' own message for that catalogue, and a good
+    gate is the gates' Policy checked against LLM_METRICS."""
+    with pytest.raises(UsageError) as ours:
+        load_llm_gate(text)
+    with pytest.raises(UsageError) as theirs:
+        load_policy(text, catalogue=LLM_METRICS)
+    assert str(ours.value) == str(theirs.value)
+    policy = load_llm_gate("name: g\nrules:\n  - metric: recall.pii_leak\n    min: 0.9\n"
+                           "  - metric: latency_p95_ms\n    max: 500\n")
+    assert policy.catalogue is LLM_METRICS
+    assert all(isinstance(r, MetricRule) for r in policy.rules)
+    assert policy == load_policy(policy.text, catalogue=LLM_METRICS)
+
+
+def test_an_unknown_llm_metric_gets_the_gates_did_you_mean() -> None:
+    """The same wording as a model gate's typo, with the LLM names as the known ones."""
+    with pytest.raises(UsageError) as llm:
+        load_llm_gate("rules:\n  - metric: violaton_rate\n    max: 0.1\n")
+    with pytest.raises(UsageError) as model:
+        load_policy("rules:\n  - metric: roc_acu\n    min: 0.1\n")
+    assert str(llm.value) == ("policy: rule 1 (line 2): unknown metric 'violaton_rate' "
+                              "(did you mean 'violation_rate'?)")
+    assert str(model.value) == str(llm.value).replace("violaton_rate", "roc_acu").replace(
+        "violation_rate", "roc_auc")
+    with pytest.raises(UsageError) as far:
+        load_llm_gate("rules:\n  - metric: bleu\n    min: 0.1\n")
+    known = ", ".join(sorted(LLM_METRICS.exact_names()))
+    assert f"unknown metric 'bleu' (known: {known}, precision.LABEL, recall.LABEL)" in str(
+        far.value)
+
+
 def test_html_report_is_self_contained_and_defangs_urls(tmp_path: Path) -> None:
     cases = [*CASES, {"id": "u", "prompt": "Summarise https://example.com/a?b=<c>",
                       "expected": "allowed"}]
     ev = evaluate_llm(cases, toy, n_boot=50)
     decision = ev.gate("rules:\n  - metric: violation_rate\n    max: 0.1\n")
-    page = ev.render_html(tmp_path / "r.html", decision).read_text(encoding="utf-8")
+    page = save_llm_report(ev, tmp_path / "r.html", decision).read_text(encoding="utf-8")
     assert "http" not in page.lower() and "://" not in page
     assert "<script" not in page and "hxxps[:]//example.com/a?b=&lt;c&gt;" in page
     ET.fromstring(page.split("\n", 1)[1])  # well-formed
@@ -311,3 +383,15 @@ def test_a_prompt_over_the_policy_limit_names_the_case() -> None:
     with pytest.raises(InvalidInput, match=r"case big: input of 100 bytes is over"):
         evaluate_llm([{"id": "big", "prompt": "x" * 100, "expected": "allowed"}], toy,
                      policy=policy, n_boot=0)
+
+
+def test_public_surface_lives_in_airlock_llm() -> None:
+    import airlock
+    import airlock.guard
+    import airlock.llm
+
+    assert airlock.evaluate_llm is evaluate_llm and airlock.LlmEvaluation is LlmEvaluation
+    assert airlock.llm.load_llm_gate is load_llm_gate
+    public = {n for n in vars(airlock.llm) if not n.startswith("_")} - {"annotations"}
+    assert sorted(airlock.llm.__all__) == sorted(public)  # both directions
+    assert not {"evaluate_llm", "LlmEvaluation", "load_llm_gate"} & set(airlock.guard.__all__)

@@ -257,6 +257,7 @@ def test_error_rate_rule(tmp_path: Path) -> None:
     out = run(doc, tmp_path).outcomes
     assert out[0].value == pytest.approx(0.1) and out[0].breached is True
     assert out[1].value is None and out[1].breached is None  # too few requests
+    assert out[1].to_dict()["value_reason"] == "too few requests in the window (100)"
 
 
 def test_freshness_rule(tmp_path: Path) -> None:
@@ -264,6 +265,7 @@ def test_freshness_rule(tmp_path: Path) -> None:
     empty = run(doc, tmp_path)
     assert empty.outcomes[0].value == float("inf") and empty.firing == ["fresh"]
     assert empty.to_dict()["rules"][0]["value"] is None
+    assert empty.to_dict()["rules"][0]["value_reason"] == "infinite: no row has been logged yet"
     write_log(np.array([MS - 20 * MIN, MS - 25 * MIN]))
     stale = run(doc, tmp_path).outcomes[0]
     assert stale.value == pytest.approx(1200.0) and stale.threshold == 600.0 and stale.firing

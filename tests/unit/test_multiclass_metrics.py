@@ -104,8 +104,10 @@ def test_a_class_missing_from_a_group_has_undefined_precision_and_recall() -> No
     y, p, codes = _random_case(0)
     res = MulticlassTask().grouped(Target(y=y, pred=p, classes=list("abcde")), codes, 4,
                                    n_boot=50, seed=0, confidence=0.95)
-    assert res[3]["precision[e]"] == {"value": None, "ci_low": None, "ci_high": None}
+    assert res[3]["precision[e]"] == {"value": None, "ci_low": None, "ci_high": None,
+                                      "reason": "no row is predicted as the class"}
     assert res[3]["recall[e]"]["value"] is None
+    assert res[3]["recall[e]"]["reason"] == "no row of the class"
     assert res[0]["recall[e]"]["value"] is not None
 
 

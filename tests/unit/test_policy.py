@@ -89,7 +89,8 @@ def evaluation(**changes: Any) -> dict[str, Any]:
                            "support": 5421}},
                 "disparities": {"demographic_parity_ratio": ci(0.34, 0.31, 0.37),
                                 "equalized_odds_difference": ci(0.06, 0.04, 0.09),
-                                "four_fifths_rule": {"passed": False, "ratio": 0.34}}},
+                                "four_fifths_rule": {**ci(0.34, 0.31, 0.37), "bound": 0.8,
+                                                     "passed": False}}},
             "race": {"by_group": {}, "disparities": {
                 "demographic_parity_ratio": ci(0.22),
                 "equalized_odds_difference": ci(0.32, 0.18, 0.45)}},

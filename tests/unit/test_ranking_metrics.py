@@ -149,7 +149,8 @@ def test_queries_without_relevant_rows() -> None:
     res = RankingTask(k=2).grouped(Target(y=y, pred=score, query=query), codes, 2, n_boot=50,
                                    seed=0, confidence=0.95)
     assert res[0]["ndcg@2"]["value"] == 0.0 and res[0]["mrr"]["value"] == 0.0
-    assert res[0]["recall@2"] == {"value": None, "ci_low": None, "ci_high": None}
+    assert res[0]["recall@2"] == {"value": None, "ci_low": None, "ci_high": None,
+                                  "reason": "no query with a relevant result"}
     assert res[1]["mrr"]["value"] == 0.5  # ranked 0.8 (y=0), 0.3 (y=1), 0.2 (y=2)
     assert res[1]["recall@2"]["value"] == 0.5
     out = RankingTask(k=2).extras(Target(y=y, pred=score, query=query))

@@ -93,7 +93,7 @@ def binary_evaluation() -> dict[str, Any]:
                 "equalized_odds_difference": ci(0.089, 0.05, 0.12),
                 "equal_opportunity_difference": ci(0.089, 0.05, 0.12),
                 "disparate_impact_ratio": ci(0.2813, 0.25, 0.31),
-                "four_fifths_rule": {"passed": False, "ratio": 0.2813},
+                "four_fifths_rule": {**ci(0.2813, 0.25, 0.31), "bound": 0.8, "passed": False},
             },
         }},
         "extras": _curves(),
@@ -219,6 +219,10 @@ def test_binary_report_has_every_section_with_numbers() -> None:
     assert "Confusion matrix at threshold 0.5000" in out and "11,360" in out
     # fairness: groups, disparities, four-fifths failure
     assert "Female" in out and "demographic_parity_ratio" in out and "four_fifths_rule" in out
+    rule = out[out.index("<td>four_fifths_rule</td>"):]
+    rule = rule[:rule.index("</tr>")]  # the rule in the shape of every disparity, with its bound
+    assert "0.2813" in rule and "[0.2500, 0.3100]" in rule and "FAILED" in rule
+    assert "needs ≥ 0.8" in rule
     assert "10,860" in out
 
 
@@ -426,3 +430,33 @@ def test_the_page_reads_directions_and_meanings_from_the_catalogue() -> None:
 
     for name in ("mae", "r2"):
         assert escape(METRIC_CATALOGUE.describe(name, "regression") or "?") in html, name
+
+
+def test_slice_status_reads_the_support_the_decision_used() -> None:
+    """A slice the evaluation flagged but a rule's lower min_support gated reads as gated;
+    a slice a rule's higher min_support skipped says so (issue 12 item 15). Decisions
+    stored before the evidence named columns and min_support are read from the text."""
+    from airlock.evaluation import slice_gates
+
+    ev = binary_evaluation()
+    text = "roc_auc >= 0.7 in every slice of education with support >= {}"
+    rules = [
+        {"index": 2, "kind": "slice", "text": text.format(10), "passed": True,
+         "evidence": {"columns": ["education"], "min_support": 10, "skipped": [],
+                      "failing": []}},
+        {"index": 3, "kind": "slice", "text": text.format(1000), "passed": True,
+         "evidence": {"skipped": [{"column": "education", "value": "Masters",
+                                   "support": 934}]}},  # an older decision: text only
+    ]
+    decision = {**decision_for(ev), "rules": rules}
+    gates = slice_gates(decision)
+    assert [(g.rule, g.columns, g.min_support) for g in gates] == [
+        (2, ("education",), 10), (3, ("education",), 1000)]
+    out = render_report(ev, decision)
+    row = out[out.index("&lt;script&gt;alert(1)&lt;/script&gt;</td>"):]
+    row = row[:row.index("</tr>")]
+    assert "under min support" in row and "gated by rule 2 (min support 10)" in row
+    masters = out[out.index("<td>Masters</td>"):]
+    assert "not gated: rule 3 needs 1000" in masters[:masters.index("</tr>")]
+    bachelors = out[out.index("<td>Bachelors</td>"):]
+    assert "gated" not in bachelors[:bachelors.index("</tr>")]  # gated by both: no note

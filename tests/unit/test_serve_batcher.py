@@ -313,6 +313,51 @@ def test_a_full_batch_leaves_without_waiting_for_max_wait() -> None:
     assert rec.rows[0] == 4
 
 
+def test_a_batch_waits_for_the_clients_of_recent_batches_and_not_a_moment_longer() -> None:
+    """After a batch of four, the next waits for four (they trickle in 20 ms apart), then
+    leaves at once: not after max_wait_ms, and not with the first one alone."""
+    rec = Recorder()
+    batcher = Batcher(rec, name="m", max_batch_size=64, max_wait_ms=2_000)
+
+    async def client(i: int, delay: float) -> Any:
+        await asyncio.sleep(delay)
+        return await batcher.submit(one_row(i))
+
+    async def main() -> float:
+        try:
+            await asyncio.gather(*(batcher.submit(one_row(i)) for i in range(4)))
+            started = time.perf_counter()
+            await asyncio.gather(*(client(10 + i, 0.02 * i) for i in range(4)))
+            return time.perf_counter() - started
+        finally:
+            await batcher.close()
+
+    elapsed = run(main())
+    assert rec.calls == [[0, 1, 2, 3], [10, 11, 12, 13]]
+    assert 0.05 <= elapsed < 1.0  # the last came after 60 ms; max_wait_ms is 2 s
+
+
+def test_recent_batches_are_forgotten_so_a_lone_request_stops_waiting() -> None:
+    """Once the concurrent burst is over (eight lone batches), a lone request is dispatched
+    without waiting for company that stopped coming."""
+    rec = Recorder()
+    batcher = Batcher(rec, name="m", max_batch_size=64, max_wait_ms=100)
+
+    async def main() -> float:
+        try:
+            await asyncio.gather(*(batcher.submit(one_row(i)) for i in range(6)))
+            for i in range(8):  # each waits up to 100 ms while the burst is remembered
+                await batcher.submit(one_row(10 + i))
+            started = time.perf_counter()
+            await batcher.submit(one_row(99))
+            return time.perf_counter() - started
+        finally:
+            await batcher.close()
+
+    assert run(main()) < 0.05
+    assert rec.calls[0] == list(range(6)) and rec.calls[-1] == [99]
+
+
 # --- batching off ---------------------------------------------------------------------------
 
 def test_disabled_runs_each_request_alone() -> None:

@@ -16,7 +16,6 @@ rows from rejects, so the local, Ray and Spark engines write the same bytes.
 
 from __future__ import annotations
 
-import atexit
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -58,14 +57,18 @@ class ModelBundle:
         return str(self.version.manifest["sha256"])
 
     def load(self) -> LoadedModel:
-        """Write the files to a private folder and load them, each checked by sha256."""
+        """Write the files to a private folder and load them, each checked by sha256; the
+        folder is removed once the model is in memory (a worker that is killed, as Ray and
+        Spark end theirs, runs no exit handler, so nothing may wait for one)."""
         folder = Path(tempfile.mkdtemp(prefix="airlock-batch-model-"))
-        atexit.register(shutil.rmtree, folder, True)
-        for rel, data in self.files.items():
-            target = folder / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        return load_model_files(self.version, folder, trusted=self.trusted or None)
+        try:
+            for rel, data in self.files.items():
+                target = folder / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            return load_model_files(self.version, folder, trusted=self.trusted or None)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass(frozen=True, slots=True)

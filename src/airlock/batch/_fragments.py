@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -38,6 +39,7 @@ from airlock._files import (
     scan_table,
 )
 from airlock.errors import DependencyMissing, InvalidInput, NotFound, UsageError
+from airlock.store import sha256_file
 
 __all__ = ["Fragment", "Inputs", "add_partitions", "list_inputs", "read_batches"]
 
@@ -195,7 +197,7 @@ def _inspect(fs: Any, fragment: Fragment, local: bool) -> Fragment:
             lf = scan_table(path)
             with reading(where, fragment.format):
                 names = lf.collect_schema().names()
-            digest = _file_sha256(path)
+            digest = sha256_file(Path(path))
         schema = pa.schema([pa.field(n, pa.null()) for n in names])
         return dataclasses.replace(fragment, size=size, schema=schema, digest=digest)
     except PermissionError:
@@ -229,14 +231,6 @@ def _parquet_footer(fs: Any, path: str, size: int,
             raise InvalidInput(UNREADABLE.format(path=where, fault=first)) from None
     digest = hashlib.sha256(size.to_bytes(8, "little") + footer).hexdigest()
     return int(meta.num_rows), schema.remove_metadata(), digest
-
-
-def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @contextlib.contextmanager

@@ -1,53 +1,43 @@
-"""Shared CLI plumbing: output (tables or JSON only), times, and the error → exit mapping."""
+"""Shared CLI plumbing: output (tables or JSON only), times, and the error → exit mapping.
+
+Tables and number formatting live in :mod:`._table` (one renderer for every command)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 import typer
 
-__all__ = ["JSON_OPTION", "console", "fail", "fmt_time", "print_json", "table"]
+from ._table import Col, fmt_time, fmt_value, print_table, terminal_width
+
+__all__ = ["JSON_OPTION", "Col", "console", "fail", "fmt_time", "fmt_value", "print_json",
+           "table"]
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON only (for scripts).")
 
 
 def console() -> Any:
+    """A rich console for prose lines, as wide as the tables (:func:`terminal_width`)."""
     from rich.console import Console
 
-    out = Console(highlight=False, soft_wrap=False)
-    if not out.is_terminal:  # piped: rich's 80-column default would fold every table cell
-        out.width = max(out.width, 160)
-    return out
+    return Console(highlight=False, soft_wrap=False, width=terminal_width())
 
 
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def fmt_time(ms: int | None) -> str:
-    if ms is None:
-        return "-"
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def fmt_value(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return "-" if v is None else str(v)
-
-
-def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
-    from rich.table import Table
-
-    t = Table(title=title, show_lines=False, header_style="bold")
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*[fmt_value(v) for v in r])
-    console().print(t)
+def table(title: str | None, columns: Sequence[str | Col], rows: Sequence[Sequence[Any]], *,
+          reasons: Sequence[str | None] | None = None, reason_header: str = "reason",
+          empty: str = "(none)") -> None:
+    """Print a table that fits the terminal (see :mod:`._table`): cells are strings or
+    numbers (rounded for people), ``reasons[i]`` explains row ``i`` and is never dropped;
+    ``empty`` is printed instead of a table without rows."""
+    print_table(columns, rows, title=title, reasons=reasons, reason_header=reason_header,
+                empty=empty)
 
 
 def fail(message: str, code: int = 2) -> None:

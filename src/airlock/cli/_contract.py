@@ -7,7 +7,8 @@ from typing import Any
 
 import typer
 
-from ._common import JSON_OPTION, console, print_json, table
+from ._common import JSON_OPTION, Col, console, print_json, table
+from ._table import name_col
 
 app = typer.Typer(help="Data contracts: infer, validate, diff.", no_args_is_help=True)
 
@@ -60,33 +61,40 @@ _TABLE_CHECKS = frozenset({"rows", "psi", "leakage", "freshness", "column_presen
 
 
 def _print(out: dict[str, Any]) -> None:
-    """One line per failing check with its reason (wrapped, never cut), then the PSI values of
-    the distribution checks that passed: nothing the JSON says fails is shown without why."""
+    """The verdict, then a table of every failing check with its reason (under the row when
+    it does not fit beside it: wrapped, never cut) and of the PSI checks that passed, with
+    their value: nothing the JSON says fails is shown without why."""
     from rich.markup import escape
 
-    c = console()
     failed = [ch for ch in out["checks"] if not ch["passed"]]
     verdict = "PASSED" if out["passed"] else "FAILED"
-    c.print(f"[bold]{escape(out['contract'])}[/]: {verdict} — {out['rows']:,} rows, "
-            f"{len(out['checks'])} checks, {len(failed)} failing, {out['seconds']:.2f} s")
-    for ch in failed:
-        mark = "[yellow]WARN[/]" if ch["severity"] == "warn" else "[red]FAIL[/]"
-        c.print(f"{mark} {escape(_check_line(ch))}")
-    for ch in out["checks"]:
-        if ch["passed"] and ch["name"] == "psi" and ch.get("detail"):
-            c.print(f"ok   {escape(_where(ch))}: {escape(ch['detail'])}")
+    console().print(f"[bold]{escape(out['contract'])}[/]: {verdict} — {out['rows']:,} rows, "
+                    f"{len(out['checks'])} checks, {len(failed)} failing, "
+                    f"{out['seconds']:.2f} s")
+    shown = failed + [ch for ch in out["checks"]
+                      if ch["passed"] and ch["name"] == "psi" and ch.get("detail")]
+    if not shown:
+        return
+    table(None, ["result", "check", name_col("column"), "rows", Col("share", priority=1)],
+          [[_mark(ch), ch["name"], ch.get("column") or "-", *_rows(ch)] for ch in shown],
+          reasons=[_reason(ch) for ch in shown])
 
 
-def _where(ch: dict[str, Any]) -> str:
-    return f"{ch['name']} {ch['column']}" if ch.get("column") else str(ch["name"])
+def _mark(ch: dict[str, Any]) -> str:
+    if ch["passed"]:
+        return "ok"
+    return "WARN" if ch["severity"] == "warn" else "FAIL"
 
 
-def _check_line(ch: dict[str, Any]) -> str:
-    parts = []
-    if ch["failing_rows"] and ch["name"] not in _TABLE_CHECKS:
-        parts.append(f"{ch['failing_rows']:,} rows ({_share(ch['failing_fraction'])})")
-    parts.append(ch.get("detail") or "failed")
-    line = f"{_where(ch)}: " + "; ".join(parts)
+def _rows(ch: dict[str, Any]) -> list[Any]:
+    """Failing rows and their share; ``-`` for checks of the whole table."""
+    if ch["passed"] or not ch["failing_rows"] or ch["name"] in _TABLE_CHECKS:
+        return ["-", "-"]
+    return [ch["failing_rows"], _share(ch["failing_fraction"])]
+
+
+def _reason(ch: dict[str, Any]) -> str:
+    line = ch.get("detail") or ("passed" if ch["passed"] else "failed")
     if ch["examples"]:
         shown = [_short(repr(e)) for e in ch["examples"][:3]]
         more = " …" if len(ch["examples"]) > 3 else ""
@@ -119,10 +127,12 @@ def diff(
         print_json(out)
     else:
         changes = out.get("changes", [])
-        table(None, ["change", "column", "field", "old", "new", "breaking", "why"],
+        table(None, ["change", name_col("column"), "field", Col("old", wrap=True),
+                     Col("new", wrap=True), "breaking"],
               [[c.get("kind"), c.get("column") or "-", c.get("field") or "-", c.get("old"),
-                c.get("new"), "yes" if c.get("breaking") else "no", c.get("why")]
-               for c in changes])
+                c.get("new"), "yes" if c.get("breaking") else "no"] for c in changes],
+              reasons=[c.get("why") for c in changes], reason_header="why",
+              empty="no change")
         console().print("breaking changes found" if result.breaking else
                         "compatible: no change breaks consumers")
     if result.breaking:

@@ -11,6 +11,7 @@ import typer
 from airlock._files import write_atomic
 
 from ._common import JSON_OPTION, console, fmt_value, print_json, table
+from ._table import terminal_width
 
 
 def _split(text: str | None) -> list[str]:
@@ -38,7 +39,7 @@ def eval_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Evaluate a model version on data; with --policy, exit 1 when the gate fails."""
-    from airlock.evaluation import evaluate
+    from airlock._api import evaluate
 
     ev = evaluate(model, data, target=target, task=task, slices=_split(slices),
                   sensitive=_split(sensitive), crossings=crossings, baseline=baseline,
@@ -63,28 +64,117 @@ def _write_report(path: Path, result: dict[str, Any]) -> None:
 
 
 def _print_summary(out: dict[str, Any], report: Path | None) -> None:
-    c = console()
-    c.print(f"[bold]{out['id']}[/] {out['model']['ref']} on {out['dataset']['name']} "
-            f"({out['support']} rows, {out['task']})")
-    table("overall", ["metric", "value", "ci_low", "ci_high"],
-          [[m, v["value"], v["ci_low"], v["ci_high"]] for m, v in out["overall"].items()])
-    if out.get("baseline"):
-        table(f"vs {out['baseline']['model']['ref']}",
-              ["metric", "delta", "ci_low", "ci_high", "p"],
-              [[m, d["delta"], d["ci_low"], d["ci_high"], d["p_value"]]
-               for m, d in out["baseline"]["deltas"].items()])
+    """Overall metrics, baseline deltas and the gate, then every failed or flagged check
+    (slices under their bound or support, disparities outside their bounds, gate rules
+    that failed, each with why) and where the rest is; the CLI's one renderer fits the
+    terminal and rounds numbers for people."""
+    from airlock.evaluation import significant_regression
+
+    from ._decision import print_decision
+    from ._table import wrap_text
+
+    width = terminal_width()
+    _say(f"{out['id']} {out['model']['ref']} on {out['dataset']['name']}: "
+         f"{fmt_value(out['support'])} rows, {out['task']}", width)
+    conf = (out.get("config") or {}).get("confidence", 0.95)
+    overall = out["overall"]
+    table(f"overall ({conf:.0%} CI)", ["metric", "value", "CI"],
+          [[m, v.get("value"), _ci(v)] for m, v in overall.items()],
+          reasons=[v.get("reason") for v in overall.values()])
+    base = out.get("baseline")
+    if base:
+        deltas = base["deltas"]
+        table(f"vs {base['model']['ref']} (candidate - baseline)",
+              ["metric", "delta", "CI", "p"],
+              [[m, d.get("delta"), _ci(d), _p(d.get("p_value"))] for m, d in deltas.items()],
+              reasons=["significant regression" if significant_regression(out, m, d)
+                       else d.get("reason") for m, d in deltas.items()])
     if out.get("decision"):
-        _print_decision(out["decision"])
-    if report is not None:
-        c.print(f"report: {report}")
+        print_decision(out["decision"])
+    checks = _checks(out)
+    _say(f"Failed or flagged checks ({len(checks)}):" if checks
+         else "No failed or flagged checks.", width)
+    for status, text in checks:
+        for k, line in enumerate(wrap_text(text, width - 8)):
+            sys.stdout.write(f"  {status:<4}  {line}\n" if k == 0 else f"{' ' * 8}{line}\n")
+    where = f"the HTML report {report}" if report is not None else \
+        "an HTML report with --report FILE"
+    _say(f"Every figure (slices, groups, CIs, curves): --json, or {where}.", width)
+
+
+def _say(text: str, width: int) -> None:
+    from ._table import wrap_text
+
+    sys.stdout.write("\n".join(wrap_text(text, width)) + "\n")
+
+
+def _ci(m: Any) -> str:
+    lo, hi = m.get("ci_low"), m.get("ci_high")
+    return "-" if lo is None and hi is None else f"[{fmt_value(lo)}, {fmt_value(hi)}]"
+
+
+def _p(p: Any) -> Any:
+    if not isinstance(p, int | float):
+        return None
+    return "<0.001" if p < 1e-3 else round(float(p), 3)
+
+
+def _checks(out: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every failed or flagged check as (FAIL | WARN | FLAG, one sentence)."""
+    from airlock.evaluation import slice_gates, slice_note
+
+    from ._decision import rule_reason
+
+    decision = out.get("decision") or {}
+    checks: list[tuple[str, str]] = []
+    for r in decision.get("rules") or []:
+        if not r.get("passed"):
+            failing = (r.get("evidence") or {}).get("failing") or []
+            why = (f"{len(failing)} slice{'s' if len(failing) > 1 else ''} outside the "
+                   f"bound {fmt_value(r.get('bound'))} (below)" if failing
+                   else rule_reason(r) or "failed")
+            checks.append(("FAIL" if r.get("status") != "warn" else "WARN",
+                           f"gate rule {r.get('index')} `{r.get('text')}`: {why}"))
+    gates = slice_gates(decision or None)
+    for g in gates:
+        status = next(("WARN" if r.get("status") == "warn" else "FAIL"
+                       for r in decision.get("rules") or [] if r.get("index") == g.rule), "FAIL")
+        for (col, val), value in g.failing.items():
+            checks.append((status, f"slice {col} = {val}: {fmt_value(value)}, outside the bound "
+                                   f"of rule {g.rule}"))
+    min_support = (out.get("config") or {}).get("min_support")
+    for col, values in (out.get("slices") or {}).items():
+        for val, cell in values.items():
+            if note := slice_note(cell, col, str(val), gates, min_support):
+                checks.append(("FLAG", f"slice {col} = {val}: {note}"))
+    for feature, result in (out.get("fairness") or {}).items():
+        rule = (result.get("disparities") or {}).get("four_fifths_rule")
+        if isinstance(rule, dict) and rule.get("passed") is False:
+            checks.append(("FAIL", f"fairness: four_fifths_rule on {feature}: ratio "
+                                   f"{fmt_value(rule.get('value'))} {_ci(rule)}, needs >= "
+                                   f"{fmt_value(rule.get('bound', 0.8))} ({_extremes(result)})"))
+    base = out.get("baseline") or {}
+    for r in base.get("regressed_slices") or []:
+        checks.append(("FLAG", f"baseline: {r.get('metric')} in {r.get('column')} = "
+                               f"{r.get('value')}: delta {fmt_value(r.get('delta'))}, p "
+                               f"{fmt_value(_p(r.get('p_value')))} (significant regression)"))
+    return checks
+
+
+def _extremes(result: dict[str, Any]) -> str:
+    """The lowest and highest selection rates of the groups: what the ratio compares."""
+    rates = [(g, m.get("selection_rate")) for g, m in (result.get("by_group") or {}).items()
+             if isinstance(m.get("selection_rate"), int | float)]
+    if len(rates) < 2:
+        return "selection rates of the groups"
+    low, high = min(rates, key=lambda x: x[1]), max(rates, key=lambda x: x[1])
+    return f"selection rate {low[0]} {fmt_value(low[1])} vs {high[0]} {fmt_value(high[1])}"
 
 
 def _print_decision(decision: dict[str, Any]) -> None:
-    table(f"gate: {'PASSED' if decision['passed'] else 'FAILED'}",
-          ["rule", "value", "bound", "result"],
-          [[r.get("text"), fmt_value(r.get("value")), fmt_value(r.get("bound")),
-            "pass" if r.get("passed") else ("warn" if r.get("severity") == "warn" else "FAIL")]
-           for r in decision["rules"]])
+    from ._decision import print_decision
+
+    print_decision(decision)
 
 
 def gate_command(
@@ -141,16 +231,3 @@ def card_command(
     else:
         write_atomic(output, text)
         console().print(f"card written to {output}")
-
-
-def protect_command(
-    ref: str = typer.Argument(..., help="Model NAME."),
-    alias: str = typer.Argument(..., help="The alias to protect, e.g. production."),
-    policy: Path = typer.Option(..., "--policy", help="The policy promotions must pass."),
-) -> None:
-    """Protect an alias: it then moves only through `airlock promote`."""
-    from airlock.gates import load_policy, protect
-
-    pol = load_policy(policy)
-    protect(ref, alias, pol)
-    console().print(f"{ref}@{alias} is protected by policy {pol.name!r}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 
-from ._common import JSON_OPTION, console, fmt_time, print_json, table
+from ._common import JSON_OPTION, Col, console, fmt_time, print_json, table
+from ._table import short_id
 
 app = typer.Typer(help="The audit log: list events, verify the hash chain.",
                   invoke_without_command=True)
@@ -27,15 +30,24 @@ def events(
     if as_json:
         print_json([e.to_dict() for e in found])
         return
-    table(None, ["seq", "when", "actor", "action", "subject", "payload"],
-          [[e.seq, fmt_time(e.time), e.actor, e.action, e.subject,
+    table(None, ["seq", "when", Col("actor", priority=1), "action", Col("subject", wrap=True),
+                 Col("payload", wrap=True, priority=2)],
+          [[e.seq, fmt_time(e.time), e.actor, e.action, _subject(e.subject),
             ", ".join(f"{k}={_short(v)}" for k, v in e.payload.items() if v is not None)]
-           for e in found])
+           for e in found], empty="no events")
+
+
+_HEX_ID = re.compile(r"\b[0-9a-f]{32,64}\b")
+
+
+def _subject(subject: str) -> str:
+    """Run ids and digests cut to 8 characters, as `runs list` prints them."""
+    return _HEX_ID.sub(lambda m: short_id(m.group()), subject)
 
 
 def _short(value: object) -> str:
-    text = str(value)
-    return text if len(text) <= 16 else text[:12] + "…"
+    text = _subject(str(value))
+    return text if len(text) <= 24 else text[:23] + "…"
 
 
 @app.command("verify")

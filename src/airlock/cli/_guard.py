@@ -4,13 +4,14 @@ data (exit 1 when a gate bound is missed)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from ._common import JSON_OPTION, console, fail, print_json, table
+from ._common import JSON_OPTION, Col, console, fail, print_json, table
 
 app = typer.Typer(help="Guardrails for LLM features: PII, prompt injection, output policies.",
                   no_args_is_help=True)
@@ -37,24 +38,31 @@ def check(
         fail(f"unexpected argument {source!r}: use --text, --file or '-' for stdin")
     if stage not in ("input", "output"):
         fail(f"--stage must be input or output (got {stage!r})")
-    texts = _inputs(text, file if file is not None else source)
+    items = _inputs(text, file if file is not None else source)
     guard = Guard(policy)
-    verdicts = guard.check_batch(texts, stage)  # type: ignore[arg-type]
+    verdicts = guard.check_batch([t for t, _, _ in items], stage)  # type: ignore[arg-type]
     if as_json:
-        for v in verdicts:
-            sys.stdout.write(json.dumps(_line(v.to_dict()), ensure_ascii=False) + "\n")
+        for (_, index, ident), v in zip(items, verdicts, strict=True):
+            sys.stdout.write(json.dumps(_line(v.to_dict(), index, ident),
+                                        ensure_ascii=False) + "\n")
     else:
-        _print(verdicts)
+        _print(items, verdicts)
     if any(not v.allowed for v in verdicts):
         raise typer.Exit(1)
 
 
-def _inputs(text: str | None, file: str | None) -> list[str]:
+Item = tuple[str, int, Any]
+"""An input: its text, its index (the 0-based line of a JSON-lines input; 0 for --text) and
+its ``id`` when the input has one (else None)."""
+_LINE = re.compile(r" line (\d+)$")
+
+
+def _inputs(text: str | None, file: str | None) -> list[Item]:
     if (text is None) == (file is None):
         fail("give exactly one of --text, --file or '-' (stdin)")
     if text is not None:
-        return [text]
-    from airlock.guard._jsonl import parse_jsonl, read_jsonl
+        return [(text, 0, None)]
+    from airlock._files import parse_jsonl, read_jsonl
 
     assert file is not None
     if file == "-":
@@ -62,32 +70,42 @@ def _inputs(text: str | None, file: str | None) -> list[str]:
     return _texts(read_jsonl(file, "file"))
 
 
-def _texts(rows: list[tuple[Any, str]]) -> list[str]:
-    out = []
+def _texts(rows: list[tuple[Any, str]]) -> list[Item]:
+    out: list[Item] = []
     for row, where in rows:
         value = row.get("text", row.get("prompt")) if isinstance(row, dict) else None
         if not isinstance(value, str):
             fail(f"{where}: expected an object with a \"text\" or \"prompt\" string")
-        out.append(str(value))
+        assert isinstance(row, dict)
+        found = _LINE.search(where)  # parse_jsonl names each row "<name> line N" (1-based)
+        index = int(found.group(1)) - 1 if found else len(out)
+        ident = row.get("id")
+        out.append((str(value), index, ident if isinstance(ident, str | int) else None))
     if not out:
         fail("no texts to check")
     return out
 
 
-def _line(v: dict[str, Any]) -> dict[str, Any]:
-    return {"allowed": v["allowed"], "action": v["action"],
+def _line(v: dict[str, Any], index: int, ident: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"index": index}
+    if ident is not None:
+        out["id"] = ident
+    return {**out, "allowed": v["allowed"], "action": v["action"],
             "findings": [{k: f[k] for k in ("type", "start", "end", "score", "detector")}
                          for f in v["findings"]],
             "redacted": v["redacted"], "message": v["message"]}
 
 
-def _print(verdicts: list[Any]) -> None:
+def _print(items: list[Item], verdicts: list[Any]) -> None:
+    """One row per input (``#``: its index, as in --json, and its id); what was found (the
+    reason a text is blocked) and the redacted text in full, wrapped, never cut."""
     rows = []
-    for i, v in enumerate(verdicts, start=1):
-        found = ", ".join(f"{f.type} {f.start}-{f.end} ({f.score:.2f})" for f in v.findings)
-        redacted = v.redacted if len(v.redacted) <= 80 else v.redacted[:77] + "..."
-        rows.append([i, v.action, found or "-", redacted])
-    table(None, ["#", "action", "findings", "redacted"], rows)
+    for (_, index, ident), v in zip(items, verdicts, strict=True):
+        found = "\n".join(f"{f.type} {f.start}-{f.end} ({f.score:.2f})" for f in v.findings)
+        rows.append([index if ident is None else f"{index} {ident}", v.action,
+                     found or "-", v.redacted])
+    table(None, [Col("#", wrap=True), "action", Col("findings", wrap=True),
+                 Col("redacted", wrap=True, min_width=30)], rows)
     blocked = sum(not v.allowed for v in verdicts)
     console().print(f"{len(verdicts)} checked, {blocked} blocked")
 

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ._common import JSON_OPTION, console, fail, print_json, table
 
+if TYPE_CHECKING:
+    from airlock.gates import Decision
+    from airlock.llm import LlmEvaluation
+
 app = typer.Typer(help="Evaluate LLM features: guard policy + model on labelled prompts.",
                   no_args_is_help=True)
-
-_HEADLINE = ("violation_rate", "refusal_rate", "blocked_rate", "accuracy", "exact_match",
-             "token_f1", "tokens_in_mean", "tokens_out_mean", "cost_per_1k_calls",
-             "latency_p50_ms", "latency_p95_ms")
 
 
 @app.command("eval")
@@ -50,7 +50,7 @@ def eval_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run every case through the guard and the model; print the metrics with CIs."""
-    from airlock.guard._llm import evaluate_llm, load_llm_gate
+    from airlock.llm import evaluate_llm, load_llm_gate, save_llm_report
 
     if n_boot < 0:
         fail(f"--n-boot must be >= 0 (got {n_boot})")
@@ -68,7 +68,7 @@ def eval_command(
                       api_key_env=api_key_env)
     decision = ev.gate(gate_policy) if gate_policy is not None else None
     if report is not None:
-        ev.render_html(report, decision)
+        save_llm_report(ev, report, decision)
     if out is not None:
         ev.save(out, decision)
     if as_json:
@@ -80,13 +80,16 @@ def eval_command(
         raise typer.Exit(1)
 
 
-def _print(ev: Any, decision: Any, report: Path | None, out: Path | None) -> None:
+def _print(ev: LlmEvaluation, decision: Decision | None, report: Path | None,
+           out: Path | None) -> None:
+    from airlock.llm import LLM_METRICS
+
     m = ev.metrics
     counts = ", ".join(f"{k} {v}" for k, v in ev.counts.items())
-    console().print(f"[bold]{ev.model_name or ev.model}[/] with guard policy {ev.policy} on "
-                    f"{ev.source}: {len(ev.cases):,} cases ({counts})")
+    console().print(f"[bold]{ev.model_name or ev.model}[/] with guard policy {ev.policy}")
+    console().print(f"{ev.source}: {len(ev.cases):,} cases ({counts})")
     table("metrics", ["metric", "value [95% CI]"],
-          [[name, _ci(m[name])] for name in _HEADLINE if name in m])
+          [[name, _ci(m[name])] for name in LLM_METRICS.exact_names() if name in m])
     labels = sorted({k.split(".", 1)[1] for k in m if k.startswith("recall.")})
     table("policy labels", ["label", "precision", "recall"],
           [[lb, _ci(m[f"precision.{lb}"]), _ci(m[f"recall.{lb}"])] for lb in labels])

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from ._common import JSON_OPTION, console, print_json
+from ._common import JSON_OPTION, Col, console, fmt_value, print_json, table
 
 app = typer.Typer(help="The prediction log: every answered request, redacted.",
                   no_args_is_help=True)
@@ -41,44 +41,43 @@ def _status_filter(text: str | None) -> list[tuple[int, int]] | None:
     return out
 
 
-def _short(value: Any, width: int = 40) -> str:
+def _short(value: Any, width: int = 60) -> str:
+    """Logged inputs or outputs for a person: ``alcohol=10.13, hue=1.362`` (numbers rounded,
+    cut at ``width`` characters; --json and --parquet have every value)."""
     if value is None:
         return "-"
-    text = value if isinstance(value, str) else json.dumps(value, default=str,
-                                                           separators=(",", ":"))
+    if isinstance(value, dict):
+        text = ", ".join(f"{k}={_one(v)}" for k, v in value.items())
+    elif isinstance(value, list):
+        text = ", ".join(_one(v) for v in value)
+    else:
+        text = _one(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _console() -> Any:
-    """The terminal's width (or ``COLUMNS``); 160 when piped with no ``COLUMNS``."""
-    import os
-
-    from rich.console import Console
-
-    out = Console(highlight=False, soft_wrap=False)
-    if not out.is_terminal and not os.environ.get("COLUMNS"):
-        out.width = max(out.width, 160)
-    return out
+def _one(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str, separators=(",", ":"))
+    return fmt_value(value)
 
 
 def _print_rows(endpoint: str, rows: list[dict[str, Any]]) -> None:
-    from rich import box
-    from rich.table import Table
+    """One line per row; a failed row's error under it, in full (never cut)."""
+    table(f"prediction log of {endpoint}",
+          ["time", Col("request", wrap=True), Col("route@v", priority=3), "status",
+           Col("ms", priority=4), Col("inputs", wrap=True, priority=2, min_width=20),
+           Col("answer", wrap=True, priority=1)],
+          [[r["ts"].strftime("%m-%d %H:%M:%S"), r["request_id"],
+            f"{r['route']}{'' if r['version'] is None else '@' + str(r['version'])}",
+            str(r["status"]), float(r["latency_ms"]), _short(r["inputs"]),
+            "-" if r.get("error") else _short(r["outputs"])] for r in rows],
+          reasons=[_error(r) for r in rows], reason_header="error")
 
-    t = Table(title=f"prediction log of {endpoint}", box=box.SIMPLE_HEAD, header_style="bold",
-              show_edge=False, collapse_padding=True, pad_edge=False)
-    for name, kw in (("time", {"no_wrap": True}), ("request", {"overflow": "fold"}),
-                     ("route@v", {"overflow": "fold"}), ("status", {"justify": "right"}),
-                     ("ms", {"justify": "right"}), ("inputs", {"overflow": "fold", "ratio": 1}),
-                     ("answer or error", {"overflow": "fold", "ratio": 2})):
-        t.add_column(name, **kw)
-    for r in rows:
-        version = "" if r["version"] is None else f"@{r['version']}"
-        t.add_row(r["ts"].strftime("%m-%d %H:%M:%S"), r["request_id"],
-                  f"{r['route']}{version}", str(r["status"]), f"{float(r['latency_ms']):.1f}",
-                  _short(r["inputs"], 60),
-                  _short(r.get("error"), 120) if r.get("error") else _short(r["outputs"], 120))
-    _console().print(t)
+
+def _error(r: dict[str, Any]) -> str | None:
+    if not r.get("error") and not r.get("error_code"):
+        return None
+    return ": ".join(str(x) for x in (r.get("error_code"), r.get("error")) if x)
 
 
 @app.command("read")
@@ -138,4 +137,4 @@ def read(
         return
     _print_rows(endpoint, rows)
     more = f" (the newest {len(rows):,}; --limit to see more)" if total > len(rows) else ""
-    _console().print(f"{total:,} rows{more}")
+    console().print(f"{total:,} rows{more}")

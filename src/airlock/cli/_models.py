@@ -7,7 +7,8 @@ from typing import Any
 
 import typer
 
-from ._common import JSON_OPTION, console, fmt_time, print_json, table
+from ._common import JSON_OPTION, Col, console, fmt_time, print_json, table
+from ._table import name_col, short_id
 
 app = typer.Typer(help="Registered models: list, show, alias, history, import.",
                   no_args_is_help=True)
@@ -38,10 +39,11 @@ def list_models(as_json: bool = JSON_OPTION) -> None:
                         "updated_at": m.updated_at})
         print_json(out)
         return
-    table(None, ["name", "latest", "aliases", "updated"],
+    table(None, [name_col("name"), "latest", Col("aliases", wrap=True),
+                 Col("updated", priority=1)],
           [[m.name, m.latest_version,
             ", ".join(f"{a}→{v}" for a, v in m.aliases.items()) or "-",
-            fmt_time(m.updated_at)] for m in models])
+            fmt_time(m.updated_at)] for m in models], empty="no models registered")
 
 
 @app.command("show")
@@ -57,8 +59,9 @@ def show(ref: str = typer.Argument(..., help="NAME, NAME@VERSION or NAME@ALIAS."
         print_json(out if len(out) > 1 or (r.version is None and r.alias is None) else out[0])
         return
     if len(versions) > 1 or (r.version is None and r.alias is None):
-        table(r.name, ["version", "flavor", "aliases", "run", "created", "by"],
-              [[v.version, v.flavor, ", ".join(v.aliases) or "-", (v.run_id or "-")[:12],
+        table(r.name, ["version", "flavor", Col("aliases", wrap=True), Col("run", priority=2),
+                       Col("created", priority=1), Col("by", priority=3)],
+              [[v.version, v.flavor, ", ".join(v.aliases) or "-", short_id(v.run_id),
                 fmt_time(v.created_at), v.created_by] for v in versions])
         return
     v = versions[0]
@@ -68,8 +71,10 @@ def show(ref: str = typer.Argument(..., help="NAME, NAME@VERSION or NAME@ALIAS."
     if v.description:
         c.print(v.description)
     sig = v.manifest.get("signature", {})
-    table("inputs", ["column", "type"], [[i["name"], i.get("type")] for i in sig.get("inputs", [])])
-    table("files", ["path", "sha256"], [[p, d] for p, d in v.manifest.get("files", {}).items()])
+    table("inputs", [name_col("column"), "type"],
+          [[i["name"], i.get("type")] for i in sig.get("inputs", [])], empty="(no signature)")
+    table("files", [Col("path", wrap=True), Col("sha256", priority=1)],
+          [[p, d[:12]] for p, d in v.manifest.get("files", {}).items()])
 
 
 @app.command("alias")
@@ -108,13 +113,58 @@ def history(name: str = typer.Argument(..., help="Model name."),
     events = alias_history(name)
     rows: list[dict[str, Any]] = [{"time": e.time, "actor": e.actor, "action": e.action,
              "alias": e.payload.get("alias"), "from": e.payload.get("from"),
-             "to": e.payload.get("to"), "seq": e.seq} for e in events]
+             "to": e.payload.get("to"), "seq": e.seq, "payload": e.payload} for e in events]
     if as_json:
         print_json(rows)
         return
-    table(f"{name}: alias history", ["when", "who", "action", "alias", "from", "to"],
+    table(f"{name}: alias history", ["when", Col("who", priority=1), "action", "alias",
+                                      "from", "to"],
           [[fmt_time(r["time"]), r["actor"], r["action"], r["alias"], r["from"], r["to"]]
-           for r in rows])
+           for r in rows], reasons=[_history_reason(e.payload) for e in events],
+          empty="no alias was ever set")
+
+
+def _history_reason(payload: dict[str, Any]) -> str | None:
+    """The policy or override behind an alias event (what --json shows as its payload)."""
+    override = payload.get("override")
+    if isinstance(override, dict):
+        return f"override: {override.get('reason')}"
+    if payload.get("previous_policy_sha256"):
+        return (f"policy sha256 {str(payload['previous_policy_sha256'])[:12]}… replaced by "
+                f"{str(payload.get('policy_sha256'))[:12]}…")
+    if payload.get("policy_sha256") and not payload.get("decision"):
+        return f"policy sha256 {str(payload['policy_sha256'])[:12]}…"
+    if payload.get("decision"):
+        return f"decision {payload['decision']}"
+    return None
+
+
+@app.command("protect")
+def protect_command(
+    ref: str = typer.Argument(..., help="Model NAME."),
+    alias: str = typer.Argument(..., help="The alias to protect, e.g. production."),
+    policy: Path = typer.Option(..., "--policy", help="The policy promotions must pass."),
+    replace: bool = typer.Option(False, "--replace", help="Replace the policy of an alias "
+                                 "that is already protected (audited: old and new sha256)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Protect an alias: it then moves only through `airlock promote`."""
+    from airlock.gates import protect
+
+    out = protect(ref, alias, policy, replace=replace)
+    if as_json:
+        print_json(out)
+        return
+    sha = out["policy_sha256"][:12]
+    if not out["changed"]:
+        console().print(f"{ref}@{alias} is already protected by policy {out['policy']!r} "
+                        f"(sha256 {sha}…): nothing changed")
+    elif out["replaced"]:
+        console().print(f"{ref}@{alias} is now protected by policy {out['policy']!r} "
+                        f"(sha256 {sha}…), replacing sha256 {out['replaced'][:12]}…")
+    else:
+        console().print(f"{ref}@{alias} is protected by policy {out['policy']!r} "
+                        f"(sha256 {sha}…)")
 
 
 @app.command("import-mlflow")

@@ -11,7 +11,8 @@ from typing import Any
 
 import typer
 
-from ._common import JSON_OPTION, console, print_json, table
+from ._common import JSON_OPTION, Col, console, fmt_value, print_json, table
+from ._table import name_col
 
 app = typer.Typer(help="Monitoring: reference profiles and data drift.", no_args_is_help=True)
 
@@ -46,7 +47,9 @@ def profile(
     if as_json:
         print_json({"path": str(output), "bytes": size, **summary})
         return
-    table(None, ["column", "kind", "count", "missing", "min", "max", "mean", "categories"],
+    table(None, [name_col("column"), Col("kind", priority=2), "count",
+                 Col("missing", priority=1), "min", "max", "mean",
+                 Col("categories", priority=3)],
           [[n, c["kind"], c["count"], c["missing"], c.get("min"), c.get("max"), c.get("mean"),
             c.get("categories", "-")] for n, c in summary["columns"].items()])
     for name, why in (summary.get("skipped") or {}).items():
@@ -117,12 +120,14 @@ def _by_kind(every: Any, numerical: Any, categorical: Any) -> dict[str, Any] | N
 def _print(out: dict[str, Any], report: Path | None) -> None:
     cols = sorted(out["columns"].items(),
                   key=lambda kv: (not kv[1]["drifted"], -kv[1]["severity"], kv[0]))
-    table(None, ["column", "kind", "method", "statistic", "p-value", "threshold", "drifted",
-                 "missing Δ", "out of range"],
+    table(None, [name_col("column"), Col("kind", priority=3), "method", "statistic",
+                 "p-value", "threshold", "drifted", Col("missing Δ", priority=2),
+                 Col("out of range", priority=1)],
           [[n, c["kind"], c["method"], c["statistic"], c["p_value"], c["threshold"],
             "DRIFT" if c["drifted"] else "no", f"{c['missing_rate_change']:+.2%}",
             "-" if c["out_of_range_rate"] is None else f"{c['out_of_range_rate']:.2%}"]
-           for n, c in cols])
+           for n, c in cols],
+          reasons=[c.get("note") for _, c in cols], empty="no column compared")
     for w in out.get("windows", []):
         console().print(f"window {w['window']}: {w['n_drifted']}/{w['n_columns']} drifted "
                         f"(share {w['drift_share']:.2f}) "
@@ -175,27 +180,32 @@ def _print_endpoint(out: dict[str, Any], report: Path | None) -> None:
     def pct(x: Any) -> str:
         return "-" if x is None else f"{x:.2%}"
 
-    rows = []
+    rows, reasons = [], []
+    stamp = 19 if out.get("window_seconds", 60) < 60 else 16  # seconds only when they matter
     for w in out["windows"]:
         lat, perf = w["latency_ms"], w["performance"] or {}
         drift = w["input_drift"] or w["prediction_drift"]
-        rows.append([w["start"][:19].replace("T", " "), w["requests"], pct(w["error_rate"]),
+        rows.append([w["start"][:stamp].replace("T", " "), w["requests"], pct(w["error_rate"]),
                      lat["p50"], lat["p95"], lat["p99"], w["throughput_rps"],
                      perf.get("accuracy", perf.get("mae")),
                      "-" if drift is None else f"{drift['drift_share']:.2f}"
                      + (" DRIFT" if drift["drifted"] else "")])
-    table(f"endpoint {out['endpoint']}", ["window", "requests", "errors", "p50 ms", "p95 ms",
-                                          "p99 ms", "req/s", "accuracy|mae", "drift share"],
-          rows)
+        reasons.append(_window_reason(w, drift is None))
+    table(f"endpoint {out['endpoint']}",
+          ["window", "requests", "errors", Col("p50 ms", priority=2), "p95 ms",
+           Col("p99 ms", priority=3), Col("req/s", priority=4),
+           Col("accuracy|mae", priority=1), "drift share"],
+          rows, reasons=reasons, empty="no window: nothing was logged in this time range")
     t = out["totals"]
     statuses = ", ".join(f"{k}: {v:,}" for k, v in (t.get("statuses") or {}).items())
-    console().print(f"{t['windows']} windows, {t['requests']:,} requests, error rate "
-                    f"{pct(t['error_rate'])}, p95 {t['latency_ms']['p95'] or 0:.1f} ms"
+    console().print(f"{_count(t['windows'], 'window')}, {_count(t['requests'], 'request')}, "
+                    "error rate "
+                    f"{pct(t['error_rate'])}, p95 {_ms(t['latency_ms']['p95'])}"
                     + (f" (status {statuses})" if statuses else ""))
     s = t.get("shadow")
     if s:  # never part of the client figures above
         console().print(f"shadow (not counted above): {s['requests']:,} requests, error rate "
-                        f"{pct(s['error_rate'])}, p95 {s['latency_ms']['p95'] or 0:.1f} ms, "
+                        f"{pct(s['error_rate'])}, p95 {_ms(s['latency_ms']['p95'])}, "
                         f"agrees with the client's answer on {pct(s['agreement'])} of "
                         f"{s['compared']:,} rows")
     console().print(f"input drift compared with: {out['reference'] or '- (no --reference)'}")
@@ -209,6 +219,25 @@ def _print_endpoint(out: dict[str, Any], report: Path | None) -> None:
                        f"- ({out['prediction_reference_missing'] or 'not computed'})"))
     if report:
         console().print(f"report written to {report}")
+
+
+def _ms(x: float | None) -> str:
+    return "- (no request)" if x is None else f"{fmt_value(x)} ms"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _window_reason(w: dict[str, Any], no_drift: bool) -> str | None:
+    """Why a window shows no drift figure (its ``missing`` entries) and its ``notes``."""
+    missing = w.get("missing") or {}
+    parts = []
+    if no_drift:
+        parts += [f"{k.replace('_', ' ')}: {v}" for k, v in missing.items()
+                  if k in ("input_drift", "prediction_drift")]
+    parts += [str(n) for n in w.get("notes") or []]
+    return "; ".join(parts) or None
 
 
 @app.command("run")
@@ -263,12 +292,24 @@ def run_alerts_command(
 
 
 def _print_alerts(out: dict[str, Any]) -> None:
-    table(None, ["rule", "kind", "endpoint", "value", "threshold", "state", "change"],
+    table(None, [name_col("rule"), Col("kind", priority=2),
+                 Col("endpoint", wrap=True, priority=3), "value", "threshold", "state",
+                 Col("change", priority=1)],
           [[r["rule"], r["kind"], r["endpoint"], r["value"], r["threshold"],
             "FIRING" if r["firing"] else ("no data" if r["breached"] is None else "ok"),
-            r["change"] or "-"] for r in out["rules"]])
+            r["change"] or "-"] for r in out["rules"]],
+          reasons=[_alert_reason(r) for r in out["rules"]])
     import sys
 
     for err in out["notification_errors"]:
         sys.stderr.write(f"warning: {err}\n")
     console().print(f"{len(out['firing'])} of {len(out['rules'])} rules firing at {out['at']}")
+
+
+def _alert_reason(r: dict[str, Any]) -> str | None:
+    """What a rule with no value saw (its details: requests, labelled rows, …)."""
+    if r["breached"] is not None:
+        return None
+    seen = ", ".join(f"{k} {v}" for k, v in (r.get("details") or {}).items()
+                     if not isinstance(v, dict | list))
+    return f"no value: {seen}" if seen else "no value"

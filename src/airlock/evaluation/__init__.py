@@ -3,9 +3,12 @@
 ``METRIC_CATALOGUE`` (a :class:`MetricCatalogue` of :class:`MetricInfo`: name, task,
 direction, description) is the one list of metrics, read by the calculators, the gates and
 the reports; another evaluation builds its own catalogue for ``gates.load_policy``.
-``render_report`` renders the evaluation page from a stored result (results never import it);
+``render_report`` renders the evaluation page from a stored result (results never import it;
+``report_sections`` gives its sections for a page with its own shell);
 ``higher_is_better``, ``primary_metric``, ``metric_names`` and ``significant_regression``
-say what a result's metrics mean for a reader (the model card uses them too).
+say what a result's metrics mean for a reader (the model card uses them too);
+``slice_gates``, ``slice_support`` and ``slice_note`` say which slices a gate decision
+gated, with the ``min_support`` it used.
 
 The bootstrap engine is public, so every evaluation in airlock resamples the same way:
 
@@ -16,20 +19,60 @@ The bootstrap engine is public, so every evaluation in airlock resamples the sam
 - ``percentile_ci(samples, confidence)`` and ``paired_p_value(deltas)``;
 - ``ratio_ci(num, den, rng=, n_boot=, confidence=)``: ``sum(num) / sum(den)`` per column
   with a row-bootstrap percentile CI.
+
+So are the binary metric kernels, so every binary figure in airlock (the monitor's windows
+of labelled requests too) equals the evaluation's: ``count_metrics(tp, fp, fn, tn)``
+(accuracy, precision, recall, f1, tpr, fpr of confusion counts, any shape),
+``rank_metrics(score, y, codes, n_groups)`` (ROC AUC and average precision per group) and
+``row_losses(y, score)`` (per-row log loss and squared error).
 """
 
 from __future__ import annotations
 
+from ._binary import count_metrics, rank_metrics, row_losses
 from ._bootstrap import CHUNK_ELEMENTS as BOOTSTRAP_CHUNK_ELEMENTS
 from ._bootstrap import paired_p_value, percentile_ci, ratio_ci, resample_counts, rng_for
 from ._catalogue import CATALOGUE as METRIC_CATALOGUE
 from ._catalogue import MetricCatalogue, MetricInfo
-from ._evaluate import EvalConfig, Evaluation, evaluate, get_evaluation
+from ._evaluate import (
+    MSG_POLICY_NOT_LOADED,
+    EvalConfig,
+    Evaluation,
+    GatePolicy,
+    evaluate,
+    get_evaluation,
+)
+from ._gating import SliceGate, slice_gates, slice_note, slice_support
 from ._meaning import higher_is_better, metric_names, primary_metric, significant_regression
-from ._page import render_report
+from ._page import render_report, report_sections
 
-__all__ = ["BOOTSTRAP_CHUNK_ELEMENTS", "METRIC_CATALOGUE", "EvalConfig", "Evaluation",
-           "MetricCatalogue", "MetricInfo", "evaluate", "get_evaluation",
-           "higher_is_better", "metric_names", "paired_p_value", "percentile_ci",
-           "primary_metric", "ratio_ci", "render_report", "resample_counts", "rng_for",
-           "significant_regression"]
+__all__ = [
+    "BOOTSTRAP_CHUNK_ELEMENTS",
+    "METRIC_CATALOGUE",
+    "MSG_POLICY_NOT_LOADED",
+    "EvalConfig",
+    "Evaluation",
+    "GatePolicy",
+    "MetricCatalogue",
+    "MetricInfo",
+    "SliceGate",
+    "count_metrics",
+    "evaluate",
+    "get_evaluation",
+    "higher_is_better",
+    "metric_names",
+    "paired_p_value",
+    "percentile_ci",
+    "primary_metric",
+    "rank_metrics",
+    "ratio_ci",
+    "render_report",
+    "report_sections",
+    "resample_counts",
+    "rng_for",
+    "row_losses",
+    "significant_regression",
+    "slice_gates",
+    "slice_note",
+    "slice_support",
+]

@@ -77,11 +77,12 @@ import numpy as np
 
 from ..errors import InvalidInput
 from ._bootstrap import as_float, resample_counts, rng_for, summarise, summarise_paired
-from ._catalogue import CATALOGUE
+from ._catalogue import CATALOGUE, CatalogueMeaning
 from ._types import Delta, MetricCI, Target
 
-__all__ = ["METRICS", "BinaryTask", "check_codes", "check_target", "confusion_counts",
-           "count_metrics", "ece_bin_ids", "point_metrics", "rank_metrics", "score_order"]
+__all__ = ["METRICS", "BinaryTask", "RowStats", "check_codes", "check_target",
+           "confusion_counts", "count_metrics", "descending_runs", "ece_bin_ids",
+           "point_metrics", "predicted", "rank_metrics", "score_order"]
 
 Array = np.ndarray[Any, Any]
 
@@ -101,18 +102,24 @@ CURVE_POINTS = 200
 # ---------------------------------------------------------------------------- point metrics
 
 def check_target(t: Target) -> tuple[Array, Array]:
-    """y as int64 0/1 and the score as float64, validated (one clear error otherwise)."""
+    """y as int8 0/1 and the score as float64, validated (one clear error otherwise); once
+    per Target (every section of an evaluation reads the same arrays, never writes them)."""
+    return t.cached("binary:checked", lambda: _check_target(t))
+
+
+def _check_target(t: Target) -> tuple[Array, Array]:
     if t.pred is None:
         raise InvalidInput("a binary evaluation needs scores of the positive class")
     y = np.asarray(t.y)
     p = np.asarray(t.pred, dtype=np.float64)
     if y.ndim != 1 or p.shape != y.shape:
         raise InvalidInput(f"labels {y.shape} and scores {p.shape} must be 1-d, same length")
-    if y.size and not np.isin(y, (0, 1)).all():
+    if y.size and not (np.isin(y, (0, 1)).all() if y.dtype.kind not in "iub"
+                       else y.min() >= 0 and y.max() <= 1):
         raise InvalidInput("binary labels must be 0 or 1")
     if p.size and not (np.isfinite(p).all() and p.min() >= 0.0 and p.max() <= 1.0):
         raise InvalidInput("scores must be finite probabilities in [0, 1]")
-    return y.astype(np.int64), p
+    return y.astype(np.int8), p  # 0/1: one byte a row, cheap to gather
 
 
 def ece_bin_ids(p: Array, n_bins: int) -> Array:
@@ -125,6 +132,30 @@ def ece_bin_ids(p: Array, n_bins: int) -> Array:
     b -= (b > 0) & (p <= edges[b])
     b += (b < n_bins - 1) & (p > edges[b + 1])
     return b
+
+
+def predicted(t: Target, threshold: float) -> Array:
+    """1 where the score reaches ``threshold`` (int64), once per Target and threshold."""
+    return t.cached(("binary:yhat", threshold),
+                    lambda: (check_target(t)[1] >= threshold).astype(np.int64))
+
+
+@dataclass(frozen=True)
+class RowStats:
+    """What the point metrics derive row by row from (y, score): computed once per Target
+    (:meth:`BinaryTask.grouped` of the overall result, every slice, the curves)."""
+
+    yhat: Array  # 1 where predicted positive
+    log_loss: Array
+    sq: Array  # squared error
+    ece_bin: Array
+
+    @staticmethod
+    def of(y: Array, p: Array, threshold: float, ece_bins: int,
+           yhat: Array | None = None) -> RowStats:
+        ll, sq = row_losses(y, p)
+        return RowStats((p >= threshold).astype(np.int64) if yhat is None else yhat, ll, sq,
+                        ece_bin_ids(p, ece_bins))
 
 
 def confusion_counts(y: Array, yhat: Array, codes: Array, n_groups: int) -> Array:
@@ -162,20 +193,63 @@ def score_order(p: Array, codes: Array, n_groups: int, by_score: Array | None = 
     return by_score[np.argsort(codes[by_score].astype(small), kind="stable")]
 
 
+def descending_runs(p: Array, y: Array, order: Array) -> tuple[Array, Array]:
+    """Cumulative (tp, fp) at the end of each run of tied scores, ``order`` listing the rows
+    by descending score: the points of the ROC and PR curves, and of the overall AUC and
+    AP (one pass; :meth:`BinaryTask` computes it once per Target)."""
+    n = len(order)
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    s = p[order]
+    last = np.empty(n, dtype=bool)
+    np.not_equal(s[1:], s[:-1], out=last[:-1])
+    last[-1] = True
+    e = np.flatnonzero(last)
+    tp = np.cumsum(y[order], dtype=np.float64)[e]
+    e += 1
+    return tp, e - tp
+
+
+def _rank_of_runs(tp: Array, fp: Array) -> tuple[Array, Array]:
+    """AUC and AP of one group from its :func:`descending_runs`."""
+    if len(tp) == 0:
+        return np.full(1, np.nan), np.full(1, np.nan)
+    pos, neg = tp[-1], fp[-1]
+    tp_step = np.diff(tp, prepend=0.0)
+    fp_step = np.diff(fp, prepend=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # trapezoids: sum of fp_step * (tp + tp_prev), tp + tp_prev = 2 tp - tp_step;
+        # integers below 2**53, so exact in any order
+        area = 2.0 * float(np.dot(fp_step, tp)) - float(np.dot(fp_step, tp_step))
+        auc = area / 2.0 / (pos * neg)
+        seen = tp + fp
+        np.divide(tp, seen, out=seen)  # precision at each run end
+        ap = np.dot(tp_step, seen) / pos
+    return np.array([auc]), np.array([ap])
+
+
 def rank_metrics(p: Array, y: Array, codes: Array, n_groups: int,
-                 order: Array | None = None) -> tuple[Array, Array]:
+                 order: Array | None = None,
+                 runs: tuple[Array, Array] | None = None,
+                 sorted_codes: Array | None = None) -> tuple[Array, Array]:
     """ROC AUC and average precision of every group, from one pass over sorted rows.
 
     ``order`` lists the rows so that each group is contiguous and sorted by descending
     score (:func:`score_order`). At the end of each run of tied scores the cumulative
     (tp, fp) of the group give one ROC/PR point: AUC is the trapezoid sum (exact integers
-    until the final division), AP the step sum of scikit-learn.
+    until the final division), AP the step sum of scikit-learn. With one group, ``runs``
+    (its :func:`descending_runs`) may be given instead of being recomputed; with several,
+    ``sorted_codes`` (``codes[order]``) when the caller knows it without a gather.
     """
+    if n_groups == 1 and runs is not None:
+        return _rank_of_runs(*runs)
     if order is None:
         order = score_order(p, codes, n_groups)
     n = len(order)
     if n == 0:
         return np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+    if n_groups == 1:
+        return _rank_of_runs(*descending_runs(p, y, order))
     s = p[order]
     cum_tp = np.empty(n + 1)
     cum_tp[0] = 0.0
@@ -183,26 +257,19 @@ def rank_metrics(p: Array, y: Array, codes: Array, n_groups: int,
     last = np.empty(n, dtype=bool)  # the last row of a run of tied scores (within a group)
     np.not_equal(s[1:], s[:-1], out=last[:-1])
     last[-1] = True
-    if n_groups == 1:
-        c = None
-        e = np.flatnonzero(last)
-        ce = np.zeros(len(e), dtype=np.int64)
-        start = np.zeros(len(e), dtype=np.int64)
-        group_end = np.array([n], dtype=np.int64)
-    else:
-        c = codes[order]
-        new_group = np.empty(n, dtype=bool)
-        new_group[0] = True
-        np.not_equal(c[1:], c[:-1], out=new_group[1:])
-        last[:-1] |= new_group[1:]
-        e = np.flatnonzero(last)
-        ce = c[e]
-        first_row = np.flatnonzero(new_group)
-        starts = np.zeros(n_groups, dtype=np.int64)
-        starts[c[first_row]] = first_row
-        start = starts[ce]
-        group_end = np.zeros(n_groups, dtype=np.int64)
-        group_end[c[first_row]] = np.r_[first_row[1:], n]
+    c = codes[order] if sorted_codes is None else sorted_codes
+    new_group = np.empty(n, dtype=bool)
+    new_group[0] = True
+    np.not_equal(c[1:], c[:-1], out=new_group[1:])
+    last[:-1] |= new_group[1:]
+    e = np.flatnonzero(last)
+    ce = c[e]
+    first_row = np.flatnonzero(new_group)
+    starts = np.zeros(n_groups, dtype=np.int64)
+    starts[c[first_row]] = first_row
+    start = starts[ce]
+    group_end = np.zeros(n_groups, dtype=np.int64)
+    group_end[c[first_row]] = np.r_[first_row[1:], n]
     tp = cum_tp[e + 1] - cum_tp[start]
     fp = (e + 1 - start) - tp
     first = np.empty(len(e), dtype=bool)
@@ -214,12 +281,8 @@ def rank_metrics(p: Array, y: Array, codes: Array, n_groups: int,
     fp_prev = np.empty_like(fp)
     fp_prev[1:] = fp[:-1]
     fp_prev[first] = 0.0
-    if c is None:
-        pos = np.array([cum_tp[-1]])
-        size = np.array([float(n)])
-    else:
-        pos = cum_tp[group_end] - cum_tp[starts]
-        size = (group_end - starts).astype(np.float64)
+    pos = cum_tp[group_end] - cum_tp[starts]
+    size = (group_end - starts).astype(np.float64)
     neg = size - pos
     area = np.bincount(ce, weights=(fp - fp_prev) * (tp + tp_prev), minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -231,29 +294,51 @@ def rank_metrics(p: Array, y: Array, codes: Array, n_groups: int,
 
 def row_losses(y: Array, p: Array) -> tuple[Array, Array]:
     """Per-row log loss (scikit-learn's clipping to [eps, 1 - eps]) and squared error."""
-    q = np.clip(p, EPS, 1.0 - EPS)
-    r = np.clip(1.0 - p, EPS, 1.0 - EPS)
-    ll = np.where(y == 1, -np.log(q), -np.log(r))
-    return ll, (y - p) ** 2
+    ll = np.where(y == 1, p, 1.0 - p)  # the probability of the true class, then its loss
+    np.clip(ll, EPS, 1.0 - EPS, out=ll)
+    np.log(ll, out=ll)
+    np.negative(ll, out=ll)
+    sq = y - p
+    np.multiply(sq, sq, out=sq)
+    return ll, sq
+
+
+def _group_sums(codes: Array, n_groups: int, weights: Array | None = None) -> Array:
+    """Per-group sums (counts without weights) as float64; one group: a plain sum."""
+    if n_groups == 1:
+        total = len(codes) if weights is None else weights.sum()
+        return np.array([total], dtype=np.float64)
+    return np.bincount(codes, weights=weights, minlength=n_groups).astype(np.float64)
 
 
 def point_metrics(y: Array, p: Array, codes: Array, n_groups: int, threshold: float,
-                  ece_bins: int, order: Array | None = None) -> dict[str, Array]:
-    """Every metric of every group, exactly: {metric: (n_groups,) float64}."""
-    yhat = (p >= threshold).astype(np.int64)
-    cm = confusion_counts(y, yhat, codes, n_groups)
+                  ece_bins: int, order: Array | None = None, *, rows: RowStats | None = None,
+                  runs: tuple[Array, Array] | None = None,
+                  sizes: Array | None = None) -> dict[str, Array]:
+    """Every metric of every group, exactly: {metric: (n_groups,) float64}. ``rows`` (the
+    per-row predictions, losses and ECE bins) and, with one group, ``runs``
+    (:func:`descending_runs`) are what an evaluation computed once for all its groups;
+    ``sizes`` (rows per group) says that ``order`` is :func:`score_order`'s (groups in
+    ascending code order), so the groups along it need no gather."""
+    r = rows if rows is not None else RowStats.of(y, p, threshold, ece_bins)
+    if n_groups == 1:
+        key = y * 2 + r.yhat
+        cell = r.ece_bin
+    else:
+        key = codes * 4 + y * 2 + r.yhat
+        cell = codes * ece_bins + r.ece_bin
+    cm = np.bincount(key, minlength=4 * n_groups).reshape(n_groups, 2, 2).astype(np.float64)
     out = count_metrics(cm[:, 1, 1], cm[:, 0, 1], cm[:, 1, 0], cm[:, 0, 0])
     del out["tpr"], out["fpr"]
-    out["roc_auc"], out["pr_auc"] = rank_metrics(p, y, codes, n_groups, order)
-    ll, sq = row_losses(y, p)
-    size = np.bincount(codes, minlength=n_groups).astype(np.float64)
-    ebin = ece_bin_ids(p, ece_bins)
-    cell = codes * ece_bins + ebin
+    along = None if sizes is None or n_groups == 1 else np.repeat(
+        np.arange(n_groups, dtype=np.int64), sizes)
+    out["roc_auc"], out["pr_auc"] = rank_metrics(p, y, codes, n_groups, order, runs, along)
+    size = _group_sums(codes, n_groups) if sizes is None else sizes.astype(np.float64)
     gap = (np.bincount(cell, weights=p, minlength=n_groups * ece_bins)
-           - np.bincount(cell, weights=y.astype(np.float64), minlength=n_groups * ece_bins))
+           - np.bincount(cell, weights=y, minlength=n_groups * ece_bins))
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["log_loss"] = np.bincount(codes, weights=ll, minlength=n_groups) / size
-        out["brier"] = np.bincount(codes, weights=sq, minlength=n_groups) / size
+        out["log_loss"] = _group_sums(codes, n_groups, r.log_loss) / size
+        out["brier"] = _group_sums(codes, n_groups, r.sq) / size
         out["ece"] = np.abs(gap.reshape(n_groups, ece_bins)).sum(axis=1) / size
     return {m: out[m] for m in METRICS}
 
@@ -351,13 +436,15 @@ class _CellStats:
 
 
 def _cell_stats(y: Array, p: Array, codes: Array, n_groups: int, cells: _Cells,
-                point: dict[str, Array], order: Array) -> _CellStats:
-    """Cell means, in-cell concordance and the binning shift; ``order`` from score_order."""
+                point: dict[str, Array], order: Array,
+                rows: RowStats | None = None) -> _CellStats:
+    """Cell means, in-cell concordance and the binning shift; ``order`` from score_order,
+    ``rows`` the per-row losses when already computed."""
     size = cells.size
     dense = (codes * 2 + y) * size + cells.row
     length = n_groups * 2 * size
     count = np.bincount(dense, minlength=length).astype(np.float64)
-    ll, sq = row_losses(y, p)
+    ll, sq = (rows.log_loss, rows.sq) if rows is not None else row_losses(y, p)
     with np.errstate(divide="ignore", invalid="ignore"):
         means = [np.nan_to_num(np.bincount(dense, weights=w, minlength=length) / count)
                  .reshape(n_groups, 2, size) for w in (ll, sq, p)]
@@ -428,7 +515,7 @@ class _Marginal:
 
 # ------------------------------------------------------------------------------ calculator
 
-class BinaryTask:
+class BinaryTask(CatalogueMeaning):
     """TaskCalculator for binary classification (see the module docstring)."""
 
     name = "binary"
@@ -443,33 +530,54 @@ class BinaryTask:
     def metric_names(self) -> list[str]:
         return list(METRICS)
 
-    def higher_is_better(self, metric: str) -> bool:
-        return CATALOGUE.higher_is_better(metric, self.name)
+
+    def rows(self, t: Target) -> RowStats:
+        """The per-row predictions, losses and ECE bins of ``t``, once per Target."""
+        y, p = check_target(t)
+        return t.cached(("binary:rows", self.threshold, self.ece_bins),
+                        lambda: RowStats.of(y, p, self.threshold, self.ece_bins,
+                                            predicted(t, self.threshold)))
+
+    def runs(self, t: Target) -> tuple[Array, Array]:
+        """:func:`descending_runs` of ``t`` (overall AUC/AP and the curves), once."""
+        y, p = check_target(t)
+        return t.cached("binary:runs", lambda: descending_runs(p, y, t.descending))
+
+    def _point(self, t: Target, codes: Array, n_groups: int,
+               order: Array) -> dict[str, Array]:
+        """``order``: :func:`score_order` of ``codes``."""
+        y, p = check_target(t)
+        return point_metrics(y, p, codes, n_groups, self.threshold, self.ece_bins, order,
+                             rows=self.rows(t), runs=self.runs(t) if n_groups == 1 else None,
+                             sizes=np.bincount(codes, minlength=n_groups))
 
     def point(self, t: Target, codes: Array, n_groups: int) -> dict[str, Array]:
         """Exact metrics per group, no bootstrap: {metric: (n_groups,) float64}."""
         y, p = check_target(t)
-        return point_metrics(y, p, check_codes(codes, len(y), n_groups), n_groups,
-                             self.threshold, self.ece_bins)
+        codes = check_codes(codes, len(y), n_groups)
+        return self._point(t, codes, n_groups, score_order(p, codes, n_groups, t.descending))
 
     def grouped(self, t: Target, codes: Array, n_groups: int, *, n_boot: int = 1000,
                 seed: int = 0, confidence: float = 0.95) -> list[dict[str, MetricCI]]:
         y, p = check_target(t)
         codes = check_codes(codes, len(y), n_groups)
         order = score_order(p, codes, n_groups, t.descending)
-        point = point_metrics(y, p, codes, n_groups, self.threshold, self.ece_bins, order)
+        point = self._point(t, codes, n_groups, order)
         samples: dict[str, Array] = {}
         if n_boot > 0 and len(y):
             rng = rng_for(seed, "binary", "grouped", str(n_groups))
-            samples = self._boot_grouped(y, p, codes, n_groups, point, order, n_boot, rng)
-        return summarise(point, samples, confidence, n_groups)
+            samples = self._boot_grouped(y, p, codes, n_groups, point, order, n_boot, rng,
+                                         self.rows(t))
+        return summarise(point, samples, confidence, n_groups, self.undefined_reason,
+                         _group_sums(codes, n_groups))
 
     def _boot_grouped(self, y: Array, p: Array, codes: Array, n_groups: int,
                       point: dict[str, Array], order: Array, n_boot: int,
-                      rng: np.random.Generator) -> dict[str, Array]:
+                      rng: np.random.Generator, rows: RowStats | None = None
+                      ) -> dict[str, Array]:
         axis = _ScoreAxis(p, self.threshold, self.ece_bins, MAX_QUANTILE_BINS)
         (cells,), occupied, counts = _fit_cells([axis], codes * 2 + y, self.max_cells)
-        stats = _cell_stats(y, p, codes, n_groups, cells, point, order)
+        stats = _cell_stats(y, p, codes, n_groups, cells, point, order, rows)
         shape = (n_groups, 2, cells.size)
         dense = _Marginal(occupied, int(np.prod(shape)))
         parts: dict[str, list[Array]] = {m: [] for m in METRICS}
@@ -489,13 +597,14 @@ class BinaryTask:
         codes = check_codes(codes, len(y), n_groups)
         orders = [score_order(p, codes, n_groups, target.descending)
                   for p, target in ((pc, cand), (pb, base))]
-        pts = [point_metrics(y, p, codes, n_groups, self.threshold, self.ece_bins, o)
-               for p, o in zip((pc, pb), orders, strict=True)]
+        pts = [self._point(target, codes, n_groups, o)
+               for target, o in zip((cand, base), orders, strict=True)]
         samples: dict[str, Array] = {}
         if n_boot > 0 and len(y):
             rng = rng_for(seed, "binary", "paired", str(n_groups))
             samples = self._boot_paired(y, (pc, pb), codes, n_groups, pts, orders, n_boot, rng)
-        return summarise_paired(pts[0], pts[1], samples, confidence, n_groups)
+        return summarise_paired(pts[0], pts[1], samples, confidence, n_groups,
+                                self.undefined_reason)
 
     def _boot_paired(self, y: Array, scores: tuple[Array, Array], codes: Array, n_groups: int,
                      pts: list[dict[str, Array]], orders: list[Array], n_boot: int,
@@ -522,8 +631,10 @@ class BinaryTask:
     def extras(self, t: Target) -> dict[str, Any]:
         """ROC and PR curves (<= 200 points each), reliability bins, confusion matrix."""
         y, p = check_target(t)
-        return {**_curves(y, p, t.descending), "reliability": _reliability(y, p, self.ece_bins),
-                "confusion_matrix": _confusion(y, p, self.threshold)}
+        rows = self.rows(t)
+        return {**_curves(*self.runs(t)),
+                "reliability": _reliability(y, p, self.ece_bins, rows.ece_bin),
+                "confusion_matrix": _confusion(y, rows.yhat, self.threshold)}
 
 
 def check_codes(codes: Array, n: int, n_groups: int) -> Array:
@@ -553,17 +664,13 @@ def _json(a: Array) -> list[float | None]:
     return [as_float(v) for v in a]
 
 
-def _curves(y: Array, p: Array, order: Array) -> dict[str, Any]:
-    """ROC and PR points; ``order``: the rows by descending score."""
-    s, yy = p[order], y[order].astype(np.float64)
-    last = np.r_[s[1:] != s[:-1], True] if len(s) else np.zeros(0, dtype=bool)
-    tp = np.cumsum(yy)[last]
-    fp = np.flatnonzero(last) + 1 - tp
-    pos, neg = yy.sum(), len(yy) - yy.sum()
+def _curves(tp: Array, fp: Array) -> dict[str, Any]:
+    """ROC and PR points from the :func:`descending_runs` of the rows."""
+    pos, neg = (tp[-1], fp[-1]) if len(tp) else (0.0, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         fpr = np.r_[0.0, fp / neg]
         tpr = np.r_[0.0, tp / pos]
-        recall = np.r_[0.0, tp / pos]
+        recall = tpr
         precision = np.r_[1.0, tp / (tp + fp)]
     fpr, tpr = _thin(fpr, tpr)
     recall, precision = _thin(recall, precision)
@@ -571,9 +678,8 @@ def _curves(y: Array, p: Array, order: Array) -> dict[str, Any]:
             "pr": {"recall": _json(recall), "precision": _json(precision)}}
 
 
-def _reliability(y: Array, p: Array, n_bins: int) -> dict[str, Any]:
+def _reliability(y: Array, p: Array, n_bins: int, ebin: Array) -> dict[str, Any]:
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    ebin = ece_bin_ids(p, n_bins)
     count = np.bincount(ebin, minlength=n_bins)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_p = np.bincount(ebin, weights=p, minlength=n_bins) / count
@@ -583,8 +689,7 @@ def _reliability(y: Array, p: Array, n_bins: int) -> dict[str, Any]:
             "count": [int(c) for c in count]}
 
 
-def _confusion(y: Array, p: Array, threshold: float) -> dict[str, Any]:
-    yhat = (p >= threshold).astype(np.int64)
+def _confusion(y: Array, yhat: Array, threshold: float) -> dict[str, Any]:
     cm = np.bincount(y * 2 + yhat, minlength=4).reshape(2, 2)
     return {"labels": [0, 1], "matrix": [[int(v) for v in row] for row in cm],
             "threshold": threshold}

@@ -20,7 +20,8 @@ own. The pieces:
 - :func:`ratio_ci` — ``sum(num) / sum(den)`` per metric with a row-bootstrap percentile CI
   (precision, recall, rates over cases).
 - :func:`summarise`, :func:`summarise_paired` — the JSON shapes ``{value, ci_low, ci_high}``
-  and ``{candidate, baseline, delta, ci_low, ci_high, p_value}`` per group.
+  and ``{candidate, baseline, delta, ci_low, ci_high, p_value}`` per group; a None value or
+  delta comes with ``reason`` (the calculator says why its metric is undefined).
 
 Seeding: ``rng_for(seed, *parts)``; the same seed and parts give the same draws, in any
 process, whatever ran before.
@@ -30,12 +31,12 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CHUNK_ELEMENTS", "as_float", "paired_p_value", "percentile_ci",
+__all__ = ["CHUNK_ELEMENTS", "NO_ROWS", "as_float", "paired_p_value", "percentile_ci",
            "poisson_group_sums", "poisson_weights", "ratio_ci", "resample_counts", "rng_for",
            "summarise", "summarise_paired"]
 
@@ -192,29 +193,45 @@ def as_float(x: Any) -> float | None:
     return v if np.isfinite(v) else None
 
 
+Reason = Callable[[str], str]
+UNDEFINED = "undefined on these rows"
+NO_ROWS = "no rows in this group"
+
+
+def _generic(name: str) -> str:
+    return UNDEFINED
+
+
 def summarise(points: Mapping[str, Arr], samples: Mapping[str, Arr], confidence: float,
-              n_groups: int) -> list[dict[str, dict[str, float | None]]]:
+              n_groups: int, reason: Reason = _generic, sizes: Arr | None = None
+              ) -> list[dict[str, dict[str, Any]]]:
     """Per group ``{metric: {value, ci_low, ci_high}}`` from point values ``(G,)`` and
-    bootstrap samples ``(n_boot, G)`` (a metric without samples has None bounds)."""
-    out: list[dict[str, dict[str, float | None]]] = [{} for _ in range(n_groups)]
+    bootstrap samples ``(n_boot, G)`` (a metric without samples has None bounds). A None
+    value (undefined, or not finite) comes with ``reason``: ``reason(metric)``, or
+    :data:`NO_ROWS` for a group whose ``sizes`` is 0."""
+    out: list[dict[str, dict[str, Any]]] = [{} for _ in range(n_groups)]
     nan = np.full(n_groups, np.nan)
     for name, value in points.items():
         low, high = nan, nan
         if name in samples:
             low, high = percentile_ci(samples[name], confidence, axis=0)
         for g in range(n_groups):
-            out[g][name] = {"value": as_float(value[g]), "ci_low": as_float(low[g]),
-                            "ci_high": as_float(high[g])}
+            cell: dict[str, Any] = {"value": as_float(value[g]), "ci_low": as_float(low[g]),
+                                    "ci_high": as_float(high[g])}
+            if cell["value"] is None:
+                cell["reason"] = NO_ROWS if sizes is not None and sizes[g] == 0 else reason(name)
+            out[g][name] = cell
     return out
 
 
 def summarise_paired(cand: Mapping[str, Arr], base: Mapping[str, Arr],
                      delta_samples: Mapping[str, Arr], confidence: float,
-                     n_groups: int) -> list[dict[str, dict[str, float | None]]]:
+                     n_groups: int, reason: Reason = _generic
+                     ) -> list[dict[str, dict[str, Any]]]:
     """Per group ``{metric: {candidate, baseline, delta, ci_low, ci_high, p_value}}`` for the
     metrics both models have; ``delta_samples`` (candidate minus baseline, ``(n_boot, G)``)
-    come from the same resamples of both."""
-    out: list[dict[str, dict[str, float | None]]] = [{} for _ in range(n_groups)]
+    come from the same resamples of both. A None delta comes with ``reason``."""
+    out: list[dict[str, dict[str, Any]]] = [{} for _ in range(n_groups)]
     nan = np.full(n_groups, np.nan)
     for name in [m for m in cand if m in base]:
         low, high, p = nan, nan, nan
@@ -224,8 +241,12 @@ def summarise_paired(cand: Mapping[str, Arr], base: Mapping[str, Arr],
         with np.errstate(invalid="ignore"):
             delta = cand[name] - base[name]
         for g in range(n_groups):
-            out[g][name] = {"candidate": as_float(cand[name][g]),
-                            "baseline": as_float(base[name][g]), "delta": as_float(delta[g]),
-                            "ci_low": as_float(low[g]), "ci_high": as_float(high[g]),
-                            "p_value": as_float(p[g])}
+            cell: dict[str, Any] = {
+                "candidate": as_float(cand[name][g]), "baseline": as_float(base[name][g]),
+                "delta": as_float(delta[g]), "ci_low": as_float(low[g]),
+                "ci_high": as_float(high[g]), "p_value": as_float(p[g])}
+            if cell["delta"] is None:
+                side = "candidate" if cell["candidate"] is None else "baseline"
+                cell["reason"] = f"{side}: {reason(name)}"
+            out[g][name] = cell
     return out

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["CATALOGUE", "DIFFERENCE_SUFFIX", "MetricCatalogue", "MetricInfo"]
+__all__ = ["CATALOGUE", "DIFFERENCE_SUFFIX", "CatalogueMeaning", "MetricCatalogue", "MetricInfo"]
 
 Kind = Literal["metric", "disparity", "verdict"]
 DIFFERENCE_SUFFIX = "_difference"
+UNDEFINED = "undefined on these rows"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class MetricInfo:
     description: str
     kind: Kind = "metric"
     pattern: str | None = None  # regular expression (fullmatch) of a family
+    undefined: str = "undefined on these rows"  # why the value can be None
     _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False,
                                            compare=False)
 
@@ -113,6 +115,12 @@ class MetricCatalogue:
             return info.higher_is_better
         return not (self.group_differences and name.endswith(DIFFERENCE_SUFFIX))
 
+    def undefined_reason(self, name: str, task: str | None = None) -> str:
+        """Why ``name`` has no value on some rows (the stored ``reason`` of a None)."""
+        info = (self.find(name, task) or self.find(name, task, "disparity")
+                or self.find(name, task, "verdict"))
+        return info.undefined if info is not None else UNDEFINED
+
     def describe(self, name: str, task: str | None = None) -> str | None:
         info = (self.find(name, task) or self.find(name, task, "disparity")
                 or self.find(name, task, "verdict"))
@@ -126,20 +134,25 @@ class MetricCatalogue:
 
 
 def _m(task: str, name: str, higher: bool, description: str, *, kind: Kind = "metric",
-       pattern: str | None = None) -> MetricInfo:
+       pattern: str | None = None, undefined: str = UNDEFINED) -> MetricInfo:
     return MetricInfo(name=name, task=task, higher_is_better=higher, description=description,
-                      kind=kind, pattern=pattern)
+                      kind=kind, pattern=pattern, undefined=undefined)
 
 
 #: The metrics of airlock's model evaluation: binary, multiclass, regression, ranking.
 CATALOGUE = MetricCatalogue([
     _m("binary", "accuracy", True, "share of rows classified correctly"),
-    _m("binary", "precision", True, "share of predicted positives that are positive"),
-    _m("binary", "recall", True, "share of positives predicted positive (true positive rate)"),
-    _m("binary", "f1", True, "harmonic mean of precision and recall"),
+    _m("binary", "precision", True, "share of predicted positives that are positive",
+       undefined="no row is predicted positive"),
+    _m("binary", "recall", True, "share of positives predicted positive (true positive rate)",
+       undefined="no positive rows"),
+    _m("binary", "f1", True, "harmonic mean of precision and recall",
+       undefined="no positive rows and none predicted positive"),
     _m("binary", "roc_auc", True,
-       "probability that a random positive scores above a random negative"),
-    _m("binary", "pr_auc", True, "average precision over the recall levels"),
+       "probability that a random positive scores above a random negative",
+       undefined="only one class in these rows"),
+    _m("binary", "pr_auc", True, "average precision over the recall levels",
+       undefined="no positive rows"),
     _m("binary", "log_loss", False, "mean negative log-likelihood of the true label"),
     _m("binary", "brier", False, "mean squared error of the predicted probability"),
     _m("binary", "ece", False,
@@ -148,33 +161,54 @@ CATALOGUE = MetricCatalogue([
     _m("binary", "demographic_parity_difference", False,
        "largest minus smallest selection rate over the groups", kind="disparity"),
     _m("binary", "demographic_parity_ratio", True,
-       "smallest over largest selection rate over the groups", kind="disparity"),
+       "smallest over largest selection rate over the groups", kind="disparity",
+       undefined="no group has a positive selection rate (nobody was selected)"),
     _m("binary", "equalized_odds_difference", False,
        "largest group gap of the true or the false positive rate", kind="disparity"),
     _m("binary", "equal_opportunity_difference", False,
-       "largest minus smallest true positive rate over the groups", kind="disparity"),
+       "largest minus smallest true positive rate over the groups", kind="disparity",
+       undefined="no group has positive rows (the true positive rate is undefined)"),
     _m("binary", "disparate_impact_ratio", True,
        "smallest over largest selection rate (the four-fifths rule's ratio)",
-       kind="disparity"),
+       kind="disparity",
+       undefined="no group has a positive selection rate (nobody was selected)"),
     _m("binary", "four_fifths_rule", True,
        "smallest over largest selection rate, passed when at least 0.8 (reported with the "
-       "disparities; gate on disparate_impact_ratio)", kind="verdict"),
+       "disparities; gate on disparate_impact_ratio)", kind="verdict",
+       undefined="no group has a positive selection rate (nobody was selected: passed)"),
     _m("multiclass", "accuracy", True, "share of rows classified correctly"),
     _m("multiclass", "macro_f1", True, "mean F1 over the classes present"),
     _m("multiclass", "weighted_f1", True, "F1 per class weighted by the class's support"),
     _m("multiclass", "log_loss", False, "mean negative log-likelihood of the true class"),
     _m("multiclass", "precision[CLASS]", True,
        "share of rows predicted as the class that belong to it",
-       pattern=r"precision\[.+\]"),
+       pattern=r"precision\[.+\]", undefined="no row is predicted as the class"),
     _m("multiclass", "recall[CLASS]", True,
-       "share of the class's rows predicted as the class", pattern=r"recall\[.+\]"),
+       "share of the class's rows predicted as the class", pattern=r"recall\[.+\]",
+       undefined="no row of the class"),
     _m("regression", "mae", False, "mean absolute error"),
     _m("regression", "rmse", False, "root mean squared error"),
-    _m("regression", "r2", True, "share of the target's variance explained"),
+    _m("regression", "r2", True, "share of the target's variance explained",
+       undefined="fewer than 2 rows"),
     _m("regression", "mape", False, "mean absolute error relative to the target"),
     _m("ranking", "ndcg@K", True, "normalised discounted cumulative gain of the top K",
        pattern=r"ndcg@[1-9][0-9]*"),
     _m("ranking", "mrr", True, "mean reciprocal rank of the first relevant result"),
     _m("ranking", "recall@K", True, "share of the relevant results in the top K",
-       pattern=r"recall@[1-9][0-9]*"),
+       pattern=r"recall@[1-9][0-9]*", undefined="no query with a relevant result"),
 ])
+
+
+class CatalogueMeaning:
+    """What a task calculator's metrics mean, read from the one catalogue by the task's
+    ``name``: each calculator inherits these instead of keeping its own list."""
+
+    name: str
+
+    def higher_is_better(self, metric: str) -> bool:
+        return CATALOGUE.higher_is_better(metric, self.name)
+
+    def undefined_reason(self, metric: str) -> str:
+        """Why ``metric`` can have no value (stored as ``reason`` beside a None)."""
+        return CATALOGUE.undefined_reason(metric, self.name)
+

@@ -1,15 +1,22 @@
 """``airlock.evaluate``: score a dataset with a registered model and compute everything an
 evaluation holds (overall metrics with CIs, slices, fairness, baseline deltas), store it
 with the model's sha256, the data fingerprint, the config and the seed, and optionally gate
-it against a policy. The same inputs give the same JSON, id included."""
+it against a policy. The same inputs give the same JSON, id included.
+
+This package sits below ``gates`` and beside ``monitor``, so it imports neither: a policy
+arrives loaded (anything shaped like :class:`GatePolicy`, as ``airlock.gates.Policy`` is) and
+whoever wants the stored outputs (prediction drift's reference profile) passes ``on_stored``.
+``airlock.evaluate`` wires both."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +33,25 @@ from ._sections import baseline_section, fairness_section, section_boot, slice_s
 from ._targets import TASKS, build_target, detect_task
 from ._types import TaskCalculator
 
-__all__ = ["EvalConfig", "Evaluation", "evaluate", "get_evaluation"]
+__all__ = ["EvalConfig", "Evaluation", "GatePolicy", "evaluate", "get_evaluation"]
+
+MSG_POLICY_NOT_LOADED = ("evaluation.evaluate takes a loaded policy (airlock.gates.load_policy); "
+                         "airlock.evaluate also takes a path or YAML text (got {kind})")
+
+
+class GatePolicy(Protocol):
+    """What :func:`evaluate` needs of a policy: the columns its rules name, a check that
+    every rule applies before anything is computed, and the verdict on the result
+    (``record`` stores the decision). ``airlock.gates.Policy`` is one."""
+
+    def slice_columns(self) -> list[str]: ...
+
+    def sensitive_features(self) -> list[str]: ...
+
+    def check_applicable(self, task: str, columns: set[str], slices: list[str],
+                         sensitive: list[str], has_baseline: bool) -> None: ...
+
+    def judge(self, evaluation: Mapping[str, Any], *, record: bool) -> Any: ...
 
 
 class EvalConfig(BaseModel):
@@ -113,23 +138,20 @@ def _merge(given: Any, extra: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*(given or ()), *extra]))
 
 
-def _load_policy(policy: Any) -> Any:
-    if policy is None:
-        return None
-    from airlock.gates import Policy, load_policy
-
-    return policy if isinstance(policy, Policy) else load_policy(policy)
-
-
 def evaluate(model: str | LoadedModel, data: Any, *, target: str,
-             baseline: str | LoadedModel | None = None, policy: Any = None,
-             store: bool = True, **options: Any) -> Evaluation:
+             baseline: str | LoadedModel | None = None, policy: GatePolicy | None = None,
+             store: bool = True, on_stored: Callable[[str, pa.Table], object] | None = None,
+             **options: Any) -> Evaluation:
     """Evaluate ``model`` on ``data`` (a CSV/Parquet path or any table).
 
     Options (see :class:`EvalConfig`): task, slices, sensitive, crossings, threshold,
     bootstrap, seed, confidence, min_support, k, query, positive_label. With ``policy``
-    (a path, YAML text or Policy) the result is gated and the decision stored."""
-    pol = _load_policy(policy)
+    (a loaded Policy) the result is gated and, when ``store``, the decision stored.
+    ``on_stored(evaluation_id, outputs)`` runs once a new evaluation is stored, with the
+    model's outputs on the data."""
+    if policy is not None and isinstance(policy, str | Path):
+        raise UsageError(MSG_POLICY_NOT_LOADED.format(kind=type(policy).__name__))
+    pol = policy
     if pol is not None:  # the columns the policy's rules name are evaluated too
         options["slices"] = _merge(options.get("slices"), pol.slice_columns())
     cfg = _config(target, dict(options))
@@ -144,23 +166,25 @@ def evaluate(model: str | LoadedModel, data: Any, *, target: str,
                                  *(c for cols in needed_cols.values() for c in cols)]))
     table = read_table(data, wanted if lm.input_columns else None)
     require_columns(table, needed_cols)
-    outputs = lm.predict_arrow(table)
-    task = cfg.task or detect_task(outputs, table.column(cfg.target))
-    if pol is not None:
-        pol.check_applicable(task=task, columns=set(table.column_names),
-                             slices=list(cfg.slices), sensitive=sensitive,
-                             has_baseline=base is not None)
-    result = _compute(lm, base, table, outputs, task, cfg, sensitive)
-    result["dataset"] = _dataset(data, table)
+    # the data's fingerprint is hashed (GIL released) while the model scores and the
+    # metrics are computed; a failure of either is raised once both have stopped
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="airlock-fingerprint") as pool:
+        dataset = pool.submit(_dataset, data, table)
+        outputs = lm.predict_arrow(table)
+        task = cfg.task or detect_task(outputs, table.column(cfg.target))
+        if pol is not None:
+            pol.check_applicable(task=task, columns=set(table.column_names),
+                                 slices=list(cfg.slices), sensitive=sensitive,
+                                 has_baseline=base is not None)
+        result = _compute(lm, base, table, outputs, task, cfg, sensitive)
+        result["dataset"] = dataset.result()
     result = {"id": _eval_id(result), **result}
     evaluation = Evaluation(result["id"], result)
-    if store:
-        _save(evaluation, lm, outputs)
+    if store and _save(evaluation) and on_stored is not None:
+        on_stored(evaluation.id, outputs)
     if pol is not None:
-        from airlock.gates import decide, gate
-
-        decision = gate(evaluation.result, pol) if store else decide(evaluation.result, pol)
-        evaluation = Evaluation(evaluation.id, result, decision)
+        evaluation = Evaluation(evaluation.id, result, pol.judge(evaluation.result,
+                                                                 record=store))
     return evaluation
 
 
@@ -207,9 +231,11 @@ def _model_info(lm: LoadedModel) -> dict[str, Any]:
 
 def _dataset(data: Any, table: pa.Table) -> dict[str, Any]:
     """The fingerprint of the data as the caller has it (the file's bytes, or the whole
-    table), so a contract validation of the same data finds the same digest."""
-    info = fingerprint(data, name=Path(data).name if isinstance(data, str | Path)
-                       else "evaluation-data")
+    table: ``table`` is the caller's table as Arrow, so it is not converted again), so a
+    contract validation of the same data finds the same digest."""
+    path = isinstance(data, str | Path)
+    info = fingerprint(data if path else table,
+                       name=Path(data).name if path else "evaluation-data")
     return {"name": info.name, "digest": info.digest, "rows": table.num_rows,
             "schema": {f.name: str(f.type) for f in table.schema}}
 
@@ -222,24 +248,24 @@ def _eval_id(result: dict[str, Any]) -> str:
     return "ev-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _save(ev: Evaluation, lm: LoadedModel, outputs: pa.Table) -> None:
+def _save(ev: Evaluation) -> bool:
+    """Store ``ev``; False when the same inputs were evaluated (and stored) before."""
     from airlock.errors import NotFound
     from airlock.store import DatasetInfo
 
     evals = get_store().evaluations
     try:
         evals.get(ev.id)
-        return  # the same inputs were evaluated before: identical result, already stored
+        return False  # the same inputs were evaluated before: identical result, stored
     except NotFound:
         pass
     d = ev.result["dataset"]
-    evals.save(eval_id=ev.id, name=lm.version.name, version=lm.version.version,
+    model = ev.result["model"]
+    evals.save(eval_id=ev.id, name=model["name"], version=model["version"],
                model_sha256=ev.result["model"]["sha256"], task=ev.result["task"],
                result=ev.result,
                dataset=DatasetInfo(d["name"], d["digest"], d["schema"], d["rows"]))
-    from airlock.monitor import record_prediction_profile  # prediction drift's reference
-
-    record_prediction_profile(ev.id, outputs)
+    return True
 
 
 def get_evaluation(eval_id: str) -> Evaluation:

@@ -23,8 +23,12 @@ Disparities, over the groups where the rate is defined (Fairlearn's ``MetricFram
   (``fairlearn.metrics.equal_opportunity_difference``);
 - ``disparate_impact_ratio`` = min / max selection rate: the same number as the demographic
   parity ratio, under the name the four-fifths rule uses;
-- ``four_fifths_rule``: passed when min selection rate >= 0.8 x max selection rate (so a
-  model that selects nobody passes, with ratio None).
+- ``four_fifths_rule``: the disparate impact ratio with its CI, in the shape of every
+  disparity, plus the rule's verdict: ``{value, ci_low, ci_high, bound: 0.8, passed}``,
+  passed when min selection rate >= 0.8 x max selection rate. A model that selects nobody
+  passes with ``value`` None and a ``reason``.
+
+A disparity whose value is undefined (None) carries ``reason``, saying why.
 
 Confidence intervals: the counts of the (group x y x prediction) cells of a bootstrap
 resample of the rows are multinomial, so ``n_boot`` draws of ``multinomial(n, counts / n)``
@@ -43,12 +47,19 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInput
-from ._binary import check_codes, check_target, confusion_counts, count_metrics
+from ._binary import (
+    check_codes,
+    check_target,
+    confusion_counts,
+    count_metrics,
+    predicted,
+)
 from ._bootstrap import as_float, percentile_ci, resample_counts, rng_for
 from ._catalogue import CATALOGUE
 from ._types import MetricCI, Target
 
-__all__ = ["DISPARITIES", "GROUP_METRICS", "fairness_binary", "intersect"]
+__all__ = ["DISPARITIES", "FOUR_FIFTHS", "FOUR_FIFTHS_RULE", "GROUP_METRICS",
+           "fairness_binary", "four_fifths", "intersect"]
 
 Array = np.ndarray[Any, Any]
 
@@ -63,12 +74,11 @@ def fairness_binary(t: Target, threshold: float, codes: Array, n_groups: int,
                     group_labels: list[str], *, n_boot: int = 1000, seed: int = 0,
                     confidence: float = 0.95) -> dict[str, Any]:
     """Per-group rates and disparities of one sensitive column (module docstring)."""
-    y, p = check_target(t)
+    y, _ = check_target(t)
     codes = check_codes(codes, len(y), n_groups)
     if len(group_labels) != n_groups:
         raise InvalidInput(f"{len(group_labels)} group labels for {n_groups} groups")
-    yhat = (p >= threshold).astype(np.int64)
-    cm = confusion_counts(y, yhat, codes, n_groups)
+    cm = confusion_counts(y, predicted(t, threshold), codes, n_groups)
     present = np.flatnonzero(cm.sum(axis=(1, 2)) > 0)
     cm = cm[present]
     rates = _rates(cm)
@@ -80,18 +90,16 @@ def fairness_binary(t: Target, threshold: float, codes: Array, n_groups: int,
         low = high = {name: np.asarray(np.nan) for name in DISPARITIES}
         nan = np.full(len(present), np.nan)
         low.update({f"group:{m}": nan for m in GROUP_METRICS})
-    by_group = {
-        group_labels[g]: {**{m: as_float(rates[m][i]) for m in GROUP_METRICS},
-                          "support": int(cm[i].sum())}
-        for i, g in enumerate(present)
-    }
+    by_group = {group_labels[g]: _group_rates(rates, i, int(cm[i].sum()))
+                for i, g in enumerate(present)}
     disparities: dict[str, Any] = {
-        name: _metric_ci(point[name], low[name], high[name]) for name in DISPARITIES
+        name: _metric_ci(point[name], low[name], high[name],
+                         CATALOGUE.undefined_reason(name, "binary") if len(present)
+                         else "no group has rows")
+        for name in DISPARITIES
     }
-    sel = rates["selection_rate"]
-    passed = bool(len(sel) == 0 or sel.min() >= FOUR_FIFTHS * sel.max())
-    disparities["four_fifths_rule"] = {"passed": passed,
-                                       "ratio": as_float(point["disparate_impact_ratio"])}
+    disparities[FOUR_FIFTHS_RULE] = four_fifths(disparities["disparate_impact_ratio"],
+                                                rates["selection_rate"])
     by_group_ci = {
         group_labels[g]: {m: {"ci_low": as_float(low[f"group:{m}"][i]),
                               "ci_high": as_float(high[f"group:{m}"][i])}
@@ -99,6 +107,22 @@ def fairness_binary(t: Target, threshold: float, codes: Array, n_groups: int,
         for i, g in enumerate(present)
     }
     return {"by_group": by_group, "by_group_ci": by_group_ci, "disparities": disparities}
+
+
+#: why a group's rate is None (its denominator is 0)
+RATE_UNDEFINED = {"tpr": "no positive rows", "fpr": "no negative rows",
+                  "precision": "no row is predicted positive"}
+
+
+def _group_rates(rates: dict[str, Array], i: int, support: int) -> dict[str, Any]:
+    """One group's rates; an undefined one is None with ``<rate>_reason`` beside it."""
+    out: dict[str, Any] = {}
+    for m in GROUP_METRICS:
+        out[m] = as_float(rates[m][i])
+        if out[m] is None:
+            out[f"{m}_reason"] = RATE_UNDEFINED.get(m, "undefined for this group")
+    out["support"] = support
+    return out
 
 
 def intersect(codes_a: Array, labels_a: list[str], codes_b: Array,
@@ -175,5 +199,17 @@ def _bootstrap(cm: Array, n_boot: int, rng: np.random.Generator,
     return low, high
 
 
-def _metric_ci(value: Array, low: Array, high: Array) -> MetricCI:
-    return {"value": as_float(value), "ci_low": as_float(low), "ci_high": as_float(high)}
+def four_fifths(ratio: MetricCI, selection_rates: Array) -> dict[str, Any]:
+    """The four-fifths rule: the disparate impact ratio's figure with the bound and verdict
+    (nobody selected, or no group: passed, with the ratio's reason)."""
+    sel = selection_rates[~np.isnan(selection_rates)]
+    passed = bool(len(sel) == 0 or sel.min() >= FOUR_FIFTHS * sel.max())
+    return {**ratio, "bound": FOUR_FIFTHS, "passed": passed}
+
+
+def _metric_ci(value: Array, low: Array, high: Array, reason: str) -> MetricCI:
+    out: dict[str, Any] = {"value": as_float(value), "ci_low": as_float(low),
+                           "ci_high": as_float(high)}
+    if out["value"] is None:
+        out["reason"] = reason
+    return out

@@ -46,7 +46,7 @@ import numpy as np
 
 from airlock.errors import InvalidInput
 from airlock.evaluation._bootstrap import resample_counts, rng_for, summarise, summarise_paired
-from airlock.evaluation._catalogue import CATALOGUE
+from airlock.evaluation._catalogue import CATALOGUE, CatalogueMeaning
 from airlock.evaluation._regression import deltas
 from airlock.evaluation._types import Delta, MetricCI, Target
 
@@ -202,7 +202,7 @@ def _collect(parts: list[dict[str, Arr]]) -> dict[str, Arr]:
     return {name: np.concatenate([p[name] for p in parts], axis=0) for name in parts[0]}
 
 
-class MulticlassTask:
+class MulticlassTask(CatalogueMeaning):
     """Accuracy, macro/weighted F1, log loss and per-class precision/recall per group, with
     an exact multinomial bootstrap over confusion cells."""
 
@@ -220,8 +220,6 @@ class MulticlassTask:
         return [*BASE_METRICS, *(f"precision[{c}]" for c in self.classes),
                 *(f"recall[{c}]" for c in self.classes)]
 
-    def higher_is_better(self, metric: str) -> bool:
-        return CATALOGUE.higher_is_better(metric, self.name)
 
     def grouped(self, t: Target, codes: Arr, n_groups: int, *, n_boot: int, seed: int,
                 confidence: float) -> list[dict[str, MetricCI]]:
@@ -232,7 +230,7 @@ class MulticlassTask:
         samples: dict[str, Arr] = {}
         if n_boot > 0 and len(rows.y):
             samples = self._samples(rows, codes, n_groups, n_boot, seed)
-        return summarise(points, samples, confidence, n_groups)
+        return summarise(points, samples, confidence, n_groups, self.undefined_reason)
 
     def _samples(self, rows: _Rows, codes: Arr, n_groups: int, n_boot: int,
                  seed: int) -> dict[str, Arr]:
@@ -266,7 +264,7 @@ class MulticlassTask:
         if n_boot > 0 and len(rc.y):
             samples_c, samples_b = self._paired_samples(rc, rb, codes, n_groups, n_boot, seed)
         return summarise_paired(points_c, points_b, deltas(samples_c, samples_b), confidence,
-                                n_groups)
+                                n_groups, self.undefined_reason)
 
     def _paired_samples(self, rc: _Rows, rb: _Rows, codes: Arr, n_groups: int, n_boot: int,
                         seed: int) -> tuple[dict[str, Arr], dict[str, Arr]]:

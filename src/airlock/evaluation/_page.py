@@ -39,9 +39,10 @@ from airlock.report import (
 )
 
 from ._catalogue import CATALOGUE
+from ._gating import SliceGate, slice_gates, slice_support
 from ._meaning import higher_is_better, metric_names, primary_metric, significant_regression
 
-__all__ = ["render_report"]
+__all__ = ["render_report", "report_sections"]
 
 
 def _header(ev: Mapping[str, Any], decision: Mapping[str, Any] | None) -> list[str]:
@@ -147,8 +148,22 @@ def _curves_section(ev: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _status(cell: Mapping[str, Any], column: str, value: str,
+            gates: list[SliceGate]) -> Any:
+    state, rules = slice_support(cell, column, value, gates)
+    if state == "reported":
+        return Html('<span class="badge flag">under min support</span>')
+    if state == "gated":
+        return Html('<span class="badge flag">under min support</span> ' + esc(
+            "gated by " + ", ".join(f"rule {g.rule} (min support {g.min_support})"
+                                    for g in rules)))
+    if state == "skipped":
+        return "not gated: " + ", ".join(f"rule {g.rule} needs {g.min_support}" for g in rules)
+    return ""
+
+
 def _slice_column(ev: Mapping[str, Any], column: str,
-                  cells: Mapping[str, Mapping[str, Any]]) -> list[str]:
+                  cells: Mapping[str, Mapping[str, Any]], gates: list[SliceGate]) -> list[str]:
     metric = primary_metric(ev)
     out = [f"<h3>{esc(column)}</h3>"]
     if metric is not None:
@@ -160,9 +175,7 @@ def _slice_column(ev: Mapping[str, Any], column: str,
         chart = bar_chart(bars, title=f"{metric} by {column}", y_label=metric, refs=refs)
         out.append(f'<div class="charts">{chart}</div>')
     names = metric_names(cells.values())
-    rows = [[str(value), cell.get("support"),
-             Html('<span class="badge flag">under min support</span>')
-             if cell.get("flagged") else "",
+    rows = [[str(value), cell.get("support"), _status(cell, column, str(value), gates),
              *(cell_ci(cell.get(n)) for n in names)] for value, cell in cells.items()]
     classes = ["warn" if cell.get("flagged") else "" for cell in cells.values()]
     out.append(table([column, "support", "status", *names], rows, row_classes=classes,
@@ -170,18 +183,21 @@ def _slice_column(ev: Mapping[str, Any], column: str,
     return out
 
 
-def _slices_section(ev: Mapping[str, Any]) -> list[str]:
+def _slices_section(ev: Mapping[str, Any], decision: Mapping[str, Any] | None) -> list[str]:
     slices = ev.get("slices") or {}
     out = ['<h2 id="slices">Slices</h2>']
     if not slices:
         return [*out, '<p class="muted">No slice columns were evaluated.</p>']
+    gates = slice_gates(decision)
     min_support = (ev.get("config") or {}).get("min_support")
     if min_support is not None:
+        gated = ("; a gate rule with a lower min_support gates them (status)" if gates
+                 else "")
         out.append(f'<p class="muted">Slices with fewer than {esc(fmt(min_support))} rows are '
-                   "flagged (grey bars) and reported, not gated. Whiskers: bootstrap CI; "
-                   "dashed line: overall value.</p>")
+                   f"flagged (grey bars) and reported, not gated{esc(gated)}. Whiskers: "
+                   "bootstrap CI; dashed line: overall value.</p>")
     for column, cells in slices.items():
-        out += _slice_column(ev, str(column), cells)
+        out += _slice_column(ev, str(column), cells, gates)
     return out
 
 
@@ -189,9 +205,11 @@ def _disparity_rows(disparities: Mapping[str, Any]) -> tuple[list[list[Any]], li
     rows: list[list[Any]] = []
     classes: list[str] = []
     for name, d in disparities.items():
-        if isinstance(d, Mapping) and "passed" in d:
-            rows.append([name, d.get("ratio", d.get("value")), "",
-                         badge(bool(d.get("passed")))])
+        if isinstance(d, Mapping) and "passed" in d:  # a rule: the figure, bound and verdict
+            bound = d.get("bound")
+            rule = Html(badge(bool(d.get("passed"))) +
+                        (esc(f" (needs ≥ {short(bound)})") if bound is not None else ""))
+            rows.append([name, d.get("value", d.get("ratio")), Html(esc(fmt_ci(d))), rule])
             classes.append("" if d.get("passed") else "bad")
         else:
             rows.append([name, parts(d)[0], Html(esc(fmt_ci(d))), ""])
@@ -280,22 +298,52 @@ def _decision_section(decision: Mapping[str, Any] | None) -> list[str]:
     return out
 
 
+def _as_mappings(evaluation: Any, decisions: Any) -> tuple[Mapping[str, Any],
+                                                           list[Mapping[str, Any]]]:
+    if isinstance(decisions, Mapping) or (decisions is not None and
+                                          not isinstance(decisions, list | tuple)):
+        decisions = [decisions]
+    found = list(decisions or [])
+    if hasattr(evaluation, "result") and not isinstance(evaluation, Mapping):
+        if not found and getattr(evaluation, "decision", None) is not None:
+            found = [evaluation.decision]
+        evaluation = evaluation.result
+    return evaluation, [d if isinstance(d, Mapping) else d.to_dict() for d in found]
+
+
+def report_sections(evaluation: Any, decisions: Any = ()) -> list[str]:
+    """The evaluation page's sections as HTML fragments (header with its facts and section
+    links, metrics, curves, slices, fairness, baseline, then one "Gate decision" section per
+    decision, or a note that none was applied), for a page that wraps them in its own shell
+    (the web UI does). ``decisions``: stored decision JSON or :class:`Decision` objects, or
+    one of them."""
+    ev, found = _as_mappings(evaluation, decisions)
+    out = [*_header(ev, found[0] if len(found) == 1 else None)]
+    if len(found) > 1:
+        out.append("<p>" + " ".join(
+            f"Gate {esc((d.get('policy') or {}).get('name', '?'))}: "
+            f"{badge(bool(d.get('passed')))}" for d in found) + "</p>")
+    out += [*_metrics_section(ev), *_curves_section(ev),
+            *_slices_section(ev, found[0] if found else None),
+            *_fairness_section(ev), *_baseline_section(ev)]
+    if not found:
+        return [*out, *_decision_section(None)]
+    for i, d in enumerate(found):
+        section = _decision_section(d)
+        if i:  # one anchor "decision" for the page's link; the others by their id
+            section[0] = f'<h2 id="decision-{esc(d.get("id") or i)}">Gate decision</h2>'
+        out += section
+    return out
+
+
 def render_report(evaluation: Any, decision: Any = None) -> str:
     """The whole evaluation (and the gate decision, when given) as one offline HTML page;
     ``evaluation`` is its stored JSON or an :class:`Evaluation` (whose decision is used when
     none is given)."""
-    if hasattr(evaluation, "result") and not isinstance(evaluation, Mapping):
-        if decision is None and getattr(evaluation, "decision", None) is not None:
-            decision = evaluation.decision.to_dict()
-        evaluation = evaluation.result
-    if decision is not None and not isinstance(decision, Mapping):
-        decision = decision.to_dict()
-    model = evaluation.get("model") or {}
-    title = f"airlock evaluation: {model.get('ref') or evaluation.get('id') or 'model'}"
-    body = [*_header(evaluation, decision), *_metrics_section(evaluation),
-            *_curves_section(evaluation), *_slices_section(evaluation),
-            *_fairness_section(evaluation), *_baseline_section(evaluation),
-            *_decision_section(decision),
+    ev, found = _as_mappings(evaluation, decision)
+    model = ev.get("model") or {}
+    title = f"airlock evaluation: {model.get('ref') or ev.get('id') or 'model'}"
+    body = [*report_sections(ev, found),
             '<p class="muted" style="margin-top:40px">Generated by airlock from the stored '
             "evaluation; self-contained, no external resources.</p>"]
     return page(title, body)

@@ -38,7 +38,7 @@ import numpy as np
 
 from airlock.errors import InvalidInput
 from airlock.evaluation._bootstrap import poisson_group_sums, rng_for, summarise, summarise_paired
-from airlock.evaluation._catalogue import CATALOGUE
+from airlock.evaluation._catalogue import CATALOGUE, CatalogueMeaning
 from airlock.evaluation._regression import deltas
 from airlock.evaluation._types import Delta, MetricCI, Target
 
@@ -139,7 +139,7 @@ def _columns(pq: _PerQuery) -> Arr:
                             np.where(has, pq.recall, 0.0)])
 
 
-class RankingTask:
+class RankingTask(CatalogueMeaning):
     """NDCG@k, MRR and recall@k per group of queries, with a query bootstrap."""
 
     name: str = "ranking"
@@ -152,8 +152,6 @@ class RankingTask:
     def metric_names(self) -> list[str]:
         return [m.replace("@K", f"@{self.k}") for m in CATALOGUE.names(self.name)]
 
-    def higher_is_better(self, metric: str) -> bool:
-        return CATALOGUE.higher_is_better(metric, self.name)
 
     def _from_sums(self, s: Arr) -> dict[str, Arr]:
         n, s_ndcg, s_rr, n_rel, s_recall = (s[..., i] for i in range(5))
@@ -191,7 +189,7 @@ class RankingTask:
         if n_boot > 0 and len(qcodes):
             sums = poisson_group_sums(rng_for(seed, self.name), cols, qcodes, n_groups, n_boot)
             samples = self._from_sums(sums)
-        return summarise(points, samples, confidence, n_groups)
+        return summarise(points, samples, confidence, n_groups, self.undefined_reason)
 
     def paired(self, cand: Target, base: Target, codes: Arr, n_groups: int, *, n_boot: int,
                seed: int, confidence: float) -> list[dict[str, Delta]]:
@@ -213,7 +211,7 @@ class RankingTask:
                                       n_boot)
             samples_c, samples_b = self._from_sums(sums[..., :5]), self._from_sums(sums[..., 5:])
         return summarise_paired(points_c, points_b, deltas(samples_c, samples_b), confidence,
-                                n_groups)
+                                n_groups, self.undefined_reason)
 
     def extras(self, t: Target) -> dict[str, Any]:
         """Query counts: total, and without any relevant row (left out of recall@k)."""

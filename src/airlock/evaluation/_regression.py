@@ -39,7 +39,7 @@ from airlock.evaluation._bootstrap import (
     summarise,
     summarise_paired,
 )
-from airlock.evaluation._catalogue import CATALOGUE
+from airlock.evaluation._catalogue import CATALOGUE, CatalogueMeaning
 from airlock.evaluation._types import Delta, MetricCI, Target
 
 __all__ = ["RegressionTask", "deltas"]
@@ -103,7 +103,7 @@ def deltas(cand: Mapping[str, Arr], base: Mapping[str, Arr]) -> dict[str, Arr]:
         return {m: cand[m] - base[m] for m in cand if m in base}
 
 
-class RegressionTask:
+class RegressionTask(CatalogueMeaning):
     """MAE, RMSE, R², MAPE per group with Poisson-bootstrap CIs; residual quantiles and a
     residual histogram in ``extras``."""
 
@@ -112,8 +112,6 @@ class RegressionTask:
     def metric_names(self) -> list[str]:
         return list(METRICS)
 
-    def higher_is_better(self, metric: str) -> bool:
-        return CATALOGUE.higher_is_better(metric, self.name)
 
     def grouped(self, t: Target, codes: Arr, n_groups: int, *, n_boot: int, seed: int,
                 confidence: float) -> list[dict[str, MetricCI]]:
@@ -126,7 +124,7 @@ class RegressionTask:
             sums = poisson_group_sums(rng_for(seed, self.name), np.column_stack(columns),
                                       codes, n_groups, n_boot)
             samples = _from_sums(sums)
-        return summarise(points, samples, confidence, n_groups)
+        return summarise(points, samples, confidence, n_groups, self.undefined_reason)
 
     def paired(self, cand: Target, base: Target, codes: Arr, n_groups: int, *, n_boot: int,
                seed: int, confidence: float) -> list[dict[str, Delta]]:
@@ -148,7 +146,7 @@ class RegressionTask:
             samples_c = _from_sums(sums[..., :6])
             samples_b = _from_sums(np.concatenate([sums[..., :3], sums[..., 6:]], axis=-1))
         return summarise_paired(points_c, points_b, deltas(samples_c, samples_b), confidence,
-                                n_groups)
+                                n_groups, self.undefined_reason)
 
     def extras(self, t: Target) -> dict[str, Any]:
         """Residual (y - pred) quantiles and a 20-bin histogram over their full range."""

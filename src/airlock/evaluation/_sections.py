@@ -62,14 +62,29 @@ def _generic_fairness(calc: TaskCalculator, t: Target, codes: np.ndarray[Any, An
     """Non-binary tasks: the task's metrics per group and the max-min gap of each."""
     per_group = calc.grouped(t, codes, len(labels), **{**boot, "n_boot": 0})
     support = np.bincount(codes, minlength=len(labels))
-    by_group = {label: {**{m: v["value"] for m, v in per_group[g].items()},
-                        "support": int(support[g])} for g, label in enumerate(labels)}
+    by_group = {label: _values(per_group[g], int(support[g]))
+                for g, label in enumerate(labels)}
     disparities: dict[str, MetricCI] = {}
     for metric in calc.metric_names():
-        values = [float(x) for v in by_group.values() if (x := v.get(metric)) is not None]
+        values = [float(x) for v in by_group.values()
+                  if isinstance(x := v.get(metric), int | float)]
         gap = max(values) - min(values) if values else None
-        disparities[f"{metric}_difference"] = {"value": gap, "ci_low": None, "ci_high": None}
+        figure: MetricCI = {"value": gap, "ci_low": None, "ci_high": None}
+        if gap is None:
+            figure["reason"] = f"{metric} is undefined for every group"
+        disparities[f"{metric}_difference"] = figure
     return {"by_group": by_group, "disparities": disparities}
+
+
+def _values(metrics: dict[str, MetricCI], support: int) -> dict[str, Any]:
+    """A group's metric values; an undefined one is None with ``<metric>_reason``."""
+    out: dict[str, Any] = {}
+    for m, v in metrics.items():
+        out[m] = v["value"]
+        if v["value"] is None:
+            out[f"{m}_reason"] = v.get("reason", "undefined for this group")
+    out["support"] = support
+    return out
 
 
 def baseline_section(calc: TaskCalculator, cand: Target, base: Target,

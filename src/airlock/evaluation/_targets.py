@@ -63,6 +63,28 @@ def _codes(values: pa.Array, classes: list[str]) -> np.ndarray[Any, Any]:
     return np.asarray(index.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def _integer_codes(y: pa.ChunkedArray, classes: list[str]) -> np.ndarray[Any, Any] | None:
+    """Class codes of an integer target whose classes are all integers (``"0"``, ``"1"``),
+    compared as numbers: no text per row. None when that does not apply."""
+    if not pa.types.is_integer(y.type) or y.null_count:
+        return None
+    try:
+        numbers = [int(c) for c in classes]
+    except ValueError:
+        return None
+    if [str(v) for v in numbers] != classes:  # "01" or "+1" name no integer's text
+        return None
+    values = np.asarray(y.to_numpy(), dtype=np.int64)
+    known = np.asarray(numbers, dtype=np.int64)
+    sorter = np.argsort(known, kind="stable")
+    at = np.searchsorted(known[sorter], values)
+    at[at == len(known)] = 0
+    found = known[sorter][at] == values
+    if not found.all():
+        return None  # the text path names the values that are not classes
+    return np.asarray(sorter[at], dtype=np.int64)
+
+
 def _distinct(values: pa.Array) -> set[str]:
     return {str(v) for v in pc.unique(values).to_pylist()}
 
@@ -95,26 +117,27 @@ def build_target(task: str, outputs: pa.Table, y: pa.ChunkedArray, *,
 
 def _classification(task: str, outputs: pa.Table, y: pa.ChunkedArray,
                     positive_label: str | None, classes: list[str] | None) -> Target:
-    labels = _as_labels(y)
     found = proba_classes(outputs)
-    classes = classes or found or sorted(
-        _distinct(labels) | _distinct(_as_labels(_prediction(outputs))))
+    if not (classes or found):
+        classes = sorted(_distinct(_as_labels(y)) | _distinct(_as_labels(_prediction(outputs))))
+    classes = classes or found
     if task == "binary" and len(classes) != 2:
         raise UsageError(f"a binary evaluation needs two classes, the model has {classes}")
     if task == "binary" and positive_label is not None:
         if positive_label not in classes:
             raise UsageError(f"positive label {positive_label!r} is not a class: {classes}")
         classes = [c for c in classes if c != positive_label] + [positive_label]
-    codes = _codes(labels, classes)
+    codes = _integer_codes(y, classes)
+    if codes is None:
+        codes = _codes(_as_labels(y), classes)
+    if task == "binary":  # the positive class's score, one contiguous column
+        score = np.asarray(outputs.column(PROBA + classes[1]).to_numpy(zero_copy_only=False)
+                           if found else pc.equal(_as_labels(_prediction(outputs)), classes[1])
+                           .to_numpy(zero_copy_only=False), dtype=np.float64)
+        return Target(y=codes.astype(np.int8), pred=score, classes=classes)
+    proba = None
     if found:
         proba = np.column_stack([outputs.column(PROBA + c).to_numpy(zero_copy_only=False)
                                  for c in classes]).astype(np.float64)
-    else:
-        proba = None
-    if task == "binary":
-        score = proba[:, 1] if proba is not None else np.asarray(
-            pc.equal(_as_labels(_prediction(outputs)), classes[1]).to_numpy(
-                zero_copy_only=False), dtype=np.float64)
-        return Target(y=codes.astype(np.int8), pred=score, classes=classes)
     predicted = _codes(_as_labels(_prediction(outputs)), classes) if proba is None else None
     return Target(y=codes, pred=proba, classes=classes, labels=predicted)

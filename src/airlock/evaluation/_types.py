@@ -6,20 +6,26 @@ stored evaluation is JSON as it stands:
 
     {"value": 0.91, "ci_low": 0.90, "ci_high": 0.92}
 
-NaN (a metric undefined on a group, e.g. recall with no positives) is stored as None.
+NaN (a metric undefined on a group, e.g. recall with no positives) is stored as None, with
+a ``"reason"`` beside it saying why: ``{"value": None, "ci_low": None, "ci_high": None,
+"reason": "no positive rows"}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 __all__ = ["Delta", "MetricCI", "Target", "TaskCalculator"]
 
-MetricCI = dict[str, float | None]  # {"value", "ci_low", "ci_high"}
+T = TypeVar("T")
+
+#: {"value", "ci_low", "ci_high"}, and "reason" (text) when the value is None
+MetricCI = dict[str, Any]
 # {"candidate", "baseline", "delta", "ci_low", "ci_high", "p_value"}
 Delta = dict[str, float | None]
 
@@ -40,6 +46,8 @@ class Target:
     classes: list[Any] = field(default_factory=list)
     labels: np.ndarray[Any, Any] | None = None
     query: np.ndarray[Any, Any] | None = None
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False,
+                                  compare=False)
 
     @property
     def n(self) -> int:
@@ -54,6 +62,16 @@ class Target:
             raise ValueError("only a 1-d score has a descending order")
         order: np.ndarray[Any, Any] = np.argsort(-np.asarray(self.pred, dtype=np.float64))
         return order
+
+    def cached(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()`` computed once per Target and ``key``: what every group, slice and curve
+        of one evaluation derives from the same rows (validated arrays, predictions at a
+        threshold, per-row losses) is computed the first time and reused; it lives and dies
+        with the Target, like :attr:`descending`."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        value: T = self._memo[key]
+        return value
 
 
 class TaskCalculator(Protocol):

@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airlock.errors import NotFound, UsageError
-from airlock.evaluation import metric_names, primary_metric, significant_regression
+from airlock.evaluation import (
+    SliceGate,
+    metric_names,
+    primary_metric,
+    significant_regression,
+    slice_gates,
+    slice_note,
+    slice_support,
+)
 from airlock.registry import resolve
-from airlock.report import Html, esc, facts, fmt, fmt_ci, fmt_p, num, page, parts, table
+from airlock.report import Html, esc, facts, fmt, fmt_ci, fmt_p, num, page, parts, short, table
 from airlock.store import EventRecord, RunRecord, VersionRecord, get_store
 
 __all__ = ["model_card"]
@@ -240,11 +248,28 @@ def _evaluation_section(ev: Evidence) -> list[Section]:
                            "this card shows the newest."))
     blocks.append(Table(["metric", "value", "CI"], [
         [name, parts(m)[0], fmt_ci(m)] for name, m in (e.get("overall") or {}).items()]))
-    return [Section("Evaluation", blocks), _slice_section(e), _fairness_section(e),
+    return [Section("Evaluation", blocks), _slice_section(e, _gates(ev)), _fairness_section(e),
             *_baseline_section(e)]
 
 
-def _slice_section(e: Mapping[str, Any]) -> Section:
+def _gates(ev: Evidence) -> list[SliceGate]:
+    """The slice rules of every decision on the card's evaluation, as each decided."""
+    eval_id = (ev.evaluation or {}).get("id")
+    return [g for d in ev.decisions if d.get("evaluation_id") == eval_id
+            for g in slice_gates(d.get("result"), d.get("policy_name"))]
+
+
+def _support_note(c: Mapping[str, Any], col: str, value: str, gates: list[SliceGate]) -> str:
+    state, rules = slice_support(c, col, value, gates)
+    if state == "gated":
+        return "gated by " + ", ".join(f"rule {g.rule} (min support {g.min_support})"
+                                       for g in rules)
+    if state == "skipped":
+        return "not gated: " + ", ".join(f"rule {g.rule} needs {g.min_support}" for g in rules)
+    return "under min support" if state == "reported" else ""
+
+
+def _slice_section(e: Mapping[str, Any], gates: list[SliceGate]) -> Section:
     slices = e.get("slices") or {}
     if not slices:
         return Section("Slices", [Para("No slice columns were evaluated.")])
@@ -253,8 +278,7 @@ def _slice_section(e: Mapping[str, Any]) -> Section:
     others = [n for n in metric_names(cells) if n != primary]
     head = ["column", "value", "support", f"{primary} [CI]" if primary else "—", *others, "note"]
     rows = [[col, str(value), c.get("support"), _ci_text(c.get(primary)) if primary else "—",
-             *(parts(c.get(n))[0] for n in others),
-             "under min support" if c.get("flagged") else ""]
+             *(parts(c.get(n))[0] for n in others), _support_note(c, col, str(value), gates)]
             for col, values in slices.items() for value, c in values.items()]
     return Section("Slices", [Table(head, rows)])
 
@@ -272,8 +296,11 @@ def _fairness_section(e: Mapping[str, Any]) -> Section:
             for g, m in groups.items()], caption=f"Groups of {feature}"))
         rows = []
         for name, d in (result.get("disparities") or {}).items():
-            if isinstance(d, Mapping) and "passed" in d:
-                rows.append([name, d.get("ratio"), "passed" if d.get("passed") else "FAILED"])
+            if isinstance(d, Mapping) and "passed" in d:  # a rule: figure, CI and verdict
+                verdict = "passed" if d.get("passed") else "FAILED"
+                ci = fmt_ci(d)
+                rows.append([name, d.get("value", d.get("ratio")),
+                             verdict if ci == "—" else f"{ci} {verdict}"])
             else:
                 rows.append([name, parts(d)[0], fmt_ci(d)])
         if rows:
@@ -356,15 +383,17 @@ def _capped(items: list[str], what: str) -> list[str]:
     return [*items[:MAX_LIMITATIONS], f"… and {len(items) - MAX_LIMITATIONS} more {what}"]
 
 
-def _slice_limitations(e: Mapping[str, Any]) -> list[str]:
+def _slice_limitations(e: Mapping[str, Any], gates: list[SliceGate]) -> list[str]:
     min_support = (e.get("config") or {}).get("min_support")
     under, wide = [], []
     for col, values in (e.get("slices") or {}).items():
         for value, c in values.items():
+            note = slice_note(c, col, str(value), gates, min_support)
+            if note:  # the support the evaluation flagged or the decisions used
+                under.append(f"Slice {col} = {value}: {note}.")
             if c.get("flagged"):
-                under.append(f"Slice {col} = {value}: {fmt(c.get('support'))} rows, under the "
-                             f"minimum support of {fmt(min_support)} (reported, not gated).")
-            elif found := _wide_list({k: v for k, v in c.items() if k != "support"}):
+                continue
+            if found := _wide_list({k: v for k, v in c.items() if k != "support"}):
                 wide.append(f"Slice {col} = {value} ({fmt(c.get('support'))} rows): wide "
                             f"CIs for {found}.")
     return _capped(under, "slices under support") + _capped(wide, "slices with wide CIs")
@@ -380,7 +409,8 @@ def _fairness_limitations(e: Mapping[str, Any]) -> list[str]:
         for name, d in (result.get("disparities") or {}).items():
             if isinstance(d, Mapping) and d.get("passed") is False:
                 out.append(f"Four-fifths rule failed on {feature}: the selection-rate ratio "
-                           f"{fmt(d.get('ratio'))} is below 0.8.")
+                           f"{fmt(d.get('value', d.get('ratio')))} is below "
+                           f"{short(d.get('bound', 0.8))}.")
             elif isinstance(d, Mapping) and (w := _wide(d)):
                 out.append(f"Disparity {name} on {feature} is uncertain: CI {fmt_ci(d)} "
                            f"(width {fmt(w)}).")
@@ -405,7 +435,7 @@ def _limitations_section(ev: Evidence) -> Section:
             "No evaluation is stored, so no limitation could be measured.")])
     items = [f"Overall {name}: wide CI {fmt_ci(m)}." for name, m in
              (e.get("overall") or {}).items() if _wide(m)]
-    items += _slice_limitations(e) + _fairness_limitations(e) + _gate_limitations(ev)
+    items += _slice_limitations(e, _gates(ev)) + _fairness_limitations(e) + _gate_limitations(ev)
     regressed = (e.get("baseline") or {}).get("regressed_slices") or []
     items += [f"Regressed against the baseline: {r.get('metric')} in {r.get('column')} = "
               f"{r.get('value')} (delta {fmt(r.get('delta'))}, p {fmt_p(r.get('p_value'))})."
@@ -467,7 +497,8 @@ def _html_block(block: Block) -> str:
     caption = f"<h3>{esc(block.caption)}</h3>" if block.caption else ""
     rows = [[c if isinstance(c, str) else fmt(c) for c in row] for row in block.rows]
     classes = ["bad" if any(c in ("FAILED", "significant regression") for c in r)
-               else "warn" if "under min support" in r else "" for r in rows]
+               else "warn" if any(c == "under min support" or c.startswith("not gated")
+                                  for c in r) else "" for r in rows]
     return Html(caption + table(block.headers, rows, row_classes=classes))
 
 

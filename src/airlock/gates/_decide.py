@@ -10,7 +10,9 @@ Per rule kind, the value compared and when the rule passes (bounds are inclusive
 * slice: every slice (of the listed ``columns``, else of every slice column) whose support is
   at least ``min_support`` — without ``min_support``, every slice the evaluation did not flag
   for low support — has ``slices[column][value][metric][use]`` within bounds. Slices below
-  support are listed in the evidence as ``skipped``, never gated. The value reported is the
+  support are listed in the evidence as ``skipped``, never gated; the evidence names the
+  ``columns`` read and the ``min_support`` used (None: the evaluation's own flag), so a
+  reader (the model card) says what the decision gated. The value reported is the
   worst gated slice's. With no gated slice at all the rule passes (and says so).
 * fairness: ``fairness[feature]["disparities"][name][use]`` within bounds for every listed
   feature; an intersection ``("sex", "race")`` is read from the key ``"sex & race"`` (any
@@ -273,7 +275,8 @@ def _slices(rule: SliceRule, ev: Mapping[str, Any]) -> RuleOutcome:
     else:
         value = None
     evidence: dict[str, Any] = {"gated": len(gated), "failing": failing,
-                                "undefined": undefined, "skipped": skipped}
+                                "undefined": undefined, "skipped": skipped,
+                                "columns": columns, "min_support": rule.min_support}
     if missing:
         evidence["reason"] = f"slice column(s) not in the evaluation: {', '.join(missing)}"
     elif undefined:

@@ -178,7 +178,12 @@ def _unknown_name(cat: MetricCatalogue, key: str, value: str) -> str:
     elif key == "metric":
         families = list(dict.fromkeys(f for t in cat.tasks for f in cat.families(t)))
         more = "".join(f", {f}" for f in families) if not cat.group_differences else ""
-    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}{more}"
+    if close:
+        hint = f"did you mean {close[0]!r}?"
+    elif known or more:
+        hint = f"known: {', '.join(known)}{more}".replace("known: , ", "known: ")
+    else:  # a catalogue without disparities (the LLM gate's) takes no fairness rule at all
+        hint = "this policy's metric catalogue has no fairness metrics"
     return f"unknown {key if key == 'metric' else 'fairness metric'} {value!r} ({hint})"
 
 

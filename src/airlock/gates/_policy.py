@@ -41,12 +41,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airlock.errors import UsageError
 from airlock.evaluation import METRIC_CATALOGUE, MetricCatalogue
 
 from ._rules import BaselineRule, ContractRule, FairnessRule, Rule, SliceRule, rule_dict, where
+
+if TYPE_CHECKING:
+    from ._decide import Decision
 
 __all__ = ["FAIRNESS_METRICS", "TASK_METRICS", "Policy", "higher_is_better"]
 
@@ -124,6 +127,14 @@ class Policy:
                      for part in str(key).split("&")]
         self.check_applicable(str(evaluation.get("task")), set(), slices, evaluated,
                               evaluation.get("baseline") is not None)
+
+    def judge(self, evaluation: Mapping[str, Any], *, record: bool) -> Decision:
+        """The decision on ``evaluation`` by every rule; ``record`` stores it beside the
+        stored evaluation (:func:`airlock.gates.gate`), else it is only computed."""
+        from ._decide import decide
+        from ._promote import gate
+
+        return gate(evaluation, self) if record else decide(evaluation, self)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "sha256": self.sha256,

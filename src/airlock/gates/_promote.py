@@ -4,7 +4,8 @@
   its deterministic id; gating the same evaluation under the same policy again records
   nothing new (idempotent).
 * ``protect(name, alias, policy)`` declares ``name@alias`` protected by ``policy`` (its source
-  text and sha256 are stored; protecting again replaces the policy).
+  text and sha256 are stored); changing the policy of a protected alias needs
+  ``replace=True``, and its audit event records the old and the new sha256.
 * ``promote(ref, to)`` moves an unprotected alias like ``set_alias``; a protected alias moves
   only with a passing Decision for exactly that version under exactly the protecting policy
   (same sha256), or with ``override=True`` and a non-empty ``reason``, which records a
@@ -34,6 +35,10 @@ MSG_NOT_PROTECTED = "{name}@{alias} is not protected by a policy: promote it wit
 MSG_FAILED = ("{name}@{version} failed policy {policy!r} protecting {name}@{alias} "
               "(decision {decision}: {rules}); promote it with --override --reason, or "
               "evaluate a better version")
+MSG_CONTRACT_FAILED = "the newest validation ({result}) failed {n} {noun}: "
+MSG_ALREADY_PROTECTED = ("{name}@{alias} is already protected by policy {policy!r} "
+                         "(sha256 {sha}…): give --replace to protect it with policy "
+                         "{new!r} (sha256 {new_sha}…) instead")
 MSG_NO_DECISION = ("{name}@{version} has no passing decision under policy {policy!r} "
                    "protecting {name}@{alias}{other}; run `airlock gate EVAL_ID --policy …` "
                    "(or `airlock eval … --policy …`), or promote with --override --reason")
@@ -61,7 +66,22 @@ def _contract_status(evaluation: Mapping[str, Any], names: list[str]) -> dict[st
             newest = results[-1]
             out[name] = {"passed": bool(newest["passed"]), "result_id": newest["id"],
                          "dataset": digest}
+            if not newest["passed"]:
+                out[name]["reason"] = _validation_failure(newest)
     return out
+
+
+def _validation_failure(stored: Mapping[str, Any]) -> str:
+    """Why a stored validation failed: its failing checks of severity error, with detail."""
+    result = stored.get("result") or {}
+    checks = [c for c in result.get("checks") or [] if isinstance(c, Mapping)
+              and not c.get("passed") and c.get("severity") != "warn"]
+    said = [" ".join(str(x) for x in (c.get("name"), c.get("column")) if x)
+            + (f" ({c['detail']})" if c.get("detail") else "") for c in checks[:3]]
+    more = f" and {len(checks) - 3} more" if len(checks) > 3 else ""
+    noun = "check" if len(checks) == 1 else "checks"
+    return (MSG_CONTRACT_FAILED.format(result=stored.get("id"), n=len(checks), noun=noun)
+            + ("; ".join(said) + more if said else "see the stored result"))
 
 
 def gate(evaluation: str | Mapping[str, Any] | Any, policy: Policy | str | Path) -> Decision:
@@ -98,13 +118,32 @@ def gate(evaluation: str | Mapping[str, Any] | Any, policy: Policy | str | Path)
     return decision
 
 
-def protect(name: str, alias: str, policy: Policy | str | Path) -> dict[str, Any]:
-    """Protect ``name@alias`` with ``policy``; from now on it moves only through promote."""
+def protect(name: str, alias: str, policy: Policy | str | Path, *,
+            replace: bool = False) -> dict[str, Any]:
+    """Protect ``name@alias`` with ``policy``; from now on it moves only through promote.
+
+    An alias already protected by another policy keeps it unless ``replace=True`` (else
+    UsageError naming the policy in force): the audit event of a replacement records the
+    old and the new sha256. Protecting again with the same policy changes nothing.
+    Returns ``{"name", "alias", "policy", "policy_sha256", "replaced", "changed"}``:
+    ``replaced`` is the sha256 of the policy replaced (None when there was none), ``changed``
+    False when the alias was already protected by this very policy."""
     pol = load_policy(policy)
     list_versions(name)  # NotFound for an unknown model, UsageError for a bad name
     _check_alias(alias)
-    get_store().evaluations.protect(name, alias, pol.text, pol.sha256)
-    return {"name": name, "alias": alias, "policy": pol.name, "policy_sha256": pol.sha256}
+    store = get_store()
+    out: dict[str, Any] = {"name": name, "alias": alias, "policy": pol.name,
+                           "policy_sha256": pol.sha256}
+    current = store.evaluations.protection(name, alias) or {}
+    old = str(current["policy_sha256"]) if current else None
+    if old == pol.sha256:
+        return {**out, "replaced": None, "changed": False}
+    if old is not None and not replace:
+        raise UsageError(MSG_ALREADY_PROTECTED.format(
+            name=name, alias=alias, policy=_policy_name(str(current["policy"]), old),
+            sha=old[:12], new=pol.name, new_sha=pol.sha256[:12]))
+    store.evaluations.protect(name, alias, pol.text, pol.sha256, previous=old)
+    return {**out, "replaced": old, "changed": True}
 
 
 def _check_alias(alias: str) -> None:

@@ -5,7 +5,8 @@ Rows are JSON objects: ``{"text"|"prompt": str, "label": "benign"|"attack"|"pii"
 not ``benign``; its true types are ``types`` plus the types of its ``spans`` (an ``attack``
 row without types counts as ``INJECTION``, any injection category).
 
-Metrics (each a value with a percentile bootstrap CI over rows, resampled together):
+Metrics (each a value with a percentile bootstrap CI over rows, resampled together by the
+one bootstrap engine of :mod:`airlock.evaluation`):
 
 * ``precision``, ``recall``, ``fpr``: a row is flagged when the guard raised any finding;
   ``fpr`` is the share of benign rows flagged.
@@ -28,18 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from airlock._files import write_atomic
+from airlock._files import read_jsonl, write_atomic
 from airlock.errors import InvalidInput, UsageError
 
 from ._guard import Guard, Verdict
-from ._jsonl import read_jsonl
 from ._policy import GuardPolicy
 from ._types import INJECTION_TYPES, Finding, Stage, underlying_type
 
 __all__ = ["GuardEvaluation", "evaluate_guard", "read_rows"]
 
 CONFIDENCE = 0.95
-_MAX_CELLS = 4_000_000  # bootstrap weights per chunk (resamples x rows)
 _INJ = frozenset(INJECTION_TYPES)
 
 
@@ -131,7 +130,7 @@ def evaluate_guard(policy: GuardPolicy | str | Path | Mapping[str, Any] | Guard,
         raise InvalidInput(f"{source}: no rows to evaluate")
     verdicts = guard.check_batch([r["text"] for r in rows], stage)
     counters = _counters(rows, verdicts)
-    metrics = _bootstrap(counters, len(rows), seed, n_boot)
+    metrics = _bootstrap(counters, seed, n_boot)
     latency = np.array([v.latency_ms for v in verdicts])
     canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()
     labels: dict[str, int] = {}
@@ -213,34 +212,24 @@ def _span_counts(row: Mapping[str, Any], findings: Sequence[Finding], span_types
 
 
 def _bootstrap(counters: Mapping[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]],
-               n: int, seed: int, n_boot: int) -> dict[str, dict[str, Any]]:
+               seed: int, n_boot: int) -> dict[str, dict[str, Any]]:
+    """Each metric ``sum(num) / sum(den)`` with a percentile CI from the one bootstrap
+    engine (rows resampled together, ``rng_for(seed, "guard")``); rows are put in a
+    canonical order (by their counts) first, so the same rows in any order give the same
+    intervals."""
+    from airlock.evaluation import ratio_ci, rng_for  # the engine; not needed to check text
+
     names = sorted(counters)
     num = np.stack([counters[k][0] for k in names], axis=1)  # rows x metrics
     den = np.stack([counters[k][1] for k in names], axis=1)
+    order = np.lexsort(np.concatenate([num, den], axis=1).T)
+    num, den = num[order], den[order]
+    value, low, high = ratio_ci(num, den, rng=rng_for(seed, "guard"), n_boot=n_boot,
+                                confidence=CONFIDENCE)
     tot_num, tot_den = num.sum(axis=0), den.sum(axis=0)
-    low = high = np.full(len(names), np.nan)
-    if n_boot > 0:
-        rng = np.random.default_rng(np.random.SeedSequence([seed & 0xFFFFFFFF, 0x6A4D]))
-        chunk = max(1, _MAX_CELLS // n)
-        ratios = []
-        for start in range(0, n_boot, chunk):
-            weights = rng.multinomial(n, np.full(n, 1.0 / n), size=min(chunk, n_boot - start))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratios.append((weights @ num) / (weights @ den))
-        samples = np.concatenate(ratios, axis=0)
-        alpha = (1.0 - CONFIDENCE) / 2.0
-        valid = ~np.all(np.isnan(samples), axis=0)
-        low, high = np.full(len(names), np.nan), np.full(len(names), np.nan)
-        if valid.any():
-            low[valid] = np.nanquantile(samples[:, valid], alpha, axis=0)
-            high[valid] = np.nanquantile(samples[:, valid], 1.0 - alpha, axis=0)
-    out: dict[str, dict[str, Any]] = {}
-    for j, name in enumerate(names):
-        value = tot_num[j] / tot_den[j] if tot_den[j] else None
-        out[name] = {"value": None if value is None else float(value),
-                     "ci_low": _num(low[j]), "ci_high": _num(high[j]),
-                     "numerator": int(tot_num[j]), "denominator": int(tot_den[j])}
-    return out
+    return {name: {"value": _num(value[j]), "ci_low": _num(low[j]), "ci_high": _num(high[j]),
+                   "numerator": int(tot_num[j]), "denominator": int(tot_den[j])}
+            for j, name in enumerate(names)}
 
 
 def _num(x: float) -> float | None:

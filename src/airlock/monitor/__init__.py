@@ -9,16 +9,24 @@ path)`` writes the offline drift report (results never render themselves: pages 
 
 Served endpoints: ``monitor_endpoint(name, window="1h")`` reads the prediction log in a
 stream (serving figures, performance from feedback labels, prediction and input drift per
-window; ``save_endpoint_report(report, path)`` writes its page); ``run_alerts(rules_yaml)``
-evaluates alert rules with state and notifications (webhook, log) and ``write_prometheus``
-exports the gauges.
+window; ``save_endpoint_report(report, path)`` writes its page, ``endpoint_sections`` gives its
+sections for a page with its own shell); ``run_alerts(rules_yaml)`` evaluates alert rules with
+state and notifications (webhook, log), ``alert_state(rules_yaml)`` reads the state the last
+run kept, and ``write_prometheus`` exports the gauges.
 """
 
 from __future__ import annotations
 
-from ._alerts import AlertRun, RuleOutcome, default_state_path, evaluate_rules, run_alerts
+from ._alerts import (
+    AlertRun,
+    RuleOutcome,
+    alert_state,
+    default_state_path,
+    evaluate_rules,
+    run_alerts,
+)
 from ._endpoint import EndpointReport, WindowReport, monitor_endpoint
-from ._endpoint_html import render_endpoint_report, save_endpoint_report
+from ._endpoint_html import endpoint_sections, render_endpoint_report, save_endpoint_report
 from ._logscan import parse_duration, to_datetime
 from ._monitor import DriftMonitor
 from ._notify import (
@@ -37,7 +45,8 @@ from ._rules import AlertRules, load_rules
 __all__ = ["AlertRules", "AlertRun", "CategoricalProfile", "ColumnDrift", "DriftMonitor",
            "DriftResult", "EndpointReport", "LogNotifier", "Notification",
            "NotificationFailed", "NumericProfile", "Profile", "RuleOutcome", "WebhookNotifier",
-           "WindowReport", "default_state_path", "evaluate_rules", "evaluation_reference",
+           "WindowReport", "alert_state", "default_state_path", "endpoint_sections",
+           "evaluate_rules", "evaluation_reference",
            "load_rules", "monitor_endpoint", "parse_duration", "record_prediction_profile",
            "render_drift_report", "render_endpoint_report", "run_alerts", "save_drift_report",
            "save_endpoint_report", "to_datetime", "write_prometheus"]

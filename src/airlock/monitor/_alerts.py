@@ -41,10 +41,11 @@ from ._logscan import (
 )
 from ._metrics import performance
 from ._notify import LogNotifier, Notification, NotificationFailed, Notifier, WebhookNotifier
-from ._result import DriftResult
+from ._result import DriftResult, put_figure
 from ._rules import AlertRules, load_rules
 
-__all__ = ["AlertRun", "RuleOutcome", "default_state_path", "evaluate_rules", "run_alerts"]
+__all__ = ["AlertRun", "RuleOutcome", "alert_state", "default_state_path", "evaluate_rules",
+           "run_alerts"]
 
 STATE_VERSION = 1
 
@@ -66,12 +67,27 @@ class RuleOutcome:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        v = self.value
-        return {"rule": self.rule, "kind": self.kind, "endpoint": self.endpoint,
-                "value": None if v is None or v != v or v in (float("inf"), float("-inf"))
-                else v, "threshold": self.threshold, "breached": self.breached,
-                "firing": self.firing, "change": self.change, "since": self.since,
-                "details": self.details}
+        """JSON-ready; a value that is missing or not finite is None with ``value_reason``."""
+        out: dict[str, Any] = {"rule": self.rule, "kind": self.kind,
+                               "endpoint": self.endpoint}
+        put_figure(out, "value", self.value, self._why())
+        out.update({"threshold": self.threshold, "breached": self.breached,
+                    "firing": self.firing, "change": self.change, "since": self.since,
+                    "details": self.details})
+        return out
+
+    def _why(self) -> str:
+        """Why the value is missing or infinite (from what was read)."""
+        d = self.details
+        if self.kind == "freshness":
+            return "infinite: no row has been logged yet"
+        if "requests" in d:
+            return f"too few requests in the window ({d['requests']})"
+        if "labelled" in d:
+            return f"too few labelled requests in the window ({d['labelled']})"
+        if d.get("rows") == 0:
+            return "no logged rows in the window"
+        return "not computed" if self.value is None else "infinite"
 
 
 @dataclass(frozen=True)
@@ -242,6 +258,15 @@ def _load_state(path: Path) -> dict[str, Any]:
                            "away to start afresh") from None
     rules = doc.get("rules") if isinstance(doc, dict) else None
     return rules if isinstance(rules, dict) else {}
+
+
+def alert_state(rules_path: str | Path, state_path: str | Path | None = None
+                ) -> dict[str, dict[str, Any]]:
+    """What the last ``run_alerts`` of the rules file kept, per rule name: ``firing``,
+    ``since``, ``last_value``, ``last_evaluated``, ``threshold``; empty when it never ran
+    (read only: nothing is evaluated, locked or written)."""
+    path = Path(state_path) if state_path is not None else default_state_path(rules_path)
+    return {str(k): dict(v) for k, v in _load_state(path).items() if isinstance(v, dict)}
 
 
 def _save_state(path: Path, rules: dict[str, Any]) -> None:

@@ -78,10 +78,17 @@ def _drift_dict(result: DriftResult | None) -> dict[str, Any] | None:
     return {"reference": result.reference, "skipped": dict(result.skipped),
             "drift_share": result.drift_share, "drifted": result.drifted,
             "drifted_columns": result.drifted_columns,
-            "columns": {n: {"method": c.method, "statistic": c.to_dict(distribution=False)
-                            ["statistic"], "p_value": c.to_dict(distribution=False)["p_value"],
-                            "threshold": c.threshold, "drifted": c.drifted}
+            "columns": {n: _figures(c.to_dict(distribution=False))
                         for n, c in result.columns.items()}}
+
+
+_FIGURES = ("method", "statistic", "statistic_reason", "p_value", "p_value_reason",
+            "threshold", "drifted")
+
+
+def _figures(col: dict[str, Any]) -> dict[str, Any]:
+    """A column's deciding figures, with the reason of a missing or non-finite one."""
+    return {k: col[k] for k in _FIGURES if k in col}
 
 
 @dataclass(frozen=True)
@@ -265,10 +272,8 @@ def _label_drift(drift: _Drift, win: LogWindow) -> tuple[dict[str, Any] | None, 
     result = drift.score(drift.labels, table)
     if result is None:
         return None, "label drift could not be computed (see notes)"
-    col = result.columns["label"].to_dict(distribution=False)
     return {"reference": result.reference,
-            **{k: col[k] for k in ("method", "statistic", "p_value", "threshold", "drifted")}
-            }, None
+            **_figures(result.columns["label"].to_dict(distribution=False))}, None
 
 
 def _window_report(endpoint: str, win: LogWindow, drift: _Drift) -> WindowReport:

@@ -18,7 +18,7 @@ from airlock.report import badge, esc, facts, page, table
 from ._endpoint import EndpointReport
 from ._report import render_drift_report
 
-__all__ = ["render_endpoint_report", "save_endpoint_report"]
+__all__ = ["endpoint_sections", "render_endpoint_report", "save_endpoint_report"]
 
 
 def _f(x: Any, digits: int = 4) -> Any:
@@ -101,19 +101,11 @@ def _performance_section(report: EndpointReport) -> list[str]:
                   numeric=list(range(1, 2 + len(names))))]
 
 
-def render_endpoint_report(report: EndpointReport) -> str:
-    heading = f"Endpoint {report.endpoint}: monitoring report"
-    t = report.totals
-    body = [f"<h1>{esc(heading)}</h1>",
-            facts([("windows", t.get("windows")), ("requests", t.get("requests")),
-                   ("error rate", _f(t.get("error_rate"))),
-                   ("p95 latency (ms)", _f((t.get("latency_ms") or {}).get("p95"), 2)),
-                   ("window length", str(report.window)),
-                   ("input drift compared with", report.reference or "— (no reference given)"),
-                   ("prediction drift compared with", report.prediction_reference
-                    or f"— ({report.prediction_reference_missing or 'not computed'})"),
-                   ("generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))]),
-            '<h2 id="serving">Serving per window</h2>',
+def endpoint_sections(report: EndpointReport) -> list[str]:
+    """The report's sections below its summary, as HTML fragments (serving per window, the
+    shadow, performance, prediction drift, what was not computed, the latest window's drift
+    report), for a page that wraps them in its own shell (the web UI does)."""
+    body = ['<h2 id="serving">Serving per window</h2>',
             table(["window", "requests", "rows", "error rate", "p50 ms", "p95 ms", "p99 ms",
                    "req/s", "routes"], _serving_rows(report), numeric=[1, 2, 3, 4, 5, 6, 7])]
     body += _shadow_section(report)
@@ -126,6 +118,22 @@ def render_endpoint_report(report: EndpointReport) -> str:
         start, end = inner.find("<body>"), inner.rfind("</body>")
         body.append(inner[start + len("<body>"):end].replace("<h1>", "<h2>")
                     .replace("</h1>", "</h2>"))
+    return body
+
+
+def render_endpoint_report(report: EndpointReport) -> str:
+    heading = f"Endpoint {report.endpoint}: monitoring report"
+    t = report.totals
+    body = [f"<h1>{esc(heading)}</h1>",
+            facts([("windows", t.get("windows")), ("requests", t.get("requests")),
+                   ("error rate", _f(t.get("error_rate"))),
+                   ("p95 latency (ms)", _f((t.get("latency_ms") or {}).get("p95"), 2)),
+                   ("window length", str(report.window)),
+                   ("input drift compared with", report.reference or "— (no reference given)"),
+                   ("prediction drift compared with", report.prediction_reference
+                    or f"— ({report.prediction_reference_missing or 'not computed'})"),
+                   ("generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))]),
+            *endpoint_sections(report)]
     return page(heading, body)
 
 

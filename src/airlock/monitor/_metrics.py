@@ -84,7 +84,7 @@ def _as_numbers(pred: pa.Array) -> F64 | None:
 
 
 def _binary(y: F64, yhat: F64, score: F64 | None) -> dict[str, float | None]:
-    from airlock.evaluation._binary import count_metrics, rank_metrics, row_losses
+    from airlock.evaluation import count_metrics, rank_metrics, row_losses
 
     yi, pi = y.astype(np.int64), yhat.astype(np.int64)
     tp = float(((yi == 1) & (pi == 1)).sum())

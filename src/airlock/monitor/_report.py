@@ -8,6 +8,7 @@ columns, paired bars for categories). Every value that came from data is escaped
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,8 +88,8 @@ def _distribution(c: ColumnDrift) -> str:
 
 
 def _stat_cell(c: ColumnDrift) -> Html:
-    if c.statistic is None:
-        return Html("—")
+    if c.statistic is None or not math.isfinite(c.statistic):  # say why, as the JSON does
+        return Html(f"{esc(fmt(c.statistic))}<small>{esc(c.why_missing(c.statistic))}</small>")
     text = fmt(c.statistic)
     if c.approximate and c.error_bound is not None:
         text += f" ± {fmt(c.error_bound)}"

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["P_VALUE_METHODS", "ColumnDrift", "DriftResult", "severity"]
+__all__ = ["P_VALUE_METHODS", "ColumnDrift", "DriftResult", "put_figure", "severity"]
 
 P_VALUE_METHODS = frozenset({"ks", "chisquare", "z"})
 MAX_SEVERITY = 1000.0
@@ -40,6 +40,17 @@ def _num(x: float | None) -> float | None:
     if x is None or not math.isfinite(x):
         return None
     return float(x)
+
+
+def put_figure(out: dict[str, Any], key: str, x: float | None, why: str) -> None:
+    """``out[key] = x`` when finite; otherwise ``None`` and ``out[key + "_reason"]``: why the
+    figure is missing or not finite (``why`` for a missing or infinite value, "not a number"
+    for NaN). JSON never carries NaN, Infinity or the text "inf"."""
+    value = _num(x)
+    out[key] = value
+    if value is None:
+        out[f"{key}_reason"] = "not a number (undefined)" if x is not None and math.isnan(x) \
+            else why
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +92,33 @@ class ColumnDrift:
     def severity(self) -> float:
         return severity(self.method, self.statistic, self.p_value, self.threshold)
 
+    def why_missing(self, value: float | None) -> str:
+        """Why a statistic is missing (None) or not finite (the ``_reason`` of the JSON)."""
+        if value is None:
+            return self.note or "not computed"
+        new = self.new_categories
+        if new:
+            shown = ", ".join(repr(c) for c in new[:5]) + (" …" if len(new) > 5 else "")
+            return (f"infinite: the reference has no rows in "
+                    f"categor{'y' if len(new) == 1 else 'ies'} {shown}")
+        return "infinite"
+
     def to_dict(self, *, distribution: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": self.kind, "method": self.method, "statistic": _stat(self.statistic),
-            "p_value": _num(self.p_value), "threshold": self.threshold,
+        """JSON-ready; a statistic that is missing or not finite is None with a
+        ``<name>_reason`` beside it (``"statistic": None, "statistic_reason": ...``)."""
+        statistics: dict[str, Any] = {}
+        for k, v in self.statistics.items():
+            put_figure(statistics, k, v, self.why_missing(v))
+        out: dict[str, Any] = {"kind": self.kind, "method": self.method}
+        put_figure(out, "statistic", self.statistic, self.why_missing(self.statistic))
+        put_figure(out, "p_value", self.p_value,
+                   "not computed" if self.method in P_VALUE_METHODS
+                   else f"{self.method} is a distance: it has no p-value")
+        out.update({
+            "threshold": self.threshold,
             "drifted": self.drifted, "severity": round(self.severity, 6),
             "approximate": self.approximate, "error_bound": _num(self.error_bound),
-            "statistics": {k: _stat(v) for k, v in self.statistics.items()},
+            "statistics": statistics,
             "reference_count": self.reference_count, "current_count": self.current_count,
             "reference_missing_rate": self.reference_missing_rate,
             "current_missing_rate": self.current_missing_rate,
@@ -95,20 +126,12 @@ class ColumnDrift:
             "out_of_range_rate": _num(self.out_of_range_rate),
             "new_categories": list(self.new_categories),
             "vanished_categories": list(self.vanished_categories),
-        }
+        })
         if self.note:
             out["note"] = self.note
         if distribution:
             out["distribution"] = self.distribution
         return out
-
-
-def _stat(x: float | None) -> float | str | None:
-    """A statistic for JSON: an infinite chi-square (a category the reference never saw)
-    is kept as the string "inf" rather than dropped."""
-    if x is not None and math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return _num(x)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,7 @@ from airlock.errors import InvalidInput, NotFound, UsageError
 from airlock.store import VersionRecord
 
 from ._registry import register_saved
-from .flavors import get_flavor
-from .flavors._base import require
+from .flavors import get_flavor, require
 
 __all__ = ["import_mlflow"]
 

@@ -139,10 +139,14 @@ def register_saved(
     }
     (path / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     prefix = f"models/{name}/{uuid.uuid4().hex}"
-    store.artifacts.put_tree(path, prefix)
-    return store.models.register(
-        name=name, flavor=fl.name, artifact_uri=prefix, manifest=manifest, run_id=run_id,
-        description=description, datasets=infos)
+    uploaded = store.artifacts.put_tree(path, prefix)
+    try:
+        return store.models.register(
+            name=name, flavor=fl.name, artifact_uri=prefix, manifest=manifest, run_id=run_id,
+            description=description, datasets=infos)
+    except BaseException:  # no version row: its files must not stay behind as orphans
+        store.artifacts.remove([f"{prefix}/{rel}" for rel, _, _ in uploaded])
+        raise
 
 
 def resolve(ref: str | ModelRef) -> VersionRecord:

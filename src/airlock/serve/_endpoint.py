@@ -180,9 +180,12 @@ class Endpoint:
                 if await loop.run_in_executor(None, slot.refresh):
                     changed.append(slot.role)
                     self.metrics.reloads.labels(self.name, slot.role).inc()
-            except AirlockError as exc:  # keep serving the loaded version; say why
+            except Exception as exc:  # keep serving the loaded version; say why, and keep
+                # reloading: an exception escaping here would end the reload loop for good
+                what = str(exc) if isinstance(exc, AirlockError) else \
+                    f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
                 log.warning("reload of %s (%s) failed, still serving %s: %s",
-                            slot.ref, slot.role, slot.current.ref, exc)
+                            slot.ref, slot.role, slot.current.ref, what)
         return changed
 
     # -- requests -----------------------------------------------------------------------
@@ -231,11 +234,25 @@ class Endpoint:
             task.add_done_callback(self._tasks.discard)
         return Answer(outputs, scored, route)
 
+    async def _within(self, slot: ModelSlot, item: Pending) -> Scored:
+        """``slot``'s answer within ``timeout_ms``, else TimeoutError. A slot that is logging
+        its answer as the time runs out is waited for (a moment): the log then holds what the
+        client got, never a late answer beside a fallback's or a timeout's record."""
+        task = asyncio.ensure_future(slot.predict(item))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.config.timeout_ms / 1000)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done and slot.abandon(item):
+            task.cancel()
+            raise TimeoutError
+        return await task
+
     async def _answer(self, slot: ModelSlot, route: str, item: Pending) -> tuple[Scored, str]:
-        timeout = self.config.timeout_ms / 1000
         error: ModelUnavailable
         try:
-            return await asyncio.wait_for(slot.predict(item), timeout), route
+            return await self._within(slot, item), route
         except UsageError:
             raise  # bad input is bad input on every model: no fallback
         except TimeoutError:
@@ -248,10 +265,14 @@ class Endpoint:
         if self.fallback is None:
             raise error
         self.metrics.fallbacks.labels(self.name, reason).inc()
-        try:
-            return await self.fallback.predict(item), "fallback"
+        try:  # the fallback gets timeout_ms of its own: a hung fallback is a 504, not a hang
+            return await self._within(self.fallback, item), "fallback"
         except UsageError:
             raise
+        except TimeoutError:
+            raise ModelTimeout(f"{slot.ref} failed ({reason}) and the fallback "
+                               f"{self.fallback.ref} did not answer within "
+                               f"{self.config.timeout_ms:g} ms") from None
         except Exception as exc:
             raise ModelUnavailable(f"{slot.ref} failed ({reason}) and the fallback "
                                    f"{self.fallback.ref} failed too: "
@@ -287,14 +308,16 @@ class Endpoint:
         assert self.shadow is not None
         copy = Pending(item.data, item.rows, item.request_id, item.ts_ms, log=item.log)
         try:
-            await asyncio.wait_for(self.shadow.predict(copy), self.config.timeout_ms / 1000)
+            await self._within(self.shadow, copy)
         except Exception as exc:  # a shadow never affects the answer; note it and move on
             self.metrics.errors.labels(self.name, "shadow").inc()
+            if isinstance(exc, TimeoutError):
+                exc = ModelTimeout(f"{self.shadow.ref} did not answer within "
+                                   f"{self.config.timeout_ms:g} ms")
+            elif not isinstance(exc, AirlockError):  # as on a route: the model failed
+                exc = ModelUnavailable(f"{self.shadow.ref} failed: {type(exc).__name__}")
             log.warning("shadow %s failed on %s: %s", self.shadow.ref, item.request_id, exc)
             if item.log and self._log is not None:
-                if isinstance(exc, TimeoutError):
-                    exc = ModelTimeout(f"{self.shadow.ref} did not answer within "
-                                       f"{self.config.timeout_ms:g} ms")
                 model = self.shadow.model
                 records = failure_records(
                     exc, endpoint=self.name, request_id=item.request_id, ts_ms=item.ts_ms,

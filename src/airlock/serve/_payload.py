@@ -44,6 +44,10 @@ class Pending:
     ts_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     started: float = field(default_factory=time.perf_counter)
     log: bool = True  # sampled for the prediction log
+    # the roles whose answer was given up on (timeout) and whose answer is being logged,
+    # changed only under that role's slot lock (see ModelSlot.abandon)
+    abandoned: tuple[str, ...] = ()
+    answered: tuple[str, ...] = ()
 
     def column_value(self, name: str) -> Any:
         """The first row's value of ``name`` (for a sticky routing field), or None."""

@@ -4,6 +4,7 @@ one dies. SIGTERM/SIGINT drain in-flight requests before the models and logs clo
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import tempfile
 from typing import Any
@@ -12,7 +13,7 @@ from airlock.errors import DependencyMissing
 
 from ._config import EndpointConfig
 
-__all__ = ["app_from_env", "preflight", "run", "uvicorn_options"]
+__all__ = ["app_from_env", "preflight", "run", "settle_heap", "uvicorn_options"]
 
 _ENV = "AIRLOCK_SERVE_CONFIG"
 
@@ -38,7 +39,20 @@ def app_from_env() -> Any:
 
     config = EndpointConfig.model_validate_json(Path(os.environ[_ENV]).read_bytes())
     http_protocol(config.header_timeout_s)  # this worker's protocol class reads it
-    return create_app(config)
+    endpoint = preflight(config)  # this worker's models, loaded before it serves
+    settle_heap()
+    return create_app(config, endpoint=endpoint)
+
+
+def settle_heap() -> None:
+    """Collect once, then freeze everything alive (the models and the libraries they pulled
+    in: numpy, scikit-learn, pandas, Arrow, ~10^6 objects) out of the garbage collector's
+    reach. Without it every full collection walks all of them: measured 2-6 per 13 s of 1-row
+    traffic at up to 330 ms each, the whole of the p99. Objects made later are collected as
+    usual. Called by the processes airlock runs (never by :func:`create_app`, which may live
+    in somebody else's process)."""
+    gc.collect()
+    gc.freeze()
 
 
 def uvicorn_options(config: EndpointConfig) -> dict[str, Any]:
@@ -63,7 +77,8 @@ def run(config: EndpointConfig, *, host: str = "127.0.0.1", port: int = 8080,
         workers: int = 1, log_level: str = "warning", access_log: bool = False,
         graceful_timeout_s: float = 30.0, endpoint: Any = None) -> None:
     """Serve until SIGTERM/SIGINT (blocking). ``endpoint``: an :class:`Endpoint` for
-    ``config`` whose models are loaded already (one worker only)."""
+    ``config`` whose models are loaded already (one worker only; else the models are loaded
+    here, as :func:`preflight` does, before uvicorn starts)."""
     _require()
     import uvicorn
 
@@ -79,6 +94,8 @@ def run(config: EndpointConfig, *, host: str = "127.0.0.1", port: int = 8080,
     if workers <= 1:
         from ._app import create_app
 
+        endpoint = endpoint if endpoint is not None else preflight(config)
+        settle_heap()
         uvicorn.run(create_app(config, endpoint=endpoint), **common)
         return
     path = _config_file(config)

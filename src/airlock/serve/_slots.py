@@ -59,6 +59,7 @@ class ModelSlot:
         self.log = log  # the endpoint's PredictionLog, attached when it opens
         self.model: LoadedModel | None = None
         self._lock = threading.Lock()
+        self._claims = threading.Lock()  # a request is either logged here or abandoned
         self.batcher = Batcher(
             self.run_batch, name=role, max_batch_size=batching.max_batch_size,
             max_wait_ms=batching.max_wait_ms, enabled=batching.enabled, arriving=arriving,
@@ -100,6 +101,16 @@ class ModelSlot:
         result: Scored = await self.batcher.submit(item)
         return result
 
+    def abandon(self, item: Pending) -> bool:
+        """The caller gives up waiting for ``item`` (its timeout passed): True, and this slot
+        will not log a late answer for it; False when its answer is being logged already (the
+        caller should take that answer, which is a moment away)."""
+        with self._claims:
+            if self.role in item.answered:
+                return False
+            item.abandoned = (*item.abandoned, self.role)
+            return True
+
     def run_batch(self, items: Sequence[Pending]) -> list[BatchResult]:
         """Convert and check the batch once, score it in one call, split the answers back,
         log the sampled requests in one append. Falls back to one request at a time when a
@@ -137,12 +148,19 @@ class ModelSlot:
 
     def _log(self, items: Sequence[Pending], results: list[Any], inputs: pa.Table,
              outputs: pa.Table) -> list[Any]:
-        """Append the sampled requests' records (one call); attach the durability future."""
+        """Append the sampled requests' records (one call); attach the durability future.
+        A request whose caller gave up on it (:meth:`abandon`) is not logged: its caller
+        logged what the client was told instead (a fallback's answer, or a timeout)."""
         if self.log is None or not any(i.log for i in items):
             return results
         from airlock.predlog import make_batch_records
 
-        keep = [k for k, i in enumerate(items) if i.log]
+        with self._claims:
+            keep = [k for k, i in enumerate(items) if i.log and self.role not in i.abandoned]
+            for k in keep:
+                items[k].answered = (*items[k].answered, self.role)
+        if not keep:
+            return results
         if len(keep) < len(items):
             starts = np.cumsum([0] + [i.rows for i in items])
             idx = np.concatenate([np.arange(starts[k], starts[k + 1]) for k in keep])

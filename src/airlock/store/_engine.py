@@ -4,6 +4,11 @@ An SQLite file is switched to WAL once, when the engine is made, under an exclus
 ``<db>.lock`` beside it: switching the journal mode takes a lock that SQLite's busy timeout
 does not wait for, so several processes opening a new store at once would otherwise see
 "database is locked". WAL mode is stored in the file, so connections never switch it again.
+
+A database server's engine pings a pooled connection before use (one found dead is replaced
+silently), and turns a connection lost mid-call into one StoreUnavailable that says what
+became of the call's work: a read changed nothing, a write was rolled back, a commit's outcome
+is unknown (:func:`_connection_faults`).
 """
 
 from __future__ import annotations
@@ -45,12 +50,61 @@ def make_engine(uri: str) -> sa.Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     try:
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4,
+                                  connect_args=_server_connect_args(url))
     except ModuleNotFoundError as exc:
         raise DependencyMissing(
             f"the store URI {url.render_as_string(hide_password=True)} needs the driver "
             f"{exc.name!r}: pip install 'airlock[postgres]'"
         ) from exc
+    sa.event.listen(engine, "handle_error", _connection_faults)
+    return engine
+
+
+#: libpq settings a store URI may set itself (``?connect_timeout=…``): a server that never
+#: answers the handshake fails the connect after 10 s, and a connection that went quiet (a
+#: network partition) is found dead by TCP keepalives within about a minute, not hours.
+_LIBPQ_DEFAULTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                   "keepalives_interval": 10, "keepalives_count": 3}
+
+#: What a caller hears when the connection to a database server is lost or cannot be made.
+CONNECTION_LOST = ("lost the connection to the store {where} {during} ({fault}); {outcome}; "
+                   "the next call reconnects")
+CANNOT_CONNECT = "cannot use the store {where}: {fault}"  # as store_faults says it
+_PHASE = "airlock_phase"  # conn.info: "write" inside write_tx, "commit" while it commits
+_OUTCOME = {
+    None: ("during a read", "nothing was changed"),
+    "write": ("during a write", "its transaction was rolled back and nothing of it was "
+                                "recorded"),
+    "commit": ("while a write was committing", "whether it was recorded is unknown: check "
+                                               "before you try it again"),
+}
+
+
+def _server_connect_args(url: sa.URL) -> dict[str, Any]:
+    if not url.get_backend_name().startswith("postgresql"):
+        return {}
+    return {k: v for k, v in _LIBPQ_DEFAULTS.items() if k not in url.query}
+
+
+def _connection_faults(ctx: Any) -> None:
+    """The engine's ``handle_error`` hook: a lost or refused connection (server restarted,
+    backend terminated, network cut) becomes one StoreUnavailable saying what happened to
+    the call's work. SQLAlchemy has invalidated the pool by then, so the next call opens a
+    fresh connection; a connection found dead before use (pre-ping) is replaced silently."""
+    if getattr(ctx, "is_pre_ping", False):
+        return
+    engine = ctx.engine
+    where = engine.url.render_as_string(hide_password=True) if engine is not None else "?"
+    fault = _first_line(ctx.original_exception)
+    if ctx.connection is None and isinstance(ctx.sqlalchemy_exception, sa.exc.OperationalError):
+        raise StoreUnavailable(CANNOT_CONNECT.format(where=where, fault=fault))
+    if not ctx.is_disconnect:
+        return
+    phase = ctx.connection.info.get(_PHASE) if ctx.connection is not None else None
+    during, outcome = _OUTCOME.get(phase, _OUTCOME[None])
+    raise StoreUnavailable(CONNECTION_LOST.format(where=where, during=during, fault=fault,
+                                                  outcome=outcome))
 
 
 @contextmanager
@@ -179,8 +233,13 @@ def write_tx(engine: sa.Engine) -> Iterator[sa.Connection]:
         with engine.connect() as conn:
             conn = conn.execution_options(**{_WRITE: True})
             conn.info.pop(CHAIN_HEAD, None)
-            with conn.begin():
-                yield conn
+            conn.info[_PHASE] = "write"  # what a lost connection did to this write
+            try:
+                with conn.begin():
+                    yield conn
+                    conn.info[_PHASE] = "commit"
+            finally:
+                conn.info.pop(_PHASE, None)
             head = conn.info.pop(CHAIN_HEAD, None)
     except sa.exc.OperationalError as exc:  # read-only, disk full, locked past the timeout
         where = engine.url.render_as_string(hide_password=True)

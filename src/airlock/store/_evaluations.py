@@ -16,6 +16,9 @@ from ._records import DatasetInfo
 from ._runs import save_dataset
 from ._schema import decisions, evaluations, model_versions, protected_aliases
 
+PROTECTION_CHANGED = ("the protection of {name}@{alias} changed while it was being replaced: "
+                      "look at `airlock models history` and try again")
+
 __all__ = ["EvaluationStore"]
 
 
@@ -77,15 +80,25 @@ class EvaluationStore:
             return [r._asdict() for r in conn.execute(q.order_by(decisions.c.created_at))]
 
     # -- protection and promotion -------------------------------------------------------
-    def protect(self, name: str, alias: str, policy: str, policy_sha256: str) -> None:
+    def protect(self, name: str, alias: str, policy: str, policy_sha256: str, *,
+                previous: str | None = None) -> None:
+        """Protect ``name@alias`` with ``policy``, in one transaction with a check that the
+        policy in force is still ``previous`` (its sha256; None: unprotected), so two
+        concurrent changes cannot both win; the event records ``previous`` when set."""
         with write_tx(self._engine) as conn:
+            now = conn.scalar(sa.select(protected_aliases.c.policy_sha256).where(
+                protected_aliases.c.name == name, protected_aliases.c.alias == alias))
+            if now != previous:
+                raise UsageError(PROTECTION_CHANGED.format(name=name, alias=alias))
             conn.execute(protected_aliases.delete().where(
                 protected_aliases.c.name == name, protected_aliases.c.alias == alias))
             conn.execute(protected_aliases.insert().values(
                 name=name, alias=alias, policy=policy, policy_sha256=policy_sha256,
                 created_at=now_ms(), created_by=settings().actor))
-            append_event(conn, "alias.protected", f"models/{name}",
-                         {"alias": alias, "policy_sha256": policy_sha256})
+            payload: dict[str, Any] = {"alias": alias, "policy_sha256": policy_sha256}
+            if previous is not None:
+                payload["previous_policy_sha256"] = previous
+            append_event(conn, "alias.protected", f"models/{name}", payload)
 
     def protection(self, name: str, alias: str) -> dict[str, Any] | None:
         with read_tx(self._engine) as conn:

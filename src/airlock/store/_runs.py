@@ -212,6 +212,30 @@ class RunStore:
                 out.setdefault(run_id, {})[key] = (lo, hi)
         return out
 
+    def metric_at_step(self, run_ids: Sequence[str], step: int
+                       ) -> dict[str, dict[str, float]]:
+        """Each metric's value at ``step`` for ``run_ids`` (of several points at that step,
+        the last logged); a metric with no point at that step is left out."""
+        found: dict[tuple[str, str], list[tuple[Any, Any, Any]]] = {}
+        q = (sa.select(metric_chunks.c.run_id, metric_chunks.c.key, metric_chunks.c.steps,
+                       metric_chunks.c["values"], metric_chunks.c.timestamps)
+             .where(metric_chunks.c.run_id.in_(list(run_ids)))
+             .order_by(metric_chunks.c.id))
+        with read_tx(self._engine) as conn:
+            for run_id, key, steps, values, stamps in conn.execute(q):
+                found.setdefault((run_id, key), []).append((steps, values, stamps))
+        out: dict[str, dict[str, float]] = {}
+        for (run_id, key), chunks in found.items():
+            steps = np.concatenate([np.frombuffer(c[0], dtype="<i8") for c in chunks])
+            hit = np.flatnonzero(steps == step)
+            if not hit.size:
+                continue
+            values = np.concatenate([np.frombuffer(c[1], dtype="<f8") for c in chunks])
+            stamps = np.concatenate([np.frombuffer(c[2], dtype="<i8") for c in chunks])
+            last = hit[np.lexsort((hit, stamps[hit]))[-1]]  # newest time, then logged last
+            out.setdefault(run_id, {})[key] = float(values[last])
+        return out
+
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """Every point of ``key``, ordered by step then time (stable for ties)."""
         q = (sa.select(metric_chunks.c.steps, metric_chunks.c["values"],
@@ -229,6 +253,23 @@ class RunStore:
         order = np.lexsort((stamps, steps))
         return [MetricPoint(key, float(values[i]), int(steps[i]), int(stamps[i]))
                 for i in order]
+
+    def find_artifacts(self, suffixes: Sequence[str], *, limit: int = 1000
+                       ) -> list[tuple[str, ArtifactRecord]]:
+        """(run id, artifact) of the artifacts whose path ends with one of ``suffixes``
+        (case-sensitive), the newest runs first, at most ``limit``."""
+        if not suffixes:
+            return []
+        q = (sa.select(run_artifacts.c.run_id, run_artifacts.c.path, run_artifacts.c.size,
+                       run_artifacts.c.sha256)
+             .join(runs, runs.c.id == run_artifacts.c.run_id)
+             .where(sa.or_(*(run_artifacts.c.path.endswith(s, autoescape=True)
+                             for s in suffixes)))
+             .order_by(runs.c.start_time.desc(), runs.c.id, run_artifacts.c.path)
+             .limit(limit))
+        with read_tx(self._engine) as conn:
+            return [(r.run_id, ArtifactRecord(r.path, r.size, r.sha256))
+                    for r in conn.execute(q)]
 
     def experiments(self) -> list[str]:
         with read_tx(self._engine) as conn:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from fastapi.responses import JSONResponse
+
 from airlock import registry
 from airlock.errors import AirlockError, NotFound, UsageError, file_not_found
 from airlock.evidence import model_card
@@ -19,19 +21,49 @@ __all__ = [
     "AGGREGATES",
     "MAX_COMPARE",
     "MAX_PER_PAGE",
+    "clean",
+    "clean_dict",
     "compare_runs",
+    "decision_dict",
     "event_list",
+    "int_arg",
+    "json_response",
     "model_detail",
     "model_list",
+    "num",
+    "protection",
     "run_detail",
     "runs_table",
     "version_detail",
+    "version_ref",
 ]
 
-AGGREGATES = ("last", "min", "max")
+AGGREGATES = ("last", "min", "max", "step")
 MAX_PER_PAGE = 1000
 MAX_COMPARE = 10
 MAX_EVENTS = 5000
+
+
+def clean(obj: Any) -> Any:
+    """Non-finite floats become null, so every answer is valid JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [clean(v) for v in obj]
+    return obj
+
+
+def clean_dict(obj: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = clean(obj)
+    return out
+
+
+def json_response(obj: dict[str, Any]) -> JSONResponse:
+    """``obj`` as the API's answer, serialised once (its values are JSON types already:
+    FastAPI's encoder would walk it again, which costs more than the query)."""
+    return JSONResponse(clean_dict(obj))
 
 
 def num(value: float | None) -> float | None:
@@ -39,7 +71,7 @@ def num(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _int_arg(name: str, value: int, low: int, high: int) -> int:
+def int_arg(name: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise UsageError(f"{name} must be between {low} and {high}, not {value}")
     return value
@@ -47,10 +79,15 @@ def _int_arg(name: str, value: int, low: int, high: int) -> int:
 
 # -- runs ------------------------------------------------------------------------------
 def runs_table(*, experiment: str | None = None, filter: str | None = None,
-               order_by: str | None = None, page: int = 1, per_page: int = 100) -> dict[str, Any]:
-    """One page of runs with every param and metric (last, min, max) as a column."""
-    _int_arg("page", page, 1, 10**9)
-    _int_arg("per_page", per_page, 1, MAX_PER_PAGE)
+               order_by: str | None = None, page: int = 1, per_page: int = 100,
+               step: int | None = None, ranges: bool = True) -> dict[str, Any]:
+    """One page of runs with every param and metric (last, min, max, and with ``step`` its
+    value at that step) as a column; ``ranges=False`` leaves min and max out (a page that
+    shows only the last values need not read every point)."""
+    int_arg("page", page, 1, 10**9)
+    int_arg("per_page", per_page, 1, MAX_PER_PAGE)
+    if step is not None:
+        int_arg("step", step, -(2**63), 2**63 - 1)
     clauses = parse_filter(filter)
     order = parse_order_by(order_by)
     store = get_store()
@@ -58,23 +95,27 @@ def runs_table(*, experiment: str | None = None, filter: str | None = None,
     total = store.runs.count(experiment=experiment, clauses=clauses)
     found = store.runs.search(experiment=experiment, clauses=clauses, order_by=order,
                               limit=per_page, offset=(page - 1) * per_page)
-    ranges = store.runs.metric_ranges([r.id for r in found]) if found else {}
+    spans = store.runs.metric_ranges([r.id for r in found]) if found and ranges else {}
+    at = store.runs.metric_at_step([r.id for r in found], step) \
+        if found and step is not None else {}
     param_keys = sorted({k for r in found for k in r.params})
     metric_keys = sorted({k for r in found for k in r.metrics})
     rows = []
     for r in found:
-        span = ranges.get(r.id, {})
+        span, there = spans.get(r.id, {}), at.get(r.id, {})
         rows.append({
             "id": r.id, "name": r.name, "experiment": r.experiment, "status": r.status,
             "start_time": r.start_time, "end_time": r.end_time, "user": r.user,
             "params": r.params, "tags": r.tags,
-            "metrics": {k: {"last": num(v), "min": num(span.get(k, (v, v))[0]),
-                            "max": num(span.get(k, (v, v))[1])}
+            "metrics": {k: {"last": num(v),
+                            **({"min": num(span.get(k, (v, v))[0]),
+                                "max": num(span.get(k, (v, v))[1])} if ranges else {}),
+                            **({"step": num(there.get(k))} if step is not None else {})}
                         for k, v in r.metrics.items()},
         })
     return {
         "experiment": experiment, "experiments": store.runs.experiments(),
-        "filter": filter or "", "order_by": order_by or "", "page": page,
+        "filter": filter or "", "order_by": order_by or "", "step": step, "page": page,
         "per_page": per_page, "total": total, "pages": max(1, math.ceil(total / per_page)),
         "param_keys": param_keys, "metric_keys": metric_keys, "runs": rows,
     }
@@ -142,11 +183,20 @@ def compare_runs(run_ids: list[str]) -> dict[str, Any]:
 
 
 # -- models ----------------------------------------------------------------------------
+def decision_dict(d: dict[str, Any]) -> dict[str, Any]:
+    """A stored decision as the pages show it: policy, verdict, who, and every rule."""
+    result = d.get("result") or {}
+    return {"id": d["id"], "evaluation": d["evaluation_id"], "policy": d["policy_name"],
+            "policy_sha256": d["policy_sha256"], "passed": bool(d["passed"]),
+            "created_at": d["created_at"], "by": d["created_by"],
+            "rules": list(result.get("rules") or []), "result": result}
+
+
 def model_list() -> dict[str, Any]:
     return {"models": [m.to_dict() for m in registry.list_models()]}
 
 
-def _protection(name: str, alias: str) -> dict[str, Any] | None:
+def protection(name: str, alias: str) -> dict[str, Any] | None:
     found = get_store().evaluations.protection(name, alias)
     if found is None:
         return None
@@ -181,7 +231,7 @@ def model_detail(name: str) -> dict[str, Any]:
     model = next(m for m in registry.list_models() if m.name == name)
     history = _alias_history(name)
     seen = set(model.aliases) | {str(h["alias"]) for h in history if h["alias"]}
-    protected = [found for a in sorted(seen) if (found := _protection(name, a)) is not None]
+    protected = [found for a in sorted(seen) if (found := protection(name, a)) is not None]
     return {
         "name": name, "description": model.description, "created_at": model.created_at,
         "latest_version": model.latest_version, "aliases": model.aliases,
@@ -214,12 +264,7 @@ def version_detail(name: str, version: str) -> dict[str, Any]:
     evaluations = [
         {"id": e["id"], "task": e["task"], "created_at": e["created_at"],
          "dataset": e["dataset_digest"]} for e in store.evaluations.list_for(v.name, v.version)]
-    decisions = [
-        {"id": d["id"], "evaluation": d["evaluation_id"], "policy": d["policy_name"],
-         "policy_sha256": d["policy_sha256"], "passed": bool(d["passed"]),
-         "created_at": d["created_at"], "by": d["created_by"],
-         "rules": (d["result"] or {}).get("rules", [])}
-        for d in store.evaluations.decisions(v.name, v.version)]
+    decisions = [decision_dict(d) for d in store.evaluations.decisions(v.name, v.version)]
     return {
         "name": v.name, "version": v.version, "ref": v.ref, "flavor": v.flavor,
         "aliases": v.aliases, "description": v.description, "created_at": v.created_at,
@@ -238,11 +283,16 @@ def model_card_html(name: str, version: str) -> str:
 
 # -- audit log -------------------------------------------------------------------------
 def event_list(*, subject: str | None = None, action: str | None = None,
-               limit: int = 200) -> dict[str, Any]:
-    """The newest ``limit`` events (oldest first) matching the filters, and the chain check."""
-    _int_arg("limit", limit, 1, MAX_EVENTS)
+               actor: str | None = None, limit: int = 200) -> dict[str, Any]:
+    """The newest ``limit`` events (oldest first) matching the filters, and the chain check
+    (the whole chain, not only what is shown)."""
+    int_arg("limit", limit, 1, MAX_EVENTS)
     events = get_store().events
-    found = events.list(subject=subject or None, action=action or None, limit=limit)
-    return {"subject": subject or "", "action": action or "", "limit": limit,
-            "events": [e.to_dict() for e in found],
+    if actor:  # the store filters by subject and action; the actor is matched here
+        found = [e for e in events.list(subject=subject or None, action=action or None)
+                 if e.actor == actor][-limit:]
+    else:
+        found = events.list(subject=subject or None, action=action or None, limit=limit)
+    return {"subject": subject or "", "action": action or "", "actor": actor or "",
+            "limit": limit, "events": [e.to_dict() for e in found],
             "verify": events.verify().to_dict()}

@@ -1,18 +1,25 @@
-"""Start the UI with uvicorn; warn when it is reachable beyond this machine without tokens."""
+"""Start the UI with uvicorn; warn when it is reachable beyond this machine without tokens.
+
+On a loopback address reading needs no token. Bound to another address with tokens
+configured, every page and API route needs one (sign in at ``/login``); without tokens the
+UI serves anyone who can reach it, read-only, after a warning.
+"""
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import sys
 
-__all__ = ["LOOPBACK", "TOKENS_ENV", "serve", "warnings_for"]
+from airlock._config import UI_TOKENS_ENV, ui_tokens
+
+from ._options import UiConfig
+
+__all__ = ["LOOPBACK", "serve", "url_for", "warnings_for"]
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-TOKENS_ENV = "AIRLOCK_UI_TOKENS"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host in LOOPBACK:
         return True
     try:
@@ -23,10 +30,11 @@ def _is_loopback(host: str) -> bool:
 
 def warnings_for(host: str) -> list[str]:
     """What to tell the operator before binding ``host``."""
-    if _is_loopback(host) or os.environ.get(TOKENS_ENV, "").strip():
+    if is_loopback(host) or ui_tokens() is not None:
         return []
-    return [f"warning: binding {host} without {TOKENS_ENV}: anyone who can reach this "
-            "address can read every run, model and audit event in the store"]
+    return [f"warning: binding {host} without {UI_TOKENS_ENV}: anyone who can reach this "
+            "address can read every run, model and audit event in the store (writes stay "
+            "off)"]
 
 
 def url_for(host: str, port: int) -> str:
@@ -35,7 +43,8 @@ def url_for(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 5000, log_level: str = "warning") -> None:
+def serve(config: UiConfig | None = None, *, host: str = "127.0.0.1", port: int = 5000,
+          log_level: str = "warning") -> None:
     """Serve until Ctrl-C; prints the URL once the socket is bound."""
     import socket
 
@@ -43,6 +52,10 @@ def serve(*, host: str = "127.0.0.1", port: int = 5000, log_level: str = "warnin
 
     from ._app import create_app
 
+    cfg = config or UiConfig()
+    if not is_loopback(host) and ui_tokens() is not None:
+        cfg = cfg.model_copy(update={"reads_need_token": True})
+    app = create_app(cfg)  # a bad AIRLOCK_UI_TOKENS or rules file stops here, before binding
     for line in warnings_for(host):
         sys.stderr.write(line + "\n")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -56,9 +69,11 @@ def serve(*, host: str = "127.0.0.1", port: int = 5000, log_level: str = "warnin
 
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(), log_level=log_level, access_log=False,
-                            timeout_keep_alive=5)
-    server = uvicorn.Server(config)
-    sys.stdout.write(f"airlock ui: serving {url_for(host, bound)} (Ctrl-C to stop)\n")
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False,
+                                           timeout_keep_alive=5))
+    access = "sign-in needed to read" if cfg.reads_need_token else "reads open"
+    writes = "writes need a token" if app.state.ctx.tokens.enabled else "read-only"
+    sys.stdout.write(f"airlock ui: serving {url_for(host, bound)} ({access}, {writes}; "
+                     "Ctrl-C to stop)\n")
     sys.stdout.flush()
     server.run(sockets=[sock])

@@ -1,41 +1,13 @@
 """Flavors: how each kind of model is saved, loaded and asked to predict.
 
-Detection goes from the most specific flavor to the most general (python callables last).
+``FLAVORS`` maps each flavor's name to it; :func:`get_flavor` finds one by name and
+:func:`detect_flavor` by the model (the most specific flavor first, python callables last).
+:func:`require` imports a flavor's optional dependency or names the extra that provides it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from ._base import Flavor, Predictor, require
+from ._lookup import FLAVORS, detect_flavor, get_flavor
 
-from airlock.errors import UsageError
-
-from ._base import Flavor, Predictor
-from ._lightgbm import LightGBMFlavor
-from ._onnx import OnnxFlavor
-from ._pyfunc import PyFuncFlavor
-from ._sklearn import SklearnFlavor
-from ._xgboost import XGBoostFlavor
-
-__all__ = ["FLAVORS", "Flavor", "Predictor", "detect_flavor", "get_flavor"]
-
-FLAVORS: dict[str, Flavor] = {
-    f.name: f for f in (XGBoostFlavor(), LightGBMFlavor(), OnnxFlavor(), SklearnFlavor(),
-                        PyFuncFlavor())
-}
-
-
-def get_flavor(name: str) -> Flavor:
-    try:
-        return FLAVORS[name]
-    except KeyError:
-        raise UsageError(f"unknown flavor {name!r}: use one of {sorted(FLAVORS)}") from None
-
-
-def detect_flavor(model: Any) -> Flavor:
-    for flavor in FLAVORS.values():
-        if flavor.detect(model):
-            return flavor
-    raise UsageError(
-        f"cannot tell how to save a {type(model).__module__}.{type(model).__name__}: pass "
-        f"flavor= one of {sorted(FLAVORS)}, or a callable taking a DataFrame"
-    )
+__all__ = ["FLAVORS", "Flavor", "Predictor", "detect_flavor", "get_flavor", "require"]

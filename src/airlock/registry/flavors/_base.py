@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from airlock.errors import DependencyMissing
+from airlock.errors import AirlockError, DependencyMissing, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EstimatorPredictor", "Flavor", "Predictor", "classifier_outputs", "require"]
+__all__ = ["MODEL_FILE_FAULT", "EstimatorPredictor", "Flavor", "Predictor", "classifier_outputs",
+           "loading", "model_file_fault", "require"]
+
+#: The one message for a model file a flavor cannot read (truncated, garbage, another
+#: flavor's file, a declared size the file does not hold).
+MODEL_FILE_FAULT = "cannot load the {flavor} model file {file}: {fault}"
 
 Outputs = dict[str, np.ndarray[Any, Any]]
 
@@ -46,6 +54,37 @@ def require(module: str, extra: str) -> Any:
     except ImportError as exc:
         raise DependencyMissing(
             f"this model needs {module!r}: pip install 'airlock[{extra}]'") from exc
+
+
+def model_file_fault(flavor: str, file: Path | str, fault: str) -> UsageError:
+    return UsageError(MODEL_FILE_FAULT.format(flavor=flavor, file=file, fault=fault))
+
+
+# a library's own prefix before its message: xgboost's "[12:00:00] /src/x.cc:12: ",
+# onnxruntime's "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : ", "Load model from P failed:"
+_NOISE = re.compile(r"^(\[[0-9:]+\] \S+:[0-9]+: |\[ONNXRuntimeError\] : [0-9]+ : \w+ : "
+                    r"|Load model from .*? failed:)+")
+
+
+def _fault_text(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = _NOISE.sub("", lines[0]).strip() if lines else ""
+    if not text or isinstance(exc, MemoryError | UnicodeDecodeError | RecursionError):
+        text = f"{type(exc).__name__}{': ' + text if text else ''}"
+    return text[:300]
+
+
+@contextmanager
+def loading(flavor: str, file: Path) -> Iterator[None]:
+    """Whatever a library raises while it reads ``file`` becomes one UsageError naming the
+    file and the fault (the first line of the library's message, without its source
+    location or stack trace). AirlockErrors pass through as they are."""
+    try:
+        yield
+    except AirlockError:
+        raise
+    except Exception as exc:  # MemoryError too: a declared size the machine cannot hold
+        raise model_file_fault(flavor, file, _fault_text(exc)) from exc
 
 
 def _shared_transform(model: Any, X: Any) -> tuple[Any, Any]:

@@ -1,5 +1,9 @@
 """ONNX models run by onnxruntime (CPU). Columns map to graph inputs by name, or all columns
-stack into the single 2-D input in signature order."""
+stack into the single 2-D input in signature order.
+
+onnxruntime checks what it parses (protobuf lengths, initializer sizes against their shapes,
+external data inside the model's folder) and raises; :func:`loading` turns that into one
+UsageError naming the file."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import numpy as np
 
 from airlock.errors import InvalidInput
 
-from ._base import Outputs, require
+from ._base import Outputs, loading, model_file_fault, require
 
 _TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64,
           "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(string)": np.object_,
@@ -72,6 +76,9 @@ class OnnxFlavor:
 
     def load(self, path: Path, options: dict[str, Any]) -> _Predictor:
         ort = require("onnxruntime", "onnx")
-        sess = ort.InferenceSession(str(path / options["file"]),
-                                    providers=["CPUExecutionProvider"])
-        return _Predictor(sess)
+        file = path / options["file"]
+        with loading(self.name, file):
+            if file.stat().st_size == 0:  # onnxruntime: "No graph was found in the protobuf"
+                raise model_file_fault(self.name, file, "the file is empty")
+            sess = ort.InferenceSession(str(file), providers=["CPUExecutionProvider"])
+            return _Predictor(sess)
