@@ -78,6 +78,19 @@ def write_inputs(folder: Path, *, files: int, rows: int, seed: int = 7,
     return paths
 
 
+def corrupt_a_page(path: Path) -> None:
+    """Overwrite the header of one data page in the middle of ``path`` with bytes no Thrift
+    decoder accepts (0xFF: field type 15), leaving the footer intact: the file plans like any
+    other and fails when that row group is read. Deterministic, unlike random bytes, which
+    can decode as a valid page by chance."""
+    meta = pq.ParquetFile(path).metadata
+    column = meta.row_group(meta.num_row_groups // 2).column(1)
+    offset = column.dictionary_page_offset or column.data_page_offset
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + 64] = b"\xff" * 64
+    path.write_bytes(bytes(raw))
+
+
 def output_files(folder: Path) -> dict[str, str]:
     """relative path → sha256 of every file a job left (hidden temporary files excluded)."""
     out = {}

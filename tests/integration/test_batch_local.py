@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.integration.batch_helpers import (
+from tests.integration.batch_helpers import (corrupt_a_page, 
     assert_exactly_once,
     frame,
     kill_midway,
@@ -173,10 +173,7 @@ def test_rejects_of_every_kind_and_the_reject_rate(model: str, tmp_path: Path) -
 def test_a_fragment_that_fails_is_retried_then_marked_failed(model: str,
                                                               tmp_path: Path) -> None:
     paths = write_inputs(tmp_path / "in", files=3, rows=20000)
-    raw = bytearray(paths[1].read_bytes())
-    middle = len(raw) // 2
-    raw[middle:middle + 4000] = os.urandom(4000)  # a corrupt page; the footer is intact
-    paths[1].write_bytes(bytes(raw))
+    corrupt_a_page(paths[1])
     out = tmp_path / "out"
     result = airlock.batch.score(model, tmp_path / "in", out, keep=["id"], workers=1,
                                  retries=1)

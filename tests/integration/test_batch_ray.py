@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from tests.integration.batch_helpers import (
+from tests.integration.batch_helpers import (corrupt_a_page, 
     assert_exactly_once,
     frame,
     kill_midway,
@@ -78,9 +78,7 @@ def test_text_inputs_and_a_fragment_of_rejects_only(model: str, tmp_path: Path) 
 
 def test_a_failing_fragment_does_not_stop_the_others(model: str, tmp_path: Path) -> None:
     paths = write_inputs(tmp_path / "in", files=3, rows=20000)
-    raw = bytearray(paths[2].read_bytes())
-    raw[len(raw) // 2:len(raw) // 2 + 4000] = os.urandom(4000)
-    paths[2].write_bytes(bytes(raw))
+    corrupt_a_page(paths[2])
     result = airlock.batch.score(model, tmp_path / "in", tmp_path / "out", keep=["id"],
                                  engine="ray", workers=1, retries=0)
     assert (result.done, result.failed) == (2, 1) and not result.passed
