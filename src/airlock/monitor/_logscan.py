@@ -100,22 +100,55 @@ def _ms(col: pa.Array | pa.ChunkedArray) -> NDArray[np.int64]:
 # -- labels --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Labels:
-    """The feedback stream reduced to the latest numeric label per request id."""
+    """The feedback stream reduced to the latest numeric label per request id.
+
+    Looked up once per batch of the log: the ids are hashed once here and sorted, so a
+    lookup is a vectorised binary search (``pc.index_in`` would rebuild its hash table of
+    every label on each call, which dominated the scan of a large log)."""
 
     request_ids: pa.Array
     values: F64
+    _hashes: NDArray[np.uint64] = field(init=False, repr=False)
+    _order: NDArray[np.intp] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        hashes = _hash_ids(self.request_ids)
+        order = np.argsort(hashes, kind="stable")  # equal ids keep their order: latest first
+        object.__setattr__(self, "_order", order)
+        object.__setattr__(self, "_hashes", hashes[order])
 
     def __len__(self) -> int:
         return len(self.request_ids)
 
     def lookup(self, request_ids: pa.Array) -> tuple[NDArray[np.bool_], F64]:
         """For each id: whether it has a label, and the label (NaN where none)."""
-        if not len(self):
+        if not len(self) or not len(request_ids):
             return np.zeros(len(request_ids), bool), np.full(len(request_ids), np.nan)
-        idx = pc.index_in(request_ids, value_set=self.request_ids)
-        found = idx.is_valid().to_numpy(zero_copy_only=False)
-        pos = idx.fill_null(0).to_numpy(zero_copy_only=False)
+        wanted = _hash_ids(request_ids)
+        at = np.searchsorted(self._hashes, wanted)
+        hit = at < len(self._hashes)
+        at[~hit] = 0
+        hit &= self._hashes[at] == wanted
+        pos = self._order[at]
+        # a hash match is checked against the id itself; a collision (never seen in
+        # practice) falls back to the exact lookup for those rows only
+        same = pc.equal(request_ids, self.request_ids.take(pa.array(pos)))
+        same_np = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+        clash = np.flatnonzero(hit & ~same_np)
+        found = hit & same_np
+        if clash.size:
+            idx = pc.index_in(request_ids.take(pa.array(clash)), value_set=self.request_ids)
+            ok = idx.is_valid().to_numpy(zero_copy_only=False)
+            pos[clash[ok]] = idx.filter(idx.is_valid()).to_numpy(zero_copy_only=False)
+            found[clash[ok]] = True
         return found, np.where(found, self.values[pos], np.nan)
+
+
+def _hash_ids(ids: pa.Array) -> NDArray[np.uint64]:
+    import polars as pl
+
+    hashed: NDArray[np.uint64] = pl.Series(values=ids).hash(seed=0).to_numpy()
+    return hashed
 
 
 def read_labels(endpoint: str, until: datetime | None = None) -> Labels:
