@@ -236,6 +236,8 @@ def _window_reason(w: dict[str, Any], no_drift: bool) -> str | None:
     if no_drift:
         parts += [f"{k.replace('_', ' ')}: {v}" for k, v in missing.items()
                   if k in ("input_drift", "prediction_drift")]
+    if w.get("error_rate_reason"):
+        parts.append(f"error rate: {w['error_rate_reason']}")
     parts += [str(n) for n in w.get("notes") or []]
     return "; ".join(parts) or None
 

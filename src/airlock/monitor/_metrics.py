@@ -46,15 +46,22 @@ def latency_percentiles(latencies: F64) -> dict[str, float | None]:
     return out
 
 
+NO_CLIENT_REQUESTS = "no client request in this window (only shadow traffic)"
+NO_PAIRS = "no shadow answer could be paired with a client answer"
+
+
 def shadow_figures(requests: int, errors: int, latencies: F64, compared: int,
                    agreed: int) -> dict[str, Any] | None:
     """The shadow model's own figures (None without shadow rows): its requests, errors and
     latency, and the share of its predictions equal to the client's answer."""
     if not requests:
         return None
-    return {"requests": requests, "errors": errors, "error_rate": errors / requests,
-            "latency_ms": latency_percentiles(latencies), "compared": compared,
-            "agreement": agreed / compared if compared else None}
+    out = {"requests": requests, "errors": errors, "error_rate": errors / requests,
+           "latency_ms": latency_percentiles(latencies), "compared": compared,
+           "agreement": agreed / compared if compared else None}
+    if not compared:
+        out["agreement_reason"] = NO_PAIRS
+    return out
 
 
 def serving_figures(win: LogWindow) -> dict[str, Any]:
@@ -65,6 +72,7 @@ def serving_figures(win: LogWindow) -> dict[str, Any]:
     return {
         "requests": win.requests, "rows": win.rows, "errors": win.errors,
         "error_rate": win.errors / win.requests if win.requests else None,
+        **({} if win.requests else {"error_rate_reason": NO_CLIENT_REQUESTS}),
         "throughput_rps": win.requests / seconds if seconds > 0 else None,
         "latency_ms": latency_percentiles(win.latencies),
         "routes": dict(sorted(win.routes.items())),
