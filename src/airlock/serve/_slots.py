@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from airlock.errors import AirlockError, InvalidInput
-from airlock.registry import LoadedModel, load_model, resolve
+from airlock.registry import MISSING_VALUE, LoadedModel, load_model, resolve
 
 from ._batcher import Batcher, BatchResult
 from ._config import BatchingConfig
@@ -191,7 +191,6 @@ def _check_nulls(model: LoadedModel, table: pa.Table) -> pa.Table:
         if not bad and pa.types.is_floating(col.type) and len(col):
             bad = bool(pc.any(pc.is_nan(col)).as_py())
         if bad:
-            raise InvalidInput(f"input column {spec['name']!r} of {model.ref} has a missing "
-                               "value (null or NaN), which its signature does not allow")
+            raise InvalidInput(MISSING_VALUE.format(name=spec["name"], ref=model.ref))
     return table
 
