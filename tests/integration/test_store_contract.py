@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import pytest
 
@@ -177,6 +178,43 @@ def test_metric_history_is_ordered_by_step_then_time_across_flushes() -> None:
         (4, 50, 4.0)]
     assert all(p.key == "m" for p in hist)
     assert run.history("never-logged") == []
+
+
+def test_metric_at_step_takes_the_newest_point_at_that_step_per_run() -> None:
+    a, b = airlock.start_run("contract"), airlock.start_run("contract")
+    a.log_batch([("m", 1.0, 2, 100), ("m", 5.0, 3, 100)])
+    a.log_batch([("m", 2.0, 2, 300), ("m", 3.0, 2, 200), ("n", 9.0, 0, 1)])
+    b.log_batch([("m", 7.0, 2, 50), ("m", 8.0, 2, 50)])  # same time: the one logged last
+    store = get_store().runs
+    assert store.metric_at_step([a.id, b.id], 2) == {a.id: {"m": 2.0}, b.id: {"m": 8.0}}
+    assert store.metric_at_step([a.id], 0) == {a.id: {"n": 9.0}}
+    assert store.metric_at_step([a.id, b.id], 99) == {}
+    assert store.metric_at_step([], 2) == {}
+
+
+def test_find_artifacts_by_suffix_newest_runs_first(tmp_path: Path) -> None:
+    (tmp_path / "model.onnx").write_bytes(b"x" * 3)
+    (tmp_path / "notes_onnx").write_text("no dot: not an .onnx file")
+    (tmp_path / "100%_done.html").write_text("<p>")
+    old = airlock.start_run("contract")
+    old.log_artifact(tmp_path / "model.onnx")
+    started = airlock.get_run(old.id).start_time
+    while time.time_ns() // 1_000_000 <= started:  # start times are in milliseconds:
+        pass                                       # the next run must start after this one
+    new = airlock.start_run("contract")
+    new.log_artifact(tmp_path / "model.onnx", "deep/dir")
+    new.log_artifact(tmp_path / "notes_onnx")
+    new.log_artifact(tmp_path / "100%_done.html")
+    store = get_store().runs
+    found = store.find_artifacts([".onnx"])
+    assert [(run_id, rec.path) for run_id, rec in found] == [
+        (new.id, "deep/dir/model.onnx"), (old.id, "model.onnx")]
+    assert found[0][1].size == 3 and len(found[0][1].sha256) == 64
+    # the suffix is matched literally: % and _ are not wildcards
+    assert [rec.path for _, rec in store.find_artifacts(["%_done.html"])] == ["100%_done.html"]
+    assert [rec.path for _, rec in store.find_artifacts(["_onnx", ".onnx"], limit=1)] == [
+        "deep/dir/model.onnx"]
+    assert store.find_artifacts([]) == []
 
 
 def test_history_of_unknown_run_is_not_found() -> None:
