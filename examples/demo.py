@@ -284,7 +284,9 @@ def govern(results: list[Result], test_df: pl.DataFrame) -> Result | None:
 
 
 def summary(results: list[Result], best: Result) -> Table:
-    table = Table(title=f"model {NAME}: this run's candidates")
+    # the title goes on a line of its own: rich centres a table's title over the table and
+    # wraps it when the table is narrower than the title
+    table = Table()
     for col in ("run", "model", "version", "val AUC", "test AUC", "test acc", "alias",
                 "gate"):
         table.add_column(col, justify="right" if col.startswith(("val", "test")) else "left")
@@ -355,6 +357,7 @@ def main() -> int:
     for r in results:
         score_test(f"{NAME}@staging" if r is best else f"{NAME}@{r.version}", test_df, r)
     promoted = govern(results, test_df)
+    console.print(f"model {NAME}: this run's candidates")
     console.print(summary(results, best))
     console.print(f"{NAME}@staging -> version {best.version} ({best.label}), "
                   f"test AUC {best.test_auc:.4f}")
