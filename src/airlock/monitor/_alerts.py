@@ -37,7 +37,7 @@ from ._logscan import (
     parse_duration,
     read_labels,
     scan_windows,
-    window_table,
+    window_tables,
 )
 from ._metrics import performance
 from ._notify import LogNotifier, Notification, NotificationFailed, Notifier, WebhookNotifier
@@ -147,8 +147,8 @@ class _Context:
         from ._monitor import DriftMonitor
 
         since, until = self.span(rule)
-        inputs = window_table(endpoint, since, until, "inputs")
-        outputs = window_table(endpoint, since, until, "outputs")
+        read = window_tables(endpoint, since, until)
+        inputs, outputs = read["inputs"], read["outputs"]
         if inputs is None and outputs is None:
             return None
         cols = {**({n: outputs.column(n) for n in outputs.schema.names} if outputs else {}),

@@ -36,7 +36,7 @@ from ._logscan import (
     redacted_columns,
     scan_windows,
     to_datetime,
-    window_table,
+    window_tables,
 )
 from ._metrics import performance, serving_figures
 from ._monitor import DriftMonitor
@@ -278,7 +278,9 @@ def _label_drift(drift: _Drift, win: LogWindow) -> tuple[dict[str, Any] | None, 
 
 def _window_report(endpoint: str, win: LogWindow, drift: _Drift) -> WindowReport:
     missing: dict[str, str] = {}
-    outputs = window_table(endpoint, win.start, win.end, "outputs")
+    parts = ("outputs", "inputs") if drift.reference is not None else ("outputs",)
+    read = window_tables(endpoint, win.start, win.end, parts)
+    outputs = read["outputs"]
     why = drift.fit_outputs(outputs)
     pred = drift.score(drift.outputs, outputs)
     if pred is None:
@@ -286,7 +288,7 @@ def _window_report(endpoint: str, win: LogWindow, drift: _Drift) -> WindowReport
                                               if outputs is None else "see notes")
     inp = None
     if drift.reference is not None:
-        inputs = window_table(endpoint, win.start, win.end, "inputs")
+        inputs = read["inputs"]
         why_inputs = drift.fit_inputs(inputs)
         inp = drift.score(drift.inputs, inputs)
         if inp is not None and drift.skipped:

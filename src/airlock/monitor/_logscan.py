@@ -41,7 +41,7 @@ __all__ = [
     "redacted_columns",
     "scan_windows",
     "to_datetime",
-    "window_table",
+    "window_tables",
 ]
 
 F64 = NDArray[np.float64]
@@ -405,26 +405,32 @@ def _redactions(batch: pa.RecordBatch, part: str) -> dict[str, str]:
 
 
 def redacted_columns(table: pa.Table) -> dict[str, str]:
-    """What :func:`window_table` found redacted in the log: column → hash, mask or drop."""
+    """What :func:`window_tables` found redacted in the log: column → hash, mask or drop."""
     from airlock.predlog import REDACTED
 
     raw = (table.schema.metadata or {}).get(REDACTED)
     return dict(json.loads(raw)) if raw else {}
 
 
-def window_table(endpoint: str, since: datetime, until: datetime,
-                 part: str = "inputs") -> pa.Table | None:
-    """The ``inputs`` (or ``outputs``) of the rows in ``[since, until)`` that a model
-    answered for a client, as a flat table; None when the window has no such rows.
-    Versions whose fields differ are unified; the fields the log redacted are named in the
-    table's metadata (:func:`redacted_columns`)."""
-    tables = []
-    redacted: dict[str, str] = {}
-    for batch in _scan(endpoint, "predictions", since, until, [part, "status", "route"]):
-        redacted.update(_redactions(batch, part))
-        cols = _flatten(_answered(batch, part), part)
-        if cols and len(next(iter(cols.values()))):
-            tables.append(pa.table(cols))
+def window_tables(endpoint: str, since: datetime, until: datetime,
+                  parts: tuple[str, ...] = ("inputs", "outputs")) -> dict[str, pa.Table | None]:
+    """For each of ``parts`` (``inputs``, ``outputs``): that part of the rows in
+    ``[since, until)`` that a model answered for a client, as a flat table, or None when the
+    window has no such rows; all parts from one streamed pass over the window. Versions whose
+    fields differ are unified; the fields the log redacted are named in each table's metadata
+    (:func:`redacted_columns`)."""
+    tables: dict[str, list[pa.Table]] = {p: [] for p in parts}
+    redacted: dict[str, dict[str, str]] = {p: {} for p in parts}
+    for batch in _scan(endpoint, "predictions", since, until, [*parts, "status", "route"]):
+        for part in parts:
+            redacted[part].update(_redactions(batch, part))
+            cols = _flatten(_answered(batch, part), part)
+            if cols and len(next(iter(cols.values()))):
+                tables[part].append(pa.table(cols))
+    return {part: _unified(tables[part], redacted[part]) for part in parts}
+
+
+def _unified(tables: list[pa.Table], redacted: dict[str, str]) -> pa.Table | None:
     if not tables:
         return None
     out = pa.concat_tables(tables, promote_options="permissive")
