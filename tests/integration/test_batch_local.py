@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -18,8 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.integration.batch_helpers import (corrupt_a_page, 
+from tests.integration.batch_helpers import (
     assert_exactly_once,
+    corrupt_a_page,
     frame,
     kill_midway,
     only_job,

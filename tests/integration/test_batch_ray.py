@@ -4,7 +4,6 @@ and a job whose driver is SIGKILLed midway resumed to every row scored exactly o
 
 from __future__ import annotations
 
-import os
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -12,8 +11,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from tests.integration.batch_helpers import (corrupt_a_page, 
+from tests.integration.batch_helpers import (
     assert_exactly_once,
+    corrupt_a_page,
     frame,
     kill_midway,
     output_files,

@@ -14,8 +14,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from tests.integration.batch_helpers import (corrupt_a_page, 
+from tests.integration.batch_helpers import (
     assert_exactly_once,
+    corrupt_a_page,
     frame,
     kill_midway,
     output_files,
