@@ -1,0 +1,141 @@
+"""One metric of one variant against the control: estimates, lifts, CIs, p-values.
+
+Mean and ratio metrics have closed forms (Welch's t or the confidence sequence on the
+delta-method variance); quantile metrics (``latency_p95``) have none, so their CIs come from
+the shared bootstrap engine (multinomial resamples of the latency histogram's cells).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from airlock.evaluation import paired_p_value, percentile_ci, resample_counts, rng_for
+
+from . import _stats as st
+from ._aggregate import hist_edges
+
+__all__ = ["Moments", "bootstrap_quantile", "lift_of", "moments", "quantile_of"]
+
+Arr = np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Per variant (or per variant and bucket): estimate, variance of one unit, units."""
+
+    mean: Arr
+    var: Arr
+    n: Arr
+
+
+def moments(sums: dict[str, Arr], ratio: bool) -> Moments:
+    """The estimate of a mean (or, with ``ratio``, a ratio of sums over units)."""
+    n = sums["n"]
+    if ratio:
+        mean, var = st.ratio_moments(n, sums["s"], sums["d"], sums["ss"], sums["dd"],
+                                     sums["sd"])
+        return Moments(mean, var, n)
+    with np.errstate(all="ignore"):
+        mean = sums["s"] / n
+        var = np.maximum((sums["ss"] - sums["s"] ** 2 / n) / (n - 1), 0.0)
+    return Moments(mean, var, n)
+
+
+@dataclass(frozen=True)
+class Lift:
+    lift: float
+    low: float
+    high: float
+    rel: float
+    rel_low: float
+    rel_high: float
+    p: float
+    var: float
+
+
+def lift_of(c: tuple[float, float, float], t: tuple[float, float, float], alpha: float,
+            sequential: bool, tuning: float) -> Lift:
+    """Absolute and relative lift of ``t`` over ``c`` (each ``(mean, var, n)``)."""
+    (ma, va, na), (mb, vb, nb) = c, t
+    lift, lo, hi, p = st.welch(ma, va, na, mb, vb, nb, alpha)
+    rel, rel_var = st.relative(ma, va, na, mb, vb, nb)
+    with np.errstate(all="ignore"):
+        var = va / na + vb / nb
+    if sequential:
+        width = st.sequence_width(var, na + nb, alpha, tuning)
+        lo, hi = lift - width, lift + width
+        p = st.sequence_p_value(lift, var, na + nb, alpha, tuning)
+        rel_w = st.sequence_width(rel_var, na + nb, alpha, tuning)
+    else:
+        from scipy import stats
+
+        rel_w = stats.t.ppf(1 - alpha / 2, st.welch_dof(va, na, vb, nb)) * np.sqrt(rel_var)
+    return Lift(float(lift), float(lo), float(hi), float(rel), float(rel - rel_w),
+                float(rel + rel_w), float(p), float(var))
+
+
+def _quantiles(counts: Arr, q: float, mids: Arr) -> Arr:
+    """The ``q`` quantile of histograms (rows of ``counts`` over bins with values ``mids``):
+    the first bin whose cumulative count reaches ``q`` of the total."""
+    cum = np.cumsum(counts, axis=-1)
+    total = cum[..., -1:]
+    idx = np.argmax(cum >= q * total, axis=-1)
+    out: Arr = np.where(total[..., 0] > 0, mids[idx], np.nan)
+    return out
+
+
+def _mids(bins: Arr) -> Arr:
+    edges = hist_edges()
+    return np.asarray(np.sqrt(edges[bins] * edges[bins + 1]))
+
+
+def quantile_of(counts: Arr, q: float) -> float:
+    """The quantile of one full histogram."""
+    bins = np.flatnonzero(counts)
+    if not len(bins):
+        return float("nan")
+    return float(_quantiles(counts[bins].astype(np.float64), q, _mids(bins)))
+
+
+@dataclass(frozen=True)
+class Boot:
+    samples: Arr  # (n_boot,) quantile per resample
+    value: float
+
+
+def bootstrap_quantile(counts: Arr, q: float, *, n_boot: int, seed: int,
+                       parts: tuple[str, ...]) -> Boot:
+    """Bootstrap resamples of a histogram's quantile (cells: its non-empty bins)."""
+    bins = np.flatnonzero(counts)
+    if not len(bins):
+        return Boot(np.full(n_boot, np.nan), float("nan"))
+    cells = counts[bins].astype(np.float64)
+    mids = _mids(bins)
+    rng = rng_for(seed, "experiments", *parts)
+    samples = np.concatenate([_quantiles(chunk, q, mids)
+                              for chunk in resample_counts(rng, cells, n_boot)])
+    return Boot(samples, float(_quantiles(cells, q, mids)))
+
+
+def boot_ci(samples: Arr, value: float, alpha: float, sequential: bool,
+            n: float, tuning: float) -> tuple[float, float]:
+    """A percentile interval, or (sequential) the confidence sequence on the bootstrap SE."""
+    if sequential:
+        var = float(np.nanvar(samples, ddof=1)) if np.isfinite(samples).sum() > 1 \
+            else float("nan")
+        w = float(st.sequence_width(var, n, alpha, tuning))
+        return value - w, value + w
+    lo, hi = percentile_ci(samples, 1.0 - alpha)
+    return float(lo), float(hi)
+
+
+def boot_p(deltas: Arr, value: float, alpha: float, sequential: bool, n: float,
+           tuning: float) -> float:
+    if sequential:
+        var = float(np.nanvar(deltas, ddof=1)) if np.isfinite(deltas).sum() > 1 \
+            else float("nan")
+        return float(st.sequence_p_value(value, var, n, alpha, tuning))
+    return float(paired_p_value(deltas))
