@@ -19,9 +19,11 @@ from ._analyze import (
     MSG_NO_LABELS,
     MSG_NO_TRAFFIC,
     MSG_ONE_VARIANT,
+    MSG_UNIT_MISSING,
     analyze,
 )
 from ._config import ExperimentConfig, Guardrail
+from ._endpoint import MSG_NO_LOG, MSG_ONE_ROUTE, analyze_endpoint, config_hash
 from ._metrics import MSG_METRIC, MetricSpec, parse_metric
 from ._result import (
     Comparison,
@@ -41,8 +43,11 @@ __all__ = [
     "MSG_METRIC",
     "MSG_METRIC_EMPTY",
     "MSG_NO_LABELS",
+    "MSG_NO_LOG",
     "MSG_NO_TRAFFIC",
+    "MSG_ONE_ROUTE",
     "MSG_ONE_VARIANT",
+    "MSG_UNIT_MISSING",
     "MSG_VARIANT",
     "Comparison",
     "Estimate",
@@ -54,5 +59,7 @@ __all__ = [
     "Srm",
     "VariantSummary",
     "analyze",
+    "analyze_endpoint",
+    "config_hash",
     "parse_metric",
 ]

@@ -7,7 +7,7 @@ goes through :func:`airlock.experiments.analyze_endpoint`, which feeds the same
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,15 @@ from airlock.errors import InvalidInput
 
 from . import _stats as st
 from ._aggregate import Accumulator, Aggregates
-from ._compare import Moments, boot_ci, boot_p, bootstrap_quantile, lift_of, moments
+from ._compare import (
+    Moments,
+    boot_ci,
+    boot_p,
+    bootstrap_quantile,
+    lift_arrays,
+    lift_of,
+    moments,
+)
 from ._config import ExperimentConfig, Guardrail, make_config
 from ._metrics import MetricSpec
 from ._result import Comparison, Estimate, ExperimentResult, GuardrailOutcome, Srm, VariantSummary
@@ -31,6 +39,7 @@ __all__ = [
     "MSG_NO_LABELS",
     "MSG_NO_TRAFFIC",
     "MSG_ONE_VARIANT",
+    "MSG_UNIT_MISSING",
     "analyze",
     "run",
 ]
@@ -43,6 +52,7 @@ MSG_NO_LABELS = ("metric {metric} needs feedback labels and none arrived for the
                  "analysed (send them to /v1/feedback, or drop the metric)")
 MSG_METRIC_EMPTY = "metric {metric} has no value on any row (column {column!r})"
 MSG_COVARIATE_MISSING = "covariate {name!r} is not a column of the data"
+MSG_UNIT_MISSING = "the unit {name!r} is not a column of the data"
 _BUCKETS = 48
 
 
@@ -63,18 +73,22 @@ def analyze(table: Any, variant: str = "route", metrics: Iterable[str] | None = 
 def run(frames: Iterable[pl.DataFrame], config: ExperimentConfig, *, where: str,
         origin_ms: int = 0, bucket_ms: int | None = None,
         extra: dict[str, Any] | None = None,
-        versions: dict[str, dict[str, int]] | None = None,
-        notes: list[str] | None = None) -> ExperimentResult:
+        versions: Mapping[str, Mapping[str, int]] | None = None,
+        notes: list[str] | None = None,
+        late_notes: Callable[[], list[str]] | None = None) -> ExperimentResult:
     """The analysis of frames already in the accumulator's shape (``_variant``, ``_unit``,
-    ``_ts``, the metrics' columns)."""
+    ``_ts``, the metrics' columns); ``late_notes`` are read once the stream is done."""
     specs = config.specs()
     acc = Accumulator(metrics=specs, unit=config.unit is not None, covariate=config.covariate,
                       bucket_ms=bucket_ms, origin_ms=origin_ms)
     for frame in frames:
         acc.add(frame)
+    if config.unit is not None and config.unit not in acc.seen:
+        raise InvalidInput(MSG_UNIT_MISSING.format(name=config.unit))
     agg = acc.finish()
+    all_notes = [*(notes or []), *(late_notes() if late_notes is not None else [])]
     return _Analysis(config, specs, agg, acc.seen, where, origin_ms, bucket_ms,
-                     notes or []).result(extra or {}, versions or {})
+                     all_notes).result(extra or {}, versions or {})
 
 
 class _Analysis:
@@ -107,6 +121,9 @@ class _Analysis:
         if len(active) < 2:
             raise InvalidInput(MSG_ONE_VARIANT.format(name=active[0]))
         self.control = c.control or ("primary" if "primary" in active else active[0])
+        if self.control in self.variants:  # the control first, the others in their order
+            self.variants.remove(self.control)
+            self.variants.insert(0, self.control)
         if units.get(self.control, 0) <= 0:
             raise InvalidInput(MSG_CONTROL.format(name=self.control,
                                                   variants=", ".join(active)))
@@ -303,13 +320,9 @@ class _Analysis:
                 j = self._idx(v)
                 if v == self.control or j < 0:
                     continue
-                lift, lo, hi, _ = st.welch(mo.mean[i], mo.var[i], mo.n[i], mo.mean[j],
-                                           mo.var[j], mo.n[j], self.c.alpha)
-                if self.c.sequential:
-                    with np.errstate(all="ignore"):
-                        var = mo.var[i] / mo.n[i] + mo.var[j] / mo.n[j]
-                    w = st.sequence_width(var, mo.n[i] + mo.n[j], self.c.alpha, self.c.tuning)
-                    lo, hi = lift - w, lift + w
+                r = lift_arrays(mo.mean[i], mo.var[i], mo.n[i], mo.mean[j], mo.var[j],
+                                mo.n[j], self.c.alpha, self.c.sequential, self.c.tuning)
+                lift, lo, hi = r.lift, r.low, r.high
                 lifts[f"{v}:{m.name}"] = {"variant": v, "metric": m.name,
                                           "lift": lift.tolist(), "low": lo.tolist(),
                                           "high": hi.tolist()}
@@ -335,7 +348,7 @@ class _Analysis:
                 **base, "valid": "at every look, however often"}
 
     def result(self, extra: dict[str, Any],
-               versions: dict[str, dict[str, int]]) -> ExperimentResult:
+               versions: Mapping[str, Mapping[str, int]]) -> ExperimentResult:
         srm = self._srm()
         withhold = srm.flagged and not self.c.show_despite_srm
         cup, cuped_info = self._cuped()

@@ -17,7 +17,8 @@ from airlock.evaluation import paired_p_value, percentile_ci, resample_counts, r
 from . import _stats as st
 from ._aggregate import hist_edges
 
-__all__ = ["Moments", "bootstrap_quantile", "lift_of", "moments", "quantile_of"]
+__all__ = ["Lift", "Moments", "bootstrap_quantile", "lift_arrays", "lift_of", "moments",
+           "quantile_of"]
 
 Arr = np.ndarray[Any, Any]
 
@@ -46,35 +47,46 @@ def moments(sums: dict[str, Arr], ratio: bool) -> Moments:
 
 @dataclass(frozen=True)
 class Lift:
-    lift: float
-    low: float
-    high: float
-    rel: float
-    rel_low: float
-    rel_high: float
-    p: float
-    var: float
+    """Absolute and relative lift with their intervals and the p-value (arrays or floats)."""
+
+    lift: Any
+    low: Any
+    high: Any
+    rel: Any
+    rel_low: Any
+    rel_high: Any
+    p: Any
+    var: Any
+
+
+def lift_arrays(ma: Any, va: Any, na: Any, mb: Any, vb: Any, nb: Any, alpha: float,
+                sequential: bool, tuning: float) -> Lift:
+    """Lift of ``b`` over ``a`` (means, variances of one unit, units; any shape): Welch's
+    t at a fixed horizon, else the confidence sequence and its always-valid p-value."""
+    from scipy import stats
+
+    lift, lo, hi, p = st.welch(ma, va, na, mb, vb, nb, alpha)
+    rel, rel_var = st.relative(ma, va, na, mb, vb, nb)
+    with np.errstate(all="ignore"):
+        var = np.asarray(va, dtype=np.float64) / na + np.asarray(vb, dtype=np.float64) / nb
+        total = np.asarray(na, dtype=np.float64) + nb
+    if sequential:
+        width = st.sequence_width(var, total, alpha, tuning)
+        lo, hi = lift - width, lift + width
+        p = st.sequence_p_value(lift, var, total, alpha, tuning)
+        rel_w = st.sequence_width(rel_var, total, alpha, tuning)
+    else:
+        with np.errstate(all="ignore"):
+            rel_w = stats.t.ppf(1 - alpha / 2, st.welch_dof(va, na, vb, nb)) * np.sqrt(rel_var)
+    return Lift(lift, lo, hi, rel, rel - rel_w, rel + rel_w, p, var)
 
 
 def lift_of(c: tuple[float, float, float], t: tuple[float, float, float], alpha: float,
             sequential: bool, tuning: float) -> Lift:
-    """Absolute and relative lift of ``t`` over ``c`` (each ``(mean, var, n)``)."""
-    (ma, va, na), (mb, vb, nb) = c, t
-    lift, lo, hi, p = st.welch(ma, va, na, mb, vb, nb, alpha)
-    rel, rel_var = st.relative(ma, va, na, mb, vb, nb)
-    with np.errstate(all="ignore"):
-        var = va / na + vb / nb
-    if sequential:
-        width = st.sequence_width(var, na + nb, alpha, tuning)
-        lo, hi = lift - width, lift + width
-        p = st.sequence_p_value(lift, var, na + nb, alpha, tuning)
-        rel_w = st.sequence_width(rel_var, na + nb, alpha, tuning)
-    else:
-        from scipy import stats
-
-        rel_w = stats.t.ppf(1 - alpha / 2, st.welch_dof(va, na, vb, nb)) * np.sqrt(rel_var)
-    return Lift(float(lift), float(lo), float(hi), float(rel), float(rel - rel_w),
-                float(rel + rel_w), float(p), float(var))
+    """:func:`lift_arrays` of one comparison, as floats."""
+    r = lift_arrays(*c, *t, alpha, sequential, tuning)
+    return Lift(*(float(x) for x in (r.lift, r.low, r.high, r.rel, r.rel_low, r.rel_high,
+                                     r.p, r.var)))
 
 
 def _quantiles(counts: Arr, q: float, mids: Arr) -> Arr:
