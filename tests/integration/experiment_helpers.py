@@ -8,8 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from airlock.predlog import PredictionLog, log_locations, make_batch_records, make_feedback, \
-    make_records
+from airlock.predlog import (
+    PredictionLog,
+    log_locations,
+    make_batch_records,
+    make_feedback,
+    make_records,
+)
 
 EP = "adult-income"
 

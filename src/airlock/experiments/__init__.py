@@ -33,6 +33,7 @@ from ._result import (
     Srm,
     VariantSummary,
 )
+from ._saved import MSG_NO_ENDPOINT, get_experiment, latest_experiment, save_experiment
 from ._source import MSG_COLUMN, MSG_COVARIATE, MSG_VARIANT
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "MSG_COVARIATE_MISSING",
     "MSG_METRIC",
     "MSG_METRIC_EMPTY",
+    "MSG_NO_ENDPOINT",
     "MSG_NO_LABELS",
     "MSG_NO_LOG",
     "MSG_NO_TRAFFIC",
@@ -61,5 +63,8 @@ __all__ = [
     "analyze",
     "analyze_endpoint",
     "config_hash",
+    "get_experiment",
+    "latest_experiment",
     "parse_metric",
+    "save_experiment",
 ]
