@@ -25,6 +25,7 @@ from ._analyze import (
 from ._config import ExperimentConfig, Guardrail
 from ._endpoint import MSG_NO_LOG, MSG_ONE_ROUTE, analyze_endpoint, config_hash
 from ._metrics import MSG_METRIC, MetricSpec, parse_metric
+from ._report import render_experiment_report, save_experiment_report
 from ._result import (
     Comparison,
     Estimate,
@@ -66,5 +67,7 @@ __all__ = [
     "get_experiment",
     "latest_experiment",
     "parse_metric",
+    "render_experiment_report",
     "save_experiment",
+    "save_experiment_report",
 ]

@@ -53,7 +53,7 @@ MSG_NO_LABELS = ("metric {metric} needs feedback labels and none arrived for the
 MSG_METRIC_EMPTY = "metric {metric} has no value on any row (column {column!r})"
 MSG_COVARIATE_MISSING = "covariate {name!r} is not a column of the data"
 MSG_UNIT_MISSING = "the unit {name!r} is not a column of the data"
-_BUCKETS = 48
+_MIN_UNITS = 30  # a cumulative point of the timeline needs this many units a side
 
 
 def analyze(table: Any, variant: str = "route", metrics: Iterable[str] | None = None,
@@ -322,7 +322,8 @@ class _Analysis:
                     continue
                 r = lift_arrays(mo.mean[i], mo.var[i], mo.n[i], mo.mean[j], mo.var[j],
                                 mo.n[j], self.c.alpha, self.c.sequential, self.c.tuning)
-                lift, lo, hi = r.lift, r.low, r.high
+                few = np.minimum(mo.n[i], mo.n[j]) < _MIN_UNITS  # too few to plot
+                lift, lo, hi = (np.where(few, np.nan, x) for x in (r.lift, r.low, r.high))
                 lifts[f"{v}:{m.name}"] = {"variant": v, "metric": m.name,
                                           "lift": lift.tolist(), "low": lo.tolist(),
                                           "high": hi.tolist()}
