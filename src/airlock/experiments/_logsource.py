@@ -14,7 +14,6 @@ search, never a hash build over every label.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ __all__ = ["NOT_VARIANTS", "LogRead", "read_log_labels"]
 NOT_VARIANTS = ("shadow", "guard", "rejected", "fallback")
 SERVING = ["request_id", "row", "ts", "route", "model", "version", "status", "latency_ms"]
 _SEED = 0x5EED
+COALESCE_ROWS = 512 * 1024
 
 
 def _hash(ids: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
@@ -63,16 +63,13 @@ class Labels:
         return values, texts
 
 
-def _text(label_json: str | None) -> str | None:
-    if label_json is None:
-        return None
-    try:
-        value = json.loads(label_json)
-    except ValueError:
-        return label_json
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return value if isinstance(value, str) else json.dumps(value)
+def _texts(label_json: pl.Expr) -> pl.Expr:
+    """A label as the text a string prediction is compared with: a JSON string unquoted,
+    a whole number without its fraction (``1.0`` → ``1``), anything else as its JSON."""
+    quoted = label_json.str.starts_with('"') & label_json.str.ends_with('"')
+    whole = label_json.str.replace(r"^(-?\d+)\.0+$", "$1")
+    return pl.when(quoted).then(label_json.str.slice(1, label_json.str.len_chars() - 2)) \
+        .otherwise(whole)
 
 
 def read_log_labels(endpoint: str, until: datetime | None, *, artifact_uri: str | None,
@@ -93,9 +90,7 @@ def read_log_labels(endpoint: str, until: datetime | None, *, artifact_uri: str 
     fb = fb.with_columns(pl.col("request_id").hash(_SEED).alias("_h")) \
         .sort(["_h", "ts"], descending=[False, True]).unique("_h", keep="first",
                                                               maintain_order=True)
-    texts = None
-    if text:
-        texts = pl.Series([_text(v) for v in fb["label_json"].to_list()], dtype=pl.String)
+    texts = fb.select(_texts(pl.col("label_json"))).to_series() if text else None
     return Labels(fb["_h"].to_numpy(), fb["label"].cast(pl.Float64).fill_null(np.nan)
                   .to_numpy(), texts)
 
@@ -112,6 +107,28 @@ def _flat(batch: pa.RecordBatch, part: str, wanted: set[str]) -> dict[str, pa.Ar
         if name in wanted or (part == "outputs" and name == f"outputs.{PREDICTION}"
                               and PREDICTION in wanted):
             out[name] = col.field(i)
+    return out
+
+
+def _coalesce(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Consecutive batches of one schema joined into batches of about ``COALESCE_ROWS``:
+    fewer, larger vectorised steps; memory stays bounded by that size."""
+    held: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        if held and (batch.schema != held[0].schema or rows >= COALESCE_ROWS):
+            yield _join(held)
+            held, rows = [], 0
+        held.append(batch)
+        rows += batch.num_rows
+    if held:
+        yield _join(held)
+
+
+def _join(held: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(held) == 1:
+        return held[0]
+    out: pa.RecordBatch = pa.Table.from_batches(held).combine_chunks().to_batches()[0]
     return out
 
 
@@ -151,9 +168,9 @@ class LogRead:
         columns = [*SERVING, *(["inputs"] if inputs else []), *(["outputs"] if outputs else [])]
         labels = read_log_labels(self.endpoint, self.until, artifact_uri=self.artifact_uri,
                                  spool_dir=self.spool_dir, text=True) if need_labels else None
-        for batch in scan_prediction_log(self.endpoint, artifact_uri=self.artifact_uri,
-                                         spool_dir=self.spool_dir, since=self.since,
-                                         until=self.until, columns=columns):
+        for batch in _coalesce(scan_prediction_log(
+                self.endpoint, artifact_uri=self.artifact_uri, spool_dir=self.spool_dir,
+                since=self.since, until=self.until, columns=columns)):
             frame = self._frame(batch, wanted, labels)
             if frame is not None and frame.height:
                 yield frame
