@@ -4,19 +4,18 @@ says the lifts are withheld."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
+from tests.e2e.test_ui_browser import CHROMIUM, browser
 
 from airlock.experiments import analyze, save_experiment_report
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+__all__ = ["browser"]  # the shared headless Chromium fixture
+
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"{CHROMIUM} missing: apt-get install -y chromium")
 
@@ -29,16 +28,6 @@ def _table(share: float) -> pl.DataFrame:
     ok = (rng.random(n) < np.where(route == "canary", 0.83, 0.80)).astype(np.int64)
     return pl.DataFrame({"route": route, "ok": ok, "ts": ts,
                          "latency_ms": rng.lognormal(2.5, 0.4, n)})
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def _open(browser: Any, path: Path) -> tuple[Any, Any, list[str]]:
