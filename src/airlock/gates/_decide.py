@@ -28,6 +28,14 @@ Per rule kind, the value compared and when the rule passes (bounds are inclusive
   The value reported is ``delta``; the bound is ``-max_drop`` (higher is better) or
   ``+max_drop`` (lower is better).
 
+* experiment: the endpoint's newest stored A/B analysis (``gate`` attaches it as
+  ``experiments[endpoint]``). The variant judged is ``variant``, else the one whose versions
+  include the evaluated model version, else the only non-control variant. The rule fails on
+  a flagged sample ratio mismatch (``srm``), on a breached guardrail of that variant
+  (``guardrails``), and, with ``metric``, when the comparison's ``use`` (``lift_ci_low`` by
+  default; withheld or missing: undefined) is outside ``[min, max]``. The value reported is
+  that lift (else 1.0 for pass, 0.0 for fail).
+
 A value that is missing or undefined (None, NaN) fails its rule with ``evidence["reason"]``
 ``"undefined"`` (or naming what is missing): a gate never passes on a number it cannot see.
 A rule with ``severity: warn`` is reported like any other but never fails the Decision.
@@ -44,7 +52,15 @@ from typing import Any
 from airlock.errors import CheckFailed
 
 from ._policy import Policy
-from ._rules import BaselineRule, ContractRule, FairnessRule, MetricRule, Rule, SliceRule
+from ._rules import (
+    BaselineRule,
+    ContractRule,
+    ExperimentRule,
+    FairnessRule,
+    MetricRule,
+    Rule,
+    SliceRule,
+)
 
 __all__ = ["Decision", "RuleOutcome", "decide", "decision_id"]
 
@@ -158,6 +174,9 @@ def decide(evaluation: Mapping[str, Any], policy: Policy) -> Decision:
     contracts = evaluation.get("contracts") or {}
     key = policy.sha256 + "".join(
         f"|{name}={_map(c).get('result_id')}" for name, c in sorted(contracts.items()))
+    experiments = _map(evaluation.get("experiments"))
+    key += "".join(f"|experiment:{name}={_map(e).get('result_id')}"
+                   for name, e in sorted(experiments.items()))
     return Decision(id=decision_id(eval_id, key), evaluation=eval_id,
                     model=model.get("ref") if isinstance(model, Mapping) else None,
                     policy=policy.name, policy_sha256=policy.sha256,
@@ -173,6 +192,8 @@ def _outcome(rule: Rule, ev: Mapping[str, Any], policy: Policy) -> RuleOutcome:
         return _fairness(rule, ev)
     if isinstance(rule, ContractRule):
         return _contract(rule, ev)
+    if isinstance(rule, ExperimentRule):
+        return _experiment(rule, ev)
     return _baseline(rule, ev, policy.catalogue.higher_is_better(rule.metric))
 
 
@@ -185,6 +206,71 @@ def _contract(rule: ContractRule, ev: Mapping[str, Any]) -> RuleOutcome:
         "reason": f"no validation of the evaluated data under contract {rule.contract!r}"}
     return _make(rule, metric=f"contract:{rule.contract}", use="value",
                  value=1.0 if passed else 0.0, bound=1.0, passed=passed, evidence=evidence)
+
+
+def _experiment_variant(rule: ExperimentRule, result: Mapping[str, Any],
+                        ev: Mapping[str, Any]) -> str | None:
+    if rule.variant is not None:
+        return rule.variant
+    model = _map(ev.get("model"))
+    ref = model.get("ref") or (f"{model.get('name')}@{model.get('version')}"
+                               if model.get("name") else None)
+    variants = _map(result.get("variants"))
+    for name, v in variants.items():
+        if ref is not None and ref in _map(_map(v).get("versions")):
+            return str(name)
+    others = [n for n in variants if n != result.get("control")]
+    return str(others[0]) if len(others) == 1 else None
+
+
+def _experiment(rule: ExperimentRule, ev: Mapping[str, Any]) -> RuleOutcome:
+    """Judges the endpoint's newest stored analysis (see the module docstring)."""
+    stored = _map(_map(ev.get("experiments")).get(rule.experiment))
+    result = _map(stored.get("result"))
+    metric = f"experiment:{rule.experiment}" + (f":{rule.metric}" if rule.metric else "")
+    if not result:
+        return _make(rule, metric=metric, use=rule.use, value=None, bound=rule.min,
+                     passed=False, evidence={"reason": "no stored experiment analysis of "
+                                             f"endpoint {rule.experiment!r}"})
+    variant = _experiment_variant(rule, result, ev)
+    srm = _map(result.get("srm"))
+    evidence: dict[str, Any] = {"result_id": stored.get("result_id"), "variant": variant,
+                                "control": result.get("control"),
+                                "srm_p_value": srm.get("p_value"),
+                                "srm_flagged": bool(srm.get("flagged"))}
+    problems = []
+    if variant is None:
+        problems.append("cannot tell which variant serves the candidate: set `variant`")
+    comps = [_map(c) for c in result.get("comparisons") or [] if _map(c).get("variant")
+             == variant]
+    if rule.srm and srm.get("flagged"):
+        problems.append(f"sample ratio mismatch (p = {_num(srm.get('p_value')) or 0:.2g})")
+    breached = [str(c.get("metric")) for c in comps if _map(c.get("guardrail")).get("breached")]
+    evidence["breached"] = breached
+    if rule.guardrails and breached:
+        problems.append("guardrail breached: " + ", ".join(breached))
+    value: float | None = None
+    if rule.metric is not None:
+        comp = next((c for c in comps if c.get("metric") == rule.metric), None)
+        if comp is None:
+            problems.append(f"the analysis has no comparison of {rule.metric} for {variant}")
+        else:
+            evidence.update({k: comp.get(k) for k in ("lift", "lift_ci_low", "lift_ci_high",
+                                                      "relative_lift", "p_value",
+                                                      "significant", "method")})
+            value = _num(comp.get(rule.use))
+            if value is None:
+                problems.append(str(comp.get("reason") or UNDEFINED))
+            elif not _within(value, rule.min, rule.max):
+                problems.append(f"{rule.metric} {rule.use} {value:.4g} is out of bounds")
+    if problems:
+        evidence["reason"] = "; ".join(problems)
+    passed = not problems
+    if rule.metric is None:
+        value = 1.0 if passed else 0.0
+    return _make(rule, metric=metric, use=rule.use, value=value,
+                 bound=_bound(value, rule.min, rule.max) if rule.metric else 1.0,
+                 passed=passed, evidence=evidence)
 
 
 # -- helpers -------------------------------------------------------------------------------

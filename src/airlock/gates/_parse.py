@@ -13,10 +13,13 @@ from airlock.evaluation import MetricCatalogue
 
 from ._rules import (
     DEFAULT_SIGNIFICANCE,
+    EXPERIMENT_USES,
     SEVERITIES,
     USES,
     BaselineRule,
     ContractRule,
+    ExperimentRule,
+    ExperimentUse,
     FairnessRule,
     MetricRule,
     Rule,
@@ -49,6 +52,8 @@ _ALLOWED: dict[str, set[str]] = {
     "fairness": {"fairness", "feature", "min", "max", "use"} | _COMMON,
     "baseline": {"metric", "max_drop", "significance"} | _COMMON,
     "contract": {"contract"} | _COMMON,
+    "experiment": {"experiment", "metric", "min", "max", "use", "variant", "srm",
+                   "guardrails"} | _COMMON,
 }
 _HINTS = {
     ("metric", "min_support"): " (min_support goes with per_slice: true)",
@@ -75,6 +80,8 @@ class _RuleParser:
         raw = self.raw
         if "contract" in raw:
             kind = "contract"
+        elif "experiment" in raw:
+            kind = "experiment"
         elif "fairness" in raw and "metric" in raw:
             self.fail("a rule has either `metric` or `fairness`, not both", "fairness")
         elif "fairness" in raw:
@@ -200,6 +207,8 @@ def parse_rule(raw: Any, index: int, src: str, line: int | None, key_lines: dict
         if not isinstance(name, str) or not name.strip():
             p.fail("`contract` names a data contract (its `name:`)", "contract")
         return ContractRule(index=index, contract=name, severity=p.severity(), line=line)
+    if kind == "experiment":
+        return _experiment_rule(p)
     if kind == "baseline":
         return _baseline_rule(p)
     if kind == "fairness":
@@ -217,6 +226,35 @@ def parse_rule(raw: Any, index: int, src: str, line: int | None, key_lines: dict
                          severity=p.severity(), line=line)
     return MetricRule(index=index, metric=metric, min=lo, max=hi, use=p.use(),
                       severity=p.severity(), line=line)
+
+
+def _text(p: _RuleParser, key: str, what: str) -> str | None:
+    value = p.raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        p.fail(f"`{key}` names {what} (got {value!r})", key)
+    return value.strip()
+
+
+def _experiment_rule(p: _RuleParser) -> ExperimentRule:
+    endpoint = _text(p, "experiment", "the endpoint whose experiment is judged")
+    metric = _text(p, "metric", "an experiment metric, e.g. accuracy or mean(COLUMN)")
+    lo, hi = (None, None)
+    if metric is not None:
+        lo, hi = p.bounds()
+    elif "min" in p.raw or "max" in p.raw:
+        p.fail("`min`/`max` bound a lift: name its `metric`", "min" if "min" in p.raw
+               else "max")
+    use = p.raw.get("use", "lift_ci_low")
+    if use not in EXPERIMENT_USES:
+        p.fail(f"`use` must be one of {', '.join(EXPERIMENT_USES)} (got {use!r})", "use")
+    srm = p.boolean("srm") if "srm" in p.raw else True
+    guardrails = p.boolean("guardrails") if "guardrails" in p.raw else True
+    return ExperimentRule(index=p.index, experiment=str(endpoint), metric=metric, min=lo,
+                          max=hi, use=cast(ExperimentUse, use),
+                          variant=_text(p, "variant", "a route"), srm=srm,
+                          guardrails=guardrails, severity=p.severity(), line=p.line)
 
 
 def _baseline_rule(p: _RuleParser) -> BaselineRule:

@@ -26,6 +26,11 @@ its line and what is wrong::
         max: 0.05
         use: ci_high                    # value (default), ci_low or ci_high
         severity: warn                  # reported, never fails the gate (default: fail)
+      - experiment: adult-income        # ExperimentRule: the endpoint's newest A/B analysis
+        metric: accuracy                #   optional: a bound on the candidate's lift
+        min: 0                          #   lift_ci_low >= 0 (use: lift, lift_ci_low, …)
+        srm: true                       #   no sample ratio mismatch (default true)
+        guardrails: true                #   no guardrail breached (default true)
 
 Bounds are inclusive; a rule needs ``min``, ``max`` or both, except a baseline rule, which
 takes ``max_drop`` (exact semantics in :mod:`airlock.gates._decide`; for a lower-is-better
@@ -46,7 +51,16 @@ from typing import TYPE_CHECKING, Any
 from airlock.errors import UsageError
 from airlock.evaluation import METRIC_CATALOGUE, MetricCatalogue
 
-from ._rules import BaselineRule, ContractRule, FairnessRule, Rule, SliceRule, rule_dict, where
+from ._rules import (
+    BaselineRule,
+    ContractRule,
+    ExperimentRule,
+    FairnessRule,
+    Rule,
+    SliceRule,
+    rule_dict,
+    where,
+)
 
 if TYPE_CHECKING:
     from ._decide import Decision
@@ -103,6 +117,11 @@ class Policy:
         """Names of the data contracts the policy requires."""
         return [r.contract for r in self.rules if isinstance(r, ContractRule)]
 
+    def experiments(self) -> list[str]:
+        """The endpoints whose stored experiment the policy judges."""
+        return list(dict.fromkeys(r.experiment for r in self.rules
+                                  if isinstance(r, ExperimentRule)))
+
     def check_applicable(self, task: str, columns: set[str], slices: list[str],
                          sensitive: list[str], has_baseline: bool) -> None:
         """Raise UsageError naming the first rule that cannot apply to an evaluation of
@@ -144,8 +163,8 @@ class Policy:
 
 def _inapplicable(cat: MetricCatalogue, rule: Rule, task: str, present: set[str],
                   has_slices: bool, has_baseline: bool) -> str | None:
-    if isinstance(rule, ContractRule):
-        return None  # judged against the stored contract results, any task
+    if isinstance(rule, ContractRule | ExperimentRule):
+        return None  # judged against stored contract results / experiments, any task
     if isinstance(rule, FairnessRule):
         problem = _fairness_task(cat, rule.fairness, task)
         if problem:

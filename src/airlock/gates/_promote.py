@@ -71,6 +71,19 @@ def _contract_status(evaluation: Mapping[str, Any], names: list[str]) -> dict[st
     return out
 
 
+def experiment_status(endpoints: list[str]) -> dict[str, Any]:
+    """The newest stored A/B analysis of each endpoint, as an experiment rule reads it."""
+    out: dict[str, Any] = {}
+    for name in endpoints:
+        rows = get_store().experiments.latest(name, limit=1)
+        if rows:
+            keep = ("srm", "variants", "comparisons", "control", "guardrail_breached",
+                    "window", "config_hash")
+            out[name] = {"result_id": rows[0].id, "created_at": rows[0].created_at,
+                         "result": {k: rows[0].result.get(k) for k in keep}}
+    return out
+
+
 def _validation_failure(stored: Mapping[str, Any]) -> str:
     """Why a stored validation failed: its failing checks of severity error, with detail."""
     result = stored.get("result") or {}
@@ -97,6 +110,8 @@ def gate(evaluation: str | Mapping[str, Any] | Any, policy: Policy | str | Path)
     pol.check_evaluation(stored)
     if pol.contracts():
         stored = {**stored, "contracts": _contract_status(stored, pol.contracts())}
+    if pol.experiments():
+        stored = {**stored, "experiments": experiment_status(pol.experiments())}
     decision = decide(stored, pol)
     model = stored.get("model") or {}
     name, version = model.get("name"), model.get("version")

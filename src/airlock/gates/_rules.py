@@ -11,15 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal, TypeAlias
 
-__all__ = ["DEFAULT_SIGNIFICANCE", "SEVERITIES", "USES", "BaselineRule", "ContractRule",
-           "FairnessRule", "MetricRule", "Rule", "Severity", "SliceRule", "Use", "rule_dict",
-           "where"]
+__all__ = ["DEFAULT_SIGNIFICANCE", "EXPERIMENT_USES", "SEVERITIES", "USES", "BaselineRule",
+           "ContractRule", "ExperimentRule", "ExperimentUse", "FairnessRule", "MetricRule",
+           "Rule", "Severity", "SliceRule", "Use", "rule_dict", "where"]
 
 Use = Literal["value", "ci_low", "ci_high"]
 Severity = Literal["fail", "warn"]
 USES: tuple[Use, ...] = ("value", "ci_low", "ci_high")
 SEVERITIES: tuple[Severity, ...] = ("fail", "warn")
 DEFAULT_SIGNIFICANCE = 0.05
+ExperimentUse = Literal["lift", "lift_ci_low", "lift_ci_high", "relative_lift"]
+EXPERIMENT_USES: tuple[ExperimentUse, ...] = ("lift", "lift_ci_low", "lift_ci_high",
+                                              "relative_lift")
 
 
 def where(src: str, index: int, line: int | None) -> str:
@@ -144,7 +147,42 @@ class ContractRule:
         return f"data contract {self.contract!r} passes"
 
 
-Rule: TypeAlias = MetricRule | SliceRule | FairnessRule | BaselineRule | ContractRule
+@dataclass(frozen=True)
+class ExperimentRule:
+    """The newest stored A/B analysis of an endpoint (``airlock ab analyze``) backs the
+    candidate: no sample ratio mismatch (``srm``), no breached guardrail (``guardrails``)
+    and, with ``metric``, the candidate's lift (``use``: ``lift_ci_low`` by default) within
+    ``[min, max]``. ``variant`` defaults to the route that served the candidate version."""
+
+    kind: ClassVar[str] = "experiment"
+    index: int
+    experiment: str
+    metric: str | None = None
+    min: float | None = None
+    max: float | None = None
+    use: ExperimentUse = "lift_ci_low"
+    variant: str | None = None
+    srm: bool = True
+    guardrails: bool = True
+    severity: Severity = "fail"
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def text(self) -> str:
+        parts = []
+        if self.metric is not None:
+            parts.append(_bounds_text(f"{self.metric} {self.use.replace('_', ' ')}",
+                                      self.min, self.max))
+        if self.srm:
+            parts.append("no sample ratio mismatch")
+        if self.guardrails:
+            parts.append("no guardrail breached")
+        who = f" ({self.variant})" if self.variant else ""
+        return f"experiment on {self.experiment}{who}: " + (", ".join(parts) or "analysed")
+
+
+Rule: TypeAlias = (MetricRule | SliceRule | FairnessRule | BaselineRule | ContractRule
+                   | ExperimentRule)
 
 
 def rule_dict(rule: Rule) -> dict[str, Any]:

@@ -180,7 +180,10 @@ def _scan(store: ArtifactStore, spool_dir: Path | None, prefix: str, stream: str
     for seg in segments:
         if (hi is not None and seg.lo >= hi) or (lo is not None and seg.hi < lo):
             continue  # pruned by its name, never opened
-        for batch in _read_segment(store, seg.key, lo, hi, wanted):
+        inside = (lo is None or seg.lo >= lo) and (hi is None or seg.hi < hi)
+        # a segment wholly inside the window is read without a row filter
+        for batch in _read_segment(store, seg.key, None if inside else lo,
+                                   None if inside else hi, wanted):
             if batch.num_rows:
                 yield batch
     done = {s.spool_id for s in segments}

@@ -2,7 +2,8 @@
 
 ``get_store()`` returns the store named by the current settings, created and migrated on
 first use. Everything above this package talks to it through :class:`Store`'s parts:
-``runs``, ``models``, ``events`` and ``artifacts`` (and ``batch``, the batch jobs).
+``runs``, ``models``, ``events`` and ``artifacts`` (and ``batch``, the batch jobs;
+``experiments``, the A/B analyses).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from ._batch import BatchFragmentRecord, BatchJobRecord, BatchStore
 from ._contracts import ContractResultStore
 from ._evaluations import EvaluationStore
 from ._events import EventLog, VerifyResult, now_ms
+from ._experiments import ExperimentRecord, ExperimentResultStore
 from ._migrate import HEAD_REVISION
 from ._models import ModelStore
 from ._query import Clause, OrderBy, parse_filter, parse_order_by
@@ -40,6 +42,8 @@ __all__ = [
     "EvaluationStore",
     "EventLog",
     "EventRecord",
+    "ExperimentRecord",
+    "ExperimentResultStore",
     "MetricPoint",
     "ModelRecord",
     "ModelStore",

@@ -297,3 +297,22 @@ batch_fragments = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
+
+# -- experiment results (revision 0006_experiments) ----------------------------------------
+# One A/B analysis of an endpoint's traffic: the window it read, the endpoint config's hash,
+# the versions per variant, and the whole result (srm, variants, comparisons).
+experiment_results = sa.Table(
+    "experiment_results",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("endpoint", sa.String(256), nullable=False),
+    sa.Column("config_hash", sa.String(64), nullable=True),
+    sa.Column("since", sa.BigInteger, nullable=True),
+    sa.Column("until", sa.BigInteger, nullable=True),
+    sa.Column("control", sa.String(256), nullable=False),
+    sa.Column("versions", sa.JSON, nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Index("ix_experiment_results_endpoint_created_at", "endpoint", "created_at"),
+)

@@ -21,6 +21,7 @@ from ._contracts import ContractResultStore
 from ._engine import make_engine, on_chain_commit, store_faults
 from ._evaluations import EvaluationStore
 from ._events import EventLog
+from ._experiments import ExperimentResultStore
 from ._migrate import current_revision, ensure_current, upgrade
 from ._models import ModelStore
 from ._runs import RunStore
@@ -52,6 +53,7 @@ class Store:
         self.evaluations = EvaluationStore(self.engine)
         self.contracts = ContractResultStore(self.engine)
         self.batch = BatchStore(self.engine)
+        self.experiments = ExperimentResultStore(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
