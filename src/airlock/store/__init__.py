@@ -2,7 +2,8 @@
 
 ``get_store()`` returns the store named by the current settings, created and migrated on
 first use. Everything above this package talks to it through :class:`Store`'s parts:
-``runs``, ``models``, ``events`` and ``artifacts`` (and ``batch``, the batch jobs).
+``runs``, ``models``, ``events`` and ``artifacts`` (and ``batch``, the batch jobs, and
+``prompts``, the prompt registry).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ._evaluations import EvaluationStore
 from ._events import EventLog, VerifyResult, now_ms
 from ._migrate import HEAD_REVISION
 from ._models import ModelStore
+from ._prompts import PromptRecord, PromptStore, PromptVersionRecord
 from ._query import Clause, OrderBy, parse_filter, parse_order_by
 from ._records import (
     ArtifactRecord,
@@ -45,6 +47,9 @@ __all__ = [
     "ModelStore",
     "OrderBy",
     "PointRow",
+    "PromptRecord",
+    "PromptStore",
+    "PromptVersionRecord",
     "RunRecord",
     "RunStore",
     "Store",
