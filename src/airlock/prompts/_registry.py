@@ -76,8 +76,8 @@ def register_prompt_file(source: str | Path) -> tuple[Prompt, bool]:
                                  "description")
     spec = validate(doc, _PromptFile)
     label = doc.path.name if doc.path is not None else "prompt file"
-    where = {key: f"{label}: {key}" + (f" (line {line})" if (line := doc.line_of((key,)))
-                                        else "") + ": "
+    where = {key: f"{label} ({key}" + (f" at line {line}" if (line := doc.line_of((key,)))
+                                        else "") + "): "
              for key in ("template", "variables", "model_config", "response_format")}
     return _register(spec.name, spec.template, spec.variables, spec.llm_config,
                      spec.response_format, spec.description, where)

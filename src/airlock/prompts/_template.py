@@ -1,8 +1,9 @@
 """Prompt templates: Jinja2's ``SandboxedEnvironment`` with ``StrictUndefined``, locked down.
 
-* **No attribute access to Python objects**: every attribute is unsafe (``{{ x.upper() }}``,
-  ``{{ ''.__class__ }}`` refuse to render), names starting with ``_`` are refused when the
-  template is checked, and no callable may be called. A mapping's keys stay reachable
+* **No attribute access to Python objects**: every attribute is unsafe (``{{ x.upper }}``,
+  ``{{ ''.__class__ }}`` refuse to render) but a for loop's counters (``loop.index``), names
+  starting with ``_`` and calls are refused when the template is checked, and no callable
+  may be called. A mapping's keys stay reachable
   (``{{ doc.title }}`` and ``{{ doc["title"] }}`` read the key, never an attribute).
 * **No globals, no loaders**: ``range``, ``cycler``, ``namespace``… are gone, and
   ``include`` / ``import`` / ``extends`` are refused when the template is checked.
@@ -32,20 +33,22 @@ TYPES: dict[str, tuple[type, ...]] = {
 }
 ROLES = ("system", "user", "assistant", "tool")
 
-MSG_SYNTAX = "{where}line {line}, column {column}: {message}"
+MSG_SYNTAX = "{where}line {line}, column {column} of the template: {message}"
 MSG_UNDECLARED = ("{where}the template uses the variable {name!r}, which is not declared "
                   "(declared: {declared})")
 MSG_UNUSED = "the variable {name!r} is declared but the template never uses it"
 MSG_MISSING = "missing variable {name!r} (the prompt {ref} needs: {needed})"
 MSG_EXTRA = "unexpected variable {name!r} (the prompt {ref} takes: {needed})"
 MSG_TYPE = "variable {name!r} must be {type} (got {got})"
-MSG_REFUSED = "{where}line {line}, column {column}: {what} is not allowed in a prompt template"
+MSG_REFUSED = ("{where}line {line}, column {column} of the template: {what} is not allowed "
+               "in a prompt template")
 MSG_UNSAFE = "the prompt {ref} refused to render: {message}"
 
 
 def _env() -> Any:
     try:
         from jinja2 import StrictUndefined
+        from jinja2.runtime import LoopContext
         from jinja2.sandbox import SandboxedEnvironment
     except ImportError:  # pragma: no cover - the llm extra brings jinja2
         raise DependencyMissing("prompt templates need jinja2: pip install "
@@ -53,7 +56,9 @@ def _env() -> Any:
 
     class _Locked(SandboxedEnvironment):
         def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-            return False
+            # only the counters of a for loop (loop.index, loop.first, ...), no method
+            return (isinstance(obj, LoopContext) and not attr.startswith("_")
+                    and not callable(value))
 
         def is_safe_callable(self, obj: Any) -> bool:
             return False
@@ -95,14 +100,16 @@ def compile_template(source: str, where: str = "") -> CompiledTemplate:
         raise InvalidInput(f"{where}a template must be a string")
     env = _env()
     ast = _parse(env, source, where)
+    refused: list[tuple[int, int, str]] = []
     for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Call, nodes.Include,
                               nodes.Import, nodes.FromImport, nodes.Extends, nodes.Macro,
                               nodes.CallBlock)):
         what = _refused(node, nodes)
         if what:
-            line, col = _position(source, node.lineno, _needle(node, nodes))
-            raise InvalidInput(MSG_REFUSED.format(where=where, line=line, column=col,
-                                                  what=what))
+            refused.append((*_position(source, node.lineno, _needle(node, nodes)), what))
+    if refused:  # the first in the text, whatever order the tree is walked in
+        line, col, what = min(refused)
+        raise InvalidInput(MSG_REFUSED.format(where=where, line=line, column=col, what=what))
     try:
         template = env.from_string(source)
     except TemplateSyntaxError as exc:  # e.g. an unknown filter, found when compiling
