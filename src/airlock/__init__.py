@@ -46,7 +46,7 @@ _LAZY: dict[str, str] = {
     "Evaluation": "airlock.evaluation",
     "load_policy": "airlock.gates",
     "gate": "airlock._api",
-    "protect": "airlock.gates",
+    "protect": "airlock._api",
     "promote": "airlock.gates",
     "model_card": "airlock.evidence",
     "render_report": "airlock.evaluation",
@@ -89,6 +89,7 @@ if TYPE_CHECKING:
         get_metric_history,
         get_run,
         list_events,
+        protect,
         search_runs,
         set_alias,
         verify_events,
@@ -97,7 +98,7 @@ if TYPE_CHECKING:
     from airlock.data import fingerprint
     from airlock.evaluation import Evaluation, get_evaluation, render_report
     from airlock.evidence import model_card
-    from airlock.gates import load_policy, promote, protect
+    from airlock.gates import load_policy, promote
     from airlock.guard import (
         Guard,
         GuardEvaluation,

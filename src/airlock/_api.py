@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from airlock.store import VersionRecord
 
 __all__ = ["alias_history", "download_artifacts", "evaluate", "gate", "get_metric_history",
-           "get_run", "list_events", "search_runs", "set_alias", "verify_events"]
+           "get_run", "list_events", "protect", "search_runs", "set_alias", "verify_events"]
 
 MSG_UNKNOWN_NAME = "model or prompt not found: {name}"
 
@@ -146,3 +146,18 @@ def gate(evaluation: Any, policy: str | Path | Policy) -> Decision:
 
             policy = load_llm_gate(policy)
     return gate_stored(evaluation, policy)
+
+
+def protect(name: str, alias: str, policy: str | Path | Policy, *,
+            replace: bool = False) -> dict[str, Any]:
+    """:func:`airlock.gates.protect`, with a policy path or text loaded for what ``name``
+    is: a prompt's protecting policy is a gate of metric rules on the LLM metrics (its
+    promotions need a passing decision of an ``llm eval --prompt``)."""
+    from airlock.gates import Policy
+    from airlock.gates import protect as protect_alias
+
+    if not isinstance(policy, Policy) and get_store().prompts.kind_of(name) == "prompt":
+        from airlock.llm import load_llm_gate
+
+        policy = load_llm_gate(policy)
+    return protect_alias(name, alias, policy, replace=replace)

@@ -188,12 +188,11 @@ def protect_command(
 ) -> None:
     """Protect a prompt alias: it then moves only through `airlock promote`, with a passing
     decision of an `llm eval --prompt` of that version, or an audited override."""
-    from airlock.gates import protect
-    from airlock.llm import load_llm_gate
+    from airlock._api import protect
     from airlock.prompts import list_prompt_versions
 
     list_prompt_versions(name)  # a prompt, not a model
-    out = protect(name, alias, load_llm_gate(policy), replace=replace)
+    out = protect(name, alias, policy, replace=replace)
     if as_json:
         print_json(out)
         return

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from airlock._yaml import parse_yaml
 from airlock.errors import AirlockError, CheckFailed, UsageError
 from airlock.prompts import PromptRef, list_prompt_versions, resolve_prompt
 from airlock.registry import ModelRef, list_versions, parse_ref, resolve
@@ -232,8 +233,13 @@ def _failing_rules(decision: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 def _policy_name(text: str, sha: str) -> str:
     try:
         return load_policy(text).name
-    except AirlockError:  # written by another airlock version: name it by its hash
-        return sha[:12]
+    except AirlockError:  # rules of another catalogue (an LLM gate), or another version's
+        pass
+    try:
+        name = parse_yaml(text, what="policy").data.get("name")
+    except (AirlockError, AttributeError):
+        name = None
+    return name if isinstance(name, str) and name else sha[:12]
 
 
 def _refusal(store: Store, name: str, version: int, alias: str,
