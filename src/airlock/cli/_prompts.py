@@ -137,20 +137,9 @@ def history(name: str = typer.Argument(..., help="Prompt name."),
     """Every alias move of a prompt: who, when, from, to, and the decision or override."""
     from airlock.prompts import prompt_history
 
-    from ._models import _history_reason
+    from ._models import show_history
 
-    events = prompt_history(name)
-    rows: list[dict[str, Any]] = [{"time": e.time, "actor": e.actor, "action": e.action,
-             "alias": e.payload.get("alias"), "from": e.payload.get("from"),
-             "to": e.payload.get("to"), "seq": e.seq, "payload": e.payload} for e in events]
-    if as_json:
-        print_json(rows)
-        return
-    table(f"{name}: alias history", ["when", Col("who", priority=1), "action", "alias",
-                                      "from", "to"],
-          [[fmt_time(r["time"]), r["actor"], r["action"], r["alias"], r["from"], r["to"]]
-           for r in rows], reasons=[_history_reason(e.payload) for e in events],
-          empty="no alias was ever set")
+    show_history(name, prompt_history(name), as_json)
 
 
 @app.command("diff")

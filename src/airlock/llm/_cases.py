@@ -6,7 +6,8 @@ normalised (labels lower case, ``block`` -> ``blocked``, ``refusal`` -> ``refuse
 With a registered prompt (``llm eval --prompt NAME@ALIAS``) a case has no ``prompt`` or
 ``messages``: its other fields are the prompt's variables, ``{"id"?, "tone": …, "question":
 …, "expected": …, "reference"?}``, and the prompt rendered with them is what the model sees
-(a text prompt as the user message, a chat prompt as the messages)."""
+(a text prompt as the user message, a chat prompt as the messages). Fields the prompt
+does not declare are left out, so one cases file serves versions with other variables."""
 
 from __future__ import annotations
 
@@ -109,7 +110,9 @@ def _prompt_case(raw: Any, where: str, n: int, prompt: Prompt) -> dict[str, Any]
     prompt's variables; the rendered prompt becomes its prompt (text) or messages (chat)."""
     if not isinstance(raw, Mapping):
         raise InvalidInput(f"{where}: expected a JSON object")
-    values = {k: v for k, v in raw.items() if k not in _RESERVED}
+    # fields the prompt does not declare are left out: one cases file serves versions with
+    # different variables, and a misspelt field still shows as the variable it misses
+    values = {k: v for k, v in raw.items() if k not in _RESERVED and k in prompt.variables}
     try:
         rendered = prompt.render(**values)
     except InvalidInput as exc:
