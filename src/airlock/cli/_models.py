@@ -153,7 +153,7 @@ def protect_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Protect an alias: it then moves only through `airlock promote`."""
-    from airlock.gates import protect
+    from airlock._api import protect
 
     out = protect(ref, alias, policy, replace=replace)
     if as_json:
