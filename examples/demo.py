@@ -368,6 +368,7 @@ def main() -> int:
         serve_canary(NAME, production, canary, test_df, FEATURES)
         monitor_drift(NAME, train_df, test_df, FEATURES, reports_dir())
     batch_score(f"{NAME}@{'production' if production is not None else 'staging'}", test_df)
+    register_support_prompt()
     check = airlock.verify_events()
     console.print(f"audit events verified: {'ok' if check.ok else 'FAILED'} "
                   f"({check.checked} events checked)")
@@ -404,6 +405,22 @@ def batch_score(ref: str, test_df: pl.DataFrame) -> None:
     console.print(f"its run {run.id[:8]} ({run.status}): rows {run.metrics['rows']:,.0f}, "
                   f"manifest sha256 {run.tags['manifest_sha256'][:12]}…; see "
                   f"`airlock batch status {result.job_id}`")
+
+
+# -- prompts: an LLM prompt registered and aliased like a model -------------------------
+def register_support_prompt() -> None:
+    """Register a prompt template (the same content again is the same version) and point
+    its staging alias at it; `airlock prompts show support-answer@staging` shows it."""
+    prompt = airlock.register_prompt(
+        "support-answer", template="Answer as {{ tone }} using:\n{{ context }}\nQ: {{ question }}",
+        variables={"tone": "str", "context": "str", "question": "str"},
+        model_config={"model": "gpt-x", "temperature": 0.2},
+        description="Answers a support question from retrieved context")
+    airlock.set_alias(prompt.ref, "staging")
+    text = airlock.load_prompt("support-answer@staging").render(
+        tone="a friendly agent", context="Parcels ship in 2 days.", question="When?")
+    console.print(f"prompt {prompt.ref} (sha256 {prompt.sha256[:12]}…) -> staging; rendered "
+                  f"{len(text)} characters")
 
 
 if __name__ == "__main__":

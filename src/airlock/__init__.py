@@ -1,4 +1,4 @@
-"""airlock: data contract → tracked run → registered model → gate → serve → monitor.
+"""airlock: data contract → tracked run → registered model or prompt → gate → serve → monitor.
 
 The public Python API. Heavy modules are imported on first use, so ``import airlock`` stays
 fast; every name below is listed in ``__all__`` and resolved lazily.
@@ -25,13 +25,19 @@ _LAZY: dict[str, str] = {
     # registry
     "register_model": "airlock.registry",
     "load_model": "airlock.registry",
-    "set_alias": "airlock.registry",
+    "set_alias": "airlock._api",
     "delete_alias": "airlock.registry",
     "get_model_version": "airlock.registry",
     "list_models": "airlock.registry",
     "list_versions": "airlock.registry",
     "LoadedModel": "airlock.registry",
     "import_mlflow": "airlock.registry",
+    # prompts
+    "register_prompt": "airlock.prompts",
+    "load_prompt": "airlock.prompts",
+    "list_prompts": "airlock.prompts",
+    "diff_prompts": "airlock.prompts",
+    "Prompt": "airlock.prompts",
     # data
     "fingerprint": "airlock.data",
     # evaluation, gates, reports
@@ -39,8 +45,8 @@ _LAZY: dict[str, str] = {
     "get_evaluation": "airlock.evaluation",
     "Evaluation": "airlock.evaluation",
     "load_policy": "airlock.gates",
-    "gate": "airlock.gates",
-    "protect": "airlock.gates",
+    "gate": "airlock._api",
+    "protect": "airlock._api",
     "promote": "airlock.gates",
     "model_card": "airlock.evidence",
     "render_report": "airlock.evaluation",
@@ -79,17 +85,20 @@ if TYPE_CHECKING:
         alias_history,
         download_artifacts,
         evaluate,
+        gate,
         get_metric_history,
         get_run,
         list_events,
+        protect,
         search_runs,
+        set_alias,
         verify_events,
     )
     from airlock.contracts import Contract, ContractResult
     from airlock.data import fingerprint
     from airlock.evaluation import Evaluation, get_evaluation, render_report
     from airlock.evidence import model_card
-    from airlock.gates import gate, load_policy, promote, protect
+    from airlock.gates import load_policy, promote
     from airlock.guard import (
         Guard,
         GuardEvaluation,
@@ -109,6 +118,7 @@ if TYPE_CHECKING:
         monitor_endpoint,
         run_alerts,
     )
+    from airlock.prompts import Prompt, diff_prompts, list_prompts, load_prompt, register_prompt
     from airlock.registry import (
         LoadedModel,
         delete_alias,
@@ -118,7 +128,6 @@ if TYPE_CHECKING:
         list_versions,
         load_model,
         register_model,
-        set_alias,
     )
     from airlock.tracking import Run, active_run, start_run
 

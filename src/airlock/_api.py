@@ -20,11 +20,15 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from airlock.evaluation import Evaluation
-    from airlock.gates import Policy
-    from airlock.registry import LoadedModel
+    from airlock.gates import Decision, Policy
+    from airlock.prompts import Prompt, PromptRef
+    from airlock.registry import LoadedModel, ModelRef
+    from airlock.store import VersionRecord
 
-__all__ = ["alias_history", "download_artifacts", "evaluate", "get_metric_history", "get_run",
-           "list_events", "search_runs", "verify_events"]
+__all__ = ["alias_history", "download_artifacts", "evaluate", "gate", "get_metric_history",
+           "get_run", "list_events", "protect", "search_runs", "set_alias", "verify_events"]
+
+MSG_UNKNOWN_NAME = "model or prompt not found: {name}"
 
 
 def evaluate(model: str | LoadedModel, data: Any, *, target: str,
@@ -102,3 +106,58 @@ def alias_history(name: str) -> list[EventRecord]:
 
     list_versions(name)  # NotFound for an unknown model
     return get_store().events.list(subject=f"models/{name}", action="alias.")
+
+
+def set_alias(ref: str | ModelRef | PromptRef, alias: str) -> VersionRecord | Prompt:
+    """Point ``alias`` at the model or prompt version ``ref`` names (``name@3``); audited.
+
+    Models and prompts share one namespace, so the name says which registry it is: a model
+    gives its VersionRecord, a prompt its :class:`~airlock.prompts.Prompt`. A protected alias
+    refuses (CheckFailed): it moves through :func:`airlock.promote`."""
+    from airlock.errors import NotFound
+    from airlock.prompts import set_prompt_alias
+    from airlock.registry import parse_ref
+    from airlock.registry import set_alias as set_model_alias
+
+    name = ref.name if not isinstance(ref, str) else parse_ref(ref).name
+    kind = get_store().prompts.kind_of(name)
+    if kind is None:
+        raise NotFound(MSG_UNKNOWN_NAME.format(name=name))
+    if kind == "prompt":
+        return set_prompt_alias(str(ref), alias)
+    return set_model_alias(str(ref), alias)
+
+
+def gate(evaluation: Any, policy: str | Path | Policy) -> Decision:
+    """:func:`airlock.gates.gate` on a stored evaluation, with a policy path or text loaded
+    against the evaluation's metric catalogue: an LLM evaluation (``llm eval --prompt``) is
+    gated by metric rules on the LLM metrics (:func:`airlock.llm.load_llm_gate`)."""
+    from collections.abc import Mapping
+
+    from airlock.gates import Policy
+    from airlock.gates import gate as gate_stored
+
+    if not isinstance(policy, Policy):
+        ev_id = evaluation if isinstance(evaluation, str) else (
+            evaluation.get("id") if isinstance(evaluation, Mapping)
+            else getattr(evaluation, "id", None))
+        if isinstance(ev_id, str) and get_store().evaluations.get(ev_id).get("task") == "llm":
+            from airlock.llm import load_llm_gate
+
+            policy = load_llm_gate(policy)
+    return gate_stored(evaluation, policy)
+
+
+def protect(name: str, alias: str, policy: str | Path | Policy, *,
+            replace: bool = False) -> dict[str, Any]:
+    """:func:`airlock.gates.protect`, with a policy path or text loaded for what ``name``
+    is: a prompt's protecting policy is a gate of metric rules on the LLM metrics (its
+    promotions need a passing decision of an ``llm eval --prompt``)."""
+    from airlock.gates import Policy
+    from airlock.gates import protect as protect_alias
+
+    if not isinstance(policy, Policy) and get_store().prompts.kind_of(name) == "prompt":
+        from airlock.llm import load_llm_gate
+
+        policy = load_llm_gate(policy)
+    return protect_alias(name, alias, policy, replace=replace)

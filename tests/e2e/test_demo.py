@@ -79,6 +79,11 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
     assert "the same job again: 2 files already scored, 0 scored now" in proc.stdout
     assert (airlock_home / "reports" / "batch" / "scores.profile").is_file()
 
+    # prompts: registered and aliased like a model
+    prompt = airlock.load_prompt("support-answer@staging")
+    assert prompt.version == 1 and prompt.aliases == ["staging"]
+    assert f"prompt support-answer@1 (sha256 {prompt.sha256[:12]}…) -> staging" in proc.stdout
+
     assert airlock.verify_events().ok
     assert "staging" in proc.stdout and "production" in proc.stdout
     assert "audit events verified: ok" in proc.stdout

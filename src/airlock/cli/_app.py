@@ -19,6 +19,7 @@ from . import (
     _logs,
     _models,
     _monitor,
+    _prompts,
     _runs,
     _serve,
     _store,
@@ -46,6 +47,7 @@ app.add_typer(_llm.app, name="llm")
 app.add_typer(_logs.app, name="logs")
 app.add_typer(_batch.app, name="batch")
 app.add_typer(_ab.app, name="ab")
+app.add_typer(_prompts.app, name="prompts")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)

@@ -182,10 +182,11 @@ def gate_command(
     policy: Path = typer.Option(..., "--policy", help="Gate policy YAML."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Decide a stored evaluation against a policy; exit 1 when it fails."""
-    from airlock.gates import gate, load_policy
+    """Decide a stored evaluation (a model's, or an LLM evaluation of a prompt) against a
+    policy; exit 1 when it fails."""
+    from airlock._api import gate
 
-    decision = gate(evaluation_id, load_policy(policy))
+    decision = gate(evaluation_id, policy)
     if as_json:
         print_json(decision.to_dict())
     else:
@@ -195,7 +196,7 @@ def gate_command(
 
 
 def promote_command(
-    ref: str = typer.Argument(..., help="NAME@VERSION to promote."),
+    ref: str = typer.Argument(..., help="NAME@VERSION (a model or a prompt) to promote."),
     to: str = typer.Option(..., "--to", help="The alias to move, e.g. production."),
     override: bool = typer.Option(False, "--override",
                                   help="Promote without a passing gate (audited)."),

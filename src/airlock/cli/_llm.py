@@ -1,7 +1,8 @@
 """`airlock llm eval`: labelled prompts -> guard policy -> a model (a Python function or an
 OpenAI-compatible endpoint) -> violation, refusal and block rates, precision and recall of
 the policy labels, latency, tokens and cost; a report, artifacts, and an optional gate
-(exit 1 when it fails)."""
+(exit 1 when it fails). With --prompt, a registered prompt version renders every case and
+the evaluation is stored (gate it with `airlock gate`, promote with `airlock promote`)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ app = typer.Typer(help="Evaluate LLM features: guard policy + model on labelled 
 @app.command("eval")
 def eval_command(
     data: Path = typer.Option(..., "--data", "-d", help="Cases as JSON lines: prompt or "
-                              "messages, expected label(s), optional reference."),
+                              "messages (or, with --prompt, the prompt's variables), "
+                              "expected label(s), optional reference."),
+    prompt: str | None = typer.Option(None, "--prompt", help="A registered prompt version "
+                                      "(NAME@ALIAS or NAME@VERSION) to render each case "
+                                      "with; the evaluation is then stored."),
     model: str = typer.Option(..., "--model", "-m",
                               help="python:module:function or http://host:port/v1."),
     policy: str = typer.Option("default", "--policy", "-p",
@@ -51,6 +56,7 @@ def eval_command(
 ) -> None:
     """Run every case through the guard and the model; print the metrics with CIs."""
     from airlock.llm import evaluate_llm, load_llm_gate, save_llm_report
+    from airlock.prompts import load_prompt
 
     if n_boot < 0:
         fail(f"--n-boot must be >= 0 (got {n_boot})")
@@ -62,11 +68,14 @@ def eval_command(
     if model.startswith("python:") and str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))  # a model module next to the user, as expected
     gate_policy = load_llm_gate(gate) if gate is not None else None  # fail before any call
+    loaded = load_prompt(prompt) if prompt is not None else None
     ev = evaluate_llm(data, model, policy=policy, model_name=model_name, seed=seed,
                       n_boot=n_boot, concurrency=concurrency, price_in=price_in,
                       price_out=price_out, timeout=timeout, retries=retries,
-                      api_key_env=api_key_env)
-    decision = ev.gate(gate_policy) if gate_policy is not None else None
+                      api_key_env=api_key_env, prompt=loaded)
+    decision = None
+    if gate_policy is not None:  # a stored evaluation's decision is recorded beside it
+        decision = ev.gate(gate_policy) if loaded is None else _record(ev.id, gate_policy)
     if report is not None:
         save_llm_report(ev, report, decision)
     if out is not None:
@@ -80,6 +89,12 @@ def eval_command(
         raise typer.Exit(1)
 
 
+def _record(evaluation_id: str, policy: Any) -> Decision:
+    from airlock._api import gate
+
+    return gate(evaluation_id, policy)
+
+
 def _print(ev: LlmEvaluation, decision: Decision | None, report: Path | None,
            out: Path | None) -> None:
     from airlock.llm import LLM_METRICS
@@ -87,6 +102,9 @@ def _print(ev: LlmEvaluation, decision: Decision | None, report: Path | None,
     m = ev.metrics
     counts = ", ".join(f"{k} {v}" for k, v in ev.counts.items())
     console().print(f"[bold]{ev.model_name or ev.model}[/] with guard policy {ev.policy}")
+    if ev.prompt is not None:
+        console().print(f"prompt {ev.prompt['ref']} (sha256 {ev.prompt['sha256'][:12]}…); "
+                        f"stored as evaluation {ev.id}")
     console().print(f"{ev.source}: {len(ev.cases):,} cases ({counts})")
     table("metrics", ["metric", "value [95% CI]"],
           [[name, _ci(m[name])] for name in LLM_METRICS.exact_names() if name in m])

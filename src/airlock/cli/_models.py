@@ -110,7 +110,11 @@ def history(name: str = typer.Argument(..., help="Model name."),
     """Every alias move of a model: who, when, from, to."""
     from airlock._api import alias_history
 
-    events = alias_history(name)
+    show_history(name, alias_history(name), as_json)
+
+
+def show_history(name: str, events: list[Any], as_json: bool) -> None:
+    """The alias history table (or its JSON) of a model or a prompt."""
     rows: list[dict[str, Any]] = [{"time": e.time, "actor": e.actor, "action": e.action,
              "alias": e.payload.get("alias"), "from": e.payload.get("from"),
              "to": e.payload.get("to"), "seq": e.seq, "payload": e.payload} for e in events]
@@ -149,7 +153,7 @@ def protect_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Protect an alias: it then moves only through `airlock promote`."""
-    from airlock.gates import protect
+    from airlock._api import protect
 
     out = protect(ref, alias, policy, replace=replace)
     if as_json:

@@ -170,6 +170,8 @@ def decide(evaluation: Mapping[str, Any], policy: Policy) -> Decision:
     outcomes = tuple(_outcome(rule, evaluation, policy) for rule in policy.rules)
     eval_id = str(evaluation.get("id", ""))
     model = evaluation.get("model") or {}
+    if not isinstance(model, Mapping):  # an LLM evaluation: its subject is the prompt
+        model = evaluation.get("prompt") or {}
     # contract results can change after the evaluation: they are part of what was decided
     contracts = evaluation.get("contracts") or {}
     key = policy.sha256 + "".join(

@@ -3,6 +3,8 @@
 * ``gate(evaluation, policy)`` decides the *stored* evaluation and records the Decision under
   its deterministic id; gating the same evaluation under the same policy again records
   nothing new (idempotent).
+Each works alike on models and prompts (one namespace: the name says which).
+
 * ``protect(name, alias, policy)`` declares ``name@alias`` protected by ``policy`` (its source
   text and sha256 are stored); changing the policy of a protected alias needs
   ``replace=True``, and its audit event records the old and the new sha256.
@@ -19,8 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from airlock._yaml import parse_yaml
 from airlock.errors import AirlockError, CheckFailed, UsageError
-from airlock.registry import ModelRef, list_versions, resolve
+from airlock.prompts import PromptRef, list_prompt_versions, resolve_prompt
+from airlock.registry import ModelRef, list_versions, parse_ref, resolve
 from airlock.store import Store, get_store
 
 from ._decide import Decision, decide
@@ -113,8 +117,8 @@ def gate(evaluation: str | Mapping[str, Any] | Any, policy: Policy | str | Path)
     if pol.experiments():
         stored = {**stored, "experiments": experiment_status(pol.experiments())}
     decision = decide(stored, pol)
-    model = stored.get("model") or {}
-    name, version = model.get("name"), model.get("version")
+    subject = _subject(stored)
+    name, version = subject.get("name"), subject.get("version")
 
     def recorded() -> bool:
         if not isinstance(name, str):
@@ -144,7 +148,10 @@ def protect(name: str, alias: str, policy: Policy | str | Path, *,
     ``replaced`` is the sha256 of the policy replaced (None when there was none), ``changed``
     False when the alias was already protected by this very policy."""
     pol = load_policy(policy)
-    list_versions(name)  # NotFound for an unknown model, UsageError for a bad name
+    if _is_prompt(name):
+        list_prompt_versions(name)
+    else:
+        list_versions(name)  # NotFound for an unknown model, UsageError for a bad name
     _check_alias(alias)
     store = get_store()
     out: dict[str, Any] = {"name": name, "alias": alias, "policy": pol.name,
@@ -168,7 +175,7 @@ def _check_alias(alias: str) -> None:
                          "digits (a number names a version)")
 
 
-def promote(ref: str | ModelRef, to: str, *, override: bool = False,
+def promote(ref: str | ModelRef | PromptRef, to: str, *, override: bool = False,
             reason: str | None = None) -> dict[str, Any]:
     """Point alias ``to`` at the version ``ref`` names, through the gate when protected.
 
@@ -180,7 +187,8 @@ def promote(ref: str | ModelRef, to: str, *, override: bool = False,
         raise UsageError(MSG_OVERRIDE_REASON)
     if reason and not override:
         raise UsageError(MSG_REASON_WITHOUT_OVERRIDE)
-    version = resolve(ref)
+    prompt = _is_prompt(ref.name if not isinstance(ref, str) else parse_ref(ref).name)
+    version = resolve_prompt(str(ref)) if prompt else resolve(str(ref))
     name, number = version.name, version.version
     store = get_store()
     _check_alias(to)
@@ -188,7 +196,10 @@ def promote(ref: str | ModelRef, to: str, *, override: bool = False,
     if guard is None:
         if override:
             raise UsageError(MSG_NOT_PROTECTED.format(name=name, alias=to))
-        before, _ = store.models.set_alias(name, to, number)
+        if prompt:
+            before = store.prompts.set_alias(name, to, number)
+        else:
+            before, _ = store.models.set_alias(name, to, number)
         return {"name": name, "alias": to, "from": before, "to": number, "protected": False}
     sha = str(guard["policy_sha256"])
     failing = _failing_rules(_newest_decision(store, name, number, sha)) if override else []
@@ -199,6 +210,22 @@ def promote(ref: str | ModelRef, to: str, *, override: bool = False,
     except CheckFailed:
         raise CheckFailed(_refusal(store, name, number, to, guard)) from None
     return {**out, "protected": True}
+
+
+def _is_prompt(name: str) -> bool:
+    """Whether ``name`` is a prompt (models and prompts share one namespace; a name held by
+    both is refused as ambiguous by the store)."""
+    return get_store().prompts.kind_of(name) == "prompt"
+
+
+def _subject(stored: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What a stored evaluation evaluated: its ``model`` mapping, or the ``prompt`` of an
+    LLM evaluation (whose ``model`` names the chat model it ran)."""
+    for key in ("model", "prompt"):
+        value = stored.get(key)
+        if isinstance(value, Mapping):
+            return value
+    return {}
 
 
 def _newest_decision(store: Store, name: str, version: int,
@@ -221,8 +248,13 @@ def _failing_rules(decision: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 def _policy_name(text: str, sha: str) -> str:
     try:
         return load_policy(text).name
-    except AirlockError:  # written by another airlock version: name it by its hash
-        return sha[:12]
+    except AirlockError:  # rules of another catalogue (an LLM gate), or another version's
+        pass
+    try:
+        name = parse_yaml(text, what="policy").data.get("name")
+    except (AirlockError, AttributeError):
+        name = None
+    return name if isinstance(name, str) and name else sha[:12]
 
 
 def _refusal(store: Store, name: str, version: int, alias: str,

@@ -1,7 +1,13 @@
 """The labelled cases of ``llm eval``: one JSON object a line, ``{"id"?, "prompt" |
 "messages": [...], "system"?, "expected": label | [labels], "reference"?}``, checked and
 normalised (labels lower case, ``block`` -> ``blocked``, ``refusal`` -> ``refuse``,
-``allow`` -> ``allowed``); errors name the file and the line."""
+``allow`` -> ``allowed``); errors name the file and the line.
+
+With a registered prompt (``llm eval --prompt NAME@ALIAS``) a case has no ``prompt`` or
+``messages``: its other fields are the prompt's variables, ``{"id"?, "tone": …, "question":
+…, "expected": …, "reference"?}``, and the prompt rendered with them is what the model sees
+(a text prompt as the user message, a chat prompt as the messages). Fields the prompt
+does not declare are left out, so one cases file serves versions with other variables."""
 
 from __future__ import annotations
 
@@ -9,12 +15,15 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airlock._files import read_jsonl
 from airlock.errors import InvalidInput
 
 from ._client import Messages
+
+if TYPE_CHECKING:
+    from airlock.prompts import Prompt
 
 __all__ = ["OUTCOMES", "canonical", "messages_of", "normalize_label", "read_cases"]
 
@@ -40,15 +49,18 @@ def normalize_label(label: str) -> str:
     return _ALIASES.get(key, key)
 
 
-def read_cases(data: str | Path | Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], str]:
-    """Checked, normalised cases from a JSONL path or dicts; (cases, source name)."""
+def read_cases(data: str | Path | Iterable[Mapping[str, Any]],
+               prompt: Prompt | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Checked, normalised cases from a JSONL path or dicts; (cases, source name). With
+    ``prompt``, each case's variables render it (module docstring)."""
     if isinstance(data, str | Path):
         items: list[tuple[Any, str]] = read_jsonl(data, "cases file")
         source = Path(data).name
     else:
         items = [(raw, f"case {i}") for i, raw in enumerate(data, start=1)]
         source = "cases"
-    cases = [_case(raw, where, n) for n, (raw, where) in enumerate(items, start=1)]
+    cases = [_case(raw, where, n) if prompt is None else _prompt_case(raw, where, n, prompt)
+             for n, (raw, where) in enumerate(items, start=1)]
     if not cases:
         raise InvalidInput(f"{source}: no cases to evaluate")
     seen: dict[str, str] = {}
@@ -88,6 +100,31 @@ def _case(raw: Any, where: str, n: int) -> dict[str, Any]:
     return {"id": str(ident), "prompt": prompt, "system": system,
             "messages": None if messages is None else [dict(m) for m in messages],
             "expected": _expected(raw.get("expected"), where), "reference": raw.get("reference")}
+
+
+_RESERVED = ("id", "expected", "reference", "tags", "note")
+
+
+def _prompt_case(raw: Any, where: str, n: int, prompt: Prompt) -> dict[str, Any]:
+    """A case of a registered prompt: its fields other than the reserved ones are the
+    prompt's variables; the rendered prompt becomes its prompt (text) or messages (chat)."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f"{where}: expected a JSON object")
+    # fields the prompt does not declare are left out: one cases file serves versions with
+    # different variables, and a misspelt field still shows as the variable it misses
+    values = {k: v for k, v in raw.items() if k not in _RESERVED and k in prompt.variables}
+    try:
+        rendered = prompt.render(**values)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: {exc}") from None
+    body = {k: raw[k] for k in _RESERVED if k in raw}
+    if isinstance(rendered, str):
+        body["prompt"] = rendered
+    else:
+        body["messages"] = rendered
+    case = _case(body, where, n)
+    case["variables"] = dict(sorted(values.items()))
+    return case
 
 
 def _check_messages(messages: Any, where: str) -> None:

@@ -43,6 +43,9 @@ class LlmEvaluation:
     n_boot: int
     prices: dict[str, float | None]
     timings: dict[str, Any] = field(default_factory=dict)
+    #: the registered prompt version evaluated ({name, version, ref, sha256, kind,
+    #: model_config}), None for cases that carry their own prompts
+    prompt: dict[str, Any] | None = None
 
     @property
     def metrics(self) -> dict[str, dict[str, Any]]:
@@ -57,7 +60,13 @@ class LlmEvaluation:
                 "source": self.source, "n_cases": len(self.cases), "counts": self.counts,
                 "metrics": self.results, "seed": self.seed, "n_boot": self.n_boot,
                 "confidence": CONFIDENCE, "prices_per_1m_tokens": self.prices,
-                "cases": self.records, "timings": self.timings}
+                "cases": self.records, "timings": self.timings,
+                **({"prompt": self.prompt} if self.prompt is not None else {})}
+
+    def stored_dict(self) -> dict[str, Any]:
+        """What the store keeps: :meth:`to_dict` plus the task and every metric (latencies
+        too) as ``overall``, the shape the gates decide on."""
+        return {**self.to_dict(), "task": "llm", "overall": self.metrics}
 
     def gate(self, policy: str | Path | Policy) -> Decision:
         """Decide a gate (a YAML path or text, or a Policy of metric rules) on

@@ -3,7 +3,7 @@
 ``get_store()`` returns the store named by the current settings, created and migrated on
 first use. Everything above this package talks to it through :class:`Store`'s parts:
 ``runs``, ``models``, ``events`` and ``artifacts`` (and ``batch``, the batch jobs;
-``experiments``, the A/B analyses).
+``prompts``, the prompt registry; ``experiments``, the A/B analyses).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ._events import EventLog, VerifyResult, now_ms
 from ._experiments import ExperimentRecord, ExperimentResultStore
 from ._migrate import HEAD_REVISION
 from ._models import ModelStore
+from ._prompts import PromptRecord, PromptStore, PromptVersionRecord
 from ._query import Clause, OrderBy, parse_filter, parse_order_by
 from ._records import (
     ArtifactRecord,
@@ -49,6 +50,9 @@ __all__ = [
     "ModelStore",
     "OrderBy",
     "PointRow",
+    "PromptRecord",
+    "PromptStore",
+    "PromptVersionRecord",
     "RunRecord",
     "RunStore",
     "Store",

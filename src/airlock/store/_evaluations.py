@@ -1,4 +1,6 @@
-"""Evaluations, gate decisions, protected aliases and gated promotion in the store."""
+"""Evaluations, gate decisions, protected aliases and gated promotion in the store, for
+models and prompts alike: each call finds the kind of the name it is given (``_subjects``)
+and works on that kind's tables."""
 
 from __future__ import annotations
 
@@ -11,15 +13,19 @@ from airlock.errors import CheckFailed, NotFound, UsageError
 
 from ._engine import read_tx, write_tx
 from ._events import append_event, now_ms
-from ._models import move_alias
 from ._records import DatasetInfo
 from ._runs import save_dataset
-from ._schema import decisions, evaluations, model_versions, protected_aliases
+from ._schema import evaluations, prompt_evaluations
+from ._subjects import MODELS, PROMPTS, Subject, move_alias, subject_of
 
 PROTECTION_CHANGED = ("the protection of {name}@{alias} changed while it was being replaced: "
                       "look at `airlock models history` and try again")
 
 __all__ = ["EvaluationStore"]
+
+_EVAL = {"model": "airlock eval {ref} --policy …",
+         "prompt": "airlock llm eval --prompt {ref} --gate …"}
+_SUBJECTS: tuple[Subject, ...] = (MODELS, PROMPTS)
 
 
 class EvaluationStore:
@@ -30,54 +36,66 @@ class EvaluationStore:
     def save(self, *, eval_id: str, name: str, version: int, model_sha256: str, task: str,
              result: dict[str, Any], dataset: DatasetInfo | None) -> None:
         with write_tx(self._engine) as conn:
+            subject = subject_of(conn, name)
+            if subject is PROMPTS:
+                subject.require_version(conn, name, version)
             if dataset is not None:
                 save_dataset(conn, dataset)
-            conn.execute(evaluations.insert().values(
+            conn.execute(subject.evaluations.insert().values(
                 id=eval_id, name=name, version=version, model_sha256=model_sha256,
                 dataset_digest=dataset.digest if dataset else None, task=task, result=result,
                 created_at=now_ms(), created_by=settings().actor))
-            append_event(conn, "evaluation.created", f"models/{name}",
+            append_event(conn, "evaluation.created", subject.subject(name),
                          {"evaluation": eval_id, "version": version,
                           "dataset": dataset.digest if dataset else None})
 
     def get(self, eval_id: str) -> dict[str, Any]:
         with read_tx(self._engine) as conn:
             row = conn.execute(sa.select(evaluations).where(evaluations.c.id == eval_id)).first()
+            if row is None:
+                row = conn.execute(sa.select(prompt_evaluations).where(
+                    prompt_evaluations.c.id == eval_id)).first()
         if row is None:
             raise NotFound(f"evaluation not found: {eval_id}")
         return dict(row.result)
 
     def list_for(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
-        q = sa.select(evaluations.c.id, evaluations.c.version, evaluations.c.task,
-                      evaluations.c.created_at, evaluations.c.dataset_digest).where(
-            evaluations.c.name == name)
-        if version is not None:
-            q = q.where(evaluations.c.version == version)
         with read_tx(self._engine) as conn:
-            return [r._asdict() for r in conn.execute(q.order_by(evaluations.c.created_at))]
+            ev = subject_of(conn, name).evaluations
+            q = sa.select(ev.c.id, ev.c.version, ev.c.task, ev.c.created_at,
+                          ev.c.dataset_digest).where(ev.c.name == name)
+            if version is not None:
+                q = q.where(ev.c.version == version)
+            return [r._asdict() for r in conn.execute(q.order_by(ev.c.created_at))]
 
     # -- decisions ----------------------------------------------------------------------
     def save_decision(self, *, decision_id: str, evaluation_id: str, policy_name: str,
                       policy_sha256: str, passed: bool, result: dict[str, Any]) -> None:
         with write_tx(self._engine) as conn:
-            ev = conn.execute(sa.select(evaluations.c.name, evaluations.c.version).where(
-                evaluations.c.id == evaluation_id)).first()
-            if ev is None:
+            ev, subject = None, None
+            for subject in _SUBJECTS:
+                table = subject.evaluations
+                ev = conn.execute(sa.select(table.c.name, table.c.version).where(
+                    table.c.id == evaluation_id)).first()
+                if ev is not None:
+                    break
+            if ev is None or subject is None:
                 raise NotFound(f"evaluation not found: {evaluation_id}")
-            conn.execute(decisions.insert().values(
+            conn.execute(subject.decisions.insert().values(
                 id=decision_id, evaluation_id=evaluation_id, name=ev.name, version=ev.version,
                 policy_name=policy_name, policy_sha256=policy_sha256, passed=passed,
                 result=result, created_at=now_ms(), created_by=settings().actor))
-            append_event(conn, "decision.recorded", f"models/{ev.name}",
+            append_event(conn, "decision.recorded", subject.subject(ev.name),
                          {"decision": decision_id, "evaluation": evaluation_id,
                           "version": ev.version, "policy": policy_name, "passed": passed})
 
     def decisions(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
-        q = sa.select(decisions).where(decisions.c.name == name)
-        if version is not None:
-            q = q.where(decisions.c.version == version)
         with read_tx(self._engine) as conn:
-            return [r._asdict() for r in conn.execute(q.order_by(decisions.c.created_at))]
+            dc = subject_of(conn, name).decisions
+            q = sa.select(dc).where(dc.c.name == name)
+            if version is not None:
+                q = q.where(dc.c.version == version)
+            return [r._asdict() for r in conn.execute(q.order_by(dc.c.created_at))]
 
     # -- protection and promotion -------------------------------------------------------
     def protect(self, name: str, alias: str, policy: str, policy_sha256: str, *,
@@ -86,24 +104,28 @@ class EvaluationStore:
         policy in force is still ``previous`` (its sha256; None: unprotected), so two
         concurrent changes cannot both win; the event records ``previous`` when set."""
         with write_tx(self._engine) as conn:
-            now = conn.scalar(sa.select(protected_aliases.c.policy_sha256).where(
-                protected_aliases.c.name == name, protected_aliases.c.alias == alias))
+            subject = subject_of(conn, name)
+            subject.require(conn, name)
+            protected = subject.protected
+            now = conn.scalar(sa.select(protected.c.policy_sha256).where(
+                protected.c.name == name, protected.c.alias == alias))
             if now != previous:
                 raise UsageError(PROTECTION_CHANGED.format(name=name, alias=alias))
-            conn.execute(protected_aliases.delete().where(
-                protected_aliases.c.name == name, protected_aliases.c.alias == alias))
-            conn.execute(protected_aliases.insert().values(
+            conn.execute(protected.delete().where(
+                protected.c.name == name, protected.c.alias == alias))
+            conn.execute(protected.insert().values(
                 name=name, alias=alias, policy=policy, policy_sha256=policy_sha256,
                 created_at=now_ms(), created_by=settings().actor))
             payload: dict[str, Any] = {"alias": alias, "policy_sha256": policy_sha256}
             if previous is not None:
                 payload["previous_policy_sha256"] = previous
-            append_event(conn, "alias.protected", f"models/{name}", payload)
+            append_event(conn, "alias.protected", subject.subject(name), payload)
 
     def protection(self, name: str, alias: str) -> dict[str, Any] | None:
         with read_tx(self._engine) as conn:
-            row = conn.execute(sa.select(protected_aliases).where(
-                protected_aliases.c.name == name, protected_aliases.c.alias == alias)).first()
+            protected = subject_of(conn, name).protected
+            row = conn.execute(sa.select(protected).where(
+                protected.c.name == name, protected.c.alias == alias)).first()
         return None if row is None else row._asdict()
 
     def promote(self, name: str, alias: str, version: int, *,
@@ -112,14 +134,15 @@ class EvaluationStore:
         """Move a protected alias in one transaction: with a passing decision for exactly
         this version under the alias's policy, or with an audited override."""
         with write_tx(self._engine) as conn:
-            guard = conn.execute(sa.select(protected_aliases).where(
-                protected_aliases.c.name == name, protected_aliases.c.alias == alias)).first()
+            subject = subject_of(conn, name)
+            protected, decisions = subject.protected, subject.decisions
+            guard = conn.execute(sa.select(protected).where(
+                protected.c.name == name, protected.c.alias == alias)).first()
             if guard is None:
-                raise UsageError(f"{name}@{alias} is not protected; use `airlock models alias` "
-                                 f"or protect it with `airlock models protect`")
-            if conn.scalar(sa.select(model_versions.c.version).where(
-                    model_versions.c.name == name, model_versions.c.version == version)) is None:
-                raise NotFound(f"model version not found: {name}@{version}")
+                raise UsageError(f"{name}@{alias} is not protected; use `airlock "
+                                 f"{subject.prefix} alias` or protect it with `airlock "
+                                 f"{subject.prefix} protect`")
+            subject.require_version(conn, name, version)
             passing = conn.execute(
                 sa.select(decisions.c.id).where(
                     decisions.c.name == name, decisions.c.version == version,
@@ -131,13 +154,14 @@ class EvaluationStore:
             elif override_reason:
                 evidence["override"] = {"reason": override_reason,
                                         "failing_rules": failing_rules or []}
-                append_event(conn, "promotion.override", f"models/{name}",
+                append_event(conn, "promotion.override", subject.subject(name),
                              {"alias": alias, "version": version, "reason": override_reason,
                               "failing_rules": failing_rules or []})
             else:
                 raise CheckFailed(
                     f"{name}@{version} has no passing decision under the policy protecting "
-                    f"{name}@{alias}; run `airlock eval {name}@{version} --policy …` or "
-                    "promote with --override --reason")
-            before = move_alias(conn, name, alias, version, evidence, allow_protected=True)
+                    f"{name}@{alias}; run `{_EVAL[subject.kind].format(ref=f'{name}@{version}')}`"
+                    " or promote with --override --reason")
+            before = move_alias(conn, name, alias, version, evidence, allow_protected=True,
+                                subject=subject)
         return {"name": name, "alias": alias, "from": before, "to": version, **evidence}

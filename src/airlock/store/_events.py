@@ -19,7 +19,7 @@ from airlock._config import settings
 
 from ._engine import CHAIN_HEAD, read_tx
 from ._records import EventRecord
-from ._schema import aliases, event_head, events
+from ._schema import aliases, event_head, events, prompt_aliases
 from ._witness import ChainWitness
 
 __all__ = ["EventLog", "VerifyResult", "append_event", "lock_chain", "now_ms"]
@@ -130,7 +130,10 @@ class EventLog:
                     if row.action in _ALIAS_MOVES:
                         _replay(moves, row)
                     prev, expected, checked = row.hash, expected + 1, checked + 1
-            table = {(r.name, r.alias): int(r.version) for r in conn.execute(sa.select(aliases))}
+            table = {(f"models/{r.name}", r.alias): int(r.version)
+                     for r in conn.execute(sa.select(aliases))}
+            table.update({(f"prompts/{r.name}", r.alias): int(r.version)
+                          for r in conn.execute(sa.select(prompt_aliases))})
         if int(head.seq) != expected - 1 or head.hash != prev:
             return VerifyResult(
                 False, checked, expected,
@@ -157,23 +160,24 @@ _ALIAS_MOVES = ("alias.set", "alias.moved", "alias.removed")
 
 def _replay(moves: dict[tuple[str, str], int | None], row: sa.Row[Any]) -> None:
     payload = json.loads(row.payload)
-    name = str(row.subject).removeprefix("models/")
-    to = payload.get("to")
-    moves[(name, str(payload.get("alias")))] = None if to is None else int(to)
+    to = payload.get("to")  # keyed by subject: models/NAME and prompts/NAME are apart
+    moves[(str(row.subject), str(payload.get("alias")))] = None if to is None else int(to)
 
 
 def _check_aliases(table: dict[tuple[str, str], int], moves: dict[tuple[str, str], int | None],
                    checked: int) -> VerifyResult:
-    for (name, alias), version in sorted(table.items()):
-        audited = moves.get((name, alias))
+    for (subject, alias), version in sorted(table.items()):
+        name = subject.partition("/")[2]
+        audited = moves.get((subject, alias))
         if audited != version:
             said = "never set it" if audited is None else f"last set it to {audited}"
             return VerifyResult(
                 False, checked, None,
                 f"alias {name}@{alias} points at version {version} but the audit log "
                 f"{said}: the aliases table was edited outside airlock")
-    for (name, alias), audited in sorted(moves.items()):
-        if audited is not None and (name, alias) not in table:
+    for (subject, alias), audited in sorted(moves.items()):
+        name = subject.partition("/")[2]
+        if audited is not None and (subject, alias) not in table:
             return VerifyResult(
                 False, checked, None,
                 f"alias {name}@{alias} is missing but the audit log last set it to "

@@ -8,15 +8,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from airlock._config import settings
-from airlock.errors import CheckFailed, NotFound, UsageError
+from airlock.errors import NotFound
 
 from ._engine import read_tx, write_tx
 from ._events import append_event, lock_chain, now_ms
 from ._records import DatasetInfo, ModelRecord, VersionRecord
 from ._runs import save_dataset
-from ._schema import aliases, model_versions, models, protected_aliases, runs, version_inputs
+from ._schema import aliases, model_versions, models, runs, version_inputs
+from ._subjects import MODELS, check_free, move_alias
 
-__all__ = ["ModelStore"]
+__all__ = ["ModelStore", "move_alias"]
 
 
 class ModelStore:
@@ -32,6 +33,7 @@ class ModelStore:
             # The event chain's lock comes first: concurrent registrations queue here, so
             # version numbers are allocated one at a time on every backend.
             lock_chain(conn)
+            check_free(conn, name, MODELS)
             if run_id is not None and conn.scalar(
                     sa.select(runs.c.id).where(runs.c.id == run_id)) is None:
                 raise NotFound(f"run not found: {run_id}")
@@ -149,39 +151,3 @@ class ModelStore:
     def _require_model(conn: sa.Connection, name: str) -> None:
         if conn.scalar(sa.select(models.c.name).where(models.c.name == name)) is None:
             raise NotFound(f"model not found: {name}")
-
-
-
-def _check_alias(alias: str) -> None:
-    if not alias or alias.isdigit() or not alias.replace("-", "").replace("_", "").isalnum():
-        raise UsageError(
-            f"invalid alias {alias!r}: use letters, digits, '-' or '_', not only digits "
-            "(a number names a version)"
-        )
-
-
-def move_alias(conn: sa.Connection, name: str, alias: str, version: int,
-               evidence: dict[str, Any], *, allow_protected: bool) -> int | None:
-    """Move an alias inside the caller's transaction and audit it; returns the old version."""
-    _check_alias(alias)
-    if conn.scalar(sa.select(model_versions.c.version).where(
-            model_versions.c.name == name, model_versions.c.version == version)) is None:
-        if conn.scalar(sa.select(models.c.name).where(models.c.name == name)) is None:
-            raise NotFound(f"model not found: {name}")
-        raise NotFound(f"model version not found: {name}@{version}")
-    if not allow_protected and conn.scalar(sa.select(protected_aliases.c.alias).where(
-            protected_aliases.c.name == name, protected_aliases.c.alias == alias)) is not None:
-        raise CheckFailed(f"{name}@{alias} is protected by a policy: move it with "
-                          f"`airlock promote {name}@{version} --to {alias}`")
-    before = conn.scalar(sa.select(aliases.c.version).where(
-        aliases.c.name == name, aliases.c.alias == alias))
-    if before == version:
-        return int(before)
-    if before is None:
-        conn.execute(aliases.insert().values(name=name, alias=alias, version=version))
-    else:
-        conn.execute(aliases.update().where(
-            aliases.c.name == name, aliases.c.alias == alias).values(version=version))
-    append_event(conn, "alias.set" if before is None else "alias.moved", f"models/{name}",
-                 {"alias": alias, "from": before, "to": version, **evidence})
-    return None if before is None else int(before)

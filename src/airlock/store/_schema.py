@@ -316,3 +316,95 @@ experiment_results = sa.Table(
     sa.Column("created_by", sa.String(256), nullable=False),
     sa.Index("ix_experiment_results_endpoint_created_at", "endpoint", "created_at"),
 )
+
+
+# -- the prompt registry (revision 0005_prompts) -----------------------------------------
+# Prompts live beside models on the same rules (numbered immutable versions, aliases,
+# protected aliases, evaluations and decisions), in tables of their own with the same
+# columns, so one code path (``_subjects``) serves both. Models and prompts share one
+# namespace: a name is registered as one or the other, checked under the chain lock.
+
+prompts = sa.Table(
+    "prompts",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+# ``template`` is the text (kind ``text``) or the list of {role, content} messages (``chat``);
+# ``sha256`` is the hash of the canonical content (template, variables, model_config,
+# response_format): registering the same content again returns the existing version.
+prompt_versions = sa.Table(
+    "prompt_versions",
+    metadata,
+    sa.Column("name", sa.String(256), sa.ForeignKey("prompts.name"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("template", sa.JSON, nullable=False),
+    sa.Column("variables", sa.JSON, nullable=False),
+    sa.Column("model_config", sa.JSON, nullable=False),
+    sa.Column("response_format", sa.JSON, nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Index("ix_prompt_versions_name_sha256", "name", "sha256", unique=True),
+)
+
+prompt_aliases = sa.Table(
+    "prompt_aliases",
+    metadata,
+    sa.Column("name", sa.String(256), sa.ForeignKey("prompts.name"), primary_key=True),
+    sa.Column("alias", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+protected_prompt_aliases = sa.Table(
+    "protected_prompt_aliases",
+    metadata,
+    sa.Column("name", sa.String(256), sa.ForeignKey("prompts.name"), primary_key=True),
+    sa.Column("alias", sa.String(128), primary_key=True),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("policy_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+)
+
+# An LLM evaluation of one prompt version (``llm eval --prompt``); ``model_sha256`` holds the
+# evaluated prompt version's content sha256 (same column as ``evaluations``).
+prompt_evaluations = sa.Table(
+    "prompt_evaluations",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("model_sha256", sa.String(64), nullable=False),
+    sa.Column("dataset_digest", sa.String(64), sa.ForeignKey("datasets.digest"), nullable=True),
+    sa.Column("task", sa.String(32), nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["name", "version"], ["prompt_versions.name", "prompt_versions.version"]
+    ),
+    sa.Index("ix_prompt_evaluations_name_version", "name", "version"),
+)
+
+prompt_decisions = sa.Table(
+    "prompt_decisions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("evaluation_id", sa.String(40), sa.ForeignKey("prompt_evaluations.id"),
+              nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("policy_name", sa.String(256), nullable=False),
+    sa.Column("policy_sha256", sa.String(64), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Index("ix_prompt_decisions_name_version", "name", "version", "policy_sha256"),
+)

@@ -24,6 +24,7 @@ from ._events import EventLog
 from ._experiments import ExperimentResultStore
 from ._migrate import current_revision, ensure_current, upgrade
 from ._models import ModelStore
+from ._prompts import PromptStore
 from ._runs import RunStore
 from ._witness import ChainWitness
 
@@ -54,6 +55,7 @@ class Store:
         self.contracts = ContractResultStore(self.engine)
         self.batch = BatchStore(self.engine)
         self.experiments = ExperimentResultStore(self.engine)
+        self.prompts = PromptStore(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,7 +1,7 @@
 """experiment results (A/B analyses of an endpoint's traffic)
 
 Revision ID: 0006_experiments
-Revises: 0004
+Revises: 0005_prompts
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0006_experiments'
-down_revision = '0004'
+down_revision = '0005_prompts'
 branch_labels = None
 depends_on = None
 
