@@ -11,7 +11,7 @@ from ._artifacts import ArtifactStore, sha256_file
 from ._batch import BatchFragmentRecord, BatchJobRecord, BatchStore
 from ._contracts import ContractResultStore
 from ._evaluations import EvaluationStore
-from ._events import EventLog, VerifyResult, now_ms
+from ._events import GENESIS, EventLog, VerifyResult, canonical, event_hash, now_ms
 from ._migrate import HEAD_REVISION
 from ._models import ModelStore
 from ._query import Clause, OrderBy, parse_filter, parse_order_by
@@ -28,6 +28,7 @@ from ._runs import PointRow, RunStore
 from ._store import Store, close_stores, get_store, store_revision, upgrade_store
 
 __all__ = [
+    "GENESIS",
     "HEAD_REVISION",
     "ArtifactRecord",
     "ArtifactStore",
@@ -50,7 +51,9 @@ __all__ = [
     "Store",
     "VerifyResult",
     "VersionRecord",
+    "canonical",
     "close_stores",
+    "event_hash",
     "get_store",
     "now_ms",
     "parse_filter",
