@@ -82,3 +82,13 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
     assert airlock.verify_events().ok
     assert "staging" in proc.stdout and "production" in proc.stdout
     assert "audit events verified: ok" in proc.stdout
+
+    # the evidence pack of the production version: written, verified, its completeness said
+    import airlock.evidence
+
+    pack = airlock_home / "reports" / f"evidence-{NAME}"
+    assert airlock.evidence.verify(pack).ok
+    manifest = (pack / "manifest.json").read_text()
+    assert f'"ref": "{NAME}@{production}"' in manifest
+    assert f"evidence pack of {NAME}@production: " in proc.stdout
+    assert "verified ok, completeness " in proc.stdout
