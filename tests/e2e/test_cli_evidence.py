@@ -109,6 +109,18 @@ def test_bad_input_is_one_line_exit_2(store: dict[str, Any], tmp_path: Path) -> 
                    "(openssl genpkey -algorithm ed25519)"
     line = one_line_error(cli("evidence", "verify", str(tmp_path / "none"), home=home))
     assert line == f"error: no evidence pack at {tmp_path / 'none'}"
-    line = one_line_error(cli("evidence", "export", store["v1"], "-o", str(tmp_path / "p"),
-                              "--framework", "iso", home=home))
-    assert line.startswith("error: unknown framework 'iso'")
+
+
+def test_a_version_without_evaluation_writes_its_pack_and_exits_2(store: dict[str, Any],
+                                                                  tmp_path: Path) -> None:
+    pack = tmp_path / "bare"
+    res = cli("evidence", "export", store["bare"], "-o", str(pack), "--json",
+              home=store["home"])
+    line = one_line_error(res)
+    assert line == (f"error: {store['bare']} has no stored evaluation: the pack at {pack} was "
+                    f"written without one (run `airlock eval {store['bare']} --data TEST "
+                    "--target LABEL`)")
+    out = json.loads(res.stdout)
+    assert {"evaluation", "fairness", "decisions"} <= {m["item"] for m in out["missing"]}
+    res = cli("evidence", "verify", str(pack), home=store["home"])
+    assert res.returncode == 0, res.stderr

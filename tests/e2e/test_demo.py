@@ -12,6 +12,7 @@ import pytest
 
 import airlock
 import airlock.batch
+import airlock.evidence
 import airlock.store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,8 +85,6 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
     assert "audit events verified: ok" in proc.stdout
 
     # the evidence pack of the production version: written, verified, its completeness said
-    import airlock.evidence
-
     pack = airlock_home / "reports" / f"evidence-{NAME}"
     assert airlock.evidence.verify(pack).ok
     manifest = (pack / "manifest.json").read_text()

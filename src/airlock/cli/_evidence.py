@@ -8,6 +8,9 @@ import typer
 
 from ._common import JSON_OPTION, console, print_json, table
 
+NO_EVALUATION = ("{ref} has no stored evaluation: the pack at {path} was written without one "
+                 "(run `airlock eval {ref} --data TEST --target LABEL`)")
+
 app = typer.Typer(help="Evidence packs: export one version's evidence, verify a pack.",
                   no_args_is_help=True)
 
@@ -29,7 +32,8 @@ def export_command(
                                                    help="A guard policy to include."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Write the evidence pack of one version; exit 1 below --min-completeness."""
+    """Write the evidence pack of one version; exit 1 below --min-completeness, 2 (after
+    writing the pack) when the version has no stored evaluation."""
     from airlock.evidence import export
 
     result = export(ref, output, as_zip=as_zip, framework=framework,
@@ -50,9 +54,12 @@ def export_command(
         if missing:
             table("missing", ["item", "counts"], [m[:2] for m in missing],
                   reasons=[m[2] for m in missing], reason_header="how to produce it")
-    if not result.passed:
-        import sys
+    import sys
 
+    if any(m["item"] == "evaluation" for m in comp.missing):  # the pack is written anyway
+        sys.stderr.write(f"error: {NO_EVALUATION.format(ref=ref, path=result.path)}\n")
+        raise typer.Exit(2)
+    if not result.passed:
         sys.stderr.write(f"error: completeness {comp.score:.1%} is below "
                          f"--min-completeness {result.min_completeness:.1%}\n")
         raise typer.Exit(1)
