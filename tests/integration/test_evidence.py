@@ -318,3 +318,28 @@ def test_framework_choice_and_attachments(release: dict[str, Any], tmp_path: Pat
     export(release["v1"], pack, framework="both")
     assert not (pack / "serving").exists() and verify(pack).ok
     shutil.rmtree(nist)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_chain_proof_catches_a_cut_or_a_foreign_event(release: dict[str, Any],
+                                                          tmp_path: Path) -> None:
+    from airlock.evidence._audit import check_audit
+
+    pack = tmp_path / "pack"
+    export(release["v1"], pack)
+    text = (pack / "audit/events.jsonl").read_text()
+    proof = json.loads((pack / "audit/chain.json").read_bytes())
+    assert check_audit(text, proof) == []
+    cut = {**proof, "links": proof["links"][:2] + proof["links"][3:]}
+    a, b = proof["links"][1][0], proof["links"][3][0]
+    assert check_audit(text, cut)[0] == (f"audit/chain.json: the chain breaks between events "
+                                         f"{a} and {b}")
+    short = {**proof, "links": proof["links"][:-1]}
+    assert check_audit(text, short) == [
+        "audit/chain.json: the links do not end at the recorded chain head"]
+    # an event that re-hashes but is not the one the chain holds at its place
+    event = json.loads(text.splitlines()[0])
+    other = {**proof, "links": [[s, p, "f" * 64 if s == event["seq"] else h]
+                                for s, p, h in proof["links"]]}
+    assert f"audit/events.jsonl line 1: event {event['seq']} is not in the chain" in \
+        check_audit(text, other)

@@ -57,7 +57,11 @@ def check_audit(events_text: str, proof: Mapping[str, Any]) -> list[str]:
     by_seq: dict[int, str] = {}
     prev: list[Any] | None = None
     for link in links:
-        seq, prev_hash, digest = int(link[0]), str(link[1]), str(link[2])
+        try:
+            seq, prev_hash, digest = int(link[0]), str(link[1]), str(link[2])
+        except (ValueError, TypeError, IndexError, KeyError):
+            problems.append(f"{PROOF}: a link is not [seq, prev_hash, hash]")
+            break
         if prev is None and seq == 1 and prev_hash != GENESIS:
             problems.append(f"{PROOF}: event 1 does not start the chain")
         if prev is not None and (seq != int(prev[0]) + 1 or prev_hash != prev[2]):

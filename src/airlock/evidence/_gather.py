@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airlock.errors import AirlockError, IntegrityError, NotFound
+from airlock.errors import AirlockError, IntegrityError, NotFound, UsageError
 from airlock.evaluation import render_report
 from airlock.store import EventRecord, RunRecord, Store, VersionRecord, get_store
 
@@ -281,5 +281,9 @@ def _attachments(content: Content, status: Any, attachments: Mapping[str, Sequen
                 raise NotFound(f"no such file: {path}") from None
             except OSError as exc:
                 raise AirlockError(f"cannot read {path}: {exc.strerror}") from None
-            files.append(content.add(f"{folder}/{Path(path).name}", data))
+            rel = f"{folder}/{Path(path).name}"
+            if rel in content.files:
+                raise UsageError(f"two files named {Path(path).name} given for {item}: "
+                                 "rename one")
+            files.append(content.add(rel, data))
         status(item, bool(files), files, f"{len(files)} file(s) given at export")

@@ -117,7 +117,9 @@ def verify(path: str | Path, *, pub_key: str | Path | None = None) -> VerifyRepo
         try:
             proof = json.loads(found[PROOF])
         except ValueError:
-            problems.append(f"{PROOF}: not JSON")
+            proof = None
+        if not isinstance(proof, dict):
+            problems.append(f"{PROOF}: not a chain proof")
         else:
             problems += check_audit(found[EVENTS].decode("utf-8", "replace"), proof)
     return VerifyReport(root, not problems, problems, len(listed), sig is not None)
