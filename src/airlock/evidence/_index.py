@@ -4,6 +4,7 @@ and for each missing item how to produce it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -150,8 +151,9 @@ def index_html(content: Content, comp: Completeness, meta: dict[str, Any]) -> st
                        facts(_facts(content, comp, meta)),
                        f'<p class="muted">{esc(DISCLAIMER)}</p>',
                        "<h2>Missing items and how to produce them</h2>"]
-    missing = [[m["item"], "required", m["how"]] for m in comp.missing]
-    missing += [[m["item"], "recommended (not counted)", m["how"]]
+    missing: list[list[Any]] = [[m["item"], "required", _code(m["how"])]
+                                for m in comp.missing]
+    missing += [[m["item"], "recommended (not counted)", _code(m["how"])]
                 for m in comp.recommended_missing]
     body.append(table(["item", "counts", "how to produce it"], missing,
                       row_classes=["bad" if r[1] == "required" else "warn" for r in missing])
@@ -169,6 +171,14 @@ def index_html(content: Content, comp: Completeness, meta: dict[str, Any]) -> st
     body.append('<p class="muted">Every file of the pack, with its sha256 and size, is listed '
                 "in manifest.json; check them with <code>airlock evidence verify</code>.</p>")
     return page(f"Evidence pack: {content.version.ref}", body)
+
+
+def _code(text: str) -> Html:
+    """Escaped text whose `quoted` commands become code spans."""
+    return Html(_TICKS.sub(lambda m: f"<code>{m.group(1)}</code>", str(esc(text))))
+
+
+_TICKS = re.compile(r"`([^`]+)`")
 
 
 def _badge(state: str) -> Html:
