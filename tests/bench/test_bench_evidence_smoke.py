@@ -24,7 +24,8 @@ def test_evidence_benchmark_smoke_prints_every_figure(tmp_path: Path) -> None:
     for case, peer in (("export", "model card alone"), ("verify", "sha256 of every file")):
         assert re.search(rf"^case {case}: airlock [\d.]+ s \| {peer} [\d.]+ s \| ratio "
                          rf"[\d.,]+x \| target <= 3 s \| met\? (yes|NO)$", out, re.M), out
-    assert re.search(r"^case cli: export [\d.]+ s \| verify [\d.]+ s", out, re.M), out
+    assert re.search(r"^case cli: export [\d.]+ s \(cpu [\d.]+ s\) \| verify [\d.]+ s "
+                     r"\(cpu [\d.]+ s\)", out, re.M), out
     figures = json.loads(out_json.read_text())
     assert figures["smoke"] is True and figures["ref"] == "adult-income@production"
     assert figures["files"] > 15 and 0 < figures["completeness"] <= 1

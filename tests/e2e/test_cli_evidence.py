@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.evidence_helpers import build_release, keypair
-
-from airlock.store import close_stores
+from tests.integration.evidence_helpers import build_home, keypair
 
 from .test_cli import cli, one_line_error
 
@@ -19,14 +17,7 @@ from .test_cli import cli, one_line_error
 def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One release for the module, built in-process; the CLI reads it in subprocesses."""
     folder = tmp_path_factory.mktemp("evidence-cli")
-    home = folder / "home"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRLOCK_HOME", str(home))
-        mp.delenv("AIRLOCK_STORE_URI", raising=False)
-        mp.delenv("AIRLOCK_ARTIFACT_URI", raising=False)
-        mp.setenv("AIRLOCK_ACTOR", "author")
-        release = build_release(folder)
-        close_stores()
+    home, release = build_home(folder)
     key, pub = keypair(folder)
     return {"home": home, "key": key, "pub": pub, **release}
 

@@ -63,6 +63,24 @@ def build_release(folder: Path) -> dict[str, Any]:
             "bare": f"{NAME}@{v2.version}", "run": run.id, "policy": policy}
 
 
+def build_home(folder: Path) -> tuple[Path, dict[str, Any]]:
+    """:func:`build_release` into an embedded store of its own at ``folder/home`` (for a
+    module to build once and copy per test, or to drive with the CLI)."""
+    import pytest
+
+    from airlock.store import close_stores
+
+    home = folder / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRLOCK_HOME", str(home))
+        mp.delenv("AIRLOCK_STORE_URI", raising=False)
+        mp.delenv("AIRLOCK_ARTIFACT_URI", raising=False)
+        mp.setenv("AIRLOCK_ACTOR", "author")
+        release = build_release(folder)
+        close_stores()
+    return home, release
+
+
 def keypair(folder: Path, name: str = "key") -> tuple[Path, Path]:
     """An Ed25519 key pair as PEM files: (private, public)."""
     from cryptography.hazmat.primitives import serialization

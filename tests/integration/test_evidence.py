@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.integration.evidence_helpers import NAME, build_release, keypair
+from tests.integration.evidence_helpers import NAME, build_home, build_release, keypair
 
 import airlock.evidence as evidence
 from airlock.errors import NotFound, UsageError
@@ -23,9 +23,20 @@ from airlock.store import close_stores, get_store
 REQUIRED = {i.id for i in ITEMS if i.required}
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The SQLite release, built once per module and copied into each test's store."""
+    return build_home(tmp_path_factory.mktemp("evidence-template"))
+
+
 @pytest.fixture
-def release(backend: str, tmp_path: Path) -> dict[str, Any]:
-    return build_release(tmp_path)
+def release(backend: str, tmp_path: Path, airlock_home: Path,
+            template: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+    if backend == "postgres":
+        return build_release(tmp_path)
+    home, built = template
+    shutil.copytree(home, airlock_home)
+    return built
 
 
 def _manifest(pack: Path) -> dict[str, Any]:
@@ -143,8 +154,7 @@ def test_sbom_is_valid_cyclonedx_of_the_runs_packages(release: dict[str, Any],
 
 # -- tampering ---------------------------------------------------------------------------
 @pytest.fixture
-def signed(backend: str, tmp_path: Path) -> dict[str, Any]:
-    release = build_release(tmp_path)
+def signed(release: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     key, pub = keypair(tmp_path)
     pack = tmp_path / "pack"
     export(release["production"], pack, sign_key=key)
