@@ -53,6 +53,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/ui.py
 	$(PY) bench/batch.py
 	$(PY) bench/experiments.py
+	$(PY) bench/evidence.py
 
 clean:
 	rm -rf $(VENV) .airlock .pytest_cache .mypy_cache .ruff_cache

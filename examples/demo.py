@@ -372,9 +372,30 @@ def main() -> int:
     check = airlock.verify_events()
     console.print(f"audit events verified: {'ok' if check.ok else 'FAILED'} "
                   f"({check.checked} events checked)")
+    packed = evidence_pack(production is not None)
     console.print(f"done in {time.perf_counter() - started:.1f} s")
     console.print(ui_hint())
-    return 0 if check.ok else 1
+    return 0 if check.ok and packed else 1
+
+
+# -- evidence pack: the production version's, exported and verified --------------------
+def evidence_pack(promoted: bool) -> bool:
+    """Export the evidence pack of the version in production (staging if none passed),
+    verify it, and print its completeness and what is missing."""
+    import airlock.evidence
+
+    ref = f"{NAME}@{'production' if promoted else 'staging'}"
+    folder = reports_dir() / f"evidence-{NAME}"
+    pack = airlock.evidence.export(ref, folder)
+    report = airlock.evidence.verify(folder)
+    comp = pack.completeness
+    console.print(f"evidence pack of {ref}: {folder} ({pack.files} files), verified "
+                  f"{'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems)}, "
+                  f"completeness {comp.score:.0%} ({comp.present} of {comp.required} "
+                  "required items)")
+    for m in comp.missing:
+        console.print(f"  missing {m['item']}: {m['how']}")
+    return report.ok
 
 
 # -- batch scoring: the test split as a resumable batch job ----------------------------

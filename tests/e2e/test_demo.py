@@ -12,6 +12,7 @@ import pytest
 
 import airlock
 import airlock.batch
+import airlock.evidence
 import airlock.store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,3 +88,11 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
     assert airlock.verify_events().ok
     assert "staging" in proc.stdout and "production" in proc.stdout
     assert "audit events verified: ok" in proc.stdout
+
+    # the evidence pack of the production version: written, verified, its completeness said
+    pack = airlock_home / "reports" / f"evidence-{NAME}"
+    assert airlock.evidence.verify(pack).ok
+    manifest = (pack / "manifest.json").read_text()
+    assert f'"ref": "{NAME}@{production}"' in manifest
+    assert f"evidence pack of {NAME}@production: " in proc.stdout
+    assert "verified ok, completeness " in proc.stdout

@@ -14,6 +14,7 @@ from . import (
     _contract,
     _eval,
     _events,
+    _evidence,
     _guard,
     _llm,
     _logs,
@@ -48,6 +49,7 @@ app.add_typer(_logs.app, name="logs")
 app.add_typer(_batch.app, name="batch")
 app.add_typer(_ab.app, name="ab")
 app.add_typer(_prompts.app, name="prompts")
+app.add_typer(_evidence.app, name="evidence")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)

@@ -27,7 +27,7 @@ from airlock.registry import resolve
 from airlock.report import Html, esc, facts, fmt, fmt_ci, fmt_p, num, page, parts, short, table
 from airlock.store import EventRecord, RunRecord, VersionRecord, get_store
 
-__all__ = ["model_card"]
+__all__ = ["Evidence", "gather", "model_card", "model_card_for"]
 
 #: a CI wider than this (relative to the value when the value exceeds 1) is a limitation
 WIDE_CI = 0.1
@@ -515,7 +515,11 @@ def model_card(ref: str, *, format: str = "md") -> str:
     """The model card of the version ``ref`` names, as Markdown (``md``) or HTML."""
     if format not in FORMATS:
         raise UsageError(f"unknown card format {format!r}: use md or html")
-    ev = gather(ref)
+    return model_card_for(gather(ref), format)
+
+
+def model_card_for(ev: Evidence, format: str) -> str:
+    """The card of evidence already gathered (an evidence pack writes both formats)."""
     title = f"Model card: {ev.version.ref}"
     secs = sections(ev)
     return to_markdown(title, secs) if format == "md" else to_html(title, secs)

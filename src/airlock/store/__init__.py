@@ -12,7 +12,7 @@ from ._artifacts import ArtifactStore, sha256_file
 from ._batch import BatchFragmentRecord, BatchJobRecord, BatchStore
 from ._contracts import ContractResultStore
 from ._evaluations import EvaluationStore
-from ._events import EventLog, VerifyResult, now_ms
+from ._events import GENESIS, EventLog, VerifyResult, canonical, event_hash, now_ms
 from ._experiments import ExperimentRecord, ExperimentResultStore
 from ._migrate import HEAD_REVISION
 from ._models import ModelStore
@@ -31,6 +31,7 @@ from ._runs import PointRow, RunStore
 from ._store import Store, close_stores, get_store, store_revision, upgrade_store
 
 __all__ = [
+    "GENESIS",
     "HEAD_REVISION",
     "ArtifactRecord",
     "ArtifactStore",
@@ -58,7 +59,9 @@ __all__ = [
     "Store",
     "VerifyResult",
     "VersionRecord",
+    "canonical",
     "close_stores",
+    "event_hash",
     "get_store",
     "now_ms",
     "parse_filter",

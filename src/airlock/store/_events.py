@@ -22,7 +22,8 @@ from ._records import EventRecord
 from ._schema import aliases, event_head, events, prompt_aliases
 from ._witness import ChainWitness
 
-__all__ = ["EventLog", "VerifyResult", "append_event", "lock_chain", "now_ms"]
+__all__ = ["GENESIS", "EventLog", "VerifyResult", "append_event", "canonical", "event_hash",
+           "lock_chain", "now_ms"]
 
 GENESIS = "0" * 64
 
