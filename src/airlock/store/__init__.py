@@ -2,7 +2,8 @@
 
 ``get_store()`` returns the store named by the current settings, created and migrated on
 first use. Everything above this package talks to it through :class:`Store`'s parts:
-``runs``, ``models``, ``events`` and ``artifacts`` (and ``batch``, the batch jobs).
+``runs``, ``models``, ``events`` and ``artifacts`` (and ``batch``, the batch jobs;
+``rollouts``, progressive rollouts).
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from ._records import (
     RunRecord,
     VersionRecord,
 )
+from ._rollouts import ACTIVE_STATUSES as ROLLOUT_ACTIVE_STATUSES
+from ._rollouts import RolloutRecord, RolloutStore
 from ._runs import PointRow, RunStore
 from ._store import Store, close_stores, get_store, store_revision, upgrade_store
 
 __all__ = [
     "HEAD_REVISION",
+    "ROLLOUT_ACTIVE_STATUSES",
     "ArtifactRecord",
     "ArtifactStore",
     "BatchFragmentRecord",
@@ -45,6 +49,8 @@ __all__ = [
     "ModelStore",
     "OrderBy",
     "PointRow",
+    "RolloutRecord",
+    "RolloutStore",
     "RunRecord",
     "RunStore",
     "Store",

@@ -23,6 +23,7 @@ from ._evaluations import EvaluationStore
 from ._events import EventLog
 from ._migrate import current_revision, ensure_current, upgrade
 from ._models import ModelStore
+from ._rollouts import RolloutStore
 from ._runs import RunStore
 from ._witness import ChainWitness
 
@@ -52,6 +53,7 @@ class Store:
         self.evaluations = EvaluationStore(self.engine)
         self.contracts = ContractResultStore(self.engine)
         self.batch = BatchStore(self.engine)
+        self.rollouts = RolloutStore(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
