@@ -8,7 +8,7 @@ guardrails:                 # candidate minus control, in the window since the l
   error_rate: {max_increase: 0.01}          # absolute (0.01 = one point)
   latency_p95: {max_increase_ms: 50}        # milliseconds
   guard_block_rate: {max_increase: 0.01}
-  drift: {inputs: true, predictions: true, min_rows: 30}   # candidate against control
+  drift: {inputs: true, predictions: true, min_rows: 100}  # candidate against control
   srm: {p_value: 0.001}                     # sample ratio mismatch against the weights
 success:                    # what the candidate must show before it gets more traffic
   accuracy: {max_decrease: 0.02, min_labelled: 50}        # on /v1/feedback labels
@@ -18,7 +18,9 @@ Every guardrail is a non-inferiority test with its margin: *breached* when the c
 worse than the control by more than the margin with confidence 1 - alpha (rolled back at
 once), *passed* when it is worse by less than the margin with that confidence, else
 *inconclusive*. ``error_rate`` and ``srm`` are on unless set to null; the others only when
-given.
+given. Drift compares the candidate's rows in the window with the control's through
+:class:`airlock.monitor.DriftMonitor` (``columns`` limits it); with few rows a category seen
+by one variant only already counts as drift, so keep ``min_rows`` in the hundreds.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class LatencyMargin(_Frozen):
 class DriftRule(_Frozen):
     inputs: bool = True
     predictions: bool = True
-    min_rows: int = Field(default=30, ge=5)
+    columns: list[str] | None = None  # default: every column the two variants share
+    min_rows: int = Field(default=100, ge=5)
 
 
 class SrmRule(_Frozen):

@@ -256,7 +256,7 @@ def window_analysis(window: Window, *, control: str, candidate: str,
 
 
 def window_drift(window: Window, *, control: str, candidate: str, part: str,
-                 min_rows: int) -> dict[str, Any]:
+                 min_rows: int, columns: list[str] | None = None) -> dict[str, Any]:
     """Drift of the candidate's ``part`` (``inputs`` or ``outputs``) against the control's
     in the window: ``{"drifted", "drift_share", "drifted_columns", "rows"}`` or, when it
     cannot be computed, ``{"drifted": None, "reason"}``."""
@@ -272,7 +272,8 @@ def window_drift(window: Window, *, control: str, candidate: str, part: str,
     if ref is None or cur is None or min(rows.values()) < min_rows:
         return {"drifted": None, "rows": rows,
                 "reason": f"fewer than {min_rows} answered rows in a variant"}
-    shared = [n for n in ref.schema.names if n in cur.schema.names]
+    shared = [n for n in ref.schema.names if n in cur.schema.names
+              and (columns is None or n in columns)]
     if not shared:
         return {"drifted": None, "rows": rows, "reason": f"no {part} column in common"}
     try:
