@@ -17,7 +17,9 @@ and every check passed, the weight advances; a check still inconclusive keeps th
 (the window grows) for at most ``max_windows`` intervals, then rolls back. Reaching 100 %
 promotes the candidate with :func:`airlock.gates.promote`; when the alias's policy refuses
 (no passing decision), the rollout waits at 100 % (``awaiting-approval``) and each later
-evaluation tries again.
+evaluation tries again; it completes once the gate passes or somebody moved the alias to the
+candidate (``airlock promote … --override --reason``). Approvals as such are not part of
+the gates yet: the wait is for a passing decision or an audited override.
 """
 
 from __future__ import annotations
@@ -192,7 +194,8 @@ def _settle_ms(endpoint: str) -> int:
     """How long after a weight change every server routes by it: its reload interval,
     plus a second."""
     served = get_store().rollouts.endpoint(endpoint) or {}
-    return int(((served.get("reload_interval_s") or 2.0) + 1.0) * 1000)
+    reload = served.get("reload_interval_s")
+    return int(((2.0 if reload is None else float(reload)) + 1.0) * 1000)
 
 
 def _next_check(r: RolloutRecord) -> int | None:
@@ -417,10 +420,15 @@ def _promote(r: RolloutRecord, holder: str | None,
     """Move the protected alias through its gate; the endpoint goes back to its config's
     weights (both routes now serve the candidate). Refused: wait at 100 %."""
     from airlock.gates import promote
+    from airlock.registry import resolve
 
     store = get_store()
     try:
-        moved = promote(f"{r.name}@{r.version}", to=r.alias)
+        if resolve(f"{r.name}@{r.alias}").version == r.version:  # approved and moved already
+            moved: dict[str, Any] = {"name": r.name, "alias": r.alias, "from": r.version,
+                                     "to": r.version, "already": True}
+        else:
+            moved = promote(f"{r.name}@{r.version}", to=r.alias)
     except CheckFailed as exc:
         if r.status == "awaiting-approval" and r.reason == str(exc):
             return _outcome(r, "awaiting-approval", str(exc))
