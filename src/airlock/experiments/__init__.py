@@ -8,6 +8,12 @@ Holm-corrected decision across metrics. ``sequential=True`` gives always-valid c
 sequences (look as often as you like); ``covariate=`` applies CUPED; ``guardrails=`` adds
 non-inferiority tests with a margin. ``result.to_dict()`` is the JSON of ``airlock ab
 analyze --json``.
+
+Progressive rollouts (``airlock rollout``): ``start_rollout(endpoint, candidate, steps=…,
+interval=…, rules="rollout.yaml")`` puts the candidate's route on its first step;
+``run_rollouts(once=True)`` judges every active rollout once (``run_rollouts()`` loops), each
+under a lease in the store; ``rollout_status`` and ``abort_rollout`` read and stop one.
+``load_rollout_rules`` reads ``rollout.yaml`` (guardrails with margins, success criteria).
 """
 
 from __future__ import annotations
@@ -34,6 +40,16 @@ from ._result import (
     Srm,
     VariantSummary,
 )
+from ._rollout import (
+    RolloutStatus,
+    StepOutcome,
+    abort_rollout,
+    evaluate_rollout,
+    rollout_status,
+    run_rollouts,
+    start_rollout,
+)
+from ._rollout_rules import RolloutRules, load_rollout_rules
 from ._saved import MSG_NO_ENDPOINT, get_experiment, latest_experiment, save_experiment
 from ._source import MSG_COLUMN, MSG_COVARIATE, MSG_VARIANT
 
@@ -59,15 +75,24 @@ __all__ = [
     "Guardrail",
     "GuardrailOutcome",
     "MetricSpec",
+    "RolloutRules",
+    "RolloutStatus",
     "Srm",
+    "StepOutcome",
     "VariantSummary",
+    "abort_rollout",
     "analyze",
     "analyze_endpoint",
     "config_hash",
+    "evaluate_rollout",
     "get_experiment",
     "latest_experiment",
+    "load_rollout_rules",
     "parse_metric",
     "render_experiment_report",
+    "rollout_status",
+    "run_rollouts",
     "save_experiment",
     "save_experiment_report",
+    "start_rollout",
 ]

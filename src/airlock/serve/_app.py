@@ -442,6 +442,7 @@ class _Handlers:
             "slots": [{"role": s.role, "ref": s.ref,
                        "version": s.current.version.version if s.model else None}
                       for s in self.ep.slots],
+            "weights": dict(zip(self.ep.route_names, self.ep.weights, strict=True)),
         })
 
     async def reload(self) -> Any:

@@ -1,5 +1,9 @@
 """One endpoint at run time: routes, shadow, fallback, prediction log, hot reload, hooks.
 
+Hot reload picks up moved aliases and the route weights a progressive rollout keeps in the
+store (``airlock rollout``): each reload reads them (one primary-key read) and swaps the
+router in one assignment; the server announces its routes to the store when it starts.
+
 No HTTP here (see ``_app``): :meth:`Endpoint.infer` takes a table and answers with the outputs,
 the version that produced them and the route it took.
 """
@@ -101,7 +105,8 @@ class Endpoint:
         self.routes = [ModelSlot(r.model, n, config.batching, arriving=self._arriving,
                                  on_batch=on_batch, endpoint=self.name)
                        for r, n in zip(config.routes, self.route_names, strict=True)]
-        self.router = Router([r.weight for r in config.routes])
+        self.weights = [r.weight for r in config.routes]
+        self.router = Router(self.weights)
         self.shadow = (ModelSlot(config.shadow, "shadow", config.batching,
                                  arriving=self._arriving, on_batch=on_batch, endpoint=self.name)
                        if config.shadow else None)
@@ -129,6 +134,7 @@ class Endpoint:
         loop = asyncio.get_running_loop()
         _one_openmp_thread()
         await asyncio.gather(*(loop.run_in_executor(None, s.load) for s in self.slots))
+        await loop.run_in_executor(None, self._announce)
         if self.config.logging.enabled:
             self._open_logs()
         self._reloader = loop.create_task(self._reload_loop(), name="airlock-reload")
@@ -175,6 +181,12 @@ class Endpoint:
         """Pick up moved aliases now; returns the roles whose version changed."""
         loop = loop or asyncio.get_running_loop()
         changed = []
+        try:
+            if await loop.run_in_executor(None, self.apply_weights):
+                changed.append("weights")
+        except Exception as exc:  # keep the weights it has; say why, keep reloading
+            log.warning("reload of the route weights of %s failed, keeping %s: %s",
+                        self.name, self.weights, exc)
         for slot in self.slots:
             try:
                 if await loop.run_in_executor(None, slot.refresh):
@@ -187,6 +199,37 @@ class Endpoint:
                 log.warning("reload of %s (%s) failed, still serving %s: %s",
                             slot.ref, slot.role, slot.current.ref, what)
         return changed
+
+    def _announce(self) -> None:
+        """Tell the store which routes this server has (a rollout checks its candidate
+        against them), then take the weights a rollout set, if any."""
+        from airlock.store import get_store
+
+        try:
+            get_store().rollouts.announce(
+                self.name, [{"name": n, "model": r.model, "weight": r.weight}
+                            for n, r in zip(self.route_names, self.config.routes,
+                                            strict=True)],
+                self.config.reload_interval_s)
+            self.apply_weights()
+        except AirlockError as exc:  # a read-only store still serves, by the config
+            log.warning("endpoint %s: routes not announced to the store, serving the "
+                        "config's weights: %s", self.name, exc)
+
+    def apply_weights(self) -> bool:
+        """Route by the weights a rollout keeps in the store (the config's when none);
+        True when they changed. Requests in flight keep the route they were given."""
+        from airlock.store import get_store
+
+        stored = get_store().rollouts.weights(self.name)
+        wanted = ([r.weight for r in self.config.routes] if stored is None
+                  else [float(stored.get(n, 0.0)) for n in self.route_names])
+        if wanted == self.weights or sum(wanted) <= 0:
+            return False
+        self.router, self.weights = Router(wanted), wanted
+        log.info("endpoint %s: route weights %s", self.name,
+                 ", ".join(f"{n}={w:g}" for n, w in zip(self.route_names, wanted, strict=True)))
+        return True
 
     # -- requests -----------------------------------------------------------------------
     def choose(self, headers: Mapping[str, str], item: Pending) -> int:

@@ -3,7 +3,8 @@
 ``get_store()`` returns the store named by the current settings, created and migrated on
 first use. Everything above this package talks to it through :class:`Store`'s parts:
 ``runs``, ``models``, ``events`` and ``artifacts`` (and ``batch``, the batch jobs;
-``prompts``, the prompt registry; ``experiments``, the A/B analyses).
+``prompts``, the prompt registry; ``experiments``, the A/B analyses; ``rollouts``,
+progressive rollouts).
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from ._records import (
     RunRecord,
     VersionRecord,
 )
+from ._rollouts import ACTIVE_STATUSES as ROLLOUT_ACTIVE_STATUSES
+from ._rollouts import RolloutRecord, RolloutStore
 from ._runs import PointRow, RunStore
 from ._store import Store, close_stores, get_store, store_revision, upgrade_store
 
 __all__ = [
     "GENESIS",
     "HEAD_REVISION",
+    "ROLLOUT_ACTIVE_STATUSES",
     "ArtifactRecord",
     "ArtifactStore",
     "BatchFragmentRecord",
@@ -54,6 +58,8 @@ __all__ = [
     "PromptRecord",
     "PromptStore",
     "PromptVersionRecord",
+    "RolloutRecord",
+    "RolloutStore",
     "RunRecord",
     "RunStore",
     "Store",

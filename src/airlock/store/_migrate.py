@@ -15,8 +15,9 @@ from airlock.errors import StoreVersionError
 from ._engine import write_tx
 
 #: The newest schema revision this airlock knows; a test checks it equals Alembic's head.
-HEAD_REVISION = "0006_experiments"
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005_prompts", "0006_experiments")
+HEAD_REVISION = "0007_rollouts"
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005_prompts", "0006_experiments",
+                   "0007_rollouts")
 _SCRIPTS = Path(__file__).with_name("migrations")
 _LOCK_KEY = 0x6169726C6F636B  # "airlock"
 

@@ -408,3 +408,51 @@ prompt_decisions = sa.Table(
     sa.Column("created_by", sa.String(256), nullable=False),
     sa.Index("ix_prompt_decisions_name_version", "name", "version", "policy_sha256"),
 )
+
+
+# -- progressive rollouts (revision 0007_rollouts) ----------------------------------------
+
+# One row per rollout: the candidate, its steps, where it stands and why. A rollout that
+# ended (completed, rolled-back, aborted) stays as it was, for status and the audit trail.
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("endpoint", sa.String(128), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("control_route", sa.String(128), nullable=False),
+    sa.Column("candidate_route", sa.String(128), nullable=False),
+    sa.Column("alias", sa.String(128), nullable=False),
+    sa.Column("steps", sa.JSON, nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("interval_s", sa.Float(precision=53), nullable=False),
+    sa.Column("rules", sa.JSON, nullable=False),
+    sa.Column("rules_sha256", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("weights", sa.JSON, nullable=False),
+    sa.Column("step_started_at", sa.BigInteger, nullable=False),
+    sa.Column("windows", sa.Integer, nullable=False),
+    sa.Column("verdict", sa.JSON, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Index("ix_rollouts_endpoint", "endpoint", "created_at"),
+)
+
+# One row per endpoint that serves or is rolled out: the routes its server announced, the
+# route weights a rollout set (NULL: the config's own), the active rollout, and the lease of
+# the controller driving it (so two controllers never drive one endpoint).
+rollout_endpoints = sa.Table(
+    "rollout_endpoints",
+    metadata,
+    sa.Column("endpoint", sa.String(128), primary_key=True),
+    sa.Column("routes", sa.JSON, nullable=True),
+    sa.Column("reload_interval_s", sa.Float(precision=53), nullable=True),
+    sa.Column("weights", sa.JSON, nullable=True),
+    sa.Column("active", sa.String(40), nullable=True),
+    sa.Column("holder", sa.String(128), nullable=True),
+    sa.Column("lease_until", sa.BigInteger, nullable=True),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)

@@ -25,6 +25,7 @@ from ._experiments import ExperimentResultStore
 from ._migrate import current_revision, ensure_current, upgrade
 from ._models import ModelStore
 from ._prompts import PromptStore
+from ._rollouts import RolloutStore
 from ._runs import RunStore
 from ._witness import ChainWitness
 
@@ -56,6 +57,7 @@ class Store:
         self.batch = BatchStore(self.engine)
         self.experiments = ExperimentResultStore(self.engine)
         self.prompts = PromptStore(self.engine)
+        self.rollouts = RolloutStore(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,116 @@
+"""Models and traffic for the rollout tests: a candidate that is always wrong, and clients
+that send real requests (and their true labels through /v1/feedback) to a real server."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def always_one(df: Any) -> dict[str, Any]:
+    """A candidate that answers fast and wrongly: '>50K' for everybody (~24 % right)."""
+    return {"prediction": np.ones(len(df), dtype=np.int64)}
+
+
+@contextlib.contextmanager
+def traffic(url: str, rows: list[list[Any]], columns: list[str], labels: list[int], *,
+            feedback: bool = False, clients: int = 2) -> Iterator[dict[str, Any]]:
+    """Clients posting one-row requests without pause until the block ends (with
+    ``feedback``, each request's true label follows in batches through /v1/feedback).
+    Yields counters: ``sent``, ``routes`` (route -> answers), ``statuses``, ``errors``
+    (transport failures)."""
+    import httpx
+
+    stats: dict[str, Any] = {"sent": 0, "routes": {}, "statuses": {}, "errors": []}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(k: int) -> None:
+        pending: list[dict[str, Any]] = []
+        with httpx.Client(timeout=30) as c:
+            for i in itertools.count():
+                if stop.is_set():
+                    break
+                j = (i * clients + k) % len(rows)
+                rid = f"c{k}-{i}"
+                try:
+                    r = c.post(f"{url}/invocations", headers={"X-Request-Id": rid},
+                               json={"dataframe_split": {"columns": columns,
+                                                         "data": [rows[j]]}})
+                except httpx.TransportError as exc:
+                    with lock:
+                        stats["errors"].append(repr(exc))
+                    continue
+                route = r.headers.get("x-airlock-route", "-")
+                with lock:
+                    stats["sent"] += 1
+                    stats["routes"][route] = stats["routes"].get(route, 0) + 1
+                    stats["statuses"][r.status_code] = stats["statuses"].get(
+                        r.status_code, 0) + 1
+                if feedback:
+                    pending.append({"request_id": rid, "label": labels[j]})
+                    if len(pending) >= 20:
+                        c.post(f"{url}/v1/feedback", json={"items": pending})
+                        pending = []
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
+    for t in threads:
+        t.start()
+    try:
+        yield stats
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+
+
+@contextlib.contextmanager
+def serve_process(config: Path, logs: Path) -> Iterator[str]:
+    """``python -m airlock serve --config CONFIG`` with its output in files under ``logs``
+    (a failing model logs a traceback per request: a pipe nobody reads would fill up and
+    block the server); yields its URL once ready, stops it (SIGTERM, then SIGKILL) after."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "serve.out", "wb") as out, open(logs / "serve.err", "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", "--config",
+                                 str(config), "--port", str(port)], stdout=out, stderr=err,
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"airlock serve exited {proc.returncode}: "
+                                   f"{(logs / 'serve.err').read_text()[-2000:]}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("airlock serve did not become ready")
+            time.sleep(0.1)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
