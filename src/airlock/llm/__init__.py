@@ -29,9 +29,11 @@ from ._evaluate import evaluate_llm
 from ._gate import MSG_METRIC_RULES_ONLY, load_llm_gate
 from ._page import render_llm_report, save_llm_report
 from ._result import LlmEvaluation
+from ._retrieval import RetrievalScores, retrieval_scores
 from ._scores import exact_match, token_f1
 
 __all__ = ["DEFAULT_KEY_ENV", "LLM_METRICS", "MSG_METRIC_RULES_ONLY", "OUTCOMES", "Answer",
-           "ChatModel", "HttpChatModel", "LlmEvaluation", "PythonChatModel", "evaluate_llm",
+           "ChatModel", "HttpChatModel", "LlmEvaluation", "PythonChatModel", "RetrievalScores",
+           "evaluate_llm",
            "exact_match", "load_chat_model", "load_llm_gate", "normalize_label", "read_cases",
-           "render_llm_report", "save_llm_report", "token_f1"]
+           "render_llm_report", "retrieval_scores", "save_llm_report", "token_f1"]
