@@ -18,6 +18,7 @@ from . import (
     _logs,
     _models,
     _monitor,
+    _rag,
     _runs,
     _serve,
     _store,
@@ -44,6 +45,7 @@ app.add_typer(_guard.app, name="guard")
 app.add_typer(_llm.app, name="llm")
 app.add_typer(_logs.app, name="logs")
 app.add_typer(_batch.app, name="batch")
+app.add_typer(_rag.app, name="rag")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)

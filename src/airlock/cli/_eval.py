@@ -184,8 +184,11 @@ def gate_command(
 ) -> None:
     """Decide a stored evaluation against a policy; exit 1 when it fails."""
     from airlock.gates import gate, load_policy
+    from airlock.llm import catalogue_for_task
+    from airlock.store import get_store
 
-    decision = gate(evaluation_id, load_policy(policy))
+    task = str(get_store().evaluations.get(evaluation_id).get("task"))  # NotFound: exit 2
+    decision = gate(evaluation_id, load_policy(policy, catalogue=catalogue_for_task(task)))
     if as_json:
         print_json(decision.to_dict())
     else:
