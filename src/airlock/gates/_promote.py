@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from airlock._yaml import parse_yaml
 from airlock.errors import AirlockError, CheckFailed, UsageError
 from airlock.registry import ModelRef, list_versions, resolve
 from airlock.store import Store, get_store
@@ -206,8 +207,13 @@ def _failing_rules(decision: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 def _policy_name(text: str, sha: str) -> str:
     try:
         return load_policy(text).name
-    except AirlockError:  # written by another airlock version: name it by its hash
-        return sha[:12]
+    except AirlockError:  # another catalogue's metrics (a RAG or LLM gate) or version
+        try:
+            data = parse_yaml(text, what="policy").data
+        except AirlockError:
+            return sha[:12]
+        name = data.get("name") if isinstance(data, Mapping) else None
+        return name if isinstance(name, str) and name else sha[:12]
 
 
 def _refusal(store: Store, name: str, version: int, alias: str,
