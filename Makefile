@@ -50,6 +50,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/coldstart.py
 	$(PY) bench/ui.py
 	$(PY) bench/batch.py
+	$(PY) bench/rag.py
 
 clean:
 	rm -rf $(VENV) .airlock .pytest_cache .mypy_cache .ruff_cache
