@@ -54,6 +54,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/batch.py
 	$(PY) bench/experiments.py
 	$(PY) bench/evidence.py
+	$(PY) bench/rag.py
 
 clean:
 	rm -rf $(VENV) .airlock .pytest_cache .mypy_cache .ruff_cache

@@ -131,7 +131,8 @@ def set_alias(ref: str | ModelRef | PromptRef, alias: str) -> VersionRecord | Pr
 def gate(evaluation: Any, policy: str | Path | Policy) -> Decision:
     """:func:`airlock.gates.gate` on a stored evaluation, with a policy path or text loaded
     against the evaluation's metric catalogue: an LLM evaluation (``llm eval --prompt``) is
-    gated by metric rules on the LLM metrics (:func:`airlock.llm.load_llm_gate`)."""
+    gated by metric rules on the LLM metrics (:func:`airlock.llm.load_llm_gate`), a RAG
+    evaluation (``rag eval``) by rules on the retrieval metrics (``load_rag_gate``)."""
     from collections.abc import Mapping
 
     from airlock.gates import Policy
@@ -141,10 +142,16 @@ def gate(evaluation: Any, policy: str | Path | Policy) -> Decision:
         ev_id = evaluation if isinstance(evaluation, str) else (
             evaluation.get("id") if isinstance(evaluation, Mapping)
             else getattr(evaluation, "id", None))
-        if isinstance(ev_id, str) and get_store().evaluations.get(ev_id).get("task") == "llm":
+        task = get_store().evaluations.get(ev_id).get("task") if isinstance(ev_id, str) \
+            else None
+        if task == "llm":
             from airlock.llm import load_llm_gate
 
             policy = load_llm_gate(policy)
+        elif task == "rag":
+            from airlock.llm import load_rag_gate
+
+            policy = load_rag_gate(policy)
     return gate_stored(evaluation, policy)
 
 

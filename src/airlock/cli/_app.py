@@ -21,6 +21,7 @@ from . import (
     _models,
     _monitor,
     _prompts,
+    _rag,
     _rollout,
     _runs,
     _serve,
@@ -52,6 +53,7 @@ app.add_typer(_ab.app, name="ab")
 app.add_typer(_prompts.app, name="prompts")
 app.add_typer(_evidence.app, name="evidence")
 app.add_typer(_rollout.app, name="rollout")
+app.add_typer(_rag.app, name="rag")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)

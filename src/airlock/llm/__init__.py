@@ -11,6 +11,18 @@ A model is a Python function (``python:module:function`` or a callable), an
 OpenAI-compatible endpoint (``http(s)://host:port/v1``, :class:`HttpChatModel`) or any
 :class:`ChatModel`. ``LLM_METRICS`` names every metric with its direction and meaning; a
 gate is a policy of metric rules on them, loaded by the one policy loader.
+
+RAG evaluation of a registered retriever (``predict(query table) -> (query, rank, doc_id,
+chunk_id, score, text)``)::
+
+    from airlock.llm import evaluate_rag, save_rag_report
+    ev = evaluate_rag("cases.jsonl", "kb@staging", ks=(1, 5, 10), answers="answers.jsonl",
+                      embed=my_embedder)          # stored as an evaluation of task "rag"
+    ev.gate("gate.yaml")                          # metric rules on RAG_METRICS
+    save_rag_report(ev, "rag.html")
+
+``retrieval_scores`` computes the retrieval metrics of any run against qrels with
+trec_eval's conventions (:mod:`._retrieval`), vectorised over all queries.
 """
 
 from __future__ import annotations
@@ -26,12 +38,68 @@ from ._client import (
     load_chat_model,
 )
 from ._evaluate import evaluate_llm
-from ._gate import MSG_METRIC_RULES_ONLY, load_llm_gate
+from ._gate import MSG_METRIC_RULES_ONLY, load_llm_gate, load_metric_gate
 from ._page import render_llm_report, save_llm_report
+from ._rag_answers import (
+    Embed,
+    Grounding,
+    context_scores,
+    groundedness,
+    load_embedder,
+    split_sentences,
+)
+from ._rag_cases import MSG_ANSWER_ID, MSG_NO_QUERY, read_answers, read_rag_cases
+from ._rag_catalogue import RAG_METRICS, RAG_TASK, catalogue_for_task, load_rag_gate
+from ._rag_evaluate import MSG_RETRIEVER_COLUMNS, RAG_PROMPT, evaluate_rag
+from ._rag_judge import JUDGE_PROMPT
+from ._rag_page import render_rag_report, save_rag_report
+from ._rag_result import RagEvaluation
 from ._result import LlmEvaluation
+from ._retrieval import MSG_BAD_K, RetrievalScores, retrieval_scores
 from ._scores import exact_match, token_f1
 
-__all__ = ["DEFAULT_KEY_ENV", "LLM_METRICS", "MSG_METRIC_RULES_ONLY", "OUTCOMES", "Answer",
-           "ChatModel", "HttpChatModel", "LlmEvaluation", "PythonChatModel", "evaluate_llm",
-           "exact_match", "load_chat_model", "load_llm_gate", "normalize_label", "read_cases",
-           "render_llm_report", "save_llm_report", "token_f1"]
+__all__ = [
+    "DEFAULT_KEY_ENV",
+    "JUDGE_PROMPT",
+    "LLM_METRICS",
+    "MSG_ANSWER_ID",
+    "MSG_BAD_K",
+    "MSG_METRIC_RULES_ONLY",
+    "MSG_NO_QUERY",
+    "MSG_RETRIEVER_COLUMNS",
+    "OUTCOMES",
+    "RAG_METRICS",
+    "RAG_PROMPT",
+    "RAG_TASK",
+    "Answer",
+    "ChatModel",
+    "Embed",
+    "Grounding",
+    "HttpChatModel",
+    "LlmEvaluation",
+    "PythonChatModel",
+    "RagEvaluation",
+    "RetrievalScores",
+    "catalogue_for_task",
+    "context_scores",
+    "evaluate_llm",
+    "evaluate_rag",
+    "exact_match",
+    "groundedness",
+    "load_chat_model",
+    "load_embedder",
+    "load_llm_gate",
+    "load_metric_gate",
+    "load_rag_gate",
+    "normalize_label",
+    "read_answers",
+    "read_cases",
+    "read_rag_cases",
+    "render_llm_report",
+    "render_rag_report",
+    "retrieval_scores",
+    "save_llm_report",
+    "save_rag_report",
+    "split_sentences",
+    "token_f1",
+]

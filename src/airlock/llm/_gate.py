@@ -14,11 +14,12 @@ from airlock.errors import UsageError
 from ._catalogue import LLM_METRICS
 
 if TYPE_CHECKING:
+    from airlock.evaluation import MetricCatalogue
     from airlock.gates import Decision, Policy
 
     from ._result import LlmEvaluation
 
-__all__ = ["MSG_METRIC_RULES_ONLY", "decide_llm", "load_llm_gate"]
+__all__ = ["MSG_METRIC_RULES_ONLY", "decide_llm", "load_llm_gate", "load_metric_gate"]
 
 MSG_METRIC_RULES_ONLY = ("{src}: rule {index}{line} is a {kind} rule; an LLM evaluation is "
                          "gated by metric rules only")
@@ -27,9 +28,15 @@ MSG_METRIC_RULES_ONLY = ("{src}: rule {index}{line} is a {kind} rule; an LLM eva
 def load_llm_gate(source: str | Path | Policy) -> Policy:
     """``gates.load_policy(source, catalogue=LLM_METRICS)`` (a YAML path or text; a Policy
     is checked as it is), refusing any rule other than a metric rule."""
+    return load_metric_gate(source, LLM_METRICS)
+
+
+def load_metric_gate(source: str | Path | Policy, catalogue: MetricCatalogue) -> Policy:
+    """``gates.load_policy(source, catalogue=catalogue)``, refusing any rule other than a
+    metric rule (the LLM and RAG evaluations are gated by metric rules only)."""
     from airlock.gates import MetricRule, load_policy
 
-    policy = load_policy(source, catalogue=LLM_METRICS)
+    policy = load_policy(source, catalogue=catalogue)
     for rule in policy.rules:
         if not isinstance(rule, MetricRule):
             raise UsageError(MSG_METRIC_RULES_ONLY.format(
