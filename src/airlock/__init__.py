@@ -42,6 +42,8 @@ _LAZY: dict[str, str] = {
     "gate": "airlock.gates",
     "protect": "airlock.gates",
     "promote": "airlock.gates",
+    "approve": "airlock.gates",
+    "approvals": "airlock.gates",
     "model_card": "airlock.evidence",
     "render_report": "airlock.evaluation",
     # data contracts
@@ -89,7 +91,7 @@ if TYPE_CHECKING:
     from airlock.data import fingerprint
     from airlock.evaluation import Evaluation, get_evaluation, render_report
     from airlock.evidence import model_card
-    from airlock.gates import gate, load_policy, promote, protect
+    from airlock.gates import approvals, approve, gate, load_policy, promote, protect
     from airlock.guard import (
         Guard,
         GuardEvaluation,

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from . import (
+    _approve,
     _batch,
     _contract,
     _eval,
@@ -47,6 +48,7 @@ app.add_typer(_batch.app, name="batch")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)
+app.command("approve")(_approve.approve_command)
 app.command("card")(_eval.card_command)
 app.command("serve")(_serve.serve_command)
 app.command("ui")(_ui.ui_command)

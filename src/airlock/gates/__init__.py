@@ -7,10 +7,12 @@
     protect("adult-income", "production", policy)
     promote("adult-income@4", to="production")         # needs a passing decision, or
     promote("adult-income@4", to="production", override=True, reason="…")  # an audited override
+    approve("adult-income@4", alias="production", comment="…")  # when the policy requires it
 """
 
 from __future__ import annotations
 
+from ._approvals import ApprovalPolicy, approvals, approve
 from ._decide import Decision, RuleOutcome, decide, decision_id
 from ._load import load_policy
 from ._policy import FAIRNESS_METRICS, TASK_METRICS, Policy, higher_is_better
@@ -20,6 +22,7 @@ from ._rules import BaselineRule, ContractRule, FairnessRule, MetricRule, Rule, 
 __all__ = [
     "FAIRNESS_METRICS",
     "TASK_METRICS",
+    "ApprovalPolicy",
     "BaselineRule",
     "ContractRule",
     "Decision",
@@ -29,6 +32,8 @@ __all__ = [
     "Rule",
     "RuleOutcome",
     "SliceRule",
+    "approvals",
+    "approve",
     "decide",
     "decision_id",
     "gate",

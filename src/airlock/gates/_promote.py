@@ -11,6 +11,9 @@
   (same sha256), or with ``override=True`` and a non-empty ``reason``, which records a
   ``promotion.override`` audit event (actor, reason, failing rules of the newest decision for
   that version under the policy). The check and the move share one transaction.
+* When the protecting policy requires approvals (:mod:`airlock.gates._approvals`), the
+  passing decision must also carry enough valid approvals; an override then records which
+  approvals were missing (``missing_approvals``) besides the failing rules.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from airlock.errors import AirlockError, CheckFailed, UsageError
 from airlock.registry import ModelRef, list_versions, resolve
 from airlock.store import Store, get_store
 
+from ._approvals import approval_status
 from ._decide import Decision, decide
 from ._load import load_policy
 from ._policy import Policy
@@ -39,6 +43,10 @@ MSG_CONTRACT_FAILED = "the newest validation ({result}) failed {n} {noun}: "
 MSG_ALREADY_PROTECTED = ("{name}@{alias} is already protected by policy {policy!r} "
                          "(sha256 {sha}…): give --replace to protect it with policy "
                          "{new!r} (sha256 {new_sha}…) instead")
+MSG_NEEDS_APPROVAL = ("{name}@{version} has a passing decision under policy {policy!r} "
+                      "protecting {name}@{alias} but {valid} of the {required} approval(s) it "
+                      "requires ({what}); run `airlock approve {name}@{version} --alias "
+                      "{alias}` as another actor, or promote with --override --reason")
 MSG_NO_DECISION = ("{name}@{version} has no passing decision under policy {policy!r} "
                    "protecting {name}@{alias}{other}; run `airlock gate EVAL_ID --policy …` "
                    "(or `airlock eval … --policy …`), or promote with --override --reason")
@@ -177,13 +185,19 @@ def promote(ref: str | ModelRef, to: str, *, override: bool = False,
         return {"name": name, "alias": to, "from": before, "to": number, "protected": False}
     sha = str(guard["policy_sha256"])
     failing = _failing_rules(_newest_decision(store, name, number, sha)) if override else []
+    rule = _guard_policy(guard).approvals
+    status = approval_status(store, name, number, to, sha, rule) if rule is not None else None
     try:
         out = store.evaluations.promote(name, to, number,
                                         override_reason=reason if override else None,
-                                        failing_rules=failing)
+                                        failing_rules=failing, approvals=status)
     except CheckFailed:
-        raise CheckFailed(_refusal(store, name, number, to, guard)) from None
+        raise CheckFailed(_refusal(store, name, number, to, guard, status)) from None
     return {**out, "protected": True}
+
+
+def _guard_policy(guard: Mapping[str, Any]) -> Policy:
+    return load_policy(str(guard["policy"]))
 
 
 def _newest_decision(store: Store, name: str, version: int,
@@ -211,10 +225,17 @@ def _policy_name(text: str, sha: str) -> str:
 
 
 def _refusal(store: Store, name: str, version: int, alias: str,
-             guard: Mapping[str, Any]) -> str:
-    """Why promotion was refused, naming the failed rules when a decision exists."""
+             guard: Mapping[str, Any], approvals: Mapping[str, Any] | None = None) -> str:
+    """Why promotion was refused, naming the failed rules when a decision exists, or the
+    approvals missing when a passing decision has too few."""
     sha = str(guard["policy_sha256"])
     policy = _policy_name(str(guard["policy"]), sha)
+    missing = (approvals or {}).get("missing")
+    if missing is not None and missing.get("decision") is not None:
+        rule = _guard_policy(guard).approvals
+        return MSG_NEEDS_APPROVAL.format(
+            name=name, version=version, policy=policy, alias=alias, valid=missing["valid"],
+            required=missing["required"], what=rule.text if rule else "")
     newest = _newest_decision(store, name, version, sha)
     if newest is not None and not newest["passed"]:
         failed = [r for r in _failing_rules(newest) if r["severity"] == "fail"]
