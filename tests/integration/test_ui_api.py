@@ -236,7 +236,8 @@ def test_openapi_documents_every_api_route(ui: httpx.Client) -> None:
         "/api/contracts/{name}", "/api/endpoints", "/api/endpoints/{name}", "/api/alerts",
         "/api/reports", "/api/runs/{run_id}/reports/{path}", "/api/session",
         "/api/models/{name}/aliases/{alias}", "/api/models/{name}/aliases/{alias}/protect",
-        "/api/models/{name}/aliases/{alias}/promote"}
+        "/api/models/{name}/aliases/{alias}/promote",
+        "/api/models/{name}/aliases/{alias}/approve"}
     assert ui.get("/docs").status_code == 404  # no Swagger page: it would load a CDN
 
 
@@ -599,7 +600,7 @@ def test_reads_need_a_token_beyond_loopback_and_no_tokens_warns(
         assert httpx.get(f"{url}/api/models").status_code == 200
     finally:
         out = stop(proc)
-    assert "warning: binding 0.0.0.0 without AIRLOCK_UI_TOKENS: anyone who can reach" in out
+    assert "warning: binding 0.0.0.0 without AIRLOCK_TOKENS: anyone who can reach" in out
 
 
 def test_a_malformed_token_list_stops_the_ui_naming_the_entry(filled: dict[str, Any]) -> None:

@@ -207,7 +207,8 @@ LOAD_ERRORS = [
     ("name: x\n", "policy: the policy needs a non-empty `rules` list"),
     ("name: x\nrules: []\n", "policy: the policy needs a non-empty `rules` list"),
     ("name: x\nrule:\n  - {metric: roc_auc, min: 1}\n",
-     "policy: unknown top-level key 'rule' (line 2) (allowed: name, description, rules)"),
+     "policy: unknown top-level key 'rule' (line 2) (allowed: name, description, rules, "
+     "approvals)"),
     ("name: ''\nrules:\n  - {metric: roc_auc, min: 1}\n",
      "policy: `name` must be a non-empty string"),
     ("name: x\nrules:\n  - roc_auc >= 0.85\n",

@@ -10,6 +10,7 @@ import typer
 
 from . import (
     _ab,
+    _approve,
     _batch,
     _contract,
     _eval,
@@ -57,6 +58,7 @@ app.add_typer(_rag.app, name="rag")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)
+app.command("approve")(_approve.approve_command)
 app.command("card")(_eval.card_command)
 app.command("serve")(_serve.serve_command)
 app.command("ui")(_ui.ui_command)

@@ -212,6 +212,8 @@ def promote_command(
     else:
         how = "override" if result.get("override") else (
             f"decision {result['decision']}" if result.get("decision") else "unprotected")
+        if result.get("approved_by"):
+            how += f", approved by {', '.join(result['approved_by'])}"
         console().print(f"{ref.split('@')[0]}@{to} → {result['to']} ({how})")
 
 

@@ -60,7 +60,7 @@ def info(as_json: bool = JSON_OPTION) -> None:
 NEEDS_STORE = frozenset({
     "runs list", "runs show", "runs compare", "runs artifacts", "models list", "models show",
     "models history", "models alias", "models protect", "events", "events verify",
-    "logs read", "monitor endpoint", "eval", "gate", "promote", "card"})
+    "logs read", "monitor endpoint", "eval", "gate", "promote", "approve", "card"})
 MSG_NO_STORE = ("no airlock store at {where}: nothing was recorded here yet (run the command "
                 "where the store is, or set AIRLOCK_HOME or AIRLOCK_STORE_URI)")
 MSG_CREATED = "note: created a new airlock store at {where} (artifacts in {artifacts})"

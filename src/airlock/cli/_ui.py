@@ -44,7 +44,7 @@ def ui_command(
     log_level: str = typer.Option("warning", "--log-level"),
 ) -> None:
     """Serve the web UI until Ctrl-C; prints its URL. Writes (alias, protect, promote) need
-    AIRLOCK_UI_TOKENS (ACTOR=TOKEN pairs, comma-separated)."""
+    AIRLOCK_TOKENS (ACTOR:ROLE=TOKEN entries, comma-separated)."""
     try:
         from airlock.ui import UiConfig, serve
     except ImportError as exc:  # pragma: no cover - the extra is missing

@@ -8,10 +8,12 @@
     protect("adult-income", "production", policy)
     promote("adult-income@4", to="production")         # needs a passing decision, or
     promote("adult-income@4", to="production", override=True, reason="…")  # an audited override
+    approve("adult-income@4", alias="production", comment="…")  # when the policy requires it
 """
 
 from __future__ import annotations
 
+from ._approvals import ApprovalPolicy, approvals, approve
 from ._decide import Decision, RuleOutcome, decide, decision_id
 from ._load import load_policy
 from ._policy import FAIRNESS_METRICS, TASK_METRICS, Policy, higher_is_better
@@ -29,6 +31,7 @@ from ._rules import (
 __all__ = [
     "FAIRNESS_METRICS",
     "TASK_METRICS",
+    "ApprovalPolicy",
     "BaselineRule",
     "ContractRule",
     "Decision",
@@ -39,6 +42,8 @@ __all__ = [
     "Rule",
     "RuleOutcome",
     "SliceRule",
+    "approvals",
+    "approve",
     "decide",
     "decision_id",
     "experiment_status",

@@ -13,6 +13,7 @@ from airlock._yaml import ParsedDoc, parse_yaml
 from airlock.errors import UsageError
 from airlock.evaluation import METRIC_CATALOGUE, MetricCatalogue
 
+from ._approvals import parse_approvals
 from ._parse import parse_rule, type_name
 from ._policy import Policy
 from ._rules import rule_dict
@@ -44,12 +45,12 @@ def load_policy(source: str | Path | Policy, *,
         raise UsageError(MSG_EMPTY.format(src=src))
     if not isinstance(data, dict):
         raise UsageError(MSG_NOT_MAPPING.format(src=src, got=type_name(data)))
-    unknown = sorted(set(map(str, data)) - {"name", "description", "rules"})
+    unknown = sorted(set(map(str, data)) - {"name", "description", "rules", "approvals"})
     if unknown:
         line = top_lines.get(unknown[0])
         raise UsageError(f"{src}: unknown top-level key {unknown[0]!r}"
                          + (f" (line {line})" if line else "")
-                         + " (allowed: name, description, rules)")
+                         + " (allowed: name, description, rules, approvals)")
     name = data.get("name", default_name)
     description = data.get("description")
     for key, value in (("name", name), ("description", description)):
@@ -60,11 +61,18 @@ def load_policy(source: str | Path | Policy, *,
         raise UsageError(MSG_NO_RULES.format(src=src))
     rules = tuple(parse_rule(raw, i, src, *_rule_lines(doc, i - 1), catalogue)
                   for i, raw in enumerate(raw_rules, start=1))
-    canonical = yaml.safe_dump({"name": name, "rules": [rule_dict(r) for r in rules]},
-                               sort_keys=True, default_flow_style=False, allow_unicode=True)
+    approvals = None
+    shape: dict[str, object] = {"name": name, "rules": [rule_dict(r) for r in rules]}
+    if "approvals" in data:
+        keys = {str(loc[1]): line for loc, line in doc.lines.items()
+                if len(loc) == 2 and loc[0] == "approvals"}
+        approvals = parse_approvals(data["approvals"], src, keys, top_lines.get("approvals"))
+        shape["approvals"] = approvals.to_dict()  # absent: the sha256 of older policies holds
+    canonical = yaml.safe_dump(shape, sort_keys=True, default_flow_style=False,
+                               allow_unicode=True)
     return Policy(name=name, rules=rules, sha256=hashlib.sha256(canonical.encode()).hexdigest(),
                   text=text, canonical=canonical, description=description, source=src,
-                  catalogue=catalogue)
+                  catalogue=catalogue, approvals=approvals)
 
 
 def _rule_lines(doc: ParsedDoc, item: int) -> tuple[int | None, dict[str, int]]:

@@ -32,13 +32,16 @@ its line and what is wrong::
         srm: true                       #   no sample ratio mismatch (default true)
         guardrails: true                #   no guardrail breached (default true)
 
+A policy may also require approvals before a promotion (``approvals: {count: 1,
+not_author: true, roles: [approver]}``; see :mod:`airlock.gates._approvals`).
+
 Bounds are inclusive; a rule needs ``min``, ``max`` or both, except a baseline rule, which
 takes ``max_drop`` (exact semantics in :mod:`airlock.gates._decide`; for a lower-is-better
 metric such as log_loss a "drop" is an increase). Fairness names are the binary disparities
 (FAIRNESS_METRICS) or, for other tasks, ``<metric>_difference`` (max-min gap over groups).
 
-``Policy.sha256`` is the sha256 of the canonical YAML (name and rules, defaults spelled out,
-keys sorted): comments, layout, ``description`` and omitted defaults do not change it.
+``Policy.sha256`` is the sha256 of the canonical YAML (name, rules and approvals, defaults
+spelled out, keys sorted): comments, layout, ``description`` and omitted defaults do not change it.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from ._rules import (
 )
 
 if TYPE_CHECKING:
+    from ._approvals import ApprovalPolicy
     from ._decide import Decision
 
 __all__ = ["FAIRNESS_METRICS", "TASK_METRICS", "Policy", "higher_is_better"]
@@ -93,6 +97,8 @@ class Policy:
     source: str = "policy"
     #: the metric names, tasks and directions the rules were checked against
     catalogue: MetricCatalogue = field(default=METRIC_CATALOGUE, compare=False, repr=False)
+    #: what a promotion needs besides a passing decision (``approvals:``), if anything
+    approvals: ApprovalPolicy | None = None
 
     def sensitive_features(self) -> list[str]:
         """Columns the fairness rules need as sensitive features (intersections split)."""
@@ -156,9 +162,12 @@ class Policy:
         return gate(evaluation, self) if record else decide(evaluation, self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "sha256": self.sha256,
-                "rules": [{"index": r.index, "kind": r.kind, "text": r.text, **rule_dict(r)}
-                          for r in self.rules]}
+        out: dict[str, Any] = {"name": self.name, "sha256": self.sha256,
+               "rules": [{"index": r.index, "kind": r.kind, "text": r.text, **rule_dict(r)}
+                         for r in self.rules]}
+        if self.approvals is not None:
+            out["approvals"] = self.approvals.to_dict()
+        return out
 
 
 def _inapplicable(cat: MetricCatalogue, rule: Rule, task: str, present: set[str],

@@ -13,6 +13,9 @@ Each works alike on models and prompts (one namespace: the name says which).
   (same sha256), or with ``override=True`` and a non-empty ``reason``, which records a
   ``promotion.override`` audit event (actor, reason, failing rules of the newest decision for
   that version under the policy). The check and the move share one transaction.
+* When the protecting policy requires approvals (:mod:`airlock.gates._approvals`), the
+  passing decision must also carry enough valid approvals; an override then records which
+  approvals were missing (``missing_approvals``) besides the failing rules.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from airlock.prompts import PromptRef, list_prompt_versions, resolve_prompt
 from airlock.registry import ModelRef, list_versions, parse_ref, resolve
 from airlock.store import Store, get_store
 
+from ._approvals import approval_status
 from ._decide import Decision, decide
 from ._load import load_policy
 from ._policy import Policy
@@ -43,6 +47,10 @@ MSG_CONTRACT_FAILED = "the newest validation ({result}) failed {n} {noun}: "
 MSG_ALREADY_PROTECTED = ("{name}@{alias} is already protected by policy {policy!r} "
                          "(sha256 {sha}…): give --replace to protect it with policy "
                          "{new!r} (sha256 {new_sha}…) instead")
+MSG_NEEDS_APPROVAL = ("{name}@{version} has a passing decision under policy {policy!r} "
+                      "protecting {name}@{alias} but {valid} of the {required} approval(s) it "
+                      "requires ({what}); run `airlock approve {name}@{version} --alias "
+                      "{alias}` as another actor, or promote with --override --reason")
 MSG_NO_DECISION = ("{name}@{version} has no passing decision under policy {policy!r} "
                    "protecting {name}@{alias}{other}; run `airlock gate EVAL_ID --policy …` "
                    "(or `airlock eval … --policy …`), or promote with --override --reason")
@@ -203,12 +211,14 @@ def promote(ref: str | ModelRef | PromptRef, to: str, *, override: bool = False,
         return {"name": name, "alias": to, "from": before, "to": number, "protected": False}
     sha = str(guard["policy_sha256"])
     failing = _failing_rules(_newest_decision(store, name, number, sha)) if override else []
+    rule = _guard_policy(guard).approvals
+    status = approval_status(store, name, number, to, sha, rule) if rule is not None else None
     try:
         out = store.evaluations.promote(name, to, number,
                                         override_reason=reason if override else None,
-                                        failing_rules=failing)
+                                        failing_rules=failing, approvals=status)
     except CheckFailed:
-        raise CheckFailed(_refusal(store, name, number, to, guard)) from None
+        raise CheckFailed(_refusal(store, name, number, to, guard, status)) from None
     return {**out, "protected": True}
 
 
@@ -226,6 +236,8 @@ def _subject(stored: Mapping[str, Any]) -> Mapping[str, Any]:
         if isinstance(value, Mapping):
             return value
     return {}
+def _guard_policy(guard: Mapping[str, Any]) -> Policy:
+    return load_policy(str(guard["policy"]))
 
 
 def _newest_decision(store: Store, name: str, version: int,
@@ -258,10 +270,17 @@ def _policy_name(text: str, sha: str) -> str:
 
 
 def _refusal(store: Store, name: str, version: int, alias: str,
-             guard: Mapping[str, Any]) -> str:
-    """Why promotion was refused, naming the failed rules when a decision exists."""
+             guard: Mapping[str, Any], approvals: Mapping[str, Any] | None = None) -> str:
+    """Why promotion was refused, naming the failed rules when a decision exists, or the
+    approvals missing when a passing decision has too few."""
     sha = str(guard["policy_sha256"])
     policy = _policy_name(str(guard["policy"]), sha)
+    missing = (approvals or {}).get("missing")
+    if missing is not None and missing.get("decision") is not None:
+        rule = _guard_policy(guard).approvals
+        return MSG_NEEDS_APPROVAL.format(
+            name=name, version=version, policy=policy, alias=alias, valid=missing["valid"],
+            required=missing["required"], what=rule.text if rule else "")
     newest = _newest_decision(store, name, version, sha)
     if newest is not None and not newest["passed"]:
         failed = [r for r in _failing_rules(newest) if r["severity"] == "fail"]

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from airlock._config import TokenEntry
 from airlock.errors import (
     AirlockError,
     InvalidInput,
@@ -150,11 +151,12 @@ def create_app(config: EndpointConfig, *, endpoint: Endpoint | None = None) -> A
 
     @app.get("/v1/admin/status", responses=ERRORS)
     async def status(request: Request) -> Any:
-        return await h.guarded(request, h.status, admin=True)
+        return await h.guarded(request, lambda: h.status(auth.admin(request.headers, "read")))
 
     @app.post("/v1/admin/reload", responses=ERRORS)
     async def reload(request: Request) -> Any:
-        return await h.guarded(request, h.reload, admin=True)
+        return await h.guarded(request,
+                               lambda: h.reload(auth.admin(request.headers, "reload")))
 
     return _FastPath(app, h, Request)
 
@@ -436,17 +438,19 @@ class _Handlers:
         n, unknown = await self.ep.feedback(ids, labels)
         return self.json({"accepted": n, "unknown": unknown})
 
-    def status(self) -> Any:
+    def status(self, who: TokenEntry) -> Any:
         return self.json({
-            "endpoint": self.ep.name, "ready": self.ep.ready,
+            "endpoint": self.ep.name, "ready": self.ep.ready, "actor": who.actor,
             "slots": [{"role": s.role, "ref": s.ref,
                        "version": s.current.version.version if s.model else None}
                       for s in self.ep.slots],
             "weights": dict(zip(self.ep.route_names, self.ep.weights, strict=True)),
         })
 
-    async def reload(self) -> Any:
-        return self.json({"changed": await self.ep.reload()})
+    async def reload(self, who: TokenEntry) -> Any:
+        changed = await self.ep.reload()
+        log.info("reload asked by %s: %s", who.actor, ", ".join(changed) or "nothing changed")
+        return self.json({"changed": changed, "actor": who.actor})
 
 
 def _log_fault(rid: str, exc: BaseException) -> None:

@@ -4,6 +4,7 @@ and works on that kind's tables."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,13 +16,17 @@ from ._engine import read_tx, write_tx
 from ._events import append_event, now_ms
 from ._records import DatasetInfo
 from ._runs import save_dataset
-from ._schema import evaluations, prompt_evaluations
+from ._schema import evaluations, events, prompt_evaluations
 from ._subjects import MODELS, PROMPTS, Subject, move_alias, subject_of
 
 PROTECTION_CHANGED = ("the protection of {name}@{alias} changed while it was being replaced: "
                       "look at `airlock models history` and try again")
 
-__all__ = ["EvaluationStore"]
+__all__ = ["APPROVAL_EVENT", "EvaluationStore"]
+
+APPROVAL_EVENT = "approval.recorded"
+MSG_DECISION_GONE = ("decision {decision} is not a passing decision of {name}@{version} under "
+                     "the policy protecting {name}@{alias}")
 
 _EVAL = {"model": "airlock eval {ref} --policy …",
          "prompt": "airlock llm eval --prompt {ref} --gate …"}
@@ -130,9 +135,15 @@ class EvaluationStore:
 
     def promote(self, name: str, alias: str, version: int, *,
                 override_reason: str | None = None,
-                failing_rules: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                failing_rules: list[dict[str, Any]] | None = None,
+                approvals: dict[str, Any] | None = None) -> dict[str, Any]:
         """Move a protected alias in one transaction: with a passing decision for exactly
-        this version under the alias's policy, or with an audited override."""
+        this version under the alias's policy, or with an audited override.
+
+        ``approvals`` (when the policy requires some) is ``{"decision": ID or None,
+        "approved_by": [...], "missing": {...} or None}``: the promotion then needs exactly
+        that passing decision (the one with enough approvals); without one, an override
+        records ``missing`` (which approvals were missing)."""
         with write_tx(self._engine) as conn:
             subject = subject_of(conn, name)
             protected, decisions = subject.protected, subject.decisions
@@ -143,20 +154,27 @@ class EvaluationStore:
                                  f"{subject.prefix} alias` or protect it with `airlock "
                                  f"{subject.prefix} protect`")
             subject.require_version(conn, name, version)
-            passing = conn.execute(
-                sa.select(decisions.c.id).where(
-                    decisions.c.name == name, decisions.c.version == version,
-                    decisions.c.policy_sha256 == guard.policy_sha256, decisions.c.passed)
-                .order_by(decisions.c.created_at.desc()).limit(1)).scalar()
+            q = sa.select(decisions.c.id).where(
+                decisions.c.name == name, decisions.c.version == version,
+                decisions.c.policy_sha256 == guard.policy_sha256, decisions.c.passed)
+            if approvals is not None:
+                q = q.where(decisions.c.id == approvals.get("decision"))
+            passing = conn.execute(q.order_by(decisions.c.created_at.desc()).limit(1)).scalar()
             evidence: dict[str, Any] = {"policy_sha256": guard.policy_sha256}
             if passing is not None:
                 evidence["decision"] = passing
+                if approvals is not None:
+                    evidence["approved_by"] = approvals.get("approved_by") or []
             elif override_reason:
+                missing = (approvals or {}).get("missing")
                 evidence["override"] = {"reason": override_reason,
                                         "failing_rules": failing_rules or []}
-                append_event(conn, "promotion.override", subject.subject(name),
-                             {"alias": alias, "version": version, "reason": override_reason,
-                              "failing_rules": failing_rules or []})
+                payload = {"alias": alias, "version": version, "reason": override_reason,
+                           "failing_rules": failing_rules or []}
+                if missing is not None:
+                    evidence["override"]["missing_approvals"] = missing
+                    payload["missing_approvals"] = missing
+                append_event(conn, "promotion.override", subject.subject(name), payload)
             else:
                 raise CheckFailed(
                     f"{name}@{version} has no passing decision under the policy protecting "
@@ -165,3 +183,45 @@ class EvaluationStore:
             before = move_alias(conn, name, alias, version, evidence, allow_protected=True,
                                 subject=subject)
         return {"name": name, "alias": alias, "from": before, "to": version, **evidence}
+
+    # -- approvals ----------------------------------------------------------------------
+    def approve(self, *, name: str, version: int, alias: str, decision_id: str,
+                policy_sha256: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Record the current actor's approval of ``decision_id`` (a passing decision of
+        ``name@version`` under ``policy_sha256``) for ``alias`` as an audit event, in one
+        transaction with that check. Returns None when the actor already approved it."""
+        actor = settings().actor
+        with write_tx(self._engine) as conn:
+            subject = subject_of(conn, name)
+            decisions = subject.decisions
+            ok = conn.scalar(sa.select(decisions.c.id).where(
+                decisions.c.id == decision_id, decisions.c.name == name,
+                decisions.c.version == version, decisions.c.policy_sha256 == policy_sha256,
+                decisions.c.passed))
+            if ok is None:
+                raise UsageError(MSG_DECISION_GONE.format(decision=decision_id, name=name,
+                                                          version=version, alias=alias))
+            for row in _approval_rows(conn, subject.subject(name)):
+                if row["actor"] == actor and row["decision"] == decision_id \
+                        and row["alias"] == alias:
+                    return None
+            body = {**payload, "alias": alias, "version": version, "decision": decision_id,
+                    "policy_sha256": policy_sha256}
+            event = append_event(conn, APPROVAL_EVENT, subject.subject(name), body)
+        return {**body, "actor": event.actor, "time": event.time, "seq": event.seq}
+
+    def approvals(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
+        """Every recorded approval of ``name`` (of one version), oldest first: ``{"seq",
+        "time", "actor", "alias", "version", "decision", "policy_sha256", "comment",
+        "roles", "authors"}``."""
+        with read_tx(self._engine) as conn:
+            rows = _approval_rows(conn, subject_of(conn, name).subject(name))
+        return [r for r in rows if version is None or r.get("version") == version]
+
+
+def _approval_rows(conn: sa.Connection, subject: str) -> list[dict[str, Any]]:
+    q = sa.select(events.c.seq, events.c.time, events.c.actor, events.c.payload).where(
+        events.c.subject == subject, events.c.action == APPROVAL_EVENT).order_by(
+        events.c.seq)
+    return [{"seq": r.seq, "time": r.time, "actor": r.actor, **json.loads(r.payload)}
+            for r in conn.execute(q)]

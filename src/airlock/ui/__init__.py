@@ -8,8 +8,8 @@ refresh of endpoint pages): runs (per experiment, the CLI's filter language, ser
 sort, pagination), a run, compare, models, a model, a version, evaluations and decisions,
 the promotion view, contracts, endpoints (serving, performance, drift, alerts), reports and
 the audit log. Every page reads the same function as its ``/api/...`` route;
-``/openapi.json`` documents them. Writes (alias, protect, promote) need a token of
-``AIRLOCK_UI_TOKENS`` and are audited as its actor.
+``/openapi.json`` documents them. Writes (alias, protect, approve, promote) need a token of
+``AIRLOCK_TOKENS`` whose role permits them, and are audited as its actor.
 """
 
 from __future__ import annotations

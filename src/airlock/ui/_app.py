@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from airlock.errors import AirlockError, StoreVersionError
 
 from . import _pages, _routes_ops, _routes_read, _routes_write
-from ._auth import MSG_NO_TOKEN, Tokens
+from ._auth import MSG_NO_TOKEN, load_tokens
 from ._cache import ReportCache
 from ._context import Context
 from ._endpoints import load_rule_files
@@ -62,14 +62,15 @@ def _error(request: Request, status: int, message: str, hint: str | None = None)
 
 def create_app(config: UiConfig | None = None) -> FastAPI:
     """The app on the store the settings name (AIRLOCK_STORE_URI, AIRLOCK_HOME…); tokens
-    from AIRLOCK_UI_TOKENS (none: read-only), alert rules from ``config.rules``."""
+    from AIRLOCK_TOKENS (none: read-only), alert rules from ``config.rules``."""
     cfg = config or UiConfig()
-    ctx = Context(cfg, Tokens.from_settings(), load_rule_files(cfg.rules),
+    ctx = Context(cfg, load_tokens(), load_rule_files(cfg.rules),
                   ReportCache(ttl=cfg.refresh_seconds))
     app = FastAPI(title="airlock UI", version="1", docs_url=None, redoc_url=None,
                   description="The JSON API behind every page of `airlock ui`. Reads need no "
                   "token on loopback; writes need `Authorization: Bearer TOKEN` with a token "
-                  "of AIRLOCK_UI_TOKENS (ACTOR=TOKEN pairs), and are audited as its actor.")
+                  "of AIRLOCK_TOKENS (ACTOR:ROLE=TOKEN entries) whose role permits them, and "
+                  "are audited as its actor.")
     app.state.ctx = ctx
 
     @app.middleware("http")

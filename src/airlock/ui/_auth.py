@@ -1,10 +1,15 @@
 """Who may write through the UI (and read it, when it listens beyond this machine).
 
-``AIRLOCK_UI_TOKENS`` (read through :mod:`airlock._config`) holds ``ACTOR=TOKEN`` pairs
-separated by commas, e.g. ``alice=7f3c…,deploy-bot=91aa…``: the same comma-separated bearer
-tokens as ``airlock serve``'s, each mapped to the actor its writes are audited as. Unset:
-the UI is read-only. Tokens are compared in constant time against every configured token
-(the time does not tell which matched) and never reach a log, a page or an error message.
+Tokens come from ``AIRLOCK_TOKENS`` (read through :mod:`airlock._config`, the one token
+configuration shared with ``airlock serve``'s admin API): entries ``ACTOR:ROLE[+ROLE]=TOKEN``
+separated by commas, e.g. ``alice:developer=7f3c…,bob:approver=91aa…``; the older
+``AIRLOCK_UI_TOKENS`` (``ACTOR=TOKEN`` pairs) still works, each pair with role ``admin``.
+Unset: the UI is read-only. Each write needs a role that permits it
+(:data:`airlock._config.PERMISSIONS`: setting an alias and promoting need ``developer``,
+approving ``approver``, protecting and overriding ``admin``), else 403; it is audited as the
+token's actor, never as a name the client sends. Tokens are compared in constant time
+against every configured token (the time does not tell which matched) and never reach a
+log, a page or an error message.
 
 A request carries its token as ``Authorization: Bearer TOKEN`` (the API), as the ``token``
 field of a page's form, or in the ``airlock_ui_token`` cookie set by ``/login`` (HttpOnly,
@@ -14,67 +19,40 @@ origin).
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from airlock._config import UI_TOKENS_ENV, ui_tokens
-from airlock.errors import UsageError
+from airlock._config import PERMISSIONS, TOKENS_ENV, AccessTokens, TokenEntry, access_tokens
 
-__all__ = ["COOKIE", "MSG_BAD_TOKEN", "MSG_CROSS_ORIGIN", "MSG_NO_TOKEN", "MSG_WRITES_OFF",
-           "Tokens", "bearer"]
+__all__ = ["COOKIE", "MSG_CROSS_ORIGIN", "MSG_NO_TOKEN", "MSG_ROLE", "MSG_WRITES_OFF",
+           "AccessTokens", "bad_token", "bearer", "load_tokens", "role_problem"]
 
 COOKIE = "airlock_ui_token"
-MSG_WRITES_OFF = (f"writes are off: start `airlock ui` with {UI_TOKENS_ENV} set "
-                  "(ACTOR=TOKEN pairs, comma-separated) to set aliases, protect and promote")
+MSG_WRITES_OFF = (f"writes are off: start `airlock ui` with {TOKENS_ENV} set "
+                  "(ACTOR:ROLE=TOKEN entries, comma-separated) to set aliases, protect, "
+                  "approve and promote")
 MSG_NO_TOKEN = "this needs a token: send Authorization: Bearer TOKEN (or sign in at /login)"
-MSG_BAD_TOKEN = f"the token is not one of {UI_TOKENS_ENV}"
+MSG_BAD_TOKEN = "the token is not one of {var}"
 MSG_CROSS_ORIGIN = ("refused: a write signed in by cookie must come from this UI's own pages "
                     "(Origin or Referer of another site)")
-MSG_ENTRY = (f"{UI_TOKENS_ENV} entry {{n}} is not ACTOR=TOKEN: write pairs such as "
-             "alice=TOKEN, separated by commas")
+MSG_ROLE = "{actor} may not {action}: that needs role {needs} (the token has {has})"
 
 
-@dataclass(frozen=True)
-class Tokens:
-    """The configured (actor, token) pairs; empty: writes are off."""
+def load_tokens() -> AccessTokens:
+    """The configured tokens (a malformed entry is a UsageError naming its position)."""
+    return access_tokens()
 
-    pairs: tuple[tuple[str, bytes], ...] = ()
 
-    @classmethod
-    def from_settings(cls) -> Tokens:
-        """Parse ``AIRLOCK_UI_TOKENS``; a malformed entry is a UsageError naming its
-        position (never its text, which may be a secret)."""
-        secret = ui_tokens()
-        if secret is None:
-            return cls()
-        pairs: list[tuple[str, bytes]] = []
-        for n, entry in enumerate(secret.get_secret_value().split(","), start=1):
-            if not entry.strip():
-                continue
-            actor, sep, token = entry.partition("=")
-            if not sep or not actor.strip() or not token.strip():
-                raise UsageError(MSG_ENTRY.format(n=n))
-            pairs.append((actor.strip(), token.strip().encode()))
-        if len({t for _, t in pairs}) != len(pairs):
-            raise UsageError(f"{UI_TOKENS_ENV}: two entries share one token; give each "
-                             "actor its own")
-        return cls(tuple(pairs))
+def bad_token(tokens: AccessTokens) -> str:
+    return MSG_BAD_TOKEN.format(var=tokens.variable)
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.pairs)
 
-    def actor_for(self, given: str | None) -> str | None:
-        """The actor ``given`` maps to, or None (every token is compared)."""
-        if not given:
-            return None
-        raw = given.strip().encode()
-        found: str | None = None
-        for actor, token in self.pairs:
-            if hmac.compare_digest(raw, token):
-                found = actor
-        return found
+def role_problem(entry: TokenEntry, action: str) -> str | None:
+    """Why ``entry`` may not do ``action`` (None: it may)."""
+    if entry.can(action):
+        return None
+    needs = " or ".join(r for r in PERMISSIONS if action in PERMISSIONS[r])
+    return MSG_ROLE.format(actor=entry.actor, action=action, needs=needs,
+                           has=", ".join(sorted(entry.roles)))
 
 
 def bearer(headers: Mapping[str, str]) -> str | None:

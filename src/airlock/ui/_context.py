@@ -10,7 +10,7 @@ from fastapi import Request
 
 from airlock.monitor import AlertRules
 
-from ._auth import COOKIE, Tokens, bearer
+from ._auth import COOKIE, AccessTokens, bearer
 from ._cache import ReportCache
 from ._options import UiConfig
 from ._pages import Viewer
@@ -21,7 +21,7 @@ __all__ = ["Context"]
 @dataclass(frozen=True)
 class Context:
     config: UiConfig
-    tokens: Tokens
+    tokens: AccessTokens
     rules: list[tuple[Path, AlertRules]]
     reports: ReportCache = field(default_factory=lambda: ReportCache(ttl=0))
 
@@ -29,7 +29,8 @@ class Context:
         """The actor of the request's bearer token or sign-in cookie, if valid."""
         if not self.tokens.enabled:
             return None
-        return self.tokens.actor_for(bearer(request.headers) or request.cookies.get(COOKIE))
+        entry = self.tokens.find(bearer(request.headers) or request.cookies.get(COOKIE))
+        return entry.actor if entry is not None else None
 
     def viewer(self, request: Request) -> Viewer:
         return Viewer(writes=self.tokens.enabled, actor=self.actor(request))

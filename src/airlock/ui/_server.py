@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import sys
 
-from airlock._config import UI_TOKENS_ENV, ui_tokens
+from airlock._config import TOKENS_ENV, access_tokens
 
 from ._options import UiConfig
 
@@ -30,9 +30,9 @@ def is_loopback(host: str) -> bool:
 
 def warnings_for(host: str) -> list[str]:
     """What to tell the operator before binding ``host``."""
-    if is_loopback(host) or ui_tokens() is not None:
+    if is_loopback(host) or access_tokens().enabled:
         return []
-    return [f"warning: binding {host} without {UI_TOKENS_ENV}: anyone who can reach this "
+    return [f"warning: binding {host} without {TOKENS_ENV}: anyone who can reach this "
             "address can read every run, model and audit event in the store (writes stay "
             "off)"]
 
@@ -53,9 +53,9 @@ def serve(config: UiConfig | None = None, *, host: str = "127.0.0.1", port: int 
     from ._app import create_app
 
     cfg = config or UiConfig()
-    if not is_loopback(host) and ui_tokens() is not None:
+    if not is_loopback(host) and access_tokens().enabled:
         cfg = cfg.model_copy(update={"reads_need_token": True})
-    app = create_app(cfg)  # a bad AIRLOCK_UI_TOKENS or rules file stops here, before binding
+    app = create_app(cfg)  # a bad AIRLOCK_TOKENS or rules file stops here, before binding
     for line in warnings_for(host):
         sys.stderr.write(line + "\n")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -1,6 +1,7 @@
-"""The UI's writes: set or move an alias, protect one with a policy, promote a version
-through its gate (or with an audited override). Each runs the same Python API as the CLI
-(``airlock.registry.set_alias``, ``airlock.gates.protect``, ``airlock.gates.promote``) as
+"""The UI's writes: set or move an alias, protect one with a policy, approve a promotion,
+promote a version through its gate (or with an audited override). Each runs the same
+Python API as the CLI (``airlock.registry.set_alias``, ``airlock.gates.protect``,
+``airlock.gates.approve``, ``airlock.gates.promote``) as
 the actor the request's token maps to, so every audit event it writes names that actor; a
 protected alias still moves only through ``promote`` (the store refuses anything else).
 """
@@ -12,10 +13,11 @@ from typing import Any
 from airlock import registry
 from airlock._config import acting_as
 from airlock.errors import UsageError
-from airlock.gates import promote, protect
+from airlock.gates import approve, promote, protect
 from airlock.store import get_store
 
-__all__ = ["MAX_POLICY_BYTES", "promote_version", "protect_alias", "set_alias"]
+__all__ = ["MAX_POLICY_BYTES", "approve_version", "promote_version", "protect_alias",
+           "set_alias"]
 
 MAX_POLICY_BYTES = 64 << 10
 
@@ -64,4 +66,16 @@ def promote_version(name: str, alias: str, version: int, *, override: bool = Fal
     with acting_as(actor):
         out = promote(f"{name}@{version}", to=alias, override=override, reason=reason or None)
     return {"action": "promote", **out, "actor": actor,
+            "events": _events_since(before, name, actor)}
+
+
+def approve_version(name: str, alias: str, version: int, *, comment: str | None = None,
+                    actor: str) -> dict[str, Any]:
+    """``airlock approve NAME@VERSION --alias ALIAS --comment …`` as ``actor``."""
+    if comment is not None and len(comment) > 4000:
+        raise UsageError("the comment is over 4000 characters")
+    before = _head()
+    with acting_as(actor):
+        out = approve(f"{name}@{version}", alias=alias, comment=comment)
+    return {"action": "approve", **out, "actor": actor,
             "events": _events_since(before, name, actor)}
