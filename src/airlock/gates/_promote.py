@@ -30,7 +30,7 @@ from airlock.prompts import PromptRef, list_prompt_versions, resolve_prompt
 from airlock.registry import ModelRef, list_versions, parse_ref, resolve
 from airlock.store import Store, get_store
 
-from ._approvals import approval_status
+from ._approvals import ApprovalPolicy, approval_status, parse_approvals
 from ._decide import Decision, decide
 from ._load import load_policy
 from ._policy import Policy
@@ -211,7 +211,7 @@ def promote(ref: str | ModelRef | PromptRef, to: str, *, override: bool = False,
         return {"name": name, "alias": to, "from": before, "to": number, "protected": False}
     sha = str(guard["policy_sha256"])
     failing = _failing_rules(_newest_decision(store, name, number, sha)) if override else []
-    rule = _guard_policy(guard).approvals
+    rule = _approval_rule(guard)
     status = approval_status(store, name, number, to, sha, rule) if rule is not None else None
     try:
         out = store.evaluations.promote(name, to, number,
@@ -236,8 +236,18 @@ def _subject(stored: Mapping[str, Any]) -> Mapping[str, Any]:
         if isinstance(value, Mapping):
             return value
     return {}
-def _guard_policy(guard: Mapping[str, Any]) -> Policy:
-    return load_policy(str(guard["policy"]))
+def _approval_rule(guard: Mapping[str, Any]) -> ApprovalPolicy | None:
+    """The approvals the protecting policy requires (None: none). Its rules were checked
+    against their catalogue when the alias was protected; here only ``approvals`` is read,
+    so an LLM or RAG gate (another catalogue's metrics) works as a model's does."""
+    text = str(guard["policy"])
+    try:
+        return load_policy(text).approvals
+    except AirlockError:
+        data = parse_yaml(text, what="policy").data
+    if not isinstance(data, Mapping) or "approvals" not in data:
+        return None
+    return parse_approvals(data["approvals"], "policy", {}, None)
 
 
 def _newest_decision(store: Store, name: str, version: int,
@@ -277,7 +287,7 @@ def _refusal(store: Store, name: str, version: int, alias: str,
     policy = _policy_name(str(guard["policy"]), sha)
     missing = (approvals or {}).get("missing")
     if missing is not None and missing.get("decision") is not None:
-        rule = _guard_policy(guard).approvals
+        rule = _approval_rule(guard)
         return MSG_NEEDS_APPROVAL.format(
             name=name, version=version, policy=policy, alias=alias, valid=missing["valid"],
             required=missing["required"], what=rule.text if rule else "")
