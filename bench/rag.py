@@ -26,10 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +35,8 @@ import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from _measure import timed  # noqa: E402
 
 from airlock.llm import retrieval_scores  # noqa: E402
 
@@ -76,15 +75,6 @@ def make_data(n_q: int, n_r: int, seed: int) -> dict[str, Any]:
             qg.append(int(rng.integers(0, 4)))
     return {"rq": rq, "rd": rd, "rs": scores.ravel(), "qq": np.array(qq), "qd": np.array(qd),
             "qg": np.array(qg, dtype=np.int64)}
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ._common import JSON_OPTION, console, fail, print_json, table
+from ._llm import _ci
 
 if TYPE_CHECKING:
     from airlock.gates import Decision
@@ -148,11 +149,3 @@ def _print(ev: RagEvaluation, decision: Decision | None, report: Path | None) ->
 
 def _num(x: Any) -> str:
     return "-" if x is None else f"{x:.4f}"
-
-
-def _ci(m: dict[str, Any]) -> str:
-    if m.get("value") is None:
-        return "-"
-    if m.get("ci_low") is None:
-        return f"{m['value']:.4f}"
-    return f"{m['value']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"
