@@ -17,7 +17,15 @@ from ._decide import Decision, RuleOutcome, decide, decision_id
 from ._load import load_policy
 from ._policy import FAIRNESS_METRICS, TASK_METRICS, Policy, higher_is_better
 from ._promote import gate, promote, protect
-from ._rules import BaselineRule, ContractRule, FairnessRule, MetricRule, Rule, SliceRule
+from ._rules import (
+    BaselineRule,
+    ContractRule,
+    FairnessRule,
+    ImportanceRule,
+    MetricRule,
+    Rule,
+    SliceRule,
+)
 
 __all__ = [
     "FAIRNESS_METRICS",
@@ -27,6 +35,7 @@ __all__ = [
     "ContractRule",
     "Decision",
     "FairnessRule",
+    "ImportanceRule",
     "MetricRule",
     "Policy",
     "Rule",

@@ -26,6 +26,9 @@ its line and what is wrong::
         max: 0.05
         use: ci_high                    # value (default), ci_low or ci_high
         severity: warn                  # reported, never fails the gate (default: fail)
+      - importance: [sex, race]         # ImportanceRule (proxy discrimination): each column
+        not_in_top: 3                   #   is not among the 3 most important features and
+        max: 0.01                       #   shuffling it costs at most 0.01 of the metric
 
 A policy may also require approvals before a promotion (``approvals: {count: 1,
 not_author: true, roles: [approver]}``; see :mod:`airlock.gates._approvals`).
@@ -49,7 +52,16 @@ from typing import TYPE_CHECKING, Any
 from airlock.errors import UsageError
 from airlock.evaluation import METRIC_CATALOGUE, MetricCatalogue
 
-from ._rules import BaselineRule, ContractRule, FairnessRule, Rule, SliceRule, rule_dict, where
+from ._rules import (
+    BaselineRule,
+    ContractRule,
+    FairnessRule,
+    ImportanceRule,
+    Rule,
+    SliceRule,
+    rule_dict,
+    where,
+)
 
 if TYPE_CHECKING:
     from ._approvals import ApprovalPolicy
@@ -100,6 +112,11 @@ class Policy:
         """Slice columns the per-slice rules name explicitly (``columns:``)."""
         return list(dict.fromkeys(c for r in self.rules if isinstance(r, SliceRule)
                                   for c in r.columns or ()))
+
+    @property
+    def needs_importance(self) -> bool:
+        """An importance rule needs permutation importance (evaluate computes it)."""
+        return any(isinstance(rule, ImportanceRule) for rule in self.rules)
 
     @property
     def needs_baseline(self) -> bool:
@@ -155,6 +172,9 @@ def _inapplicable(cat: MetricCatalogue, rule: Rule, task: str, present: set[str]
                   has_slices: bool, has_baseline: bool) -> str | None:
     if isinstance(rule, ContractRule):
         return None  # judged against the stored contract results, any task
+    if isinstance(rule, ImportanceRule):  # judged against the features that were explained
+        return None if task != "ranking" else "permutation importance needs a binary, " \
+            "multiclass or regression task"
     if isinstance(rule, FairnessRule):
         problem = _fairness_task(cat, rule.fairness, task)
         if problem:
