@@ -36,6 +36,11 @@ def eval_command(
     min_support: int = typer.Option(30, "--min-support", help="Smaller slices are flagged."),
     query: str | None = typer.Option(None, "--query", help="Query-id column (ranking)."),
     k: int = typer.Option(10, "--k", help="Cut-off for ranking metrics."),
+    importance: bool = typer.Option(False, "--importance",
+                                    help="Permutation importance per feature (and mean "
+                                    "|SHAP| for a tree model)."),
+    repeats: int = typer.Option(5, "--importance-repeats", min=1, max=100,
+                                help="Shuffles per feature for --importance."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Evaluate a model version on data; with --policy, exit 1 when the gate fails."""
@@ -44,7 +49,8 @@ def eval_command(
     ev = evaluate(model, data, target=target, task=task, slices=_split(slices),
                   sensitive=_split(sensitive), crossings=crossings, baseline=baseline,
                   policy=policy, bootstrap=bootstrap, seed=seed, threshold=threshold,
-                  min_support=min_support, query=query, k=k)
+                  min_support=min_support, query=query, k=k,
+                  importance=repeats if importance else 0)
     out = ev.to_dict()
     if report is not None:
         _write_report(report, out)
@@ -89,6 +95,8 @@ def _print_summary(out: dict[str, Any], report: Path | None) -> None:
               [[m, d.get("delta"), _ci(d), _p(d.get("p_value"))] for m, d in deltas.items()],
               reasons=["significant regression" if significant_regression(out, m, d)
                        else d.get("reason") for m, d in deltas.items()])
+    if out.get("importance"):
+        _print_importance(out["importance"], conf)
     if out.get("decision"):
         print_decision(out["decision"])
     checks = _checks(out)
@@ -100,6 +108,24 @@ def _print_summary(out: dict[str, Any], report: Path | None) -> None:
     where = f"the HTML report {report}" if report is not None else \
         "an HTML report with --report FILE"
     _say(f"Every figure (slices, groups, CIs, curves): --json, or {where}.", width)
+
+
+def _print_importance(imp: dict[str, Any], conf: float) -> None:
+    """The permutation importances (and mean |SHAP| when computed), most important first."""
+    shap = imp.get("shap") or {}
+    mean_abs = shap.get("mean_abs") or {}
+    cols = ["#", "feature", "drop", "CI"] + (["mean |SHAP|"] if mean_abs else [])
+    rows = [[f.get("rank"), name, f.get("value"), _ci(f)]
+            + ([mean_abs.get(name)] if mean_abs else [])
+            for name, f in (imp.get("features") or {}).items()]
+    table(f"permutation importance: drop of {imp.get('metric')} over {imp.get('repeats')} "
+          f"shuffles ({conf:.0%} CI)", cols, rows,
+          reasons=[f.get("reason") for f in (imp.get("features") or {}).values()])
+    if shap.get("reason"):
+        _say(f"SHAP: {shap['reason']}", terminal_width())
+    elif shap and not shap.get("additive"):
+        _say(f"SHAP: NOT additive (largest gap {fmt_value(shap.get('additivity_error'))})",
+             terminal_width())
 
 
 def _say(text: str, width: int) -> None:

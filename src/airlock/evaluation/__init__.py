@@ -8,7 +8,10 @@ the reports; another evaluation builds its own catalogue for ``gates.load_policy
 ``higher_is_better``, ``primary_metric``, ``metric_names`` and ``significant_regression``
 say what a result's metrics mean for a reader (the model card uses them too);
 ``slice_gates``, ``slice_support`` and ``slice_note`` say which slices a gate decision
-gated, with the ``min_support`` it used.
+gated, with the ``min_support`` it used. ``permutation_importance`` computes only the
+``importance`` section (``evaluate(..., importance=REPEATS)`` adds it to an evaluation):
+the drop of the primary metric per shuffled feature, equal to scikit-learn's on the same
+seed, per slice, and mean |SHAP| for a tree model (extra ``explain``).
 
 The bootstrap engine is public, so every evaluation in airlock resamples the same way:
 
@@ -41,6 +44,7 @@ from ._evaluate import (
     GatePolicy,
     evaluate,
     get_evaluation,
+    permutation_importance,
 )
 from ._gating import SliceGate, slice_gates, slice_note, slice_support
 from ._meaning import higher_is_better, metric_names, primary_metric, significant_regression
@@ -63,6 +67,7 @@ __all__ = [
     "metric_names",
     "paired_p_value",
     "percentile_ci",
+    "permutation_importance",
     "primary_metric",
     "rank_metrics",
     "ratio_ci",

@@ -33,8 +33,10 @@ from ._sections import baseline_section, fairness_section, section_boot, slice_s
 from ._targets import TASKS, build_target, detect_task
 from ._types import TaskCalculator
 
-__all__ = ["EvalConfig", "Evaluation", "GatePolicy", "evaluate", "get_evaluation"]
+__all__ = ["EvalConfig", "Evaluation", "GatePolicy", "evaluate", "get_evaluation",
+           "permutation_importance"]
 
+DEFAULT_IMPORTANCE_REPEATS = 5
 MSG_POLICY_NOT_LOADED = ("evaluation.evaluate takes a loaded policy (airlock.gates.load_policy); "
                          "airlock.evaluate also takes a path or YAML text (got {kind})")
 
@@ -72,6 +74,8 @@ class EvalConfig(BaseModel):
     k: int = Field(10, ge=1)
     query: str | None = None
     positive_label: str | None = None
+    #: permutation-importance repeats (0: none); with SHAP for tree models
+    importance: int = Field(0, ge=0, le=100)
 
     @field_validator("task")
     @classmethod
@@ -154,6 +158,8 @@ def evaluate(model: str | LoadedModel, data: Any, *, target: str,
     pol = policy
     if pol is not None:  # the columns the policy's rules name are evaluated too
         options["slices"] = _merge(options.get("slices"), pol.slice_columns())
+        if getattr(pol, "needs_importance", False) and not options.get("importance"):
+            options["importance"] = DEFAULT_IMPORTANCE_REPEATS  # an importance rule needs it
     cfg = _config(target, dict(options))
     sensitive = list(dict.fromkeys([*cfg.sensitive, *(pol.sensitive_features() if pol else [])]))
     needed_cols = {"target": [cfg.target], "slice": list(cfg.slices), "sensitive": sensitive,
@@ -204,7 +210,7 @@ def _compute(lm: LoadedModel, base: LoadedModel | None, table: pa.Table, outputs
                 groups[f"{a} & {b}"] = intersect(*groups[a], *groups[b])
     result: dict[str, Any] = {
         "model": _model_info(lm), "task": task, "target": cfg.target,
-        "config": cfg.model_dump(mode="json"), "support": t.n,
+        "config": _config_dump(cfg), "support": t.n,
         "classes": list(t.classes),
         "higher_is_better": {m: calc.higher_is_better(m) for m in calc.metric_names()},
         "overall": calc.grouped(t, zeros, 1, **boot)[0],
@@ -214,6 +220,8 @@ def _compute(lm: LoadedModel, base: LoadedModel | None, table: pa.Table, outputs
         "fairness": fairness_section(calc, task, t, table, sensitive, cfg, boot),
         "extras": calc.extras(t), "baseline": None,
     }
+    if cfg.importance:
+        result["importance"] = _importance(lm, table, t, task, cfg, groups, boot)
     if base is not None:
         tb = build_target(task, base.predict_arrow(table), table.column(cfg.target),
                           positive_label=cfg.positive_label, classes=list(t.classes) or None,
@@ -221,6 +229,57 @@ def _compute(lm: LoadedModel, base: LoadedModel | None, table: pa.Table, outputs
         result["baseline"] = baseline_section(calc, t, tb, groups, cfg.min_support, boot)
         result["baseline"]["model"] = _model_info(base)
     return result
+
+
+def permutation_importance(model: str | LoadedModel, data: Any, *, target: str,
+                           repeats: int = DEFAULT_IMPORTANCE_REPEATS, **options: Any
+                           ) -> dict[str, Any]:
+    """Only the ``importance`` section of an evaluation (permutation importance per feature,
+    per slice with ``slices=``, mean |SHAP| of a tree model), nothing stored. Options as
+    :func:`evaluate` (task, seed, bootstrap, confidence, slices, positive_label…)."""
+    cfg = _config(target, {**options, "importance": repeats})
+    lm = model if isinstance(model, LoadedModel) else load_model(model)
+    wanted = list(dict.fromkeys([*lm.input_columns, cfg.target, *cfg.slices]))
+    table = read_table(data, wanted if lm.input_columns else None)
+    require_columns(table, {"target": [cfg.target], "slice": list(cfg.slices)})
+    outputs = lm.predict_arrow(table)
+    task = cfg.task or detect_task(outputs, table.column(cfg.target))
+    t = build_target(task, outputs, table.column(cfg.target),
+                     positive_label=cfg.positive_label)
+    groups = {c: group_codes(table.column(c)) for c in cfg.slices}
+    boot = {"n_boot": cfg.bootstrap, "seed": cfg.seed, "confidence": cfg.confidence}
+    return _importance(lm, table, t, task, cfg, groups, boot)
+
+
+def _config_dump(cfg: EvalConfig) -> dict[str, Any]:
+    """The stored config; ``importance`` only when asked for, so the ids of evaluations
+    without it stay what they were."""
+    return cfg.model_dump(mode="json", exclude={"importance"} if not cfg.importance else None)
+
+
+def _importance(lm: LoadedModel, table: pa.Table, t: Any, task: str, cfg: EvalConfig,
+                groups: dict[str, tuple[np.ndarray[Any, Any], list[str]]],
+                boot: dict[str, Any]) -> dict[str, Any]:
+    """Permutation importance of every input column (and mean |SHAP| of a tree model)."""
+    from ._explain import shap_section
+    from ._importance import importance_section
+
+    features = list(lm.input_columns)
+    if not features:
+        raise UsageError(f"{lm.ref} has no input signature: permutation importance needs "
+                         "the model's input columns")
+    y = table.column(cfg.target)
+
+    def target_of(outputs: pa.Table, rows: np.ndarray[Any, Any]) -> Any:
+        return build_target(task, outputs, y.take(pa.array(rows)),
+                            positive_label=cfg.positive_label,
+                            classes=list(t.classes) or None)
+
+    out = importance_section(lm.predict_arrow, target_of, task, table, t, features, groups,
+                             repeats=cfg.importance, seed=cfg.seed, n_boot=boot["n_boot"],
+                             confidence=cfg.confidence)
+    out["shap"] = shap_section(lm, table, features)
+    return out
 
 
 def _model_info(lm: LoadedModel) -> dict[str, Any]:

@@ -249,7 +249,7 @@ def _evaluation_section(ev: Evidence) -> list[Section]:
     blocks.append(Table(["metric", "value", "CI"], [
         [name, parts(m)[0], fmt_ci(m)] for name, m in (e.get("overall") or {}).items()]))
     return [Section("Evaluation", blocks), _slice_section(e, _gates(ev)), _fairness_section(e),
-            *_baseline_section(e)]
+            *_baseline_section(e), *_importance_section(e)]
 
 
 def _gates(ev: Evidence) -> list[SliceGate]:
@@ -321,6 +321,27 @@ def _baseline_section(e: Mapping[str, Any]) -> list[Section]:
     return [Section("Baseline comparison", [
         Para(f"Compared with {ref} on the same rows (paired bootstrap)."),
         Table(["metric", "candidate", "baseline", "delta", "CI", "p-value", "note"], rows)])]
+
+
+def _importance_section(e: Mapping[str, Any]) -> list[Section]:
+    """Permutation importance (and mean |SHAP| when computed), most important first."""
+    imp = e.get("importance")
+    if not imp:
+        return []
+    shap = imp.get("shap") or {}
+    mean_abs = shap.get("mean_abs") or {}
+    rows = [[f.get("rank"), name, f.get("value"), fmt_ci(f), *([mean_abs.get(name)]
+                                                               if mean_abs else [])]
+            for name, f in (imp.get("features") or {}).items()]
+    head = ["rank", "feature", f"drop of {imp.get('metric')}", "CI",
+            *(["mean |SHAP|"] if mean_abs else [])]
+    note = (f"SHAP: {shap['reason']}" if shap.get("reason") else
+            f"SHAP additivity: largest gap {shap.get('additivity_error')}, "
+            f"{'additive' if shap.get('additive') else 'NOT additive'}" if shap else "")
+    return [Section("Explanations", [
+        Para(f"Permutation importance: the drop of {imp.get('metric')} when a column is "
+             f"shuffled, mean of {imp.get('repeats')} shuffles (seed {imp.get('seed')})."),
+        Table(head, rows), *([Para(note)] if note else [])])]
 
 
 def _rule_text(rule: Any) -> str:

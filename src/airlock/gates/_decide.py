@@ -57,6 +57,7 @@ from ._rules import (
     ContractRule,
     ExperimentRule,
     FairnessRule,
+    ImportanceRule,
     MetricRule,
     Rule,
     SliceRule,
@@ -196,6 +197,8 @@ def _outcome(rule: Rule, ev: Mapping[str, Any], policy: Policy) -> RuleOutcome:
         return _contract(rule, ev)
     if isinstance(rule, ExperimentRule):
         return _experiment(rule, ev)
+    if isinstance(rule, ImportanceRule):
+        return _importance(rule, ev)
     return _baseline(rule, ev, policy.catalogue.higher_is_better(rule.metric))
 
 
@@ -273,6 +276,41 @@ def _experiment(rule: ExperimentRule, ev: Mapping[str, Any]) -> RuleOutcome:
     return _make(rule, metric=metric, use=rule.use, value=value,
                  bound=_bound(value, rule.min, rule.max) if rule.metric else 1.0,
                  passed=passed, evidence=evidence)
+MSG_NO_IMPORTANCE = "the evaluation has no permutation importance (evaluate with --importance)"
+
+
+def _importance(rule: ImportanceRule, ev: Mapping[str, Any]) -> RuleOutcome:
+    """Passes when no listed column ranks within ``not_in_top`` and none has an importance
+    (``use``: value, ci_low or ci_high) above ``max``; the value reported is the worst
+    listed column's importance (the highest)."""
+    features = _map(_map(ev.get("importance")).get("features"))
+    per: list[dict[str, Any]] = []
+    for name in rule.features:
+        entry = _map(features.get(name))
+        if not entry:
+            reason = (MSG_NO_IMPORTANCE if not features else
+                      f"{name!r} is not an input feature of the model (its features: "
+                      f"{', '.join(features)})")
+            per.append({"feature": name, "value": None, "rank": None, "passed": False,
+                        "reason": reason})
+            continue
+        value, rank = _num(entry.get(rule.use)), entry.get("rank")
+        ok = (value is not None and isinstance(rank, int)
+              and (rule.not_in_top is None or rank > rule.not_in_top)
+              and (rule.max is None or value <= rule.max))
+        row = {"feature": name, "value": value, "rank": rank, "passed": ok}
+        if value is None:
+            row["reason"] = UNDEFINED
+        per.append(row)
+    undefined = [p for p in per if p["value"] is None]
+    worst = undefined[0] if undefined else max(per, key=lambda p: p["value"])
+    evidence: dict[str, Any] = {"features": per, "not_in_top": rule.not_in_top,
+                                "metric": _map(ev.get("importance")).get("metric")}
+    if "reason" in worst:
+        evidence["reason"] = worst["reason"]
+    return _make(rule, metric="importance", use=rule.use, value=worst["value"],
+                 bound=rule.max, passed=all(p["passed"] for p in per), evidence=evidence,
+                 feature=", ".join(rule.features))
 
 
 # -- helpers -------------------------------------------------------------------------------

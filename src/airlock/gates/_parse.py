@@ -21,6 +21,7 @@ from ._rules import (
     ExperimentRule,
     ExperimentUse,
     FairnessRule,
+    ImportanceRule,
     MetricRule,
     Rule,
     Severity,
@@ -54,6 +55,7 @@ _ALLOWED: dict[str, set[str]] = {
     "contract": {"contract"} | _COMMON,
     "experiment": {"experiment", "metric", "min", "max", "use", "variant", "srm",
                    "guardrails"} | _COMMON,
+    "importance": {"importance", "not_in_top", "max", "use"} | _COMMON,
 }
 _HINTS = {
     ("metric", "min_support"): " (min_support goes with per_slice: true)",
@@ -82,6 +84,8 @@ class _RuleParser:
             kind = "contract"
         elif "experiment" in raw:
             kind = "experiment"
+        elif "importance" in raw:
+            kind = "importance"
         elif "fairness" in raw and "metric" in raw:
             self.fail("a rule has either `metric` or `fairness`, not both", "fairness")
         elif "fairness" in raw:
@@ -211,6 +215,8 @@ def parse_rule(raw: Any, index: int, src: str, line: int | None, key_lines: dict
         return _experiment_rule(p)
     if kind == "baseline":
         return _baseline_rule(p)
+    if kind == "importance":
+        return _importance_rule(p)
     if kind == "fairness":
         name = p.name("fairness")
         features = tuple(_feature(p, spec) for spec in p.names("feature", "column"))
@@ -270,6 +276,21 @@ def _baseline_rule(p: _RuleParser) -> BaselineRule:
                "significance")
     return BaselineRule(index=p.index, metric=metric, max_drop=max_drop,
                         significance=significance, severity=p.severity(), line=p.line)
+
+
+MSG_IMPORTANCE_BOUND = "needs `not_in_top` (a rank) or `max` (an importance), or both"
+
+
+def _importance_rule(p: _RuleParser) -> ImportanceRule:
+    features = tuple(p.names("importance", "column"))
+    top = p.raw.get("not_in_top")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        p.fail(f"`not_in_top` must be a whole number >= 1 (got {top!r})", "not_in_top")
+    hi = p.number("max")
+    if top is None and hi is None:
+        p.fail(MSG_IMPORTANCE_BOUND)
+    return ImportanceRule(index=p.index, features=features, not_in_top=top, max=hi,
+                          use=p.use(), severity=p.severity(), line=p.line)
 
 
 def _feature(p: _RuleParser, spec: str) -> tuple[str, ...]:

@@ -31,6 +31,9 @@ its line and what is wrong::
         min: 0                          #   lift_ci_low >= 0 (use: lift, lift_ci_low, …)
         srm: true                       #   no sample ratio mismatch (default true)
         guardrails: true                #   no guardrail breached (default true)
+      - importance: [sex, race]         # ImportanceRule (proxy discrimination): each column
+        not_in_top: 3                   #   is not among the 3 most important features and
+        max: 0.01                       #   shuffling it costs at most 0.01 of the metric
 
 A policy may also require approvals before a promotion (``approvals: {count: 1,
 not_author: true, roles: [approver]}``; see :mod:`airlock.gates._approvals`).
@@ -59,6 +62,7 @@ from ._rules import (
     ContractRule,
     ExperimentRule,
     FairnessRule,
+    ImportanceRule,
     Rule,
     SliceRule,
     rule_dict,
@@ -114,6 +118,11 @@ class Policy:
         """Slice columns the per-slice rules name explicitly (``columns:``)."""
         return list(dict.fromkeys(c for r in self.rules if isinstance(r, SliceRule)
                                   for c in r.columns or ()))
+
+    @property
+    def needs_importance(self) -> bool:
+        """An importance rule needs permutation importance (evaluate computes it)."""
+        return any(isinstance(rule, ImportanceRule) for rule in self.rules)
 
     @property
     def needs_baseline(self) -> bool:
@@ -174,6 +183,9 @@ def _inapplicable(cat: MetricCatalogue, rule: Rule, task: str, present: set[str]
                   has_slices: bool, has_baseline: bool) -> str | None:
     if isinstance(rule, ContractRule | ExperimentRule):
         return None  # judged against stored contract results / experiments, any task
+    if isinstance(rule, ImportanceRule):  # judged against the features that were explained
+        return None if task != "ranking" else "permutation importance needs a binary, " \
+            "multiclass or regression task"
     if isinstance(rule, FairnessRule):
         problem = _fairness_task(cat, rule.fairness, task)
         if problem:

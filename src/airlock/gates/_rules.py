@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal, TypeAlias
 
 __all__ = ["DEFAULT_SIGNIFICANCE", "EXPERIMENT_USES", "SEVERITIES", "USES", "BaselineRule",
-           "ContractRule", "ExperimentRule", "ExperimentUse", "FairnessRule", "MetricRule",
-           "Rule", "Severity", "SliceRule", "Use", "rule_dict", "where"]
+           "ContractRule", "ExperimentRule", "ExperimentUse", "FairnessRule", "ImportanceRule",
+           "MetricRule", "Rule", "Severity", "SliceRule", "Use", "rule_dict", "where"]
 
 Use = Literal["value", "ci_low", "ci_high"]
 Severity = Literal["fail", "warn"]
@@ -181,8 +181,37 @@ class ExperimentRule:
         return f"experiment on {self.experiment}{who}: " + (", ".join(parts) or "analysed")
 
 
+@dataclass(frozen=True)
+class ImportanceRule:
+    """A proxy-discrimination check on the evaluation's permutation importance: each listed
+    column is not among the ``not_in_top`` most important features, and/or its importance
+    (the drop of the primary metric when it is shuffled) is at most ``max``."""
+
+    kind: ClassVar[str] = "importance"
+    index: int
+    features: tuple[str, ...]
+    not_in_top: int | None = None
+    max: float | None = None
+    use: Use = "value"
+    severity: Severity = "fail"
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def metric(self) -> str:
+        return "importance"
+
+    @property
+    def text(self) -> str:
+        parts = []
+        if self.not_in_top is not None:
+            parts.append(f"not in the top {self.not_in_top}")
+        if self.max is not None:
+            parts.append(f"{_subject('importance', self.use)} <= {self.max:g}")
+        return f"{', '.join(self.features)}: {' and '.join(parts)} of the features"
+
+
 Rule: TypeAlias = (MetricRule | SliceRule | FairnessRule | BaselineRule | ContractRule
-                   | ExperimentRule)
+                   | ExperimentRule | ImportanceRule)
 
 
 def rule_dict(rule: Rule) -> dict[str, Any]:
@@ -194,4 +223,6 @@ def rule_dict(rule: Rule) -> dict[str, Any]:
     if isinstance(rule, FairnessRule):
         names = [" & ".join(f) for f in out.pop("features")]
         out["feature"] = names[0] if len(names) == 1 else names
+    if isinstance(rule, ImportanceRule):
+        out["importance"] = list(out.pop("features"))
     return {k: v for k, v in out.items() if v is not None}
