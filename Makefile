@@ -55,6 +55,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/experiments.py
 	$(PY) bench/evidence.py
 	$(PY) bench/rag.py
+	$(PY) bench/importance.py
 
 clean:
 	rm -rf $(VENV) .airlock .pytest_cache .mypy_cache .ruff_cache
