@@ -63,6 +63,7 @@ __all__ = [
     "file_format",
     "fsync_dir",
     "parse_jsonl",
+    "read_bytes",
     "read_jsonl",
     "read_table",
     "reading",
@@ -247,6 +248,17 @@ def read_table(source: str | Path, *, columns: Sequence[str] | None = None,
         frame = lf.collect(engine="streaming")
     assert isinstance(frame, pl.DataFrame)
     return frame.to_arrow()
+
+
+def read_bytes(path: str | Path, what: str = "file") -> bytes:
+    """A whole (small) file's bytes; NotFound in the one wording when it does not exist
+    (``what`` names it: "attachment file"), UsageError naming the fault otherwise."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise file_not_found(path, what) from None
+    except OSError as exc:
+        raise UsageError(UNREADABLE.format(path=path, fault=exc.strerror or exc)) from None
 
 
 def read_jsonl(path: str | Path, what: str) -> list[tuple[Any, str]]:

@@ -71,46 +71,13 @@ def traffic(url: str, rows: list[list[Any]], columns: list[str], labels: list[in
 
 
 @contextlib.contextmanager
-def serve_process(config: Path, logs: Path) -> Iterator[str]:
-    """``python -m airlock serve --config CONFIG`` with its output in files under ``logs``
-    (a failing model logs a traceback per request: a pipe nobody reads would fill up and
-    block the server); yields its URL once ready, stops it (SIGTERM, then SIGKILL) after."""
-    import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import time
+def serve_process(config: Path, logs: Path, *, admin_token: str | None = None) -> Iterator[str]:
+    """``python -m airlock serve --config CONFIG`` with its output in files under ``logs``;
+    ``admin_token`` is given role viewer in ``AIRLOCK_TOKENS`` (the admin API takes only
+    those tokens). Yields its URL once ready, stops it after."""
+    from tests.integration.serving_helpers import serving_process
 
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / "serve.out", "wb") as out, open(logs / "serve.err", "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", "--config",
-                                 str(config), "--port", str(port)], stdout=out, stderr=err,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"airlock serve exited {proc.returncode}: "
-                                   f"{(logs / 'serve.err').read_text()[-2000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("airlock serve did not become ready")
-            time.sleep(0.1)
+    env = {"AIRLOCK_TOKENS": f"rollout-test:viewer={admin_token}"} if admin_token else None
+    with serving_process("--config", str(config), env=env, ready_timeout=120,
+                         logs=logs) as (url, _proc):
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()

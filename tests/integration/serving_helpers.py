@@ -100,9 +100,12 @@ def slow_model(df: Any) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def serving_process(*args: str, env: dict[str, str] | None = None,
-                    ready_timeout: float = 90) -> Iterator[tuple[str, Any]]:
-    """``python -m airlock serve ARGS --port P`` as users run it; yields (URL, process)."""
+def serving_process(*args: str, env: dict[str, str] | None = None, ready_timeout: float = 90,
+                    logs: Path | None = None) -> Iterator[tuple[str, Any]]:
+    """``python -m airlock serve ARGS --port P`` as users run it; yields (URL, process).
+    ``logs``: the server's output goes to ``serve.out`` and ``serve.err`` there instead of
+    pipes (a failing model logs a traceback per request, and a pipe nobody reads would fill
+    up and block the server)."""
     import signal
     import subprocess
     import sys
@@ -112,17 +115,24 @@ def serving_process(*args: str, env: dict[str, str] | None = None,
     sock = _free_socket()
     port = sock.getsockname()[1]
     sock.close()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airlock", "serve", *args, "--port", str(port)],
-        env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True)
+    command = [sys.executable, "-m", "airlock", "serve", *args, "--port", str(port)]
+    if logs is None:
+        proc = subprocess.Popen(command, env={**os.environ, **(env or {})},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+    else:
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / "serve.out", "wb") as out, open(logs / "serve.err", "wb") as err:
+            proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=out,
+                                    stderr=err, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + ready_timeout
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"airlock serve exited {proc.returncode}: "
-                                   f"{proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+                err = (proc.stderr.read().decode() if proc.stderr else
+                       (logs / "serve.err").read_text() if logs else "")
+                raise RuntimeError(f"airlock serve exited {proc.returncode}: {err[-2000:]}")
             try:
                 if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
                     break

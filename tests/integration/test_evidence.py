@@ -320,6 +320,10 @@ def test_framework_choice_and_attachments(release: dict[str, Any], tmp_path: Pat
     assert "EU AI Act Annex IV" in index and "NIST AI RMF" not in index
     assert (pack / "serving/endpoint.yaml").read_bytes() == endpoint.read_bytes()
     assert "endpoints" not in {m["item"] for m in result.completeness.recommended_missing}
+    missing = tmp_path / "no-such.yaml"
+    with pytest.raises(NotFound, match=f"^no such endpoints attachment file: {missing}$"):
+        export(release["v1"], tmp_path / "other", endpoints=[missing])
+    assert not (tmp_path / "other").exists()  # nothing half-written
     nist = tmp_path / "nist"
     export(release["v1"], nist, framework="nist-ai-rmf")
     text = (nist / "index.md").read_text()

@@ -100,7 +100,8 @@ def _rolled_back(adult_sample: Any, tmp_path: Path, candidate: Any, rules: dict[
     register_adult(adult_sample.head(600), versions=1)
     bad = airlock.register_model(NAME, candidate).version
     rows, labels = _data(adult_sample)
-    with serve_process(_endpoint(tmp_path, f"{NAME}@{bad}"), tmp_path / "logs") as url:
+    with serve_process(_endpoint(tmp_path, f"{NAME}@{bad}"), tmp_path / "logs",
+                       admin_token=ADMIN) as url:
         start_rollout(NAME, f"{NAME}@{bad}", steps=[50, 100], interval="60s", rules=rules)
         _until(lambda: _served_weights(url) == {"primary": 50.0, "canary": 50.0},
                "the server to take the first step's weights")
@@ -161,7 +162,8 @@ def test_an_equal_candidate_is_promoted_and_a_killed_controller_resumes(
                             "latency_p95": {"max_increase_ms": 5000},
                             "drift": {"inputs": True, "predictions": False, "min_rows": 10,
                                       "columns": ["age", "sex"]}}}
-    with serve_process(_endpoint(tmp_path, f"{NAME}@{v2}"), tmp_path / "logs") as url, \
+    with serve_process(_endpoint(tmp_path, f"{NAME}@{v2}"), tmp_path / "logs",
+                       admin_token=ADMIN) as url, \
             traffic(url, rows, FEATURES, labels) as stats:
         start_rollout(NAME, f"{NAME}@{v2}", steps=[30, 60, 100], interval="1s", rules=rules)
         first = _controller("--lease", "12")  # outlives the next one's start-up

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from airlock.errors import InvalidInput, UsageError
 from airlock.guard import Finding, Guard, Tokenizer
-from airlock.guard._pii import PiiDetector, luhn_ok, mod97_ok
+from airlock.guard._pii import _WORD, PiiDetector, _words_before, luhn_ok, mod97_ok
 from airlock.guard._redact import redact
 
 PII_ONLY = {"name": "pii", "input": {"pii": {"action": "redact"}}}
@@ -160,3 +160,13 @@ def test_redaction_replaces_exactly_the_spans(spans: list[tuple[int, int]], text
     masked = {i for f in findings for i in range(f.start, f.end)}
     assert all((out[i] == "\x00") == (i in masked) or text[i] == "\x00"
                for i in range(len(text)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aZ09#-_ .:/\t\né\u212aİß"), max_size=60),
+       st.integers(0, 70), st.integers(0, 70))
+def test_context_words_are_the_word_pattern_s_tokens(text: str, start: int, width: int) -> None:
+    """The fast ASCII path (translate and split) gives what the regex gives, and a window
+    with other characters (é, the Kelvin sign, a dotted İ) takes the regex path."""
+    window = text[max(0, start - width):start].lower()
+    assert _words_before(text, start, width) == _WORD.findall(window)

@@ -196,9 +196,16 @@ def test_for_ref_bad_name_is_a_usage_error() -> None:
 
 # --- bearer tokens --------------------------------------------------------------------------
 
+ADMIN_TOKENS = "ops:viewer=s3cret,dev:developer=other-token"
+
+
 @pytest.fixture(autouse=True)
 def _no_token_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No endpoint token from the environment; the admin API's tokens (AIRLOCK_TOKENS) are
+    the endpoint's two, so each test checks both paths with the same header."""
     monkeypatch.delenv("AIRLOCK_SERVE_TOKENS", raising=False)
+    monkeypatch.delenv("AIRLOCK_UI_TOKENS", raising=False)
+    monkeypatch.setenv("AIRLOCK_TOKENS", ADMIN_TOKENS)
 
 
 def auth(**config: Any) -> Authenticator:

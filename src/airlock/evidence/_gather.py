@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airlock.errors import AirlockError, IntegrityError, NotFound, UsageError
+from airlock._files import read_bytes
+from airlock.errors import IntegrityError, UsageError
 from airlock.evaluation import render_report
 from airlock.store import EventRecord, RunRecord, Store, VersionRecord, get_store
 
@@ -275,12 +276,7 @@ def _attachments(content: Content, status: Any, attachments: Mapping[str, Sequen
     for item, folder in (("endpoints", "serving"), ("guard", "guard")):
         files = []
         for path in attachments.get(item, ()):
-            try:
-                data = Path(path).read_bytes()
-            except FileNotFoundError:
-                raise NotFound(f"no such file: {path}") from None
-            except OSError as exc:
-                raise AirlockError(f"cannot read {path}: {exc.strerror}") from None
+            data = read_bytes(path, f"{item} attachment file")
             rel = f"{folder}/{Path(path).name}"
             if rel in content.files:
                 raise UsageError(f"two files named {Path(path).name} given for {item}: "

@@ -183,14 +183,25 @@ def _before(text: str, start: int, width: int = 32) -> str:
     return text[max(0, start - width):start]
 
 
+# _WORD's tokens by str.translate and split for an ASCII window: the detectors look at the
+# words before every candidate, and 1 MB of candidates made findall a third of their time
+_WORD_SEPARATORS = str.maketrans({chr(i): " # " if chr(i) == "#" else " " for i in range(128)
+                                  if not (chr(i).isdigit() or "a" <= chr(i) <= "z")})
+
+
 def _words_before(text: str, start: int, width: int = 40) -> list[str]:
-    return _WORD.findall(text[max(0, start - width):start].lower())
+    """The lower-case words (``_WORD`` tokens) of the ``width`` characters before ``start``."""
+    window = text[max(0, start - width):start].lower()
+    if window.isascii():
+        return window.translate(_WORD_SEPARATORS).split()
+    return _WORD.findall(window)
 
 
 def _negative_context(text: str, start: int) -> bool:
     """An identifier label right before the number: "order #", "invoice no.", "ref: "."""
     words = _words_before(text, start, 32)[-6:]
-    while words and (words[-1] in _NUMBER_WORDS or _DIGIT.search(words[-1])):
+    while words and (words[-1] in _NUMBER_WORDS or
+                     (words[-1] != "#" and not words[-1].isalpha())):
         words.pop()  # skip "number", "no", and earlier parts of the identifier: "1Z 999 AA1"
     return bool(words) and words[-1] in _NOT_PII
 
@@ -217,33 +228,37 @@ def _phone_score(cand: str, text: str, start: int) -> float:
     n = len(digits)
     if not 7 <= n <= 15:
         return 0.0
-    before = set(_words_before(text, start))
+    before = _words_before(text, start)
     strong = not _PHONE_STRONG.isdisjoint(before)
     context = strong or not _PHONE_WEAK.isdisjoint(before)
-    if _negative_context(text, start) and not strong:
+    if not strong and _negative_context(text, start):
         return 0.0
-    seps = {c for c in cand if c in " .-"}
+    kinds = (" " in cand) + ("." in cand) + ("-" in cand)  # how many separator characters
     if cand[0] == "+" or (cand.startswith("00") and cand[2:3] in tuple("123456789")):
         score = 0.85 if n >= 8 else 0.4
     elif cand[0] == "(":
         score = 0.8 if n in (10, 11) else 0.45
-    elif not seps:
+    elif not kinds:
         score = 0.75 if (context and digits[0] in "01") or (context and n == 10) else 0.0
-    elif len(seps) > 1 or _looks_like_date(cand):
+    elif kinds > 1 or _looks_like_date(groups := _groups(cand)):
         score = 0.2
     else:
-        score = _grouped_score(cand, digits)
+        score = _grouped_score(groups, digits)
     return min(score + (0.25 if strong else 0.15 if context else 0.0), 0.99)
 
 
-def _looks_like_date(cand: str) -> bool:
-    groups = re.split(r"[ .-]", cand)
+def _groups(cand: str) -> list[str]:
+    """``cand`` split at each space, dot and dash (as ``re.split(r"[ .-]")``, faster)."""
+    return cand.replace(".", " ").replace("-", " ").split(" ")
+
+
+def _looks_like_date(groups: list[str]) -> bool:
     return len(groups) == 3 and (len(groups[0]) == 4 or len(groups[2]) in (2, 4)) and all(
         len(g) <= 4 for g in groups) and (len(groups[0]) + len(groups[1]) + len(groups[2]) <= 8)
 
 
-def _grouped_score(cand: str, digits: str) -> float:
-    sizes = [len(g) for g in re.split(r"[ .-]", cand)]
+def _grouped_score(groups: list[str], digits: str) -> float:
+    sizes = [len(g) for g in groups]
     n = len(digits)
     if sizes == [3, 3, 4] and digits[0] not in "01" and digits[3] not in "01":
         return 0.75  # North American 555-123-4567
