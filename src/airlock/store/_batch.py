@@ -8,7 +8,7 @@ are audit events on the model's subject.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from airlock.errors import NotFound
 
 from ._engine import read_tx, write_tx
 from ._events import append_event, now_ms
+from ._records import Record, Versioned
 from ._schema import batch_fragments, batch_jobs
 
 __all__ = ["BatchFragmentRecord", "BatchJobRecord", "BatchStore"]
@@ -26,7 +27,7 @@ JOB_NOT_FOUND = "batch job not found: {job_id}"
 
 
 @dataclass(frozen=True, slots=True)
-class BatchJobRecord:
+class BatchJobRecord(Versioned):
     id: str
     name: str
     version: int
@@ -44,16 +45,9 @@ class BatchJobRecord:
     updated_at: int
     created_by: str
 
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
-class BatchFragmentRecord:
+class BatchFragmentRecord(Record):
     key: str
     fragment: str
     status: str
@@ -67,18 +61,6 @@ class BatchFragmentRecord:
     logged: bool = False
     error: str | None = None
     updated_at: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _job(row: Any) -> BatchJobRecord:
-    return BatchJobRecord(**{f: getattr(row, f) for f in BatchJobRecord.__dataclass_fields__})
-
-
-def _fragment(row: Any) -> BatchFragmentRecord:
-    return BatchFragmentRecord(**{f: getattr(row, f)
-                                  for f in BatchFragmentRecord.__dataclass_fields__})
 
 
 class BatchStore:
@@ -107,14 +89,14 @@ class BatchStore:
                          {"job": job_id, "version": version, "run_id": run_id,
                           "engine": engine, "output": output, "resumed": found is not None})
             row = conn.execute(sa.select(batch_jobs).where(batch_jobs.c.id == job_id)).one()
-        return _job(row)
+        return BatchJobRecord.from_row(row)
 
     def get_job(self, job_id: str) -> BatchJobRecord:
         with read_tx(self._engine) as conn:
             row = conn.execute(sa.select(batch_jobs).where(batch_jobs.c.id == job_id)).first()
         if row is None:
             raise NotFound(JOB_NOT_FOUND.format(job_id=job_id))
-        return _job(row)
+        return BatchJobRecord.from_row(row)
 
     def jobs_for_output(self, output_key: str) -> list[BatchJobRecord]:
         """Every job that wrote (or writes) into one output location, oldest first."""
@@ -122,13 +104,13 @@ class BatchStore:
             rows = conn.execute(sa.select(batch_jobs).where(
                 batch_jobs.c.output_key == output_key).order_by(batch_jobs.c.created_at,
                                                                 batch_jobs.c.id))
-            return [_job(r) for r in rows]
+            return [BatchJobRecord.from_row(r) for r in rows]
 
     def fragments(self, job_id: str) -> list[BatchFragmentRecord]:
         with read_tx(self._engine) as conn:
             rows = conn.execute(sa.select(batch_fragments).where(
                 batch_fragments.c.job_id == job_id).order_by(batch_fragments.c.key))
-            return [_fragment(r) for r in rows]
+            return [BatchFragmentRecord.from_row(r) for r in rows]
 
     def record_fragment(self, job_id: str, fragment: BatchFragmentRecord) -> None:
         """Write (or replace) the manifest row of one fragment."""
@@ -165,4 +147,4 @@ class BatchStore:
                           "rejected": result.get("rejected"),
                           "manifest_sha256": result.get("manifest_sha256")})
             row = conn.execute(sa.select(batch_jobs).where(batch_jobs.c.id == job_id)).one()
-        return _job(row)
+        return BatchJobRecord.from_row(row)

@@ -7,7 +7,7 @@ subject (``endpoints/NAME``)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from airlock.errors import NotFound
 
 from ._engine import read_tx, write_tx
 from ._events import append_event, now_ms
+from ._records import Record
 from ._schema import experiment_results
 
 __all__ = ["EXPERIMENT_NOT_FOUND", "ExperimentRecord", "ExperimentResultStore"]
@@ -25,7 +26,7 @@ EXPERIMENT_NOT_FOUND = "experiment result not found: {id}"
 
 
 @dataclass(frozen=True, slots=True)
-class ExperimentRecord:
+class ExperimentRecord(Record):
     id: str
     endpoint: str
     config_hash: str | None
@@ -36,14 +37,6 @@ class ExperimentRecord:
     result: dict[str, Any]
     created_at: int
     created_by: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _record(row: Any) -> ExperimentRecord:
-    return ExperimentRecord(**{f: getattr(row, f)
-                               for f in ExperimentRecord.__dataclass_fields__})
 
 
 class ExperimentResultStore:
@@ -72,7 +65,7 @@ class ExperimentResultStore:
                                        if c.get("significant")})})
             row = conn.execute(sa.select(experiment_results)
                                .where(experiment_results.c.id == rid)).one()
-        return _record(row)
+        return ExperimentRecord.from_row(row)
 
     def get(self, result_id: str) -> ExperimentRecord:
         with read_tx(self._engine) as conn:
@@ -80,7 +73,7 @@ class ExperimentResultStore:
                                .where(experiment_results.c.id == result_id)).first()
         if row is None:
             raise NotFound(EXPERIMENT_NOT_FOUND.format(id=result_id))
-        return _record(row)
+        return ExperimentRecord.from_row(row)
 
     def latest(self, endpoint: str, limit: int = 20) -> list[ExperimentRecord]:
         """The endpoint's analyses, newest first."""
@@ -89,4 +82,4 @@ class ExperimentResultStore:
                 sa.select(experiment_results).where(experiment_results.c.endpoint == endpoint)
                 .order_by(experiment_results.c.created_at.desc(),
                           experiment_results.c.id.desc()).limit(limit)).all()
-        return [_record(r) for r in rows]
+        return [ExperimentRecord.from_row(r) for r in rows]

@@ -9,7 +9,7 @@ subject ``prompts/NAME``; protection, evaluations and promotion are the evaluati
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from airlock.errors import NotFound
 
 from ._engine import read_tx, write_tx
 from ._events import append_event, lock_chain, now_ms
+from ._records import Record, Versioned
 from ._schema import prompt_aliases, prompt_versions, prompts
 from ._subjects import PROMPTS, check_free, delete_alias, kind_of, move_alias
 
@@ -26,7 +27,7 @@ __all__ = ["PromptRecord", "PromptStore", "PromptVersionRecord"]
 
 
 @dataclass(frozen=True, slots=True)
-class PromptVersionRecord:
+class PromptVersionRecord(Versioned):
     name: str
     version: int
     kind: str
@@ -40,24 +41,14 @@ class PromptVersionRecord:
     created_by: str
     aliases: list[str] = field(default_factory=list)
 
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
-class PromptRecord:
+class PromptRecord(Record):
     name: str
     created_at: int
     updated_at: int
     latest_version: int | None
     aliases: dict[str, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class PromptStore:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Self
 
 __all__ = [
     "ArtifactRecord",
@@ -15,6 +15,33 @@ __all__ = [
     "RunRecord",
     "VersionRecord",
 ]
+
+
+class Record:
+    """Base of the store's frozen dataclass records: ``to_dict`` is their fields, and
+    ``from_row`` builds one from a row (or any object) holding an attribute per field."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
+        return out
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+
+
+class Versioned(Record):
+    """A record about one version of a named subject (``name@version``)."""
+
+    __slots__ = ()
+    name: str
+    version: int
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
 
 
 def _jsonable_float(value: float | None) -> float | str | None:
@@ -79,7 +106,7 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class VersionRecord:
+class VersionRecord(Versioned):
     name: str
     version: int
     flavor: str
@@ -91,10 +118,6 @@ class VersionRecord:
     created_by: str
     aliases: list[str] = field(default_factory=list)
 
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["files"] = self.manifest.get("files", {})
@@ -102,7 +125,7 @@ class VersionRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelRecord:
+class ModelRecord(Record):
     name: str
     description: str | None
     created_at: int
@@ -110,12 +133,9 @@ class ModelRecord:
     latest_version: int | None
     aliases: dict[str, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
-class EventRecord:
+class EventRecord(Record):
     seq: int
     time: int
     actor: str
@@ -124,6 +144,3 @@ class EventRecord:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

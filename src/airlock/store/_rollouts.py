@@ -20,6 +20,7 @@ from airlock.errors import NotFound, UsageError
 
 from ._engine import read_tx, write_tx
 from ._events import append_event, now_ms
+from ._records import Versioned
 from ._schema import rollout_endpoints, rollouts
 
 __all__ = ["ACTIVE_STATUSES", "RolloutRecord", "RolloutStore"]
@@ -34,7 +35,7 @@ NOT_ACTIVE = "rollout {rollout_id} is {status}: nothing was changed"
 
 
 @dataclass(frozen=True, slots=True)
-class RolloutRecord:
+class RolloutRecord(Versioned):
     id: str
     endpoint: str
     name: str
@@ -58,19 +59,11 @@ class RolloutRecord:
     created_by: str
 
     @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    @property
     def active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ref": self.ref, "active": self.active}
-
-
-def _record(row: Any) -> RolloutRecord:
-    return RolloutRecord(**{f: getattr(row, f) for f in RolloutRecord.__dataclass_fields__})
 
 
 class RolloutStore:
@@ -174,7 +167,7 @@ class RolloutStore:
                          {"rollout": rollout_id, "candidate": f"{name}@{version}",
                           "steps": steps, "interval_s": interval_s, "weights": weights,
                           "rules_sha256": rules_sha256})
-            return _record(conn.execute(sa.select(rollouts).where(
+            return RolloutRecord.from_row(conn.execute(sa.select(rollouts).where(
                 rollouts.c.id == rollout_id)).one())
 
     def get(self, rollout_id: str) -> RolloutRecord:
@@ -189,7 +182,7 @@ class RolloutStore:
         with read_tx(self._engine) as conn:
             rows = conn.execute(sa.select(rollouts).where(rollouts.c.endpoint == endpoint)
                                 .order_by(rollouts.c.created_at, rollouts.c.id))
-            return [_record(r) for r in rows]
+            return [RolloutRecord.from_row(r) for r in rows]
 
     def active(self) -> list[RolloutRecord]:
         """Every active rollout (running or awaiting approval), oldest first."""
@@ -197,7 +190,7 @@ class RolloutStore:
             rows = conn.execute(sa.select(rollouts).where(
                 rollouts.c.status.in_(ACTIVE_STATUSES))
                 .order_by(rollouts.c.created_at, rollouts.c.id))
-            return [_record(r) for r in rows]
+            return [RolloutRecord.from_row(r) for r in rows]
 
     def update(self, rollout_id: str, *, action: str | None, payload: dict[str, Any],
                holder: str | None, endpoint_weights: dict[str, float] | bool | None = False,
@@ -232,7 +225,7 @@ class RolloutStore:
             if action is not None:
                 append_event(conn, action, f"endpoints/{current.endpoint}",
                              {"rollout": rollout_id, "candidate": current.ref, **payload})
-            return _record(conn.execute(sa.select(rollouts).where(
+            return RolloutRecord.from_row(conn.execute(sa.select(rollouts).where(
                 rollouts.c.id == rollout_id)).one())
 
 
@@ -243,4 +236,4 @@ def _lock_endpoint(conn: sa.Connection, endpoint: str) -> Any:
 
 def _get(conn: sa.Connection, rollout_id: str) -> RolloutRecord | None:
     row = conn.execute(sa.select(rollouts).where(rollouts.c.id == rollout_id)).first()
-    return None if row is None else _record(row)
+    return None if row is None else RolloutRecord.from_row(row)
