@@ -31,6 +31,7 @@ import polars as pl
 from monitor_demo import monitor_drift
 from rich.console import Console
 from rich.table import Table
+from rollout_demo import rollout_broken_candidate
 from serve_demo import serve_canary
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -394,6 +395,10 @@ def main() -> int:
         canary = next(r.version for r in results if r.version != production)
         serve_canary(NAME, production, canary, test_df, FEATURES)
         monitor_drift(NAME, train_df, test_df, FEATURES, reports_dir())
+        status = rollout_broken_candidate(NAME, test_df, FEATURES, reports_dir())
+        rolled_back = status == "rolled-back"
+    else:
+        rolled_back = True  # nothing in production to roll a candidate out against
     batch_score(f"{NAME}@{'production' if production is not None else 'staging'}", test_df)
     register_support_prompt()
     check = airlock.verify_events()
@@ -402,7 +407,7 @@ def main() -> int:
     packed = evidence_pack(production is not None)
     console.print(f"done in {time.perf_counter() - started:.1f} s")
     console.print(ui_hint())
-    return 0 if check.ok and packed else 1
+    return 0 if check.ok and packed and rolled_back else 1
 
 
 # -- evidence pack: the production version's, exported and verified --------------------

@@ -14,7 +14,13 @@ console = Console()
 
 def monitor_drift(name: str, train_df: pl.DataFrame, test_df: pl.DataFrame,
                   features: list[str], folder: Path) -> None:
-    from airlock.monitor import DriftMonitor, Profile, save_drift_report
+    from airlock.monitor import (
+        DriftMonitor,
+        Profile,
+        monitor_endpoint,
+        record_endpoint_check,
+        save_drift_report,
+    )
     from airlock.predlog import read_prediction_log
 
     profile = Profile.from_data(train_df.select(features))
@@ -31,6 +37,10 @@ def monitor_drift(name: str, train_df: pl.DataFrame, test_df: pl.DataFrame,
     console.print(f"served traffic ({served.height} rows read back from the prediction log): "
                   f"{traffic.n_drifted} of {len(traffic.columns)} columns drifted "
                   f"{traffic.drifted_columns or ''}")
+    check = monitor_endpoint(name, window="1d", reference=path)  # what the endpoint served
+    event = record_endpoint_check(check)
+    console.print(f"drift check of endpoint {name} kept in the audit log (event {event.seq}, "
+                  f"versions {', '.join(check.versions)}): the evidence packs show it")
 
     shifted = test_df.select(features).with_columns(
         (pl.col("age") + 15).alias("age"),

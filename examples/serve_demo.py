@@ -4,6 +4,7 @@ route split as clients saw them, delayed labels sent back, and the prediction lo
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+REDACT = {"sex": "hash", "race": "mask"}  # how the log keeps the sensitive columns
 
 
 def _free_port() -> int:
@@ -65,37 +68,62 @@ def _client(port: int, bodies: list[bytes]) -> list[tuple[float, str, str, str]]
     return out
 
 
+@contextlib.contextmanager
+def serving(config: dict[str, Any], *, code: Path | None = None,
+            output: Path | None = None) -> Iterator[int]:
+    """``airlock serve`` of the endpoint ``config`` in its own process; yields its port once
+    it is ready, then stops it (SIGTERM drains in-flight requests and closes the log).
+    ``code``: a folder the server imports model code from; ``output``: a file for what the
+    server prints (else the terminal)."""
+    port = _free_port()
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(code), env.get("PYTHONPATH"))
+                                            if p)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        path = Path(tmp) / "endpoint.yaml"
+        path.write_text(yaml.safe_dump(config))
+        sink = stack.enter_context(output.open("wb")) if output is not None else None
+        proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", "--config", str(path),
+                                 "--port", str(port)], start_new_session=True, env=env,
+                                stdout=sink, stderr=sink)
+        try:
+            _wait_ready(port, proc)
+            yield port
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+
+
+def request_bodies(df: pl.DataFrame, features: list[str]) -> list[bytes]:
+    """One 1-row MLflow-scoring request body per row."""
+    return [json.dumps({"dataframe_split": {"columns": features, "data": [list(r)]}}).encode()
+            for r in df.select(features).iter_rows()]
+
+
+def send(port: int, bodies: list[bytes], clients: int) -> list[tuple[float, str, str, str]]:
+    """The bodies over ``clients`` keep-alive connections at once."""
+    shares = [bodies[i::clients] for i in range(clients)]
+    with ThreadPoolExecutor(clients) as pool:
+        return [a for part in pool.map(lambda b: _client(port, b), shares) for a in part]
+
+
 def serve_canary(name: str, production: int, canary: int, test_df: pl.DataFrame,
                  features: list[str], rows: int = 400, clients: int = 8) -> None:
     """Serve ``name@production`` with ``name@canary`` on 10 % of the traffic, then stop."""
     config = {"name": name,
               "routes": [{"model": f"{name}@production", "weight": 90},
                          {"model": f"{name}@{canary}", "weight": 10, "name": "canary"}],
-              "logging": {"redact": {"sex": "hash", "race": "mask"}}}
+              "logging": {"redact": REDACT}}
     sample = test_df.head(rows)
-    x = sample.select(features)
-    bodies = [json.dumps({"dataframe_split": {"columns": features, "data": [list(r)]}}).encode()
-              for r in x.iter_rows()]
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "endpoint.yaml"
-        path.write_text(yaml.safe_dump(config))
-        proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", "--config", str(path),
-                                 "--port", str(port)], start_new_session=True)
-        try:
-            _wait_ready(port, proc)
-            console.print(f"serving {name}@production (version {production}) with "
-                          f"{name}@{canary} as a 10 % canary on http://127.0.0.1:{port}")
-            shares = [bodies[i::clients] for i in range(clients)]
-            started = time.perf_counter()
-            with ThreadPoolExecutor(clients) as pool:
-                answers = [a for part in pool.map(lambda b: _client(port, b), shares)
-                           for a in part]
-            seconds = time.perf_counter() - started
-            _feedback(port, answers, sample)
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)  # drains in-flight requests, closes the log
-            proc.wait(timeout=60)
+    bodies = request_bodies(sample, features)
+    with serving(config) as port:
+        console.print(f"serving {name}@production (version {production}) with "
+                      f"{name}@{canary} as a 10 % canary on http://127.0.0.1:{port}")
+        started = time.perf_counter()
+        answers = send(port, bodies, clients)
+        seconds = time.perf_counter() - started
+        _feedback(port, answers, sample)
     _print(answers, seconds, clients)
     _read_log(name, len(answers))
 

@@ -1,6 +1,6 @@
 """`airlock eval … --importance` as a user runs it: the importances in the JSON and in an
-80-column table, a proxy-discrimination rule gating on them, and the model card's
-Explanations section."""
+80-column table, in the HTML report, a proxy-discrimination rule gating on them, and the
+model card's Explanations section."""
 
 from __future__ import annotations
 
@@ -55,8 +55,15 @@ def test_eval_importance_gate_and_card(airlock_home: Path, adult_sample: Any,
     failed = cli(*base, "--policy", str(strict), home=airlock_home)
     assert failed.returncode == 1
     assert "capital_loss: not in the top 5 of the features" in failed.stdout
-    table = cli(*base, "--importance", "--importance-repeats", "2", home=airlock_home)
+    report = tmp_path / "report.html"
+    table = cli(*base, "--importance", "--importance-repeats", "2", "--report", str(report),
+                home=airlock_home)
     assert table.returncode == 0, table.stderr
+    html = report.read_text()
+    section = html[html.index('id="importance"'):html.index('id="baseline"')]
+    assert "Importance by sex" in section and "mean |SHAP|" in section
+    for name in NUMERIC:
+        assert f"<td>{name}</td>" in section
     assert "permutation importance: drop of roc_auc over 2 shuffles" in table.stdout
     assert "mean |SHAP|" in table.stdout
     assert max(len(line) for line in table.stdout.splitlines()) <= 200

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from airlock.predlog import PredictionLog, log_locations, make_batch_records
+from airlock.store import close_stores, get_store
 
 from .test_cli import one_line_error
 from .test_cli_monitor import monitor
@@ -85,6 +86,8 @@ def rules_file(tmp_path: Path, url: str | None, threshold: float = 0.1) -> Path:
 def test_run_once_alerts_once(airlock_home: Path, tmp_path: Path,
                               receiver: Receiver) -> None:
     write_log(50, errors=10)
+    get_store()  # the store exists (its first use would print where it was created)
+    close_stores()
     rules = rules_file(tmp_path, receiver.url)
     prom = tmp_path / "textfile" / "airlock.prom"
     first = monitor("run", "--rules", str(rules), "--once", "--json", "--prometheus-file",
@@ -113,6 +116,11 @@ def test_run_once_alerts_once(airlock_home: Path, tmp_path: Path,
     third = monitor("run", "--rules", str(relaxed), "--once", "--json", home=airlock_home)
     assert third.returncode == 0, third.stderr
     assert [b["state"] for b in receiver.bodies] == ["firing", "resolved"]
+    # each change is in the audit log too, with the webhook's body (for evidence packs)
+    changes = get_store().events.list(action="alert.")
+    assert [(e.action, e.subject) for e in changes] == [
+        ("alert.firing", f"endpoints/{EP}"), ("alert.resolved", f"endpoints/{EP}")]
+    assert changes[0].payload == body
 
 
 def test_run_every_and_quiet_exit(airlock_home: Path, tmp_path: Path) -> None:
@@ -160,6 +168,14 @@ def test_endpoint_command(airlock_home: Path, tmp_path: Path) -> None:
     text = monitor("endpoint", EP, "--since", "2h", "--report", str(html), home=airlock_home)
     assert text.returncode == 0, text.stderr
     assert "40 requests" in text.stdout and html.exists()
+    assert get_store().events.list(action="monitor.") == []  # kept only when asked
+    close_stores()
+    kept = monitor("endpoint", EP, "--window", "1h", "--record", home=airlock_home)
+    assert kept.returncode == 0, kept.stderr
+    [check] = get_store().events.list(action="monitor.")
+    assert (check.action, check.subject) == ("monitor.checked", f"endpoints/{EP}")
+    assert check.payload["versions"] == {"churn@1": 36}  # answered without an error
+    assert check.payload["requests"] == 40
     missing = monitor("endpoint", "nobody", home=airlock_home)
     assert "endpoint 'nobody' has no logged predictions" in one_line_error(missing)
     bad = monitor("endpoint", EP, "--window", "0m", home=airlock_home)

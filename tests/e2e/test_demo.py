@@ -3,6 +3,7 @@ a gate and a promotion to a protected alias."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import airlock
 import airlock.batch
 import airlock.evidence
 import airlock.store
+from airlock.experiments import rollout_status
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo.py"
@@ -34,7 +36,9 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
     assert all(0.5 < auc <= 1.0 for auc in val_auc.values())
 
     versions = airlock.list_versions(NAME)
-    assert [v.version for v in versions] == [1, 2]
+    assert [v.version for v in versions] == [1, 2, 3]
+    broken = versions.pop()  # the rollout's deliberately broken candidate, no run
+    assert broken.run_id is None and broken.flavor == "python"
     assert {v.run_id for v in versions} == set(val_auc)
     best = max(versions, key=lambda v: val_auc[v.run_id])
     assert airlock.get_model_version(f"{NAME}@staging").version == best.version
@@ -101,3 +105,22 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
     assert f'"ref": "{NAME}@{production}"' in manifest
     assert f"evidence pack of {NAME}@production: " in proc.stdout
     assert "verified ok, completeness " in proc.stdout
+    items = {i["item"]: i for i in json.loads(manifest)["items"]}
+    assert items["drift"]["present"]  # the drift check the demo kept of its endpoint
+    assert "production/drift_checks.json" in items["drift"]["files"]
+
+    # the rollout: the broken candidate on the canary route, rolled back at its first step
+    # by the controller's evaluation of the real traffic, and in its own evidence pack
+    rollout = rollout_status(NAME).rollout
+    assert (rollout.version, rollout.status, rollout.step) == (broken.version, "rolled-back",
+                                                              0)
+    assert rollout.weights == {"primary": 100.0, "canary": 0.0}
+    assert rollout.reason is not None and rollout.reason.startswith("error_rate breached")
+    assert [e.action for e in airlock.list_events(action="rollout.")] == [
+        "rollout.started", "rollout.rolled_back"]
+    said = " ".join(proc.stdout.split())  # as printed, without the terminal's line breaks
+    assert "rollout verdict: rolled-back at step 1 (25 %): error_rate breached" in said
+    assert "-> rollback (error_rate +100% breach; srm pass)" in said
+    assert "no restart: the next 20 requests went to {'primary': 20}" in said
+    result = airlock.evidence.export(f"{NAME}@{broken.version}", airlock_home / "broken")
+    assert "experiments" not in {m["item"] for m in result.completeness.recommended_missing}

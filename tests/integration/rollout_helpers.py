@@ -12,6 +12,33 @@ from typing import Any
 
 import numpy as np
 
+_ids = itertools.count()
+
+
+def log_requests(endpoint: str, route: str, n: int, lo_ms: int, hi_ms: int, *, version: int,
+                 status: int = 200, latency_ms: float = 5.0, error_code: str | None = None,
+                 ages: Any = None) -> None:
+    """``n`` one-row requests of ``route`` (answered by ``endpoint@version``, a model of the
+    endpoint's name) spread over [lo_ms, hi_ms), written to the store's prediction log with
+    the log's own writer."""
+    import pyarrow as pa
+
+    from airlock.predlog import PredictionLog, log_locations, make_records
+
+    uri, spool = log_locations()
+    ts = np.linspace(lo_ms, hi_ms - 1, n).astype(np.int64)
+    rng = np.random.default_rng(len(route) + n)
+    age = ages if ages is not None else rng.normal(40, 10, n)
+    tables = [make_records(
+        request_id=f"r{next(_ids)}", ts_ms=int(t), endpoint=endpoint, route=route,
+        model=endpoint, version=version, status=status, latency_ms=latency_ms,
+        inputs=pa.table({"age": [float(age[i])]}),
+        outputs=pa.table({"prediction": [1]}) if status < 400 else None,
+        error_code=error_code, error=None if error_code is None else "blocked")
+        for i, t in enumerate(ts)]
+    with PredictionLog(endpoint, spool_dir=spool, artifact_uri=uri) as plog:
+        plog.append(pa.concat_tables(tables)).result()
+
 
 def always_one(df: Any) -> dict[str, Any]:
     """A candidate that answers fast and wrongly: '>50K' for everybody (~24 % right)."""

@@ -311,6 +311,36 @@ def test_a_version_without_evaluation_still_gets_its_pack(release: dict[str, Any
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_importance_is_an_item_of_the_pack_its_report_and_its_card(
+        release: dict[str, Any], tmp_path: Path) -> None:
+    from tests.integration.evidence_helpers import frame
+
+    import airlock
+
+    ev = airlock.evaluate(release["v1"], frame(), target="income", importance=2,
+                          bootstrap=20, seed=1, slices=["edu"])
+    close_stores()
+    pack = tmp_path / "pack"
+    result = export(release["v1"], pack)
+    assert "importance" not in {x["item"] for x in result.completeness.missing}
+    item = next(i for i in _manifest(pack)["items"] if i["item"] == "importance")
+    assert item["present"] and f"evaluations/{ev.id}/report.html" in item["files"]
+    features = ev.result["importance"]["features"]
+    assert set(features) == {"age", "hours"}
+    report = (pack / "evaluations" / ev.id / "report.html").read_text()
+    section = report[report.index('id="importance"'):report.index('id="baseline"')]
+    for name, f in features.items():  # every feature with its value, per slice too
+        assert f"<td>{name}</td>" in section and f"{f['value']:.4f}" in section
+    assert "Importance by edu" in section
+    card = (pack / "model/model_card.md").read_text()
+    assert "## Explanations" in card and "drop of roc_auc" in card
+    index = (pack / "index.md").read_text()
+    line = next(x for x in index.splitlines() if x.startswith("| Feature importance"))
+    assert "present" in line and "MEASURE 2.9" in line and "| 3 |" in line
+    assert verify(pack).ok
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_framework_choice_and_attachments(release: dict[str, Any], tmp_path: Path) -> None:
     endpoint = tmp_path / "endpoint.yaml"
     endpoint.write_text("name: credit\nroutes: [{model: credit@production}]\n")

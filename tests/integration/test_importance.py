@@ -3,6 +3,7 @@ per slice it is the drop within the slice, and a tree model's mean |SHAP| is add
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -16,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 
 import airlock
 from airlock.errors import UsageError
-from airlock.evaluation._explain import MSG_NOT_TREE
+from airlock.evaluation._explain import MSG_NO_SHAP, MSG_NOT_TREE, MSG_PIPELINE
 from airlock.evaluation._importance import MSG_IMPORTANCE_TASK, sklearn_permutations
 
 NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
@@ -104,6 +105,26 @@ def test_tree_shap_is_additive_and_matches_the_probability(data: dict[str, Any])
     base = np.asarray(shap.TreeExplainer(model).expected_value)[1]
     assert base + values[:, :, 1].sum(axis=1) == pytest.approx(model.predict_proba(X)[:, 1],
                                                                abs=1e-9)
+
+
+def test_shap_says_why_it_does_not_apply(data: dict[str, Any],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    forest = RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0)
+    piped = make_pipeline(StandardScaler(), forest).fit(data["X"], data["y"])
+    airlock.register_model("piped", piped, input_example=data["X"][:5])
+    ev = airlock.evaluate("piped@1", data["test"], target="income", importance=1,
+                          bootstrap=0, store=False).result
+    assert ev["importance"]["shap"] == {"reason": MSG_PIPELINE}
+    assert set(ev["importance"]["features"]) == set(NUMERIC)  # permutation importance still
+    airlock.register_model("tree", forest.fit(data["X"], data["y"]),
+                           input_example=data["X"][:5])
+    monkeypatch.setitem(sys.modules, "shap", None)  # as if the [explain] extra were absent
+    ev = airlock.evaluate("tree@1", data["test"], target="income", importance=1,
+                          bootstrap=0, store=False).result
+    assert ev["importance"]["shap"] == {"reason": MSG_NO_SHAP}
 
 
 def test_importance_of_a_ranking_task_is_refused(data: dict[str, Any]) -> None:

@@ -75,12 +75,12 @@ def test_a_version_whose_row_cannot_be_written_leaves_no_files(
     def down(**_: Any) -> Any:
         raise StoreUnavailable("the database went away")
 
-    monkeypatch.setattr(store.models, "register", down)
-    with pytest.raises(StoreUnavailable, match="went away"):
-        _register(trained, "orphan")
+    with monkeypatch.context() as mp:  # undone on leaving; AIRLOCK_HOME stays set
+        mp.setattr(store.models, "register", down)
+        with pytest.raises(StoreUnavailable, match="went away"):
+            _register(trained, "orphan")
     folder = airlock_home / "artifacts" / "models" / "orphan"
     assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))
-    monkeypatch.undo()
     assert _register(trained, "orphan").version == 1
 
 

@@ -6,14 +6,12 @@ protected alias, hold then roll back when nothing is shown, roll back at once on
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pytest
-from tests.integration.rollout_helpers import always_one
+from tests.integration.rollout_helpers import always_one, log_requests
 
 import airlock
 from airlock.errors import NotFound, UsageError
@@ -37,7 +35,6 @@ from airlock.experiments._rollout import (
     MSG_SAME,
     MSG_STEPS,
 )
-from airlock.predlog import PredictionLog, log_locations, make_records
 from airlock.registry import resolve, set_alias
 from airlock.store import get_store
 from airlock.store._rollouts import OVERLAPPING
@@ -45,7 +42,6 @@ from airlock.store._rollouts import OVERLAPPING
 EP = "shop"
 ROUTES = [{"name": "primary", "model": f"{EP}@production", "weight": 100.0},
           {"name": "canary", "model": f"{EP}@2", "weight": 0.0}]
-_ids = itertools.count()
 
 
 @pytest.fixture
@@ -56,23 +52,8 @@ def shop(airlock_home: Path) -> list[int]:
     return versions
 
 
-def _log(route: str, n: int, lo_ms: int, hi_ms: int, *, version: int, status: int = 200,
-         latency_ms: float = 5.0, error_code: str | None = None,
-         ages: Any = None) -> None:
-    """``n`` one-row requests of ``route`` spread over [lo_ms, hi_ms), in the store's log."""
-    uri, spool = log_locations()
-    ts = np.linspace(lo_ms, hi_ms - 1, n).astype(np.int64)
-    rng = np.random.default_rng(len(route) + n)
-    age = ages if ages is not None else rng.normal(40, 10, n)
-    tables = [make_records(
-        request_id=f"r{next(_ids)}", ts_ms=int(t), endpoint=EP, route=route, model=EP,
-        version=version, status=status, latency_ms=latency_ms,
-        inputs=pa.table({"age": [float(age[i])]}),
-        outputs=pa.table({"prediction": [1]}) if status < 400 else None,
-        error_code=error_code, error=None if error_code is None else "blocked")
-        for i, t in enumerate(ts)]
-    with PredictionLog(EP, spool_dir=spool, artifact_uri=uri) as plog:
-        plog.append(pa.concat_tables(tables)).result()
+def _log(route: str, n: int, lo_ms: int, hi_ms: int, **options: Any) -> None:
+    log_requests(EP, route, n, lo_ms, hi_ms, **options)
 
 
 def _start(rules: dict[str, Any] | None = None, steps: str = "50,100",

@@ -279,7 +279,7 @@ def test_report_is_self_contained_and_every_svg_is_xml() -> None:
     assert "<style>" in out
     root = ET.fromstring(out.removeprefix("<!DOCTYPE html>\n"))  # the whole page is balanced
     assert [h.get("id") for h in root.iter("h2")] == [
-        "metrics", "curves", "slices", "fairness", "baseline", "decision"]
+        "metrics", "curves", "slices", "fairness", "importance", "baseline", "decision"]
 
 
 @pytest.mark.parametrize("make", [regression_evaluation, multiclass_evaluation])
@@ -310,6 +310,53 @@ def test_minimal_evaluation_does_not_fail() -> None:
     assert "No slice columns were evaluated." in out
     assert "No sensitive columns were evaluated." in out
     assert svgs(out) == []
+
+
+def _importance() -> dict[str, Any]:
+    def feature(rank: int, value: float, low: float, high: float) -> dict[str, Any]:
+        return {"rank": rank, "value": value, "std": 0.002, "ci_low": low, "ci_high": high,
+                "repeats": [value, value]}
+
+    return {"method": "permutation", "metric": "roc_auc", "higher_is_better": True,
+            "baseline": 0.9123, "repeats": 2, "seed": 7,
+            "features": {"capital_gain": feature(1, 0.0812, 0.0761, 0.0857),
+                         "<b>age</b>": feature(2, 0.0231, 0.0207, 0.0254)},
+            "slices": {"sex": {"Female": {"capital_gain": 0.0455, "<b>age</b>": 0.0118},
+                               "Male": {"capital_gain": 0.0901, "<b>age</b>": 0.0269}}},
+            "shap": {"method": "tree_shap", "rows": 600, "model_output": "raw",
+                     "mean_abs": {"capital_gain": 0.6543, "<b>age</b>": 0.3210},
+                     "additivity_error": 1e-9, "additive": True}}
+
+
+def test_importance_section_shows_every_feature_with_its_ci_and_slices() -> None:
+    ev = binary_evaluation()
+    out = render_report(ev)
+    assert ">Feature importance</h2>" in out and "with --importance" in out  # not computed
+    ev["importance"] = _importance()
+    out = render_report(ev)
+    assert_offline(out)
+    assert '<a href="#importance">Importance</a>' in out
+    section = out[out.index('id="importance"'):out.index('id="baseline"')]
+    assert "drop of roc_auc" in section and "mean of 2 shuffles (seed 7)" in section
+    rows = re.findall(r"<tr>.*?</tr>", section, flags=re.S)
+    first = next(r for r in rows if "capital_gain" in r)
+    for text in ("0.0812", "[0.0761, 0.0857]", "0.6543"):  # value, CI, mean |SHAP|
+        assert text in first, text
+    assert "&lt;b&gt;age&lt;/b&gt;" in section and "<b>age</b>" not in section  # escaped
+    assert section.index("capital_gain") < section.index("&lt;b&gt;age")  # rank order
+    titles = [s.findtext("title") for s in svgs(section)]
+    assert titles == ["Permutation importance (drop of roc_auc)"]
+    # per slice: the drop within each slice, one row per value
+    assert "Importance by sex" in section
+    female = next(r for r in rows if "Female" in r)
+    assert "0.0455" in female and "0.0118" in female
+    assert "additivity check: additive" in section
+    # a regression's importance is a rise of rmse; a SHAP that did not apply says why
+    ev["importance"] = {**_importance(), "metric": "rmse", "higher_is_better": False,
+                        "shap": {"reason": "SHAP values are computed for tree models only"}}
+    section = render_report(ev)
+    assert "rise of rmse" in section and "mean |SHAP|</th>" not in section
+    assert "not computed (SHAP values are computed for tree models only)" in section
 
 
 def test_undefined_values_show_as_dash() -> None:

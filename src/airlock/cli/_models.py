@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,16 @@ def list_models(as_json: bool = JSON_OPTION) -> None:
                         "updated_at": m.updated_at})
         print_json(out)
         return
+    names_table(models, "models")
+
+
+def names_table(records: list[Any], kind: str) -> None:
+    """`models list` and `prompts list`: each name, its latest version, aliases, update."""
     table(None, [name_col("name"), "latest", Col("aliases", wrap=True),
                  Col("updated", priority=1)],
           [[m.name, m.latest_version,
             ", ".join(f"{a}→{v}" for a, v in m.aliases.items()) or "-",
-            fmt_time(m.updated_at)] for m in models], empty="no models registered")
+            fmt_time(m.updated_at)] for m in records], empty=f"no {kind} registered")
 
 
 @app.command("show")
@@ -85,23 +91,35 @@ def alias(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Point an alias at a version (audited), or remove it with --delete."""
-    from airlock.errors import UsageError
     from airlock.registry import delete_alias, parse_ref, set_alias
 
-    r = parse_ref(ref)
+    def point(r: Any, alias: str) -> dict[str, Any]:
+        v = set_alias(r, alias)
+        return {"name": v.name, "alias": alias, "to": v.version}
+
+    move_alias(parse_ref(ref), ref, name, delete, as_json, point=point, remove=delete_alias)
+
+
+def move_alias(r: Any, ref: str, alias: str, delete: bool, as_json: bool, *,
+               point: Callable[[Any, str], dict[str, Any]],
+               remove: Callable[[str, str], int]) -> None:
+    """`models alias` and `prompts alias`: ``point(r, alias)`` moves the alias to the
+    version of the parsed reference ``r`` and returns the result's JSON, ``remove(name,
+    alias)`` deletes it and returns the version it pointed at."""
+    from airlock.errors import UsageError
+
     if delete:
-        before = delete_alias(r.name, name)
-        result: dict[str, Any] = {"name": r.name, "alias": name, "from": before, "to": None}
+        before = remove(r.name, alias)
+        result: dict[str, Any] = {"name": r.name, "alias": alias, "from": before, "to": None}
     else:
         if r.version is None:
             raise UsageError(f"give the version to alias as NAME@VERSION, not {ref!r}")
-        v = set_alias(r, name)
-        result = {"name": v.name, "alias": name, "to": v.version}
+        result = point(r, alias)
     if as_json:
         print_json(result)
     else:
         to = result["to"]
-        console().print(f"{r.name}@{name} → {to}" if to else f"removed {r.name}@{name}")
+        console().print(f"{r.name}@{alias} → {to}" if to else f"removed {r.name}@{alias}")
 
 
 @app.command("history")

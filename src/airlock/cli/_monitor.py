@@ -159,13 +159,17 @@ def endpoint(
         "compare the logged outputs with (default: the profile recorded when the served "
         "version was evaluated)."),
     report: Path | None = typer.Option(None, "--report", help="Write the HTML report here."),
+    record: bool = typer.Option(False, "--record", help="Keep this check in the audit log "
+                                "(evidence packs of the served versions include it)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Serving, performance and drift of endpoint NAME per window of its prediction log."""
-    from airlock.monitor import monitor_endpoint
+    from airlock.monitor import monitor_endpoint, record_endpoint_check
 
     result = monitor_endpoint(name, window=window, since=since, until=until,
                               reference=reference, prediction_reference=prediction_reference)
+    if record:
+        record_endpoint_check(result)
     if report is not None:
         from airlock.monitor import save_endpoint_report
 

@@ -36,11 +36,9 @@ def list_command(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json([p.to_dict() for p in prompts])
         return
-    table(None, [name_col("name"), "latest", Col("aliases", wrap=True),
-                 Col("updated", priority=1)],
-          [[p.name, p.latest_version,
-            ", ".join(f"{a}→{v}" for a, v in p.aliases.items()) or "-",
-            fmt_time(p.updated_at)] for p in prompts], empty="no prompts registered")
+    from ._models import names_table
+
+    names_table(prompts, "prompts")
 
 
 @app.command("show")
@@ -112,23 +110,16 @@ def alias(
 ) -> None:
     """Point an alias at a prompt version (audited), or remove it with --delete. A protected
     alias moves only with `airlock promote`."""
-    from airlock.errors import UsageError
     from airlock.prompts import delete_prompt_alias, parse_prompt_ref, set_prompt_alias
 
-    r = parse_prompt_ref(ref)
-    if delete:
-        before = delete_prompt_alias(r.name, name)
-        result: dict[str, Any] = {"name": r.name, "alias": name, "from": before, "to": None}
-    else:
-        if r.version is None:
-            raise UsageError(f"give the version to alias as NAME@VERSION, not {ref!r}")
-        p = set_prompt_alias(r, name)
-        result = {"name": p.name, "alias": name, "to": p.version, "sha256": p.sha256}
-    if as_json:
-        print_json(result)
-    else:
-        to = result["to"]
-        console().print(f"{r.name}@{name} → {to}" if to else f"removed {r.name}@{name}")
+    from ._models import move_alias
+
+    def point(r: Any, alias: str) -> dict[str, Any]:
+        p = set_prompt_alias(r, alias)
+        return {"name": p.name, "alias": alias, "to": p.version, "sha256": p.sha256}
+
+    move_alias(parse_prompt_ref(ref), ref, name, delete, as_json, point=point,
+               remove=delete_prompt_alias)
 
 
 @app.command("history")

@@ -63,7 +63,8 @@ def _header(ev: Mapping[str, Any], decision: Mapping[str, Any] | None) -> list[s
         ("min slice support", cfg.get("min_support")),
     ]))
     links = [("metrics", "Metrics"), ("curves", "Curves"), ("slices", "Slices"),
-             ("fairness", "Fairness"), ("baseline", "Baseline"), ("decision", "Decision")]
+             ("fairness", "Fairness"), ("importance", "Importance"), ("baseline", "Baseline"),
+             ("decision", "Decision")]
     out.append("<nav>" + "".join(f'<a href="#{a}">{t}</a>' for a, t in links) + "</nav>")
     return out
 
@@ -249,6 +250,61 @@ def _fairness_section(ev: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _shap_note(shap: Mapping[str, Any]) -> str:
+    if not shap:
+        return ""
+    if shap.get("reason"):
+        return f"Mean |SHAP|: not computed ({shap['reason']})."
+    verdict = "additive" if shap.get("additive") else "NOT additive"
+    return (f"Mean |SHAP| over {fmt(shap.get('rows'))} rows (shap's TreeExplainer, output "
+            f"{shap.get('model_output') or '?'}); additivity check: {verdict}, largest gap "
+            f"{short(shap.get('additivity_error'))}.")
+
+
+def _importance_slices(imp: Mapping[str, Any], features: list[str]) -> list[str]:
+    out = []
+    for column, cells in (imp.get("slices") or {}).items():
+        out += [f"<h3>Importance by {esc(column)}</h3>",
+                table([str(column), *features],
+                      [[str(value), *(by.get(f) for f in features)]
+                       for value, by in cells.items()], numeric=range(1, len(features) + 1))]
+    return out
+
+
+def _importance_section(ev: Mapping[str, Any]) -> list[str]:
+    """Permutation importance per feature with its CI (a table and a bar chart, most
+    important first), mean |SHAP| beside it when computed, and the drop per slice."""
+    imp = ev.get("importance") or {}
+    out = ['<h2 id="importance">Feature importance</h2>']
+    features = imp.get("features") or {}
+    if not features:
+        return [*out, '<p class="muted">Importance was not computed (run the evaluation '
+                "with --importance).</p>"]
+    metric = str(imp.get("metric") or "the metric")
+    conf = (ev.get("config") or {}).get("confidence")
+    level = f"{conf:.0%} " if isinstance(conf, float) else ""
+    change = "rise" if imp.get("higher_is_better") is False else "drop"
+    out.append(f'<p class="muted">Permutation importance: the {change} of {esc(metric)} '
+               f"(baseline {esc(fmt(imp.get('baseline')))}) when one column is shuffled, "
+               f"mean of {esc(fmt(imp.get('repeats')))} shuffles (seed "
+               f"{esc(fmt(imp.get('seed')))}); whiskers: {esc(level)}bootstrap CI over the "
+               "shuffles. It measures what the model relies on in this data, not causes; "
+               "correlated columns share their importance.</p>")
+    shap = imp.get("shap") or {}
+    mean_abs = shap.get("mean_abs") or {}
+    names = list(features)
+    rows = [[f.get("rank"), name, f.get("value"), Html(esc(fmt_ci(f))), f.get("std"),
+             *([mean_abs.get(name)] if mean_abs else [])] for name, f in features.items()]
+    out.append(table(["rank", "feature", f"{change} of {metric}", f"{level}CI", "std",
+                      *(["mean |SHAP|"] if mean_abs else [])], rows, numeric=[0, 2, 4, 5]))
+    chart = bar_chart([ci_bar(name, f) for name, f in features.items()],
+                      title=f"Permutation importance ({change} of {metric})", y_label=change)
+    out.append(f'<div class="charts">{chart}</div>')
+    if note := _shap_note(shap):
+        out.append(f'<p class="muted">{esc(note)}</p>')
+    return [*out, *_importance_slices(imp, names)]
+
+
 def _baseline_section(ev: Mapping[str, Any]) -> list[str]:
     base = ev.get("baseline")
     out = ['<h2 id="baseline">Baseline comparison</h2>']
@@ -313,10 +369,10 @@ def _as_mappings(evaluation: Any, decisions: Any) -> tuple[Mapping[str, Any],
 
 def report_sections(evaluation: Any, decisions: Any = ()) -> list[str]:
     """The evaluation page's sections as HTML fragments (header with its facts and section
-    links, metrics, curves, slices, fairness, baseline, then one "Gate decision" section per
-    decision, or a note that none was applied), for a page that wraps them in its own shell
-    (the web UI does). ``decisions``: stored decision JSON or :class:`Decision` objects, or
-    one of them."""
+    links, metrics, curves, slices, fairness, importance, baseline, then one "Gate
+    decision" section per decision, or a note that none was applied), for a page that wraps
+    them in its own shell (the web UI does). ``decisions``: stored decision JSON or
+    :class:`Decision` objects, or one of them."""
     ev, found = _as_mappings(evaluation, decisions)
     out = [*_header(ev, found[0] if len(found) == 1 else None)]
     if len(found) > 1:
@@ -325,7 +381,7 @@ def report_sections(evaluation: Any, decisions: Any = ()) -> list[str]:
             f"{badge(bool(d.get('passed')))}" for d in found) + "</p>")
     out += [*_metrics_section(ev), *_curves_section(ev),
             *_slices_section(ev, found[0] if found else None),
-            *_fairness_section(ev), *_baseline_section(ev)]
+            *_fairness_section(ev), *_importance_section(ev), *_baseline_section(ev)]
     if not found:
         return [*out, *_decision_section(None)]
     for i, d in enumerate(found):

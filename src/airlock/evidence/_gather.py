@@ -155,13 +155,18 @@ def gather_pack(ref: str, *, attachments: Mapping[str, Sequence[Path]] | None = 
     status("alias_history", bool(aliases), files,
            f"aliases held: {', '.join(aliases)}" if aliases else "never held an alias")
 
+    # -- production: drift checks and alerts, experiments and rollouts -----------------
+    from ._production import production_items  # it builds on this module's Content
+
+    production = production_items(content, status, store, version, events)
+
     # -- the audit log ------------------------------------------------------------------
     run_subject = f"runs/{version.run_id}" if version.run_id else None
     contract_subjects = {f"contracts/{r['contract']}" for r in results}
     wanted = [e for e in events if e in mine or e.subject == run_subject or
               (e.subject in contract_subjects and e.payload.get("result") in ids) or
               (e.subject == subject and e.action == "alias.protected"
-               and e.payload.get("alias") in aliases)]
+               and e.payload.get("alias") in aliases) or e in production]
     slice_files, proof_ok, note = audit_slice(store, events, wanted)
     for path, data in slice_files.items():
         content.add(path, data)
@@ -169,9 +174,14 @@ def gather_pack(ref: str, *, attachments: Mapping[str, Sequence[Path]] | None = 
 
     # -- outside the store --------------------------------------------------------------
     _attachments(content, status, attachments or {})
-    status("drift", False)
-    status("experiments", False)
+    _reorder(content)
     return content
+
+
+def _reorder(content: Content) -> None:
+    """Statuses in the order of :data:`ITEMS`, however they were gathered."""
+    order = {item.id: i for i, item in enumerate(ITEMS)}
+    content.statuses.sort(key=lambda s: order[s.item.id])
 
 
 def _check_files(store: Store, version: VersionRecord) -> list[dict[str, Any]]:

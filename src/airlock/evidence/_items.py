@@ -6,7 +6,8 @@ subcategories (MAP, MEASURE, MANAGE) it documents, with a short note of our own 
 Only section identifiers and short titles come from the frameworks; nothing here is legal
 advice and no item claims compliance. ``required`` items count towards completeness;
 ``recommended`` ones are listed (present or missing, with how to produce them) but do not
-count, because the store cannot always hold them (production monitoring lives outside it).
+count, because a version can rightly lack them (configs the store does not keep; drift,
+alerts, experiments and rollouts exist only once it is served).
 """
 
 from __future__ import annotations
@@ -150,12 +151,14 @@ ITEMS: tuple[Item, ...] = (
     Item("drift", "Drift and alert history from production", ("9",),
          ("MEASURE 2.4", "MEASURE 3.1", "MANAGE 4.1"),
          "shows the model is watched after release",
-         "the store keeps no drift or alert history yet: run `airlock monitor endpoint` / "
-         "`airlock monitor run` and keep their reports",
+         "no drift check or alert is recorded for it: run `airlock monitor endpoint "
+         "ENDPOINT --record` and alert rules (`airlock monitor run --rules RULES.yaml`) on "
+         "an endpoint that serves it",
          required=False),
     Item("experiments", "Online experiment and rollout results", ("9", "6"),
          ("MEASURE 2.3", "MANAGE 4.1"),
          "shows how the version did against the one it replaced, on live traffic",
-         "the store keeps no experiment or rollout results yet",
+         "no experiment or rollout is recorded for it: run `airlock ab analyze ENDPOINT` "
+         "or `airlock rollout start ENDPOINT --candidate {ref} …`",
          required=False),
 )

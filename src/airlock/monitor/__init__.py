@@ -12,7 +12,9 @@ stream (serving figures, performance from feedback labels, prediction and input 
 window; ``save_endpoint_report(report, path)`` writes its page, ``endpoint_sections`` gives its
 sections for a page with its own shell); ``run_alerts(rules_yaml)`` evaluates alert rules with
 state and notifications (webhook, log), ``alert_state(rules_yaml)`` reads the state the last
-run kept, and ``write_prometheus`` exports the gauges.
+run kept, and ``write_prometheus`` exports the gauges. ``record_endpoint_check(report)``
+keeps a drift check in the audit log, and alert rules record each firing and resolution
+there (``notify: {audit: true}``, the default), for evidence packs.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ._alerts import (
 )
 from ._endpoint import EndpointReport, WindowReport, monitor_endpoint
 from ._endpoint_html import endpoint_sections, render_endpoint_report, save_endpoint_report
+from ._history import AuditNotifier, record_endpoint_check
 from ._logscan import parse_duration, to_datetime
 from ._monitor import DriftMonitor
 from ._notify import (
@@ -42,11 +45,11 @@ from ._report import render_drift_report, save_drift_report
 from ._result import ColumnDrift, DriftResult
 from ._rules import AlertRules, load_rules
 
-__all__ = ["AlertRules", "AlertRun", "CategoricalProfile", "ColumnDrift", "DriftMonitor",
-           "DriftResult", "EndpointReport", "LogNotifier", "Notification",
+__all__ = ["AlertRules", "AlertRun", "AuditNotifier", "CategoricalProfile", "ColumnDrift",
+           "DriftMonitor", "DriftResult", "EndpointReport", "LogNotifier", "Notification",
            "NotificationFailed", "NumericProfile", "Profile", "RuleOutcome", "WebhookNotifier",
            "WindowReport", "alert_state", "default_state_path", "endpoint_sections",
-           "evaluate_rules", "evaluation_reference",
-           "load_rules", "monitor_endpoint", "parse_duration", "record_prediction_profile",
+           "evaluate_rules", "evaluation_reference", "load_rules", "monitor_endpoint",
+           "parse_duration", "record_endpoint_check", "record_prediction_profile",
            "render_drift_report", "render_endpoint_report", "run_alerts", "save_drift_report",
            "save_endpoint_report", "to_datetime", "write_prometheus"]

@@ -295,6 +295,10 @@ def notifiers_for(rules: AlertRules) -> list[Notifier]:
                                    headers=hook.headers))
     if rules.notify.log:
         out.append(LogNotifier())
+    if rules.notify.audit:
+        from ._history import AuditNotifier
+
+        out.append(AuditNotifier())
     return out
 
 

@@ -105,10 +105,14 @@ class EndpointReport:
     totals: dict[str, Any] = field(default_factory=dict)
     prediction_reference: str | None = None
     prediction_reference_missing: str | None = None
+    versions: dict[str, int] = field(default_factory=dict)
+    """Requests answered without an error (status < 400) per version (``model@version``),
+    over every window."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "endpoint": self.endpoint, "window_seconds": self.window.total_seconds(),
+            "versions": dict(self.versions),
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "reference": self.reference, "prediction_reference": self.prediction_reference,
@@ -309,6 +313,13 @@ def _window_report(endpoint: str, win: LogWindow, drift: _Drift) -> WindowReport
                         label, pred, inp, notes, missing)
 
 
+def _versions(windows: list[LogWindow]) -> dict[str, int]:
+    served: Counter[tuple[str, int]] = Counter()
+    for w in windows:
+        served.update(w.versions)
+    return {f"{m}@{v}": n for (m, v), n in sorted(served.items())}
+
+
 def _totals(windows: list[LogWindow]) -> dict[str, Any]:
     from collections import Counter
 
@@ -365,6 +376,7 @@ def monitor_endpoint(name: str, *, window: str | timedelta = "1h",
                for w in wins]
     return EndpointReport(name, step, lo, hi, tuple(reports), reference=state.ref_name,
                           seconds=time.perf_counter() - start, totals=_totals(wins),
+                          versions=_versions(wins),
                           prediction_reference=state.pred_name,
                           prediction_reference_missing=None if state.pred_name is not None
                           else next((w.missing["prediction_drift"] for w in reports

@@ -7,6 +7,7 @@
     notify:
       webhook: {url: "https://hooks.example.com/airlock", timeout: 5, retries: 2}
       log: true
+      audit: true                 # firing / resolved into the audit log (default)
     rules:
       - {name: p95-latency, kind: latency, percentile: 95, threshold_ms: 250}
       - {name: errors, kind: error_rate, threshold: 0.02, min_requests: 20}
@@ -63,6 +64,7 @@ class WebhookConfig(_Frozen):
 class NotifyConfig(_Frozen):
     webhook: WebhookConfig | None = None
     log: bool = True
+    audit: bool = True  # each firing / resolved is an event in the store's audit log
 
 
 def _duration(v: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._loaded import LoadedModel
 from ._mlflow import import_mlflow
-from ._ref import ModelRef, parse_ref
+from ._ref import ModelRef, NamedRef, check_name, parse_named_ref, parse_ref
 from ._registry import (
     delete_alias,
     get_model_version,
@@ -23,6 +23,8 @@ __all__ = [
     "MISSING_VALUE",
     "LoadedModel",
     "ModelRef",
+    "NamedRef",
+    "check_name",
     "conform_rows",
     "delete_alias",
     "get_model_version",
@@ -31,6 +33,7 @@ __all__ = [
     "list_versions",
     "load_model",
     "load_model_files",
+    "parse_named_ref",
     "parse_ref",
     "register_model",
     "register_saved",

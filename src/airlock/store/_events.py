@@ -16,16 +16,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from airlock._config import settings
+from airlock.errors import UsageError
 
-from ._engine import CHAIN_HEAD, read_tx
+from ._engine import CHAIN_HEAD, read_tx, write_tx
 from ._records import EventRecord
 from ._schema import aliases, event_head, events, prompt_aliases
 from ._witness import ChainWitness
 
-__all__ = ["GENESIS", "EventLog", "VerifyResult", "append_event", "canonical", "event_hash",
-           "lock_chain", "now_ms"]
+__all__ = ["GENESIS", "OBSERVATIONS", "EventLog", "VerifyResult", "append_event", "canonical",
+           "event_hash", "lock_chain", "now_ms"]
 
 GENESIS = "0" * 64
+#: the events :meth:`EventLog.observe` may append: what production monitoring saw, which
+#: changes no stored table (every other event is written with the change it records)
+OBSERVATIONS = ("monitor.checked", "alert.firing", "alert.resolved")
+NOT_AN_OBSERVATION = "{action!r} is not an observation event (one of: {allowed})"
 
 
 def now_ms() -> int:
@@ -90,6 +95,16 @@ class EventLog:
     def __init__(self, engine: sa.Engine, witness: ChainWitness | None = None) -> None:
         self._engine = engine
         self._witness = witness
+
+    def observe(self, action: str, subject: str, payload: dict[str, Any]) -> EventRecord:
+        """Append one observation (an action of :data:`OBSERVATIONS`: a drift check of an
+        endpoint, an alert that fired or resolved) to the chain; any other action is refused
+        (UsageError), so no caller can forge an event that a change must write."""
+        if action not in OBSERVATIONS:
+            raise UsageError(NOT_AN_OBSERVATION.format(action=action,
+                                                       allowed=", ".join(OBSERVATIONS)))
+        with write_tx(self._engine) as conn:
+            return append_event(conn, action, subject, payload)
 
     def list(self, *, subject: str | None = None, action: str | None = None,
              limit: int | None = None) -> list[EventRecord]:
