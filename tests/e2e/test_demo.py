@@ -108,6 +108,7 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
     items = {i["item"]: i for i in json.loads(manifest)["items"]}
     assert items["drift"]["present"]  # the drift check the demo kept of its endpoint
     assert "production/drift_checks.json" in items["drift"]["files"]
+    assert items["importance"]["present"]  # the demo evaluates with permutation importance
 
     # the rollout: the broken candidate on the canary route, rolled back at its first step
     # by the controller's evaluation of the real traffic, and in its own evidence pack
