@@ -18,7 +18,7 @@ app = typer.Typer(help="Guardrails for LLM features: PII, prompt injection, outp
 
 POLICY_OPTION = typer.Option("default", "--policy", "-p",
                              help="'default' or a guard policy YAML file.")
-STAGE_OPTION = typer.Option("input", "--stage", help="input or output.")
+STAGE_OPTION = typer.Option("input", "--stage", help="input, output or context.")
 
 
 MSG_EMPTY = "{where}: the text is empty"
@@ -49,8 +49,8 @@ def check(
 
     if source not in (None, "-"):
         fail(f"unexpected argument {source!r}: use --text, --file or '-' for stdin")
-    if stage not in ("input", "output"):
-        fail(f"--stage must be input or output (got {stage!r})")
+    if stage not in ("input", "output", "context"):
+        fail(f"--stage must be input, output or context (got {stage!r})")
     if (text is None) == ((file if file is not None else source) is None):
         fail("give exactly one of --text, --file or '-' (stdin)")
     if text is not None and not text:
@@ -226,8 +226,8 @@ def eval_command(
     """Precision, recall and false-positive rate per type with bootstrap CIs."""
     from airlock.guard import evaluate_guard
 
-    if stage not in ("input", "output"):
-        fail(f"--stage must be input or output (got {stage!r})")
+    if stage not in ("input", "output", "context"):
+        fail(f"--stage must be input, output or context (got {stage!r})")
     ev = evaluate_guard(policy, data, stage=stage, seed=seed,  # type: ignore[arg-type]
                         n_boot=n_boot)
     if report is not None:

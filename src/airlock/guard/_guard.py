@@ -30,6 +30,7 @@ from airlock._config import settings
 from airlock.errors import InvalidInput, UsageError
 
 from ._injection import RuleSet, score
+from ._messages import MessagesVerdict, check_messages
 from ._normalize import ROT13, Decoded, Folded, Normalizer
 from ._output import ContentChecks
 from ._pii import PiiDetector, words_of
@@ -38,6 +39,7 @@ from ._redact import SALT_ENV, Mode, Tokenizer, redact
 from ._types import (
     CAPPED,
     MAX_FINDINGS,
+    MSG_UNKNOWN_STAGE,
     SECRET_TYPES,
     STAGES,
     Finding,
@@ -230,7 +232,8 @@ class Guard:
         return f"Guard(policy={self.policy.name!r})"
 
     def check(self, text: str | bytes, stage: Stage = "input") -> Verdict:
-        """Check one text at ``stage`` ("input" or "output")."""
+        """Check one text at ``stage``: "input" (a user's prompt), "output" (the model's
+        answer) or "context" (a retrieved document or tool result: indirect injection)."""
         start = time.perf_counter()
         runner = self._runner(stage)
         text, extra = self._decode(text)
@@ -259,9 +262,17 @@ class Guard:
                                      t0))
         return out
 
+    def check_messages(self, messages: Sequence[Mapping[str, Any]], *,
+                       context: Sequence[str] = ()) -> MessagesVerdict:
+        """Check a conversation (``[{"role": ..., "content": ...}, ...]``) and the retrieved
+        ``context`` documents beside it: user turns at the input stage, tool results and
+        documents at the context stage, and the user turns joined (an attack spread over
+        turns) -- see :mod:`._messages`. Bad messages raise InvalidInput."""
+        return check_messages(self, messages, context=context)
+
     def _runner(self, stage: str) -> _Stage:
         if stage not in self._stages:
-            raise UsageError(f"unknown stage {stage!r} (expected input or output)")
+            raise UsageError(MSG_UNKNOWN_STAGE.format(stage=stage))
         return self._stages[stage]
 
     def _decode(self, text: str | bytes) -> tuple[str, list[Finding]]:

@@ -12,6 +12,9 @@ A policy is YAML (or a dict) validated in full at load time by the one config lo
       pii: {action: redact, mode: placeholder, modes: {CREDIT_CARD: mask}}
       classifier: {enabled: false, threshold: 0.9}    # the learned layer, airlock[llm]
       ner: {backend: "my_pkg.ner:Backend", types: [PERSON, ADDRESS]}
+    context:                          # retrieved documents and tool results (indirect
+      injection: {action: block}      # injection): Guard.check(doc, stage="context")
+    conversation: {join_user_turns: true}  # check_messages: the user turns joined too
     output:
       pii: {action: redact}           # reported as PII_LEAK / SECRET_LEAK
       blocked_terms: {terms: [internal-only, project falcon], action: block}
@@ -22,8 +25,8 @@ A policy is YAML (or a dict) validated in full at load time by the one config lo
       refusal: {action: flag}
 
 A section set to ``true`` takes its defaults; ``false`` or absent turns it off. The built-in
-policy ``default`` is: input -> injection (block) + PII (redact, placeholder); output ->
-PII and secret leaks (redact, placeholder).
+policy ``default`` is: input -> injection (block) + PII (redact, placeholder); context ->
+injection (block); output -> PII and secret leaks (redact, placeholder).
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ from airlock._yaml import parse_mapping, parse_yaml, validate
 from airlock.errors import DependencyMissing, UsageError
 
 from ._redact import Mode
-from ._types import PII_TYPES, Action
+from ._types import MSG_UNKNOWN_STAGE, PII_TYPES, Action
 
-__all__ = ["DEFAULT_POLICY", "GuardPolicy", "StagePolicy", "load_guard_policy"]
+__all__ = ["DEFAULT_POLICY", "ConversationPolicy", "GuardPolicy", "StagePolicy",
+           "load_guard_policy"]
 
 InjectionType = Literal["PROMPT_INJECTION", "JAILBREAK", "SYSTEM_PROMPT_EXTRACTION",
                         "TOOL_HIJACK", "INDIRECT_INJECTION"]
@@ -170,7 +174,7 @@ class RefusalPolicy(_Section):
 
 
 class StagePolicy(_Section):
-    """The detectors of one stage (input or output); absent sections are off."""
+    """The detectors of one stage (input, output or context); absent sections are off."""
 
     injection: InjectionPolicy | None = None
     pii: PiiPolicy | None = None
@@ -202,6 +206,13 @@ class StagePolicy(_Section):
         return self == StagePolicy()
 
 
+class ConversationPolicy(_Section):
+    """How :meth:`Guard.check_messages` reads a conversation: ``join_user_turns`` also checks
+    the user turns joined (an attack spread over turns) with the input stage's rules."""
+
+    join_user_turns: bool = True
+
+
 class GuardPolicy(_Section):
     """A validated guard policy. ``sha256`` identifies it (canonical JSON of every field)."""
 
@@ -212,6 +223,8 @@ class GuardPolicy(_Section):
     salt: str | None = None
     input: StagePolicy = Field(default_factory=StagePolicy)
     output: StagePolicy = Field(default_factory=StagePolicy)
+    context: StagePolicy = Field(default_factory=StagePolicy)
+    conversation: ConversationPolicy = Field(default_factory=ConversationPolicy)
 
     @property
     def sha256(self) -> str:
@@ -224,7 +237,9 @@ class GuardPolicy(_Section):
             return self.input
         if stage == "output":
             return self.output
-        raise UsageError(f"unknown stage {stage!r} (expected input or output)")
+        if stage == "context":
+            return self.context
+        raise UsageError(MSG_UNKNOWN_STAGE.format(stage=stage))
 
     def to_dict(self) -> dict[str, Any]:
         return {"sha256": self.sha256, **self.model_dump(mode="json", by_alias=True,
@@ -233,9 +248,10 @@ class GuardPolicy(_Section):
 
 DEFAULT_POLICY: dict[str, Any] = {
     "name": "default",
-    "description": "input: prompt injection (block) and PII (redact); output: PII and "
-                   "secret leaks (redact)",
+    "description": "input: prompt injection (block) and PII (redact); context (retrieved "
+                   "documents): injection (block); output: PII and secret leaks (redact)",
     "input": {"injection": {"action": "block"}, "pii": {"action": "redact"}},
+    "context": {"injection": {"action": "block"}},
     "output": {"pii": {"action": "redact"}},
 }
 
