@@ -194,3 +194,35 @@ def test_check_bad_lines_get_one_line_each_and_the_rest_is_checked(
         "error: --text: the text is empty"
     assert one_line_error(guard("check", "--file", str(tmp_path / "none.jsonl"),
                                 home=airlock_home)).startswith("error: no such file")
+
+
+SEEDS = DATA / "redteam-seeds.jsonl"
+
+
+def test_redteam_json_report_and_min_recall(airlock_home: Path, tmp_path: Path) -> None:
+    report = tmp_path / "rt.html"
+    res = guard("redteam", "--seeds", str(SEEDS), "--transforms", "base64,homoglyph",
+                "--variants", "2", "--report", str(report), "--json", home=airlock_home)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["seeds"] == 32 and out["passed"] is True and out["min_recall"] is None
+    assert [t["transform"] for t in out["per_transform"]] == ["base64", "homoglyph"]
+    assert all(t["variants"] == 64 and t["ci_low"] <= t["recall"] <= t["ci_high"]
+               for t in out["per_transform"])
+    html = report.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "Recall per transform" in html
+    assert "<script" not in html and "http://" not in html.split("</style>")[0]
+    # the bar: a policy without injection rules catches nothing: exit 1, the transform named
+    pii_only = tmp_path / "pii.yaml"
+    pii_only.write_text("name: pii-only\ninput: {pii: true}\n", encoding="utf-8")
+    res = guard("redteam", "--policy", str(pii_only), "--seeds", str(SEEDS), "--transforms",
+                "base64", "--min-recall", "0.5", "--variants", "1", home=airlock_home)
+    assert res.returncode == 1, res.stderr
+    assert "gate missed: base64 recall 0.0000 < 0.5" in res.stdout
+    assert "recall per transform" in res.stdout
+    line = one_line_error(guard("redteam", "--seeds", str(SEEDS), "--transforms", "rot47",
+                                home=airlock_home))
+    assert "unknown transform 'rot47'" in line
+    line = one_line_error(guard("redteam", "--seeds", str(tmp_path / "none.jsonl"),
+                                home=airlock_home))
+    assert "no such seeds file" in line

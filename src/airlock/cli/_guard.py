@@ -1,5 +1,5 @@
-"""`airlock guard …`: check texts against a guard policy, and evaluate a policy on labelled
-data (exit 1 when a gate bound is missed)."""
+"""`airlock guard …`: check texts against a guard policy, evaluate a policy on labelled
+data, and red-team it with variants of seed attacks (exit 1 when a gate bound is missed)."""
 
 from __future__ import annotations
 
@@ -241,6 +241,74 @@ def eval_command(
             console().print(f"[bold red]gate missed[/]: {line}")
     if missed:
         raise typer.Exit(1)
+
+
+@app.command("redteam")
+def redteam_command(
+    policy: str = POLICY_OPTION,
+    seeds: Path = typer.Option(..., "--seeds", help="Seed attacks: JSON lines with \"text\"."),
+    transforms: str | None = typer.Option(
+        None, "--transforms",
+        help="Comma-separated: leet, spacing, homoglyph, base64, translation, "
+             "paraphrase-template, payload-split (default: all)."),
+    variants: int = typer.Option(3, "--variants", min=1, help="Variants per seed and "
+                                                              "transform."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the variants."),
+    stage: str = STAGE_OPTION,
+    report: Path | None = typer.Option(None, "--report", help="Write an HTML report here."),
+    min_recall: float | None = typer.Option(None, "--min-recall", min=0.0, max=1.0,
+                                            help="Exit 1 when a transform's recall is "
+                                                 "below."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Variants of seed attacks per transform through the policy: recall per transform
+    (Wilson 95% CI) and the variants that got through."""
+    from airlock.guard import redteam
+
+    if stage not in ("input", "output", "context"):
+        fail(f"--stage must be input, output or context (got {stage!r})")
+    names = None if transforms is None else [t.strip() for t in transforms.split(",")
+                                             if t.strip()]
+    rt = redteam(policy, seeds, transforms=names, variants=variants, seed=seed,
+                 stage=stage)  # type: ignore[arg-type]
+    if report is not None:
+        rt.render_html(report)
+    missed = rt.below(min_recall) if min_recall is not None else []
+    if as_json:
+        print_json({**rt.to_dict(), "min_recall": min_recall, "passed": not missed,
+                    "below": missed})
+    else:
+        _print_redteam(rt, report)
+        for line in missed:
+            console().print(f"[bold red]gate missed[/]: {line}")
+    if missed:
+        raise typer.Exit(1)
+
+
+def _rate_cell(r: dict[str, Any]) -> str:
+    if r.get("recall") is None:
+        return "-"
+    return f"{r['recall']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+
+
+def _print_redteam(rt: Any, report: Path | None) -> None:
+    console().print(f"[bold]{rt.policy}[/]: {rt.seeds} seeds, {rt.variants} variants each "
+                    f"per transform, seed {rt.seed}, stage {rt.stage}")
+    rows = [["(seeds as written)", rt.original["variants"], rt.original["caught"],
+             _rate_cell(rt.original)]]
+    rows += [[r["transform"], r["variants"], r["caught"], _rate_cell(r)]
+             for r in rt.per_transform]
+    rows.append(["all transforms", rt.overall["variants"], rt.overall["caught"],
+                 _rate_cell(rt.overall)])
+    table("recall per transform", ["transform", "variants", "caught",
+                                   "recall [95% CI]"], rows)
+    shown = rt.missed[:10]
+    if shown:
+        table(f"got through: first {len(shown)} of {len(rt.missed)}",
+              ["seed", "transform", Col("variant", wrap=True, min_width=30)],
+              [[m["seed"], m["transform"], m["text"]] for m in shown])
+    if report is not None:
+        console().print(f"report written to {report}")
 
 
 def _missed(metrics: dict[str, Any], min_recall: float | None, max_fpr: float | None

@@ -20,8 +20,9 @@ from ._guard import Guard, NerBackend, Verdict
 from ._messages import MessagesVerdict, TurnsFinding
 from ._policy import GuardPolicy, load_guard_policy
 from ._redact import Tokenizer
+from ._redteam import TRANSFORMS, RedTeamResult, redteam
 from ._types import INJECTION_TYPES, PII_TYPES, Finding
 
-__all__ = ["INJECTION_TYPES", "PII_TYPES", "Finding", "Guard", "GuardEvaluation", "GuardPolicy",
-           "MessagesVerdict", "NerBackend", "Tokenizer", "TurnsFinding", "Verdict",
-           "evaluate_guard", "load_guard_policy"]
+__all__ = ["INJECTION_TYPES", "PII_TYPES", "TRANSFORMS", "Finding", "Guard", "GuardEvaluation",
+           "GuardPolicy", "MessagesVerdict", "NerBackend", "RedTeamResult", "Tokenizer",
+           "TurnsFinding", "Verdict", "evaluate_guard", "load_guard_policy", "redteam"]
