@@ -31,7 +31,7 @@ from airlock.errors import InvalidInput, UsageError
 
 from ._injection import RuleSet, score
 from ._messages import MessagesVerdict, check_messages
-from ._normalize import ROT13, Decoded, Folded, Normalizer
+from ._normalize import ROT13, WHOLE_VIEWS, Decoded, Folded, Normalizer
 from ._output import ContentChecks
 from ._pii import PiiDetector, words_of
 from ._policy import GuardPolicy, StagePolicy, load_guard_policy, modes_for
@@ -115,8 +115,9 @@ class _Stage:
         self.stage = stage
         self.policy = policy
         inj = policy.injection
-        self.normalizer = Normalizer(inj.decode if inj is not None else ())
         self.rules = RuleSet(inj.categories) if inj is not None else None
+        self.normalizer = Normalizer(inj.decode if inj is not None else (),
+                                     self.rules.vocabulary if self.rules else frozenset())
         self.pii = PiiDetector(policy.pii.types, policy.pii.threshold) if policy.pii else None
         self.modes: dict[str, Mode] = modes_for(policy.pii) if policy.pii else {}
         self.mask_char = policy.pii.mask_char if policy.pii else "*"
@@ -154,9 +155,9 @@ class _Stage:
         every: list[Any] = []  # all matches score; past MAX_FINDINGS a view's rest is one span
         rest: list[tuple[int, int]] = []
         for text, decoded in views:
-            whole_view = decoded is not None and decoded.how in ("rot13", "reverse")
-            matches = self.rules.matches(text, _view_words(words, decoded),
-                                         literals=not whole_view)
+            # a whole-text view is scanned for words only; leet also for punctuation rules
+            literals = decoded is None or decoded.how not in WHOLE_VIEWS or decoded.how == "leet"
+            matches = self.rules.matches(text, _view_words(words, decoded), literals=literals)
             every += matches
             if len(matches) > MAX_FINDINGS:
                 matches.sort(key=lambda m: m.start)

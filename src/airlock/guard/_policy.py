@@ -8,7 +8,8 @@ A policy is YAML (or a dict) validated in full at load time by the one config lo
     max_input_bytes: 65536            # larger input -> airlock.errors.InvalidInput (HTTP 422)
     salt: null                        # for `hash` redaction (else env AIRLOCK_GUARD_SALT)
     input:
-      injection: {action: block, threshold: 0.5, decode: [base64, hex, rot13, reverse]}
+      injection: {action: block, threshold: 0.5,
+                  decode: [base64, hex, rot13, reverse, leet, spacing, split]}
       pii: {action: redact, mode: placeholder, modes: {CREDIT_CARD: mask}}
       classifier: {enabled: false, threshold: 0.9}    # the learned layer, airlock[llm]
       ner: {backend: "my_pkg.ner:Backend", types: [PERSON, ADDRESS]}
@@ -53,7 +54,7 @@ InjectionType = Literal["PROMPT_INJECTION", "JAILBREAK", "SYSTEM_PROMPT_EXTRACTI
                         "TOOL_HIJACK", "INDIRECT_INJECTION"]
 PiiType = Literal["EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "IP_ADDRESS",
                   "URL_CREDENTIALS", "SECRET", "DATE_OF_BIRTH"]
-Decoder = Literal["base64", "hex", "rot13", "reverse"]
+Decoder = Literal["base64", "hex", "rot13", "reverse", "leet", "spacing", "split"]
 Score = Field(0.5, ge=0.0, le=1.0)
 DEFAULT_FALLBACK = "Sorry, I can't help with that request."
 DEFAULT_MAX_BYTES = 1_000_000
