@@ -225,6 +225,16 @@ STRONG: list[tuple[str, str, float, str]] = [
      r"\b(?:deceased|late|dead|passed)\s+(?:away\s+)?(?:grand(?:ma|mother|pa|father)|nan|"
      r"granny)\b[^\n]{0,160}?\b(?:keys?|napalm|serial|activation|synthes\w*|bomb|explosives?|"
      r"meth|weapons?|passwords?|malware|exploit)"),
+    # the same request without the word "late": a relative who "used to read me" what a model
+    # must not give, in a text that says the relative died or asks the model to play them
+    ("relative_story", JB, 0.8,
+     r"\b(?:grand(?:ma|mother|pa|father|parent)|nana?|granny|grandpa)s?\b[^\n]{0,160}?"
+     r"\b(?:used\s+to|would|always)\s+(?:read|tell|recite|sing|say|whisper|give|share|explain|"
+     r"teach|list)\b[^\n]{0,120}?\b(?:(?:windows|product|activation|licen[cs]e|serial|steam|"
+     r"office|cd)\s+(?:\d{1,2}\s+)?(?:pro\s+|home\s+)?(?:keys?|codes?|numbers?)|napalm|"
+     r"meth(?:amphetamine)?|synthes\w*|passwords?|malware|exploits?|(?:recipe|steps|"
+     r"instructions)\s+(?:for|to|of)\s+(?:making\s+|make\s+|building\s+|build\s+|"
+     r"cooking\s+|cook\s+)?(?:a\s+)?(?:bombs?|explosives?|napalm|meth|poisons?|weapons?))"),
     ("ignore_vendor", JB, 0.88,
      rf"\b(?:{_VERBS})\s+(?:all\s+|any\s+|the\s+)?(?:openai|anthropic|google|meta|microsoft|"
      r"chatgpt|claude|gemini)(?:'s)?\s+(?:content\s+|usage\s+|safety\s+|ethical\s+)?"

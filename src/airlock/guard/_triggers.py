@@ -68,6 +68,8 @@ TRIGGERS: dict[str, str] = {
                     "reply speak talk behave be",
     "dual_response": "lit:[",
     "grandma": "deceased late dead passed",
+    "relative_story": "grandma grandmother grandpa grandfather grandparent grandmas "
+                      "grandmothers grandpas grandfathers grandparents nan nana granny",
     "reveal_prompt": _REVEAL, "reveal_system_prompt": _REVEAL,
     "what_is_your_prompt": "what which",
     "repeat_above": "repeat print output echo copy reproduce recite rewrite write translate "
@@ -148,6 +150,8 @@ REQUIRES: dict[str, str] = {
                     "rogue malicious unrestricted unlimited jailbroken liberated unhinged "
                     "lawless depraved",
     "grandma": "grandma grandmother grandpa grandfather nan granny",
+    "relative_story": "passed died deceased dead late pretend roleplay act impersonate "
+                      "play",
     "reveal_prompt": "your its",
     "reveal_system_prompt": "hidden secret initial original internal confidential system "
                             "developer pre preprompt",
