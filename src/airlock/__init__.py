@@ -67,6 +67,7 @@ _LAZY: dict[str, str] = {
     # guardrails
     "Guard": "airlock.guard",
     "Verdict": "airlock.guard",
+    "MessagesVerdict": "airlock.guard",
     "GuardPolicy": "airlock.guard",
     "load_guard_policy": "airlock.guard",
     "evaluate_guard": "airlock.guard",
@@ -105,6 +106,7 @@ if TYPE_CHECKING:
         Guard,
         GuardEvaluation,
         GuardPolicy,
+        MessagesVerdict,
         Verdict,
         evaluate_guard,
         load_guard_policy,

@@ -19,6 +19,10 @@ finds while collecting are translated by the :func:`reading` context manager.
 :func:`read_jsonl` reads a JSON-lines file of records (prompt sets, labelled texts, LLM cases)
 as Python values, each with where it came from (``cases.jsonl line 3``) so a check of a record
 can name its line; :func:`parse_jsonl` does the same for lines already read (stdin).
+:func:`stream_jsonl` reads a JSON-lines file or stream one line at a time with bounded memory
+(a line longer than ``max_line_bytes`` is skipped in chunks, never held), and yields a bad
+line (not UTF-8, not JSON, too long) as an error naming its line instead of raising, so the
+caller checks the other lines.
 
 In-memory tables (pandas, polars, pyarrow, numpy) are not files: ``airlock.data`` converts them.
 """
@@ -33,7 +37,7 @@ import re
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from airlock.errors import (
     NO_SUCH_FILE,
@@ -50,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EMPTY",
+    "LINE_TOO_LONG",
     "MIXED_FORMATS",
     "NOT_FOUND",
     "NOT_JSON",
@@ -60,6 +65,7 @@ __all__ = [
     "UNKNOWN_FORMAT",
     "UNREADABLE",
     "UNWRITABLE",
+    "JsonLine",
     "file_format",
     "fsync_dir",
     "parse_jsonl",
@@ -68,6 +74,7 @@ __all__ = [
     "read_table",
     "reading",
     "scan_table",
+    "stream_jsonl",
     "table_format",
     "write_atomic",
 ]
@@ -85,6 +92,9 @@ EMPTY = "the file is empty"
 NOT_UTF8 = "the text is not UTF-8 (re-encode the file as UTF-8)"
 RAGGED = "a row has more fields than the header (a ragged CSV)"
 NOT_JSON = "{where}: not JSON ({fault})"
+LINE_TOO_LONG = ("{where}: a line of {size:,} bytes is over the limit of {limit:,} bytes "
+                 "({what})")
+_CHUNK = 1 << 20
 
 CSV_INFER_ROWS = 10_000
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv",
@@ -285,6 +295,70 @@ def parse_jsonl(lines: list[str], name: str) -> list[tuple[Any, str]]:
             raise InvalidInput(NOT_JSON.format(where=f"{name} line {i}", fault=exc.msg)) \
                 from None
     return out
+
+
+class JsonLine(NamedTuple):
+    """One non-blank line of a JSON-lines stream: its 1-based number, where it came from
+    (``prompts.jsonl line 3``), its JSON value, and ``error`` (a message naming the line)
+    when it could not be read, else None."""
+
+    number: int
+    where: str
+    value: Any
+    error: str | None
+
+
+def stream_jsonl(source: str | Path | IO[bytes], name: str, *, max_line_bytes: int,
+                 limit_name: str = "max_line_bytes") -> Iterator[JsonLine]:
+    """The lines of a JSON-lines file (a path; NotFound in the one wording when missing) or
+    binary stream, one at a time. Memory stays bounded by ``max_line_bytes``: a longer line
+    is read past in chunks and yielded as a :data:`LINE_TOO_LONG` error (``limit_name``
+    names the setting in it); a line that is not UTF-8 or not JSON is an error too."""
+    if isinstance(source, str | Path):
+        path = Path(source)
+        try:
+            fh: IO[bytes] = path.open("rb")
+        except FileNotFoundError:
+            raise file_not_found(path, "file") from None
+        except OSError as exc:
+            raise UsageError(UNREADABLE.format(path=path, fault=exc.strerror or exc)) from None
+        with fh:
+            yield from _stream_lines(fh, name, max_line_bytes, limit_name)
+    else:
+        yield from _stream_lines(source, name, max_line_bytes, limit_name)
+
+
+def _stream_lines(fh: IO[bytes], name: str, max_line_bytes: int,
+                  limit_name: str) -> Iterator[JsonLine]:
+    number = 0
+    while True:
+        raw = fh.readline(max_line_bytes + 1)
+        if not raw:
+            return
+        number += 1
+        where = f"{name} line {number}"
+        if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+            size = len(raw)
+            while True:  # read past the rest of the line without keeping it
+                more = fh.readline(_CHUNK)
+                size += len(more)
+                if not more or more.endswith(b"\n"):
+                    break
+            yield JsonLine(number, where, None, LINE_TOO_LONG.format(
+                where=where, size=size - (1 if more.endswith(b"\n") else 0),
+                limit=max_line_bytes, what=limit_name))
+            continue
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield JsonLine(number, where, None, f"{where}: {NOT_UTF8}")
+            continue
+        try:
+            yield JsonLine(number, where, json.loads(line), None)
+        except json.JSONDecodeError as exc:
+            yield JsonLine(number, where, None, NOT_JSON.format(where=where, fault=exc.msg))
 
 
 @contextlib.contextmanager

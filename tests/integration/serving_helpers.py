@@ -159,3 +159,15 @@ def echo_model(df: Any) -> dict[str, Any]:
     """A toy LLM feature: answers by echoing the prompt, and leaks a contact address."""
     return {"completion": np.array([f"You said: {p}. Mail ops@example.com for more."
                                     for p in df["prompt"]], dtype=object)}
+
+
+def chat_model(df: Any) -> dict[str, Any]:
+    """A toy chat feature: answers with the last user turn of the ``messages`` column (a
+    JSON array of {role, content}) and the start of the retrieved ``context``."""
+    import json
+
+    out = []
+    for messages, context in zip(df["messages"], df["context"], strict=True):
+        last = [m["content"] for m in json.loads(messages) if m["role"] == "user"][-1]
+        out.append(f"You asked: {last} (context: {str(context)[:40]})")
+    return {"completion": np.array(out, dtype=object)}

@@ -383,3 +383,21 @@ def test_json_lines_name_each_record_and_each_fault(tmp_path: Path) -> None:
     latin.write_bytes('{"text": "caf\u00e9"}'.encode("latin-1"))
     with pytest.raises(UsageError, match=r"^cannot read .*latin\.jsonl: "):
         read_jsonl(latin, "cases file")
+
+
+def test_stream_jsonl_yields_bad_lines_as_errors_and_skips_long_ones() -> None:
+    from airlock._files import stream_jsonl
+
+    data = (b'{"a": 1}\n\n' + b'"' + b"x" * 100 + b'"\n' + b"\xff\xfe\n" + b"{nope\n"
+            + b'{"b": 2}')  # no newline at the end
+    lines = list(stream_jsonl(io.BytesIO(data), "f.jsonl", max_line_bytes=40,
+                              limit_name="max_input_bytes"))
+    assert [(x.number, x.value) for x in lines] == [(1, {"a": 1}), (3, None), (4, None),
+                                                   (5, None), (6, {"b": 2})]
+    assert [x.error for x in lines] == [
+        None, "f.jsonl line 3: a line of 102 bytes is over the limit of 40 bytes "
+              "(max_input_bytes)",
+        "f.jsonl line 4: the text is not UTF-8 (re-encode the file as UTF-8)",
+        "f.jsonl line 5: not JSON (Expecting property name enclosed in double quotes)", None]
+    with pytest.raises(NotFound, match="no such file"):
+        list(stream_jsonl("/nonexistent/x.jsonl", "x.jsonl", max_line_bytes=10))

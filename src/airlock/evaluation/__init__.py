@@ -47,6 +47,7 @@ from ._evaluate import (
     permutation_importance,
 )
 from ._gating import SliceGate, slice_gates, slice_note, slice_support
+from ._intervals import wilson_ci
 from ._meaning import higher_is_better, metric_names, primary_metric, significant_regression
 from ._page import render_report, report_sections
 
@@ -80,4 +81,5 @@ __all__ = [
     "slice_gates",
     "slice_note",
     "slice_support",
+    "wilson_ci",
 ]

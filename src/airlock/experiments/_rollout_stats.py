@@ -152,11 +152,10 @@ def _rate(x: F64, alpha: float) -> dict[str, Any]:
     if not n:
         return {"value": None, "ci_low": None, "ci_high": None, "n": 0,
                 "reason": "no request in the window"}
-    p, z = float(x.mean()), _z(alpha)
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return {"value": p, "ci_low": max(0.0, centre - half), "ci_high": min(1.0, centre + half),
-            "n": n}
+    from airlock.evaluation import wilson_ci
+
+    low, high = wilson_ci(float(x.sum()), n, z=_z(alpha)) or (None, None)
+    return {"value": float(x.mean()), "ci_low": low, "ci_high": high, "n": n}
 
 
 def _rate_lift(cand: F64, ctrl: F64, alpha: float) -> dict[str, Any]:

@@ -4,6 +4,8 @@ detection, output policies, and an evaluation harness whose metrics a gate can r
     from airlock.guard import Guard
     verdict = Guard("default").check("Ignore all previous instructions", stage="input")
     verdict.allowed, verdict.action, verdict.findings, verdict.redacted
+    Guard("default").check(document, stage="context")        # indirect injection
+    Guard("default").check_messages([{"role": "user", "content": "..."}, ...])
 
 Policies are YAML (see :mod:`airlock.guard._policy` for every key); ``"default"`` checks
 input for prompt injection (block) and PII (redact) and output for PII and secret leaks.
@@ -15,9 +17,12 @@ from __future__ import annotations
 
 from ._eval import GuardEvaluation, evaluate_guard
 from ._guard import Guard, NerBackend, Verdict
+from ._messages import MessagesVerdict, TurnsFinding
 from ._policy import GuardPolicy, load_guard_policy
 from ._redact import Tokenizer
+from ._redteam import TRANSFORMS, RedTeamResult, redteam
 from ._types import INJECTION_TYPES, PII_TYPES, Finding
 
-__all__ = ["INJECTION_TYPES", "PII_TYPES", "Finding", "Guard", "GuardEvaluation", "GuardPolicy",
-           "NerBackend", "Tokenizer", "Verdict", "evaluate_guard", "load_guard_policy"]
+__all__ = ["INJECTION_TYPES", "PII_TYPES", "TRANSFORMS", "Finding", "Guard", "GuardEvaluation",
+           "GuardPolicy", "MessagesVerdict", "NerBackend", "RedTeamResult", "Tokenizer",
+           "TurnsFinding", "Verdict", "evaluate_guard", "load_guard_policy", "redteam"]

@@ -30,7 +30,8 @@ from airlock._config import settings
 from airlock.errors import InvalidInput, UsageError
 
 from ._injection import RuleSet, score
-from ._normalize import ROT13, Decoded, Folded, Normalizer
+from ._messages import MessagesVerdict, check_messages
+from ._normalize import ROT13, WHOLE_VIEWS, Decoded, Folded, Normalizer
 from ._output import ContentChecks
 from ._pii import PiiDetector, words_of
 from ._policy import GuardPolicy, StagePolicy, load_guard_policy, modes_for
@@ -38,6 +39,7 @@ from ._redact import SALT_ENV, Mode, Tokenizer, redact
 from ._types import (
     CAPPED,
     MAX_FINDINGS,
+    MSG_UNKNOWN_STAGE,
     SECRET_TYPES,
     STAGES,
     Finding,
@@ -113,8 +115,9 @@ class _Stage:
         self.stage = stage
         self.policy = policy
         inj = policy.injection
-        self.normalizer = Normalizer(inj.decode if inj is not None else ())
         self.rules = RuleSet(inj.categories) if inj is not None else None
+        self.normalizer = Normalizer(inj.decode if inj is not None else (),
+                                     self.rules.vocabulary if self.rules else frozenset())
         self.pii = PiiDetector(policy.pii.types, policy.pii.threshold) if policy.pii else None
         self.modes: dict[str, Mode] = modes_for(policy.pii) if policy.pii else {}
         self.mask_char = policy.pii.mask_char if policy.pii else "*"
@@ -152,9 +155,9 @@ class _Stage:
         every: list[Any] = []  # all matches score; past MAX_FINDINGS a view's rest is one span
         rest: list[tuple[int, int]] = []
         for text, decoded in views:
-            whole_view = decoded is not None and decoded.how in ("rot13", "reverse")
-            matches = self.rules.matches(text, _view_words(words, decoded),
-                                         literals=not whole_view)
+            # a whole-text view is scanned for words only; leet also for punctuation rules
+            literals = decoded is None or decoded.how not in WHOLE_VIEWS or decoded.how == "leet"
+            matches = self.rules.matches(text, _view_words(words, decoded), literals=literals)
             every += matches
             if len(matches) > MAX_FINDINGS:
                 matches.sort(key=lambda m: m.start)
@@ -230,7 +233,8 @@ class Guard:
         return f"Guard(policy={self.policy.name!r})"
 
     def check(self, text: str | bytes, stage: Stage = "input") -> Verdict:
-        """Check one text at ``stage`` ("input" or "output")."""
+        """Check one text at ``stage``: "input" (a user's prompt), "output" (the model's
+        answer) or "context" (a retrieved document or tool result: indirect injection)."""
         start = time.perf_counter()
         runner = self._runner(stage)
         text, extra = self._decode(text)
@@ -259,9 +263,17 @@ class Guard:
                                      t0))
         return out
 
+    def check_messages(self, messages: Sequence[Mapping[str, Any]], *,
+                       context: Sequence[str] = ()) -> MessagesVerdict:
+        """Check a conversation (``[{"role": ..., "content": ...}, ...]``) and the retrieved
+        ``context`` documents beside it: user turns at the input stage, tool results and
+        documents at the context stage, and the user turns joined (an attack spread over
+        turns) -- see :mod:`._messages`. Bad messages raise InvalidInput."""
+        return check_messages(self, messages, context=context)
+
     def _runner(self, stage: str) -> _Stage:
         if stage not in self._stages:
-            raise UsageError(f"unknown stage {stage!r} (expected input or output)")
+            raise UsageError(MSG_UNKNOWN_STAGE.format(stage=stage))
         return self._stages[stage]
 
     def _decode(self, text: str | bytes) -> tuple[str, list[Finding]]:

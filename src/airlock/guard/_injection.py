@@ -20,6 +20,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ._deobfuscate import vocabulary_of
 from ._rules import STRONG, WEAK
 from ._triggers import REQUIRES, TRIGGERS
 from ._types import INJECTION_TYPES
@@ -72,6 +73,9 @@ class RuleSet:
                 for word in spec.split():
                     self._by_word.setdefault(word, []).append(rule)
         self._words = frozenset(self._by_word)
+        # the words a word split by spaces is joined into (see ._deobfuscate)
+        self.vocabulary = vocabulary_of(TRIGGERS.values(), REQUIRES.values(),
+                                        patterns=[p for _, _, _, p in (*STRONG, *WEAK)])
         # a literal first, so the regex engine jumps to it; the start boundary is checked after
         self._finders = {w: re.compile(rf"{re.escape(w)}(?![a-z0-9])") for w in self._words}
 

@@ -8,7 +8,10 @@ zero-width and bidi-control characters disappear, and Unicode tag characters (U+
 path: no copy, no offset table).
 
 Encoded blocks (base64, hex, rot13, reversed text) are decoded into extra views; a finding in
-a decoded view points at the encoded block's span in the original text. Past ``MAX_BLOCKS``
+a decoded view points at the encoded block's span in the original text. Cheap obfuscation is
+undone in views of its own (:mod:`._deobfuscate`): leetspeak (``leet``), words split by a
+space (``spacing``, joined where the joined form is a word of the rules' vocabulary) and an
+attack cut into quoted pieces (``split``). Past ``MAX_BLOCKS``
 blocks in one text, the rest are joined into one view spanning them.
 """
 
@@ -21,9 +24,15 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 
-__all__ = ["DECODERS", "ROT13", "Decoded", "Folded", "Normalizer", "decoded_text", "long_tokens"]
+from ._deobfuscate import joined_view, leet_views, quoted_view
 
-DECODERS = ("base64", "hex", "rot13", "reverse")
+__all__ = ["DECODERS", "ROT13", "SAME_LENGTH", "WHOLE_VIEWS", "Decoded", "Folded", "Normalizer",
+           "decoded_text", "long_tokens"]
+
+DECODERS = ("base64", "hex", "rot13", "reverse", "leet", "spacing", "split")
+# views of the whole text that keep its positions (a finding's span is its folded span)
+SAME_LENGTH = frozenset({"rot13", "leet", "spacing"})
+WHOLE_VIEWS = SAME_LENGTH | {"reverse"}
 
 # zero-width, joiners, soft hyphen, bidi controls, word joiner, BOM, variation selectors
 _INVISIBLE = frozenset([0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E,
@@ -148,7 +157,11 @@ class Decoded:
 
     def span_of(self, start: int, end: int, folded: Folded) -> tuple[int, int]:
         """The original span of a match ``[start, end)`` found in this view."""
-        if self.how == "rot13":
+        if self.how == "spacing":  # a joined word is padded after: the span covers it
+            text, limit = folded.text, min(len(self.text), end + 64)
+            while end < limit and self.text[end] == " " and text[end] != " ":
+                end += 1
+        if self.how in SAME_LENGTH:
             return folded.span(start, end)
         if self.how == "reverse":
             n = len(self.text)
@@ -159,8 +172,10 @@ class Decoded:
 class Normalizer:
     """Folds text and finds encoded blocks. Holds its own fold table (no global cache)."""
 
-    def __init__(self, decoders: tuple[str, ...] = DECODERS) -> None:
+    def __init__(self, decoders: tuple[str, ...] = DECODERS,
+                 vocabulary: frozenset[str] = frozenset()) -> None:
         self.decoders = decoders
+        self.vocabulary = vocabulary  # the words a split word is joined into ("spacing")
         self._table = _FoldTable()
 
     def fold(self, text: str) -> Folded:
@@ -219,6 +234,18 @@ class Normalizer:
             out.append(Decoded(text.translate(ROT13), "rot13", 0, len(folded.original)))
         if "reverse" in self.decoders and _LETTERS.search(text):
             out.append(Decoded(text[::-1], "reverse", 0, len(folded.original)))
+        if "leet" in self.decoders:
+            out += [Decoded(v, "leet", 0, len(folded.original))
+                    for v in leet_views(text, self.vocabulary)]
+        if "spacing" in self.decoders and self.vocabulary and depth == 1:
+            joined = joined_view(text, self.vocabulary)
+            if joined is not None:
+                out.append(Decoded(joined, "spacing", 0, len(folded.original)))
+        if "split" in self.decoders and depth == 1:
+            quoted = quoted_view(text)
+            if quoted is not None:
+                q_start, q_end = folded.span(quoted[1], quoted[2])
+                out.append(Decoded(quoted[0], "split", q_start, q_end))
         blocks: list[tuple[int, int, str, str]] = []
         if "base64" in self.decoders:
             blocks += [(start + m.start(), start + m.end(), "base64", s)
@@ -242,7 +269,7 @@ class Normalizer:
             if depth < MAX_DEPTH:  # base64 inside hex, hex inside base64, ...
                 inner = self.decode(Folded(plain, plain), depth + 1)
                 out += [Decoded(d.text, f"{how}+{d.how}", o_start, o_end)
-                        for d in inner if d.how not in ("rot13", "reverse")]
+                        for d in inner if d.how not in WHOLE_VIEWS]
         return out
 
 

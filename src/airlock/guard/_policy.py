@@ -8,10 +8,14 @@ A policy is YAML (or a dict) validated in full at load time by the one config lo
     max_input_bytes: 65536            # larger input -> airlock.errors.InvalidInput (HTTP 422)
     salt: null                        # for `hash` redaction (else env AIRLOCK_GUARD_SALT)
     input:
-      injection: {action: block, threshold: 0.5, decode: [base64, hex, rot13, reverse]}
+      injection: {action: block, threshold: 0.5,
+                  decode: [base64, hex, rot13, reverse, leet, spacing, split]}
       pii: {action: redact, mode: placeholder, modes: {CREDIT_CARD: mask}}
       classifier: {enabled: false, threshold: 0.9}    # the learned layer, airlock[llm]
       ner: {backend: "my_pkg.ner:Backend", types: [PERSON, ADDRESS]}
+    context:                          # retrieved documents and tool results (indirect
+      injection: {action: block}      # injection): Guard.check(doc, stage="context")
+    conversation: {join_user_turns: true}  # check_messages: the user turns joined too
     output:
       pii: {action: redact}           # reported as PII_LEAK / SECRET_LEAK
       blocked_terms: {terms: [internal-only, project falcon], action: block}
@@ -22,8 +26,8 @@ A policy is YAML (or a dict) validated in full at load time by the one config lo
       refusal: {action: flag}
 
 A section set to ``true`` takes its defaults; ``false`` or absent turns it off. The built-in
-policy ``default`` is: input -> injection (block) + PII (redact, placeholder); output ->
-PII and secret leaks (redact, placeholder).
+policy ``default`` is: input -> injection (block) + PII (redact, placeholder); context ->
+injection (block); output -> PII and secret leaks (redact, placeholder).
 """
 
 from __future__ import annotations
@@ -41,15 +45,16 @@ from airlock._yaml import parse_mapping, parse_yaml, validate
 from airlock.errors import DependencyMissing, UsageError
 
 from ._redact import Mode
-from ._types import PII_TYPES, Action
+from ._types import MSG_UNKNOWN_STAGE, PII_TYPES, Action
 
-__all__ = ["DEFAULT_POLICY", "GuardPolicy", "StagePolicy", "load_guard_policy"]
+__all__ = ["DEFAULT_POLICY", "ConversationPolicy", "GuardPolicy", "StagePolicy",
+           "load_guard_policy"]
 
 InjectionType = Literal["PROMPT_INJECTION", "JAILBREAK", "SYSTEM_PROMPT_EXTRACTION",
                         "TOOL_HIJACK", "INDIRECT_INJECTION"]
 PiiType = Literal["EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "IP_ADDRESS",
                   "URL_CREDENTIALS", "SECRET", "DATE_OF_BIRTH"]
-Decoder = Literal["base64", "hex", "rot13", "reverse"]
+Decoder = Literal["base64", "hex", "rot13", "reverse", "leet", "spacing", "split"]
 Score = Field(0.5, ge=0.0, le=1.0)
 DEFAULT_FALLBACK = "Sorry, I can't help with that request."
 DEFAULT_MAX_BYTES = 1_000_000
@@ -170,7 +175,7 @@ class RefusalPolicy(_Section):
 
 
 class StagePolicy(_Section):
-    """The detectors of one stage (input or output); absent sections are off."""
+    """The detectors of one stage (input, output or context); absent sections are off."""
 
     injection: InjectionPolicy | None = None
     pii: PiiPolicy | None = None
@@ -202,6 +207,13 @@ class StagePolicy(_Section):
         return self == StagePolicy()
 
 
+class ConversationPolicy(_Section):
+    """How :meth:`Guard.check_messages` reads a conversation: ``join_user_turns`` also checks
+    the user turns joined (an attack spread over turns) with the input stage's rules."""
+
+    join_user_turns: bool = True
+
+
 class GuardPolicy(_Section):
     """A validated guard policy. ``sha256`` identifies it (canonical JSON of every field)."""
 
@@ -212,6 +224,8 @@ class GuardPolicy(_Section):
     salt: str | None = None
     input: StagePolicy = Field(default_factory=StagePolicy)
     output: StagePolicy = Field(default_factory=StagePolicy)
+    context: StagePolicy = Field(default_factory=StagePolicy)
+    conversation: ConversationPolicy = Field(default_factory=ConversationPolicy)
 
     @property
     def sha256(self) -> str:
@@ -224,7 +238,9 @@ class GuardPolicy(_Section):
             return self.input
         if stage == "output":
             return self.output
-        raise UsageError(f"unknown stage {stage!r} (expected input or output)")
+        if stage == "context":
+            return self.context
+        raise UsageError(MSG_UNKNOWN_STAGE.format(stage=stage))
 
     def to_dict(self) -> dict[str, Any]:
         return {"sha256": self.sha256, **self.model_dump(mode="json", by_alias=True,
@@ -233,9 +249,10 @@ class GuardPolicy(_Section):
 
 DEFAULT_POLICY: dict[str, Any] = {
     "name": "default",
-    "description": "input: prompt injection (block) and PII (redact); output: PII and "
-                   "secret leaks (redact)",
+    "description": "input: prompt injection (block) and PII (redact); context (retrieved "
+                   "documents): injection (block); output: PII and secret leaks (redact)",
     "input": {"injection": {"action": "block"}, "pii": {"action": "redact"}},
+    "context": {"injection": {"action": "block"}},
     "output": {"pii": {"action": "redact"}},
 }
 

@@ -19,15 +19,22 @@ _VERBS = (r"ignore|ignoring|disregard|disregarding|forget|forgetting|override|ov
           r"abandon|discard|neglect|erase|scratch|wipe|set\s+aside|put\s+aside|throw\s+(?:out|away)|circumvent|"
           r"stop\s+following|(?:do\s+not|don'?t|no\s+longer|never|cease\s+to)\s+"
           r"(?:follow|obey|listen\s+to|adhere\s+to|comply\s+with|respect)|stop\s+obeying|"
-          r"pay\s+no\s+attention\s+to|never\s*mind")
+          r"pay\s+no\s+(?:attention|heed|mind)\s+to|never\s*mind|skip(?:\s+over)?|dismiss|"
+          r"(?:do\s+not|don'?t)\s+bother\s+with|let\s+go\s+of|stop\s+paying\s+attention\s+to")
 _QUAL = (r"previous|previously|prior|above|earlier|preceding|foregoing|original|initial|old|"
+         r"former|"
+         # the same in German, Spanish, French, Italian, Portuguese (folded: no accents)
+         r"vorherigen?|bisherigen?|fruheren?|anteriores?|precedentes?|previas?|anterieures?|"
+         r"precedenti|sistema|systeme|"
          r"system|developer|developers'?|safety|pre-?set|built-?in|hidden|all|any|every|"
          r"programmed|given|openai'?s?|anthropic'?s?|ethical|moral")
 _NOUNS = (r"instructions?|rules?|guidelines?|directives?|prompts?|commands?|guardrails?|"
           r"restrictions?|constraints?|polic(?:y|ies)|programming|orders?|guidance|training|"
           r"configuration|system\s+(?:message|prompt)|limitations?|boundaries|filters?|"
           r"safeguards?|protocols?|directions?|conditioning|alignment|ethics|principles|"
-          r"context|messages?|tasks?|requests?|conversation|text")
+          r"context|messages?|tasks?|requests?|conversation|text|briefings?|"
+          r"anweisungen|instrucciones|instruktionen|istruzioni|instrucoes|regeln|reglas|"
+          r"regles|regole|consignes|vorgaben|richtlinien|directrices")
 _AI = (r"ai|a\.i\.|llm|large\s+language\s+model|language\s+model|assistant|chatbot|bot|agent|"
        r"gpt|chatgpt|claude|copilot|gemini|bard|model|automated\s+(?:system|assistant|agent)")
 _NO_LIMITS = (r"restrictions|filters?|filtering|censorship|limitations|guidelines|policies|"
@@ -103,7 +110,8 @@ STRONG: list[tuple[str, str, float, str]] = [
      r"\bbut\s+now\s+that\s+we'?ve\s+got\s+that\b[^\n]{0,60}?\bout\s+of\s+the\s+way\b"),
     ("what_instructions_given", SPE, 0.8,
      r"\b(?:what|which)\s+(?:exact\s+|specific\s+)?(?:instructions|rules|guidelines|"
-     r"directives|prompt|orders)\s+(?:(?:did|were|have|had)\s+)?you\s+(?:were\s+|have\s+been\s+|"
+     r"directives|prompt|orders|guidance|briefing|directions)\s+"
+     r"(?:(?:did|were|have|had)\s+)?you\s+(?:were\s+|have\s+been\s+|"
      r"had\s+been\s+|been\s+)?(?:given|told|provided|received|got|get|programmed\s+with)"),
     ("your_context", SPE, 0.75,
      r"\b(?:what(?:'s|\s+is)\s+in|contents?\s+of|output|print|show|dump|reveal|repeat|"
@@ -142,8 +150,14 @@ STRONG: list[tuple[str, str, float, str]] = [
      r"write|speak|talk|be)\s+(?:as\s+(?:if|though)\s+|like\s+)?" + g(60) +
      r"\b(?:without|with\s+no|free\s+(?:of|from)|not\s+bound\s+by|ignoring|unbound\s+by|"
      r"unconstrained\s+by|unrestricted\s+by|no\s+longer\s+bound\s+by|regardless\s+of)\s+"
-     rf"(?:any\s+|all\s+|the\s+|your\s+)?(?:(?:ethical|moral|content|safety|openai|anthropic|"
+     rf"(?:(?:any|all|the|your|of|its|their)\s+){{0,3}}(?:(?:ethical|moral|content|safety|openai|anthropic|"
      rf"ai|usual|normal|typical|standard)\s+){{0,2}}(?:{_NO_LIMITS})"),
+    ("character_unbound", JB, 0.85,
+     r"\b(?:you\s+are|you're|as|play)\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:[\w-]{1,20}\s+){0,3}?"
+     r"(?:who|that|which)\s+(?:is|are|was|were)\s+(?:not|never|no\s+longer)\s+"
+     r"(?:bound|restricted|limited|constrained|governed)\s+by\s+(?:(?:any|the|your|its|"
+     rf"their|of)\s+){{0,3}}(?:(?:ethical|moral|content|safety|usual|normal)\s+){{0,2}}"
+     rf"(?:{_NO_LIMITS}|rules|laws|limits)\b"),
     ("freed", JB, 0.85,
      r"\b(?:you\s+(?:are|were|have\s+been|will\s+be|'ve\s+been)|you're)\s+(?:now\s+)?"
      r"(?:finally\s+)?(?:free|freed|liberated|released|unshackled|unchained|unbound|"
@@ -184,7 +198,8 @@ STRONG: list[tuple[str, str, float, str]] = [
     ("rules_dont_exist", JB, 0.85,
      r"\b(?:pretend|imagine|assume|suppose|act\s+as\s+if)\b" + g(40) + r"\b(?:your|the\s+"
      r"(?:safety|content|ethical|moral|usage|ai)|safety|content|ethical|moral|ai)\s+(?:rules|"
-     r"restrictions|guidelines|filters|policies|safeguards|guardrails|ethics|limits)\s+"
+     r"restrictions|guidelines|filters|policies|safeguards|guardrails|ethics|limits|"
+     r"constraints|restraints)\s+"
      r"(?:don'?t|do\s+not|no\s+longer|didn'?t|never)\s+(?:exist|apply|matter|count)"),
     ("as_uncensored_ai", JB, 0.75,
      r"\bas\s+(?:an?\s+)?(?:uncensored|unfiltered|unrestricted|jailbroken|amoral|evil|"
@@ -210,6 +225,16 @@ STRONG: list[tuple[str, str, float, str]] = [
      r"\b(?:deceased|late|dead|passed)\s+(?:away\s+)?(?:grand(?:ma|mother|pa|father)|nan|"
      r"granny)\b[^\n]{0,160}?\b(?:keys?|napalm|serial|activation|synthes\w*|bomb|explosives?|"
      r"meth|weapons?|passwords?|malware|exploit)"),
+    # the same request without the word "late": a relative who "used to read me" what a model
+    # must not give, in a text that says the relative died or asks the model to play them
+    ("relative_story", JB, 0.8,
+     r"\b(?:grand(?:ma|mother|pa|father|parent)|nana?|granny|grandpa)s?\b[^\n]{0,160}?"
+     r"\b(?:used\s+to|would|always)\s+(?:read|tell|recite|sing|say|whisper|give|share|explain|"
+     r"teach|list)\b[^\n]{0,120}?\b(?:(?:windows|product|activation|licen[cs]e|serial|steam|"
+     r"office|cd)\s+(?:\d{1,2}\s+)?(?:pro\s+|home\s+)?(?:keys?|codes?|numbers?)|napalm|"
+     r"meth(?:amphetamine)?|synthes\w*|passwords?|malware|exploits?|(?:recipe|steps|"
+     r"instructions)\s+(?:for|to|of)\s+(?:making\s+|make\s+|building\s+|build\s+|"
+     r"cooking\s+|cook\s+)?(?:a\s+)?(?:bombs?|explosives?|napalm|meth|poisons?|weapons?))"),
     ("ignore_vendor", JB, 0.88,
      rf"\b(?:{_VERBS})\s+(?:all\s+|any\s+|the\s+)?(?:openai|anthropic|google|meta|microsoft|"
      r"chatgpt|claude|gemini)(?:'s)?\s+(?:content\s+|usage\s+|safety\s+|ethical\s+)?"

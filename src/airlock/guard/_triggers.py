@@ -10,7 +10,8 @@ __all__ = ["REQUIRES", "TRIGGERS"]
 
 _V = ("erase scratch wipe nevermind ignore ignoring disregard disregarding forget forgetting "
       "override overrule bypass abandon "
-      "discard neglect set put throw circumvent stop do don dont no never cease pay")
+      "discard neglect set put throw circumvent stop do don dont no never cease pay skip "
+      "dismiss let")
 _AIW = ("ai ais llm llms large language assistant assistants chatbot chatbots bot bots agent "
         "agents gpt chatgpt claude copilot gemini bard model models automated bing")
 _REVEAL = ("reveal show print display output repeat tell give share leak expose dump write recite "
@@ -60,13 +61,15 @@ TRIGGERS: dict[str, str] = {
     "you_in_mode": "you",
     "act_without_limits": "act behave respond answer reply roleplay role pretend operate "
                           "function write speak talk be",
-    "freed": "you", "no_longer": "you",
+    "freed": "you", "no_longer": "you", "character_unbound": "you as play",
     "no_rules_exist": "pretend imagine assume suppose act hypothetically",
     "never_refuse": "never don do must cannot can will won shall are not",
     "evil_persona": "you become act pretend play roleplay simulate turn write answer respond "
                     "reply speak talk behave be",
     "dual_response": "lit:[",
     "grandma": "deceased late dead passed",
+    "relative_story": "grandma grandmother grandpa grandfather grandparent grandmas "
+                      "grandmothers grandpas grandfathers grandparents nan nana granny",
     "reveal_prompt": _REVEAL, "reveal_system_prompt": _REVEAL,
     "what_is_your_prompt": "what which",
     "repeat_above": "repeat print output echo copy reproduce recite rewrite write translate "
@@ -109,7 +112,9 @@ _NOUN_WORDS = ("instruction instructions rule rules guideline guidelines directi
                "training configuration system limitation limitations boundaries filter filters "
                "safeguard safeguards protocol protocols direction directions conditioning "
                "alignment ethics principles context message messages task tasks request "
-               "requests conversation terms text")
+               "requests conversation terms text briefing briefings anweisungen instrucciones "
+               "instruktionen istruzioni instrucoes regeln reglas regles regole consignes "
+               "vorgaben richtlinien directrices")
 _DEST_WORDS = ("http https www ftp com org net io co ru xyz attacker external remote webhook "
                "pastebin discord telegram server url endpoint link site domain address email")
 _LIMIT_WORDS = ("restriction restrictions filter filters filtering censorship limitation "
@@ -138,12 +143,15 @@ REQUIRES: dict[str, str] = {
                           "regardless",
     "freed": "free freed liberated released unshackled unchained unbound broken",
     "no_longer": "longer", "no_rules_exist": "no zero none",
+    "character_unbound": "bound restricted limited constrained governed",
     "never_refuse": "refuse refuses decline declines reject rejects deny denies censor censors "
                     "filter filters say warn warns add",
     "evil_persona": "opposite evil unfiltered uncensored amoral unethical immoral unaligned "
                     "rogue malicious unrestricted unlimited jailbroken liberated unhinged "
                     "lawless depraved",
     "grandma": "grandma grandmother grandpa grandfather nan granny",
+    "relative_story": "passed died deceased dead late pretend roleplay act impersonate "
+                      "play",
     "reveal_prompt": "your its",
     "reveal_system_prompt": "hidden secret initial original internal confidential system "
                             "developer pre preprompt",
@@ -176,7 +184,8 @@ REQUIRES: dict[str, str] = {
     "no_limits": _LIMIT_WORDS,
     "roleplay": "pretend pretending act roleplay role now behave play take simulate persona "
                 "hypothetical hypothetically fictional alternate", "got_that_out_of_the_way": "way",
-    "what_instructions_given": "instructions rules guidelines directives prompt orders",
+    "what_instructions_given": "instructions rules guidelines directives prompt orders "
+                               "guidance briefing directions",
     "your_context": "your", "hidden_config": "hidden secret",
     "before_conversation": "conversation chat session",
     "anything_goes": "anything everything whatever matter",

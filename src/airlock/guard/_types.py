@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-__all__ = ["ACTIONS", "CAPPED", "INJECTION_TYPES", "LEAK_TYPES", "MAX_FINDINGS", "PII_TYPES",
-           "SECRET_TYPES", "STAGES", "Action", "Finding", "Stage", "cap_findings",
-           "underlying_type"]
+__all__ = ["ACTIONS", "CAPPED", "INJECTION_TYPES", "LEAK_TYPES", "MAX_FINDINGS",
+           "MSG_UNKNOWN_STAGE", "PII_TYPES", "SECRET_TYPES", "STAGES", "Action", "Finding",
+           "Stage", "cap_findings", "underlying_type"]
 
-Stage = Literal["input", "output"]
+Stage = Literal["input", "output", "context"]
 Action = Literal["block", "redact", "flag"]
-STAGES: tuple[Stage, ...] = ("input", "output")
+STAGES: tuple[Stage, ...] = ("input", "output", "context")
+MSG_UNKNOWN_STAGE = "unknown stage {stage!r} (expected input, output or context)"
 ACTIONS: tuple[Action, ...] = ("block", "redact", "flag")
 
 PII_TYPES = ("EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "IP_ADDRESS",

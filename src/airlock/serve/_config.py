@@ -12,7 +12,8 @@ timeout_ms: 250                     # default 5000
 batching: {max_batch_size: 32, max_wait_ms: 2}    # enabled: false turns it off
 logging: {sample_rate: 1.0, redact: {sex: hash, race: mask}}
 auth: {tokens_env: AIRLOCK_SERVE_TOKENS, protect_inference: true, protect_metadata: true}
-guard: {input: default, output: default, columns: [prompt]}
+guard: {input: default, output: default, columns: [prompt], messages: messages,
+        context: [context]}            # messages: JSON [{role, content}]; context: documents
 reload_interval_s: 2
 max_body_bytes: 10485760
 header_timeout_s: 10               # a client slower than this is cut off (408)
@@ -111,6 +112,10 @@ class GuardConfig(_Frozen):
     input: str | None = None
     output: str | None = None
     columns: list[str] | None = None  # text columns to check; default: every string column
+    # a string column whose value is a JSON array of {role, content}: Guard.check_messages
+    messages: str | None = "messages"
+    # string columns holding retrieved documents: checked at the policy's context stage
+    context: list[str] = Field(default_factory=lambda: ["context"])
 
 
 class EndpointConfig(_Frozen):
