@@ -78,10 +78,10 @@ def test_csv_with_a_duplicate_header_is_a_400() -> None:
 def test_csv_wider_than_the_signature_is_refused_from_its_header() -> None:
     header = ",".join(f"c{i}" for i in range(30_000)).encode()
     body = header + b"\n" + b",".join([b"1"] * 30_000) + b"\n"
-    started = time.perf_counter()
+    started = time.process_time()  # CPU: load does not stretch it
     with pytest.raises(InvalidInput, match="30000 columns; at most 67 for a model of 3 inputs"):
         decode_scoring(body, "text/csv", COLS)
-    assert time.perf_counter() - started < 0.2
+    assert time.process_time() - started < 0.2
     quoted = b'"a\nb",sex,hours\n1,Male,2\n'  # a quoted name over two lines is still one name
     assert decode_scoring(quoted, "text/csv", COLS).column_names == ["a\nb", "sex", "hours"]
 
@@ -96,10 +96,10 @@ def test_nested_values_in_scoring_bodies_are_refused_before_arrow(key: str) -> N
         "dataframe_split": {"dataframe_split": {"columns": COLS, "data": [[deep, "M", 1]]}},
     }[key]
     raw = json.dumps(doc).replace('"DEEP"', "[" * 1000 + "1" + "]" * 1000).encode()
-    started = time.perf_counter()
+    started = time.process_time()  # CPU: load does not stretch it
     with pytest.raises(InvalidInput, match="'age' holds lists or objects"):
         decode_scoring(raw, "application/json", COLS)
-    assert time.perf_counter() - started < 0.2
+    assert time.process_time() - started < 0.2
     objects = {"dataframe_records": [{"age": {"a": 1}, "sex": "M", "hours": 1}]}
     with pytest.raises(InvalidInput, match="'age' holds lists or objects"):
         decode_scoring(json.dumps(objects).encode(), "application/json", COLS)
