@@ -215,11 +215,11 @@ def test_depth_and_node_count_are_capped() -> None:
             parse_yaml("d: " + opening * 5000, what="x")
         assert time.process_time() - start < 0.1  # the look-ahead cost 0.6 s
     many = "[" + ", ".join(["1"] * MAX_NODES) + "]"
-    start = time.perf_counter()
+    start = time.process_time()  # CPU: ~1 s of PyYAML's scanner; 5.5 s of wall time under load
     with pytest.raises(UsageError) as info:
         parse_yaml(many, what="x")
     assert str(info.value) == TOO_MANY_NODES.format(source="<x>", limit=MAX_NODES, line=1)
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 4
 
 
 @pytest.mark.parametrize(("text", "start"), [
