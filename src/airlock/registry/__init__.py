@@ -18,9 +18,24 @@ from ._registry import (
     set_alias,
 )
 from ._signature import MISSING_VALUE, conform_rows
+from .flavors import (
+    EMBEDDER_FLAVOR,
+    MSG_NO_TEXT,
+    MSG_NO_WEIGHTS,
+    Embedder,
+    EmbedderPredictor,
+    minilm_embedder,
+    open_embedder,
+    read_safetensors,
+)
 
 __all__ = [
+    "EMBEDDER_FLAVOR",
     "MISSING_VALUE",
+    "MSG_NO_TEXT",
+    "MSG_NO_WEIGHTS",
+    "Embedder",
+    "EmbedderPredictor",
     "LoadedModel",
     "ModelRef",
     "conform_rows",
@@ -31,7 +46,10 @@ __all__ = [
     "list_versions",
     "load_model",
     "load_model_files",
+    "minilm_embedder",
+    "open_embedder",
     "parse_ref",
+    "read_safetensors",
     "register_model",
     "register_saved",
     "resolve",

@@ -8,6 +8,17 @@
 from __future__ import annotations
 
 from ._base import Flavor, Predictor, require
+from ._embedder import (
+    EMBEDDER_FLAVOR,
+    MSG_NO_TEXT,
+    Embedder,
+    EmbedderPredictor,
+    minilm_embedder,
+    open_embedder,
+)
 from ._lookup import FLAVORS, detect_flavor, get_flavor
+from ._minilm import MINILM_PACKAGE, MSG_NO_WEIGHTS, read_safetensors
 
-__all__ = ["FLAVORS", "Flavor", "Predictor", "detect_flavor", "get_flavor", "require"]
+__all__ = ["EMBEDDER_FLAVOR", "FLAVORS", "MINILM_PACKAGE", "MSG_NO_TEXT", "MSG_NO_WEIGHTS",
+           "Embedder", "EmbedderPredictor", "Flavor", "Predictor", "detect_flavor",
+           "get_flavor", "minilm_embedder", "open_embedder", "read_safetensors", "require"]
