@@ -9,10 +9,13 @@ index loads and serves alone and every byte it runs is sha256-verified with it).
 manifest's options name the embedder version (ref and sha256), the chunking and the corpus
 fingerprint.
 
-``predict(table with a query column)`` returns one row per retrieved chunk:
-``(query, rank, doc_id, chunk_id, score, text)``, ``k`` rows per query (fewer when the
-index holds fewer chunks); an optional integer ``k`` column asks for another k per query.
-:meth:`IndexPredictor.search` does the same from a list of queries.
+``predict(table with a query column)`` answers each query row with one row: the query and
+list columns ``rank``, ``doc_id``, ``chunk_id``, ``score``, ``text`` (its top k chunks,
+best first; fewer when the index holds fewer), so serving, batch scoring and the
+prediction log see one answer per input row; k is the version's (``build_index(k=)``).
+:meth:`IndexPredictor.search` gives the same hits as one row per
+chunk, ``(query, rank, doc_id, chunk_id, score, text)``, the long form a RAG evaluation
+reads (it accepts both).
 
 The HNSW graph is built on one thread (faiss seeds its level generator), so the same
 chunks give the same index bytes; exact search needs no build at all.
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -128,37 +131,42 @@ class IndexPredictor:
         scores, ids = self.index.search(np.ascontiguousarray(vectors, np.float32), k)
         return scores, ids
 
-    def search(self, queries: list[str], k: int | None = None,
-               per_query: Arr | None = None) -> dict[str, Arr]:
-        """The result columns for ``queries`` (``per_query``: a k for each query)."""
+    def _hits(self, queries: list[str], k: int | None) -> tuple[Arr, Arr, Arr, Arr]:
+        """(query row, rank - 1, chunk id, score) of every hit, by query then rank."""
         top = check_top_k(self.k if k is None else k)
-        if per_query is not None and len(per_query):
-            top = max(check_top_k(int(x)) for x in np.unique(per_query))
         scores, ids = self.search_vectors(self.embedder.encode(queries), top)
-        n = len(queries)
-        rank = np.broadcast_to(np.arange(1, top + 1), (n, top))
-        keep = ids >= 0
-        if per_query is not None and len(per_query):
-            keep &= rank <= np.asarray(per_query, dtype=np.int64)[:, None]
-        rows, cols = np.nonzero(keep)
-        hit = ids[rows, cols]
-        query = np.asarray(queries, dtype=object)[rows]
-        return {"query": query, "rank": (cols + 1).astype(np.int64),
-                "doc_id": self.doc_id[hit], "chunk_id": self.chunk_id[hit],
-                "score": scores[rows, cols].astype(np.float64), "text": self.text[hit]}
+        rows, cols = np.nonzero(ids >= 0)
+        return rows, cols, ids[rows, cols], scores[rows, cols].astype(np.float64)
+
+    def search(self, queries: list[str], k: int | None = None) -> dict[str, Arr]:
+        """One row per retrieved chunk: ``query, rank, doc_id, chunk_id, score, text``,
+        ``k`` a query (the version's default k when None)."""
+        rows, cols, hit, score = self._hits(queries, k)
+        return {"query": np.asarray(queries, dtype=object)[rows],
+                "rank": (cols + 1).astype(np.int64), "doc_id": self.doc_id[hit],
+                "chunk_id": self.chunk_id[hit], "score": score, "text": self.text[hit]}
 
     def predict(self, df: Any) -> Outputs:
+        """One row per query (what serving and batch scoring need: an answer per input
+        row): ``query`` and the list columns ``rank``, ``doc_id``, ``chunk_id``, ``score``
+        and ``text``, best first, the version's k a query."""
+        import pyarrow as pa
+
         if "query" not in df.columns:
             raise InvalidInput(MSG_NO_QUERY_COLUMN.format(got=list(map(str, df.columns))))
         queries = ["" if q is None else str(q) for q in df["query"].tolist()]
-        per_query = None
-        if "k" in df.columns:
-            values = df["k"].tolist()
-            for v in values:
-                if v is None or v != v or float(v) != int(v):
-                    raise InvalidInput(MSG_BAD_TOP_K.format(got=v))
-            per_query = np.asarray([int(v) for v in values], dtype=np.int64)
-        return self.search(queries, per_query=per_query)
+        rows, cols, hit, score = self._hits(queries, None)
+        counts = np.bincount(rows, minlength=len(queries))
+        offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+        flat = {"rank": pa.array(cols + 1, pa.int64()),
+                "doc_id": pa.array(self.doc_id[hit].tolist(), pa.string()),
+                "chunk_id": pa.array(self.chunk_id[hit].tolist(), pa.string()),
+                "score": pa.array(score, pa.float64()),
+                "text": pa.array(self.text[hit].tolist(), pa.string())}
+        out: dict[str, Any] = {"query": pa.array(queries, pa.string())}
+        out.update({name: pa.ListArray.from_arrays(offsets, values)
+                    for name, values in flat.items()})
+        return cast(Outputs, out)
 
 
 class IndexFlavor:
