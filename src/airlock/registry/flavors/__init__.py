@@ -25,6 +25,7 @@ from ._index import (
     IndexPredictor,
     VectorIndex,
     check_top_k,
+    index_kind,
 )
 from ._lookup import FLAVORS, detect_flavor, get_flavor
 from ._minilm import MINILM_PACKAGE, MSG_NO_WEIGHTS, read_safetensors
@@ -32,5 +33,5 @@ from ._minilm import MINILM_PACKAGE, MSG_NO_WEIGHTS, read_safetensors
 __all__ = ["EMBEDDER_FLAVOR", "FLAVORS", "HNSW_FROM", "INDEX_FLAVOR", "MINILM_PACKAGE",
            "MSG_BAD_TOP_K", "MSG_NO_QUERY_COLUMN", "MSG_NO_TEXT", "MSG_NO_WEIGHTS", "Embedder",
            "EmbedderPredictor", "Flavor", "IndexPredictor", "Predictor", "VectorIndex",
-           "check_top_k", "detect_flavor", "get_flavor", "minilm_embedder", "minilm_source",
-           "open_embedder", "read_safetensors", "require"]
+           "check_top_k", "detect_flavor", "get_flavor", "index_kind", "minilm_embedder",
+           "minilm_source", "open_embedder", "read_safetensors", "require"]

@@ -35,7 +35,7 @@ from ._base import Outputs, loading, model_file_fault, require
 from ._embedder import EmbedderPredictor, open_embedder
 
 __all__ = ["HNSW_FROM", "INDEX_FLAVOR", "MSG_BAD_TOP_K", "MSG_NO_QUERY_COLUMN", "IndexFlavor",
-           "IndexPredictor", "VectorIndex"]
+           "IndexPredictor", "VectorIndex", "check_top_k", "index_kind"]
 
 Arr = np.ndarray[Any, Any]
 
