@@ -1,7 +1,8 @@
 """`airlock retrieval build | query` as a user drives them, in a subprocess: an index over a
 hand-made folder with the default embedder (registered on first use), queried as a table
-and as JSON, then evaluated by `airlock rag eval --retriever kb@1` on labelled cases, so
-the real retriever feeds the RAG evaluation; and one-line errors (exit 2) that register
+and as JSON, then evaluated by `airlock rag eval --retriever kb@1` on labelled cases (its
+groundedness by the registered embedder, `--embed all-minilm-l6-v2@1`), so the real
+retriever feeds the RAG evaluation; and one-line errors (exit 2) that register
 nothing."""
 
 from __future__ import annotations
@@ -66,7 +67,11 @@ def test_build_query_and_rag_eval(airlock_home: Path, tmp_path: Path) -> None:
     assert all(len(line) <= 80 for line in res.stdout.splitlines())
 
     write_jsonl(tmp_path / "cases.jsonl", CASES)
+    write_jsonl(tmp_path / "answers.jsonl", [
+        {"id": "bread", "answer": "Bake the dough in a hot oven for forty minutes. "
+                                  "Saturn has beautiful rings made of ice."}])
     res = cli("rag", "eval", "--data", "cases.jsonl", "--retriever", "kb@1", "--k", "1,3",
+              "--answers", "answers.jsonl", "--embed", f"{DEFAULT_EMBEDDER}@1",
               "--n-boot", "200", "--json", home=airlock_home, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     ev = json.loads(res.stdout)
@@ -75,6 +80,9 @@ def test_build_query_and_rag_eval(airlock_home: Path, tmp_path: Path) -> None:
     assert ev["overall"]["recall@1"]["value"] >= 0.75
     top = {c["id"]: c["retrieved"][0]["doc_id"] for c in ev["cases"]}
     assert top["bread"] == "cooking.txt" and top["drift"] == "monitor.md"
+    # groundedness by the registered embedder: the invented sentence is unsupported
+    bread = next(c for c in ev["cases"] if c["id"] == "bread")
+    assert bread["unsupported"] == ["Saturn has beautiful rings made of ice."]
 
 
 def test_errors_are_one_line_and_register_nothing(airlock_home: Path, tmp_path: Path) -> None:
