@@ -55,6 +55,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/experiments.py
 	$(PY) bench/evidence.py
 	$(PY) bench/rag.py
+	$(PY) bench/retrieval.py  # torch peer: AIRLOCK_BENCH_TORCH_PYTHON=/path/to/python
 	$(PY) bench/importance.py
 
 clean:

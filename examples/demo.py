@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 from monitor_demo import monitor_drift
+from retrieval_demo import retrieval_index
 from rich.console import Console
 from rich.table import Table
 from rollout_demo import rollout_broken_candidate
@@ -404,6 +405,7 @@ def main() -> int:
         rolled_back = True  # nothing in production to roll a candidate out against
     batch_score(f"{NAME}@{'production' if production is not None else 'staging'}", test_df)
     register_support_prompt()
+    retrieval_index()
     check = airlock.verify_events()
     console.print(f"audit events verified: {'ok' if check.ok else 'FAILED'} "
                   f"({check.checked} events checked)")

@@ -94,6 +94,14 @@ def test_demo_tracks_registers_and_promotes(airlock_home: Path) -> None:
     assert prompt.version == 1 and prompt.aliases == ["staging"]
     assert f"prompt support-answer@1 (sha256 {prompt.sha256[:12]}…) -> staging" in proc.stdout
 
+    # retrieval: an index over the README's sections, evaluated and gated into staging
+    docs = airlock.get_model_version("airlock-docs@staging")
+    assert docs.flavor == "index" and docs.version == 1
+    assert docs.manifest["options"]["embedder"]["ref"] == "all-minilm-l6-v2@1"
+    rag_eval = airlock.store.get_store().evaluations.list_for("airlock-docs", 1)
+    assert len(rag_eval) == 1
+    assert "gate docs-retrieval passed: airlock-docs@staging -> airlock-docs@1" in proc.stdout
+
     assert airlock.verify_events().ok
     assert "staging" in proc.stdout and "production" in proc.stdout
     assert "audit events verified: ok" in proc.stdout

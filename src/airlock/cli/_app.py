@@ -23,6 +23,7 @@ from . import (
     _monitor,
     _prompts,
     _rag,
+    _retrieval,
     _rollout,
     _runs,
     _serve,
@@ -55,6 +56,7 @@ app.add_typer(_prompts.app, name="prompts")
 app.add_typer(_evidence.app, name="evidence")
 app.add_typer(_rollout.app, name="rollout")
 app.add_typer(_rag.app, name="rag")
+app.add_typer(_retrieval.app, name="retrieval")
 app.command("eval")(_eval.eval_command)
 app.command("gate")(_eval.gate_command)
 app.command("promote")(_eval.promote_command)

@@ -52,8 +52,9 @@ def eval_command(
     policy: Path | None = typer.Option(None, "--policy", help="A gate YAML of metric rules "
                                        "(recorded; exit 1 when it fails)."),
     report: Path | None = typer.Option(None, "--report", help="Write an HTML report here."),
-    embed: str | None = typer.Option(None, "--embed", help="python:module:function "
-                                     "embedding texts, for groundedness."),
+    embed: str | None = typer.Option(None, "--embed", help="python:module:function or an "
+                                     "embedder version (all-minilm-l6-v2@1) embedding "
+                                     "texts, for groundedness."),
     threshold: float = typer.Option(0.5, "--threshold", help="Cosine similarity at which a "
                                     "sentence counts as supported."),
     judge: str | None = typer.Option(None, "--judge", help="An LLM judge: "

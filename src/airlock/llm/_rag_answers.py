@@ -102,12 +102,23 @@ def groundedness(answers: Sequence[str], contexts: Sequence[Sequence[str]], embe
 
 
 def load_embedder(spec: str | Embed) -> Embed:
-    """An :data:`Embed` from ``python:module:function`` (or a callable, returned as is)."""
+    """An :data:`Embed` from ``python:module:function``, or from a registered embedder
+    version (``all-minilm-l6-v2@1``: its ``encode``), or a callable (returned as is)."""
     if callable(spec):
         return spec
     from ._client import _import
 
+    if isinstance(spec, str) and "@" in spec and not spec.startswith("python:"):
+        from airlock.registry import EMBEDDER_FLAVOR, EmbedderPredictor, load_model
+
+        lm = load_model(spec)
+        if not isinstance(lm.predictor, EmbedderPredictor):
+            raise UsageError(f"{lm.ref} is a {lm.version.flavor} model, not an "
+                             f"{EMBEDDER_FLAVOR}")
+        encode: Embed = lm.predictor.encode
+        return encode
     if not isinstance(spec, str) or not spec.startswith("python:"):
-        raise UsageError(f"unknown embedder {spec!r}: use python:module:function")
+        raise UsageError(f"unknown embedder {spec!r}: use python:module:function or an "
+                         "embedder version NAME@VERSION")
     fn: Embed = _import(spec.removeprefix("python:"), spec)
     return fn

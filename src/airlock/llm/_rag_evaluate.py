@@ -2,8 +2,9 @@
 them, and measure retrieval and answers.
 
 1. The retriever is any registered model version whose ``predict`` takes a table with a
-   ``query`` column and returns a table ``(query, rank, doc_id, chunk_id, score, text)``
-   (one row per retrieved chunk). Each distinct query is asked once.
+   ``query`` column and returns a table ``(query, rank, doc_id, chunk_id, score, text)``:
+   one row per retrieved chunk, or one row per query whose other columns are lists (an
+   ``index`` version's answer). Each distinct query is asked once.
 2. Chunks become docs: a doc retrieved in several chunks counts once, at the rank of its
    best-ranked chunk; docs are then ranked by that rank (the retriever's order, so its
    scores need not be comparable between queries).
@@ -71,7 +72,22 @@ def _retrieve(ref: str, queries: list[str]) -> tuple[dict[str, Any], pa.Table]:
     missing = [c for c in RETRIEVER_COLUMNS if c not in table.column_names]
     if missing:
         raise InvalidInput(MSG_RETRIEVER_COLUMNS.format(ref=v.ref, got=table.column_names))
-    return info, table.select(list(RETRIEVER_COLUMNS))
+    return info, _long_form(table.select(list(RETRIEVER_COLUMNS)))
+
+
+def _long_form(table: pa.Table) -> pa.Table:
+    """One row per chunk: a retriever that answers each query with one row of list
+    columns (an ``index`` version, as served) is flattened; a long table stays as is."""
+    import pyarrow.compute as pc
+
+    rank = table.column("rank").combine_chunks()
+    if not (pa.types.is_list(rank.type) or pa.types.is_large_list(rank.type)):
+        return table
+    parents = pc.list_parent_indices(rank)
+    cols = {"query": table.column("query").take(parents)}
+    for name in RETRIEVER_COLUMNS[1:]:
+        cols[name] = pc.list_flatten(table.column(name).combine_chunks())
+    return pa.table(cols)
 
 
 def _ranked_docs(table: pa.Table, queries: list[str]) -> list[list[dict[str, Any]]]:

@@ -39,6 +39,7 @@ __all__ = [
     "register_saved",
     "resolve",
     "set_alias",
+    "version_folder",
 ]
 
 MANIFEST_FILE = "airlock-manifest.json"
@@ -52,13 +53,15 @@ def register_model(
     name: str, model: Any, *, run: Run | str | None = None, input_example: Any = None,
     datasets: Sequence[Any] = (), description: str | None = None, flavor: str | None = None,
     serialization: str | None = None, trusted: bool = False, intended_use: str | None = None,
+    signature: dict[str, Any] | None = None,
 ) -> VersionRecord:
     """Save ``model`` as the next version of ``name``; returns the new version.
 
     ``serialization`` picks the format within a flavor (sklearn: ``skops`` by default,
     ``pickle`` or ``joblib``); pickle-based formats only load when ``trusted=True`` here
     or at load time. ``datasets`` are paths, tables or fingerprints (lineage);
-    ``intended_use`` goes into the model card."""
+    ``intended_use`` goes into the model card. ``signature`` (``{"inputs": [{name, type,
+    nullable}]}``) is recorded as given instead of inferred from ``input_example``."""
     check_model_name(name)
     fl = get_flavor(flavor) if flavor else detect_flavor(model)
     with tempfile.TemporaryDirectory(prefix="airlock-model-") as tmp:
@@ -66,10 +69,9 @@ def register_model(
         options = fl.save(model, path, serialization=serialization)
         _check_skops_types(fl, options, trusted)
         example = None if input_example is None else to_arrow(input_example)
-        signature = None
-        if example is not None:
+        if signature is None and example is not None:
             signature = _signature(fl, path, options, example, name)
-        elif getattr(model, "feature_names_in_", None) is not None:
+        elif signature is None and getattr(model, "feature_names_in_", None) is not None:
             signature = {"inputs": [{"name": str(n), "type": None, "nullable": True}
                                     for n in model.feature_names_in_]}
         return register_saved(name, path, fl, options, run=run, signature=signature,
@@ -212,6 +214,18 @@ def load_model_files(version: VersionRecord, path: Path, *,
                 f"failed its integrity check: sha256 is {got[:12]}…, the registry recorded "
                 f"{digest[:12]}…"))
     return _load(version, path, trusted)
+
+
+def version_folder(ref: str | ModelRef, *, trusted: bool | None = None
+                   ) -> tuple[VersionRecord, Path]:
+    """(the version, a local folder with its files), every file's sha256 verified against
+    the manifest: for code that reads a version's files itself (an index copies its
+    embedder's)."""
+    version = resolve(ref)
+    _check_trusted(version, trusted)
+    path = _materialise(get_store(), version)
+    _only_listed_files(path, version, dict(version.manifest["options"]))
+    return version, path
 
 
 def _check_trusted(version: VersionRecord, trusted: bool | None) -> None:

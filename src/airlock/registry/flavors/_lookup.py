@@ -10,6 +10,8 @@ from typing import Any
 from airlock.errors import UsageError
 
 from ._base import Flavor
+from ._embedder import EmbedderFlavor
+from ._index import IndexFlavor
 from ._lightgbm import LightGBMFlavor
 from ._onnx import OnnxFlavor
 from ._pyfunc import PyFuncFlavor
@@ -19,8 +21,8 @@ from ._xgboost import XGBoostFlavor
 __all__ = ["FLAVORS", "detect_flavor", "get_flavor"]
 
 FLAVORS: dict[str, Flavor] = {
-    f.name: f for f in (XGBoostFlavor(), LightGBMFlavor(), OnnxFlavor(), SklearnFlavor(),
-                        PyFuncFlavor())
+    f.name: f for f in (EmbedderFlavor(), IndexFlavor(), XGBoostFlavor(), LightGBMFlavor(),
+                        OnnxFlavor(), SklearnFlavor(), PyFuncFlavor())
 }
 
 

@@ -1,0 +1,49 @@
+"""`airlock serve kb@1` as a process answers retrieval requests: ``/invocations`` with a
+``query`` column and OIP v2 with a BYTES ``query`` input, one answer per query (its top k
+chunks as lists, best first, equal to a direct query); the prediction log holds each
+query with its top scores; a request without a query column is a 4xx with an error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.integration.serving_helpers import serving_process
+from tests.integration.test_retrieval_index import make_docs
+
+from airlock.llm import build_index, query_index
+from airlock.predlog import read_prediction_log
+from airlock.store import close_stores
+
+pytestmark = pytest.mark.slow
+
+
+def test_serve_answers_retrieval_requests(tmp_path: Path) -> None:
+    build_index("kb", make_docs(tmp_path / "docs"), chunk=120, overlap=20, k=3)
+    want = query_index("kb@1", "baking bread", k=3)
+    close_stores()
+    with serving_process("kb@1") as (url, _proc):
+        res = httpx.post(f"{url}/invocations", timeout=60, json={
+            "dataframe_split": {"columns": ["query"],
+                                "data": [["baking bread"], ["drift alerts"]]}})
+        assert res.status_code == 200, res.text
+        first, second = res.json()["predictions"]
+        assert first["query"] == "baking bread" and first["rank"] == [1, 2, 3]
+        assert first["doc_id"] == [h["doc_id"] for h in want]
+        assert first["chunk_id"] == [h["chunk_id"] for h in want]
+        assert first["score"] == pytest.approx([h["score"] for h in want], abs=1e-5)
+        assert second["doc_id"][0] == "monitor.md"
+        oip = httpx.post(f"{url}/v2/models/kb/infer", timeout=60, json={
+            "inputs": [{"name": "query", "datatype": "BYTES", "shape": [1],
+                        "data": ["who may move a protected alias?"]}]})
+        assert oip.status_code == 200, oip.text
+        outputs = {o["name"]: o["data"] for o in oip.json()["outputs"]}
+        assert outputs["doc_id"][0][0] == "gates/policy.md"
+        bad = httpx.post(f"{url}/invocations", timeout=60, json={
+            "dataframe_split": {"columns": ["text"], "data": [["x"]]}})
+        assert 400 <= bad.status_code < 500 and "query" in bad.json()["error"]
+    rows = [r for r in read_prediction_log("kb").to_pylist() if r["status"] == 200]
+    queries = [r["inputs"]["query"] for r in rows]
+    assert queries[:2] == ["baking bread", "drift alerts"]
+    assert rows[0]["outputs"]["score"] == pytest.approx(first["score"])
