@@ -120,6 +120,16 @@ def test_stored_gated_on_ci_low_and_reported(kb: str, tmp_path: Path) -> None:
     assert "Worst" in html and "moon.md" in html and "FAILED" in html
 
 
+def test_two_versions_with_the_same_files_get_an_evaluation_each(kb: str) -> None:
+    # the id names the version: byte-identical files once shared one stored evaluation,
+    # and the second version then had none to be gated or promoted on
+    second = airlock.register_model("kb", rag_toy.retrieve)
+    assert second.manifest["sha256"] == airlock.get_model_version(kb).manifest["sha256"]
+    first, other = evaluate_rag(CASES, kb, n_boot=50), evaluate_rag(CASES, second.ref, n_boot=50)
+    assert first.id != other.id and first.stored and other.stored
+    assert [e["id"] for e in get_store().evaluations.list_for("kb", 2)] == [other.id]
+
+
 def test_bad_input(kb: str, tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         evaluate_rag(CASES, "no-such-kb@1", store=False)
