@@ -1,19 +1,24 @@
 """`airlock serve kb@1` as a process answers retrieval requests: ``/invocations`` with a
 ``query`` column and OIP v2 with a BYTES ``query`` input, one answer per query (its top k
 chunks as lists, best first, equal to a direct query); the prediction log holds each
-query with its top scores; a request without a query column is a 4xx with an error."""
+query with its top scores, and ``monitor endpoint`` reads retrieval drift from them (the
+top-1 score's distribution, the hit count: 0 is an empty result) against a profile of
+reference queries; a request without a query column is a 4xx with an error."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from tests.integration.serving_helpers import serving_process
 from tests.integration.test_retrieval_index import make_docs
 
 from airlock.llm import build_index, query_index
+from airlock.monitor import Profile, monitor_endpoint
 from airlock.predlog import read_prediction_log
+from airlock.registry import load_model
 from airlock.store import close_stores
 
 pytestmark = pytest.mark.slow
@@ -47,3 +52,18 @@ def test_serve_answers_retrieval_requests(tmp_path: Path) -> None:
     queries = [r["inputs"]["query"] for r in rows]
     assert queries[:2] == ["baking bread", "drift alerts"]
     assert rows[0]["outputs"]["score"] == pytest.approx(first["score"])
+    assert rows[0]["outputs"]["top_score"] == pytest.approx(first["score"][0])
+    assert rows[0]["outputs"]["hits"] == 3
+
+    # retrieval drift: today's queries against a profile of the answers to reference queries
+    answers = load_model("kb@1").predict(pd.DataFrame({"query": [
+        "bread and flour", "ovens", "drift", "alerts", "gate policy", "aliases"]}))
+    reference = Profile.from_data({"top_score": answers["top_score"].tolist(),
+                                   "hits": answers["hits"].tolist()})
+    report = monitor_endpoint("kb", prediction_reference=reference).to_dict()
+    window = report["windows"][0]
+    assert report["totals"]["requests"] >= 3
+    drift = window["prediction_drift"]
+    assert drift is not None, window.get("missing")
+    assert {"top_score", "hits"} <= set(drift["columns"]), drift
+    assert drift["reference"] == "the prediction reference"

@@ -221,8 +221,9 @@ def evaluate_rag(cases: str | Path | Iterable[Mapping[str, Any]], retriever: str
     prompt_info = None
     if answers_source is not None and model is not None:
         prompt_info = {"ref": prompt_ref, "sha256": hashlib.sha256(template.encode()).hexdigest()}
-    ident = hashlib.sha256(canonical([cases_sha, info["ref"], info["sha256"], list(cuts), canonical(got)
-                                      .decode(), answers_source, prompt_info, threshold,
+    ident = hashlib.sha256(canonical([cases_sha, info["ref"], info["sha256"], list(cuts),
+                                      canonical(got).decode(), answers_source, prompt_info,
+                                      threshold,
                                       embed is not None, judge_sha,
                                       judge_repeat if judged else None, seed, n_boot]))
     ev = RagEvaluation(id="ev-rag-" + ident.hexdigest()[:16], retriever=info,

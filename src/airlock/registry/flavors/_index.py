@@ -149,7 +149,10 @@ class IndexPredictor:
     def predict(self, df: Any) -> Outputs:
         """One row per query (what serving and batch scoring need: an answer per input
         row): ``query`` and the list columns ``rank``, ``doc_id``, ``chunk_id``, ``score``
-        and ``text``, best first, the version's k a query."""
+        and ``text``, best first, the version's k a query; then two scalars a drift monitor
+        reads from the prediction log: ``top_score`` (the best hit's cosine similarity, null
+        when nothing was found) and ``hits`` (how many chunks came back: 0 is an empty
+        result)."""
         import pyarrow as pa
 
         if "query" not in df.columns:
@@ -166,6 +169,10 @@ class IndexPredictor:
         out: dict[str, Any] = {"query": pa.array(queries, pa.string())}
         out.update({name: pa.ListArray.from_arrays(offsets, values)
                     for name, values in flat.items()})
+        top = np.full(len(queries), np.nan)
+        top[rows[cols == 0]] = score[cols == 0]  # rank 1 of each query that found anything
+        out["top_score"] = pa.array(top, pa.float64(), mask=counts == 0)
+        out["hits"] = pa.array(counts, pa.int64())
         return cast(Outputs, out)
 
 
