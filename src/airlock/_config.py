@@ -14,6 +14,8 @@
 | AIRLOCK_AUDIT_KEY    | unset: the key file below          | signs the audit head (secret)   |
 | AIRLOCK_AUDIT_KEY_FILE | $AIRLOCK_HOME/audit.key          | where the audit key is kept     |
 | AIRLOCK_IMPORT_MAX_BYTES | 10 GiB                         | cap of an import's copied bytes |
+| AIRLOCK_INDEX_MAX_BYTES | 4 GiB                           | cap of the memory an index build|
+|                      |                                    | needs (documents, vectors)      |
 | AIRLOCK_TOKENS       | unset: UI read-only, serve admin   | ACTOR:ROLE+ROLE=TOKEN entries,  |
 |                      | closed                             | comma-separated (secret)        |
 | AIRLOCK_UI_TOKENS    | unset (the older form)             | ACTOR=TOKEN pairs, each with    |
@@ -26,7 +28,9 @@ The audit key signs the audit chain's head, which airlock keeps outside the data
 truncated database. The key is ``AIRLOCK_AUDIT_KEY`` when set (any secret text), else the
 contents of ``AIRLOCK_AUDIT_KEY_FILE``, a random key written there (mode 0600) on first use.
 Keep it where whoever can write the database cannot (a secret store, another volume).
-``AIRLOCK_IMPORT_MAX_BYTES`` caps the bytes copied when importing a model directory.
+``AIRLOCK_IMPORT_MAX_BYTES`` caps the bytes copied when importing a model directory;
+``AIRLOCK_INDEX_MAX_BYTES`` caps the memory a retrieval index build may need (the documents
+read, their chunks and the vectors), checked before the work starts.
 
 ``AIRLOCK_TOKENS`` is the one place tokens are configured for ``airlock ui`` and the admin
 API of ``airlock serve``: entries ``ACTOR:ROLE[+ROLE…]=TOKEN`` separated by commas or
@@ -72,6 +76,7 @@ __all__ = [
     "acting_as",
     "audit_key",
     "import_max_bytes",
+    "index_max_bytes",
     "roles_of",
     "settings",
     "ui_tokens",
@@ -212,6 +217,14 @@ def import_max_bytes(env: os._Environ[str] | dict[str, str] | None = None) -> in
     env = os.environ if env is None else env
     raw = env.get("AIRLOCK_IMPORT_MAX_BYTES")
     return int(raw) if raw and raw.isdigit() else 10 << 30
+
+
+def index_max_bytes(env: os._Environ[str] | dict[str, str] | None = None) -> int:
+    """The most memory (bytes) a retrieval index build may need; 4 GiB unless
+    ``AIRLOCK_INDEX_MAX_BYTES`` says otherwise."""
+    env = os.environ if env is None else env
+    raw = env.get("AIRLOCK_INDEX_MAX_BYTES")
+    return int(raw) if raw and raw.isdigit() else 4 << 30
 
 
 @dataclass(frozen=True)

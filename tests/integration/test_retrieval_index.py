@@ -19,11 +19,13 @@ from airlock.data import fingerprint
 from airlock.errors import InvalidInput, NotFound, UsageError
 from airlock.llm import (
     DEFAULT_EMBEDDER,
+    DOC_SUFFIXES,
     MSG_BAD_CHUNKING,
     MSG_CORPUS_COLUMNS,
     MSG_NO_CHUNKS,
     MSG_NO_DOCS,
     MSG_NOT_AN_EMBEDDER,
+    MSG_TOO_LARGE,
     MSG_UNDECODABLE,
     build_index,
     chunk_spans,
@@ -201,6 +203,27 @@ def test_bad_arguments(docs: Path, airlock_home: Path) -> None:
         build_index("kb@2", docs)
     assert "kb" not in {m.name for m in airlock.list_models()}
     assert not list(airlock_home.rglob("models/kb"))  # no files left behind either
+
+
+def test_a_corpus_too_large_for_the_memory_limit_is_refused_before_any_work(
+        docs: Path, airlock_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    size = sum(len(text.encode()) for rel, text in DOCS.items()  # what would be read
+               if Path(rel).suffix in DOC_SUFFIXES and not rel.startswith("."))
+    monkeypatch.setenv("AIRLOCK_INDEX_MAX_BYTES", str(size))  # the folder, read, twice over
+    with pytest.raises(InvalidInput) as err:
+        build_index("kb", docs)
+    assert err.value.message == MSG_TOO_LARGE.format(what=f"the corpus {docs}",
+                                                     need=2 * size, limit=size)
+    # a table corpus is in memory already: its chunks' vectors are what would not fit
+    table = pd.DataFrame({"doc_id": [f"d{i}" for i in range(200)],
+                          "text": [f"document number {i} about cats" for i in range(200)]})
+    monkeypatch.setenv("AIRLOCK_INDEX_MAX_BYTES", "100000")
+    with pytest.raises(InvalidInput, match=r"^an index of 200 chunks needs about [\d,]+ "
+                                           r"bytes of memory, more than the 100,000 allowed"):
+        build_index("kb", table)
+    assert "kb" not in {m.name for m in airlock.list_models() if m.name == "kb"}
+    monkeypatch.setenv("AIRLOCK_INDEX_MAX_BYTES", str(10 << 20))
+    assert build_index("kb", table).ref == "kb@1"
 
 
 def test_bad_queries(docs: Path) -> None:

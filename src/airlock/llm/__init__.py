@@ -37,10 +37,12 @@ from __future__ import annotations
 from ._cases import OUTCOMES, normalize_label, read_cases
 from ._catalogue import LLM_METRICS
 from ._chunks import (
+    DOC_SUFFIXES,
     MSG_BAD_CHUNKING,
     MSG_CORPUS_COLUMNS,
     MSG_NO_CHUNKS,
     MSG_NO_DOCS,
+    MSG_TOO_LARGE,
     MSG_UNDECODABLE,
     chunk_spans,
     read_corpus,
@@ -86,6 +88,7 @@ from ._scores import exact_match, token_f1
 __all__ = [
     "DEFAULT_EMBEDDER",
     "DEFAULT_KEY_ENV",
+    "DOC_SUFFIXES",
     "JUDGE_PROMPT",
     "LLM_METRICS",
     "MSG_ANSWER_ID",
@@ -99,6 +102,7 @@ __all__ = [
     "MSG_NO_DOCS",
     "MSG_NO_QUERY",
     "MSG_RETRIEVER_COLUMNS",
+    "MSG_TOO_LARGE",
     "MSG_UNDECODABLE",
     "OUTCOMES",
     "RAG_METRICS",

@@ -21,12 +21,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from airlock._config import index_max_bytes
 from airlock._files import read_table
 from airlock.data import to_arrow
 from airlock.errors import InvalidInput, file_not_found
 
 __all__ = ["DOC_SUFFIXES", "MSG_BAD_CHUNKING", "MSG_CORPUS_COLUMNS", "MSG_NO_CHUNKS",
-           "MSG_NO_DOCS", "MSG_UNDECODABLE", "chunk_corpus", "chunk_spans", "read_corpus"]
+           "MSG_NO_DOCS", "MSG_TOO_LARGE", "MSG_UNDECODABLE", "check_memory", "chunk_corpus",
+           "chunk_spans", "read_corpus"]
 
 DOC_SUFFIXES = (".md", ".markdown", ".txt", ".rst")
 MSG_NO_DOCS = ("no documents in {path}: expected text files ({suffixes})")
@@ -35,7 +37,18 @@ MSG_CORPUS_COLUMNS = "a corpus table needs 'doc_id' and 'text' columns (got {got
 MSG_NO_CHUNKS = "the corpus {path} has no text to index (every document is empty)"
 MSG_BAD_CHUNKING = ("chunk size must be >= 1 and overlap >= 0 and smaller than it "
                     "(got chunk {size}, overlap {overlap})")
+MSG_TOO_LARGE = ("{what} needs about {need:,} bytes of memory, more than the "
+                 "{limit:,} allowed (AIRLOCK_INDEX_MAX_BYTES): index a smaller corpus, or "
+                 "raise the limit if this machine has the memory")
 _SPACE = " \t\n\r\f\v"
+
+
+def check_memory(need: int, what: str) -> None:
+    """Refuse work whose memory estimate exceeds ``AIRLOCK_INDEX_MAX_BYTES``, before it
+    starts."""
+    limit = index_max_bytes()
+    if need > limit:
+        raise InvalidInput(MSG_TOO_LARGE.format(what=what, need=need, limit=limit))
 
 
 def _read_folder(root: Path) -> pa.Table:
@@ -44,6 +57,8 @@ def _read_folder(root: Path) -> pa.Table:
                    and not any(part.startswith(".") for part in p.relative_to(root).parts))
     if not files:
         raise InvalidInput(MSG_NO_DOCS.format(path=root, suffixes=", ".join(DOC_SUFFIXES)))
+    # the text is held twice while it is chunked: refuse before reading a byte
+    check_memory(2 * sum(f.stat().st_size for f in files), f"the corpus {root}")
     ids, texts = [], []
     for f in files:
         rel = f.relative_to(root).as_posix()

@@ -44,7 +44,7 @@ from airlock.registry import (
 )
 from airlock.store import VersionRecord
 
-from ._chunks import MSG_NO_CHUNKS, check_chunking, chunk_corpus, read_corpus
+from ._chunks import MSG_NO_CHUNKS, check_chunking, check_memory, chunk_corpus, read_corpus
 
 __all__ = ["DEFAULT_EMBEDDER", "MSG_NOT_AN_EMBEDDER", "MSG_NOT_AN_INDEX", "build_index",
            "default_embedder", "load_index", "query_index"]
@@ -95,6 +95,9 @@ def build_index(name: str, docs: str | Path | Any, *, embedder: str | None = Non
         raise InvalidInput(MSG_NO_CHUNKS.format(path=docs if isinstance(docs, str | Path)
                                                 else "table"))
     version, folder, encoder = _embedder(embedder or default_embedder())
+    # the chunks' text, their float32 vectors and the index's own copy with its graph
+    check_memory(corpus.nbytes + chunks.nbytes + chunks.num_rows * encoder.dim * 4 * 3,
+                 f"an index of {chunks.num_rows:,} chunks")
     info = fingerprint(corpus, name=Path(docs).name if isinstance(docs, str | Path)
                        else "corpus")
     chunking = {"unit": "characters", "size": chunk, "overlap": overlap,
