@@ -10,7 +10,7 @@ A policy is YAML (or a dict) validated in full at load time by the one config lo
     input:
       injection: {action: block, threshold: 0.5, decode: [base64, hex, rot13, reverse]}
       pii: {action: redact, mode: placeholder, modes: {CREDIT_CARD: mask}}
-      classifier: {enabled: false, threshold: 0.9}    # the learned layer, airlock[llm]
+      classifier: {fp_target: 0.01}   # the learned layer (airlock[llm]); see below
       ner: {backend: "my_pkg.ner:Backend", types: [PERSON, ADDRESS]}
     output:
       pii: {action: redact}           # reported as PII_LEAK / SECRET_LEAK
@@ -83,12 +83,26 @@ class PiiPolicy(_Section):
 
 
 class ClassifierPolicy(_Section):
-    """The optional learned layer (sentence embeddings + a logistic head), ``airlock[llm]``."""
+    """The learned layer (sentence embeddings + a logistic head), ``airlock[llm]``. It runs
+    on the texts the rules did not already block. ``threshold`` (default: the head's,
+    chosen on benign calibration prompts for ``fp_target``); long texts are scored in
+    windows of ``window`` tokens every ``stride`` tokens (the max over windows)."""
 
     enabled: bool = True
     action: Action = "block"
-    threshold: float = Field(0.9, ge=0.0, le=1.0)  # on top of the rules: confident only
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    fp_target: float = Field(0.01, gt=0.0, lt=1.0)
     head: str | None = None
+    window: int = Field(256, ge=16, le=512)
+    stride: int = Field(128, ge=1)
+    threads: int = Field(1, ge=0)  # onnxruntime intra-op threads (0: all cores)
+
+    @model_validator(mode="after")
+    def _stride(self) -> ClassifierPolicy:
+        if self.stride > self.window - 2:
+            raise ValueError("stride must be at most window - 2 (windows must overlap or "
+                             "touch)")
+        return self
 
 
 class NerPolicy(_Section):
