@@ -7,8 +7,10 @@ Needs airlock[llm] (the ONNX MiniLM encoder) and scikit-learn. Seeded (``SEED``)
 data gives the same head.
 
 * Training sources: dev.jsonl (all of it) and the ``train`` batches of _own_writing.py.
-* Calibration: a seeded 30 % of the training sources' benign and PII rows, not fitted on.
-  The threshold is the smallest score that flags at most ``fp_target`` of them.
+* Calibration: every benign and PII row of the training sources, scored out of fold (5
+  seeded folds: each row is scored by a head fitted without its fold); the threshold is the
+  smallest score that flags at most ``fp_target`` of them. The shipped head is then fitted on
+  all training rows.
 * Held out, by source: test.jsonl (its sources), the ``heldout`` batches of
   _own_writing.py. Reported per source: recall (attacks) or false-positive rate (benign),
   with 95 % Wilson intervals, for the rules alone, the classifier alone and the cascade
@@ -35,7 +37,9 @@ sys.path.insert(0, str(HERE))
 OUT = HERE.parents[1] / "src" / "airlock" / "guard" / "_classifier_head.py"
 C = 4.0
 SEED = 17
-CALIBRATION_SHARE = 0.3
+FOLDS = 5
+CALIBRATION = ("benign and PII rows of the training sources, out of fold "
+               f"({FOLDS} seeded folds)")
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -72,12 +76,7 @@ def datasets() -> dict[str, Any]:
     own_src = (HERE / "_own_writing.py").read_bytes()
     train = dev + own_rows("train")
     heldout = [{**r, "source": f"test:{r['source']}"} for r in test] + own_rows("heldout")
-    rng = np.random.default_rng(SEED)
-    negatives = [i for i, r in enumerate(train) if r["label"] != "attack"]
-    calib = set(rng.choice(negatives, size=round(CALIBRATION_SHARE * len(negatives)),
-                           replace=False).tolist())
-    return {"fit": [r for i, r in enumerate(train) if i not in calib],
-            "calibration": [train[i] for i in sorted(calib)], "heldout": heldout,
+    return {"fit": train, "heldout": heldout,
             "sha256": {"dev.jsonl": dev_sha, "test.jsonl": test_sha,
                        "_own_writing.py": hashlib.sha256(own_src).hexdigest()}}
 
@@ -134,8 +133,8 @@ def write_head(model: Any, threshold: float, fp_target: float, calib_n: int,
         f'    "data_sha256": {{{shas}\n    }},\n'
         f'    "C": {C},\n    "seed": {SEED},\n'
         f'    "threshold": {threshold!r},\n    "fp_target": {fp_target!r},\n'
-        '    "calibration": {\n        "source": "a seeded 30 % of the training sources\' '
-        f'benign and PII rows (not fitted)",\n        "size": {calib_n},\n    }},\n'
+        f'    "calibration": {{\n        "source": "{CALIBRATION}",\n'
+        f'        "size": {calib_n},\n    }},\n'
         f'    "intercept": {float(model.intercept_[0]):.6f},\n'
         f'    "coef": (\n    {body},\n    ),\n}}\n', encoding="utf-8")
 
@@ -158,13 +157,26 @@ def main() -> int:
         y = np.array([rows[i]["label"] == "attack" for i in owner], dtype=int)
         return emb, y
 
-    x, y = embed(data["fit"])
-    model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000, random_state=SEED)
-    model.fit(x, y)
-    clf.coef = model.coef_[0].astype(np.float32)
-    clf.intercept = float(model.intercept_[0])
-    calib = np.array(clf.score([r["text"] for r in data["calibration"]]))
+    def fit(rows: list[dict[str, Any]]) -> Any:
+        x, y = embed(rows)
+        model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000,
+                                   random_state=SEED)
+        model.fit(x, y)
+        clf.coef = model.coef_[0].astype(np.float32)
+        clf.intercept = float(model.intercept_[0])
+        return model
+
+    train = data["fit"]
+    fold = np.random.default_rng(SEED).permutation(len(train)) % FOLDS
+    calib_parts = []
+    for k in range(FOLDS):
+        fit([r for r, f in zip(train, fold, strict=True) if f != k])
+        held = [r["text"] for r, f in zip(train, fold, strict=True)
+                if f == k and r["label"] != "attack"]
+        calib_parts.append(np.array(clf.score(held)))
+    calib = np.concatenate(calib_parts)
     threshold = choose_threshold(calib, args.fp_target)
+    model = fit(train)
     write_head(model, threshold, args.fp_target, len(calib), data["sha256"])
     print(f"head written to {OUT}: threshold {threshold:.4f} for fp_target "
           f"{args.fp_target} on {len(calib)} calibration prompts "
