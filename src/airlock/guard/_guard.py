@@ -53,6 +53,9 @@ MSG_TOO_LARGE = ("input of {size:,} bytes is over the guard policy's limit of {l
 MSG_NO_SALT = (f"redaction mode 'hash' needs a salt: set `salt:` in the guard policy or "
                f"{SALT_ENV}")
 _RANK = {"block": 3, "redact": 2, "flag": 1}
+UNSCANNED = "UNSCANNED"
+MSG_UNSCANNED = ("the text is over the classifier's max_tokens: the learned classifier did not "
+                 "score it (the rules checked all of it)")
 MSG_CAPPED = ("{n:,} more findings past the limit of {limit:,} (characters {start:,}-{end:,}): "
               "{what}")
 _CAPPED_WHAT = {"redact": "redacted as one span", "block": "blocked", "flag": "flagged"}
@@ -128,8 +131,9 @@ class _Stage:
             from ._classifier import InjectionClassifier
 
             cls = policy.classifier
-            self.classifier = InjectionClassifier.load(cls.head, window=cls.window,
-                                                       stride=cls.stride, threads=cls.threads)
+            self.classifier = InjectionClassifier.load(
+                cls.head, window=cls.window, stride=cls.stride, threads=cls.threads,
+                max_tokens=cls.max_tokens)
             self.threshold = (cls.threshold if cls.threshold is not None
                               else self.classifier.threshold_for(cls.fp_target))
         self.content = ContentChecks(policy)
@@ -208,9 +212,15 @@ class _Stage:
     def _classify(self, texts: Sequence[str]) -> list[list[Finding]]:
         cls = self.policy.classifier
         assert cls is not None
-        scores = self.classifier.score(list(texts))
-        return [[Finding("PROMPT_INJECTION", 0, len(t), float(s), "classifier", cls.action)]
-                if s >= self.threshold else [] for t, s in zip(texts, scores, strict=True)]
+        out: list[list[Finding]] = []
+        for t, s in zip(texts, self.classifier.score(list(texts)), strict=True):
+            if s is None:  # over classifier.max_tokens: never a silent pass
+                out.append([Finding(UNSCANNED, 0, len(t), 1.0, "classifier.max_tokens",
+                                    cls.over_max_tokens)])
+            else:
+                out.append([Finding("PROMPT_INJECTION", 0, len(t), s, "classifier",
+                                    cls.action)] if s >= self.threshold else [])
+        return out
 
 
 class Guard:
@@ -363,4 +373,5 @@ def _capped_reasons(findings: Sequence[Finding]) -> list[str]:
 def _reasons(findings: Sequence[Finding]) -> list[str]:
     kinds = dict.fromkeys(f.type for f in findings if f.type not in (
         "BLOCKED_TERM", "REGEX", "TOPIC", "MAX_LENGTH", "JSON_SCHEMA", "REFUSAL", CAPPED))
-    return [f"{k.lower().replace('_', ' ')} detected" for k in kinds]
+    return [MSG_UNSCANNED if k == UNSCANNED else f"{k.lower().replace('_', ' ')} detected"
+            for k in kinds]
