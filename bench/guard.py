@@ -94,19 +94,21 @@ def bucket_prompts(texts: list[str], count: Callable[[str], int], bucket: str, n
     if bucket == "tok128":
         pool = [t for t in texts if lo <= count(t) <= hi and ok(t)]
         return [rng.choice(pool) for _ in range(n)]
+    pool = [t for t in texts if ok(t)]
     out: list[str] = []
-    for _ in range(100 * n):
+    for _ in range(10 * n):
         if len(out) == n:
             break
         goal = rng.randint(max(lo, (lo + hi) // 2), hi)
-        parts: list[str] = []
-        size = 0
-        while size < goal - 40:
-            t = rng.choice(texts)
-            parts.append(t)
-            size += count(t)
-        prompt = " ".join(parts)
-        if lo <= count(prompt) <= hi and ok(prompt):
+        prompt, size = "", 0
+        for _ in range(10 * goal):  # add texts while the prompt stays ok and under goal
+            if size >= goal - 40:
+                break
+            t = rng.choice(pool)
+            candidate = f"{prompt} {t}" if prompt else t
+            if ok(candidate):
+                prompt, size = candidate, size + count(t)
+        if lo <= count(prompt) <= hi:
             out.append(prompt)
     if len(out) < n:
         raise SystemExit(f"cannot build {n} prompts of {lo}-{hi} tokens")
