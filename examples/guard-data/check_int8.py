@@ -88,8 +88,9 @@ def main() -> int:
                 line = ""
             else:
                 cos = (emb * ref[split][0]).sum(1)
+                changed = int((flag != ref[split][1]).sum())
                 line = (f"cosine min {cos.min():.4f} p1 {np.percentile(cos, 1):.4f} mean "
-                        f"{cos.mean():.4f}; decisions changed {int((flag != ref[split][1]).sum())}; ")
+                        f"{cos.mean():.4f}; decisions changed {changed}; ")
             print(f"  {split}: {line}recall {flag[y].mean():.3f} FP {flag[~y].mean():.3f}")
     return 0
 
