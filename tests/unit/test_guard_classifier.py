@@ -183,3 +183,21 @@ def test_text_over_max_tokens_is_flagged_not_passed() -> None:
     blocked = Guard({"input": {"classifier": {"max_tokens": 64, "over_max_tokens": "block"}}})
     assert not blocked.check(long).allowed
     assert g.check("Short and harmless.").findings == ()
+
+
+def test_cache_dir_setting_and_a_corrupt_cached_graph_is_rebuilt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airlock._config import Settings
+    from airlock.guard._classifier import _cached_encoder
+
+    assert Settings.from_env({"AIRLOCK_CACHE_DIR": str(tmp_path)}).cache_dir == tmp_path
+    assert Settings.from_env({"XDG_CACHE_HOME": str(tmp_path)}).cache_dir == tmp_path / "airlock"
+    monkeypatch.setenv("AIRLOCK_CACHE_DIR", str(tmp_path))
+    first = _cached_encoder(1)
+    (model,) = tmp_path.glob("guard-minilm-*/model.onnx")
+    digest = model.with_name("model.onnx.sha256").read_text()
+    model.write_bytes(b"not a model")  # corrupt: the sha256 no longer matches
+    again = _cached_encoder(1)
+    assert model.with_name("model.onnx.sha256").read_text() == digest
+    texts = ["a sentence to embed"]
+    np.testing.assert_allclose(again.encode(texts), first.encode(texts), atol=1e-6)
