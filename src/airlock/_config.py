@@ -16,6 +16,9 @@
 | AIRLOCK_IMPORT_MAX_BYTES | 10 GiB                         | cap of an import's copied bytes |
 | AIRLOCK_INDEX_MAX_BYTES | 4 GiB                           | cap of the memory an index build|
 |                      |                                    | needs (documents, vectors)      |
+| AIRLOCK_CACHE_DIR    | $XDG_CACHE_HOME/airlock, else      | files built from installed      |
+|                      | ~/.cache/airlock                   | packages (the guard's ONNX      |
+|                      |                                    | classifier), sha256-checked     |
 | AIRLOCK_TOKENS       | unset: UI read-only, serve admin   | ACTOR:ROLE+ROLE=TOKEN entries,  |
 |                      | closed                             | comma-separated (secret)        |
 | AIRLOCK_UI_TOKENS    | unset (the older form)             | ACTOR=TOKEN pairs, each with    |
@@ -122,6 +125,7 @@ class Settings(BaseModel):
     guard_key: SecretStr | None = None
     guard_salt: SecretStr | None = None
     debug: bool = False
+    cache_dir: Path = Path("~/.cache/airlock").expanduser()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -129,9 +133,12 @@ class Settings(BaseModel):
         home = Path(env.get("AIRLOCK_HOME") or ".airlock").expanduser().absolute()
         store_uri = env.get("AIRLOCK_STORE_URI") or f"sqlite:///{home / 'airlock.db'}"
         artifact_uri = env.get("AIRLOCK_ARTIFACT_URI") or str(home / "artifacts")
+        xdg = env.get("XDG_CACHE_HOME") or "~/.cache"
+        cache = Path(env.get("AIRLOCK_CACHE_DIR") or Path(xdg) / "airlock").expanduser()
         return cls(home=home, store_uri=store_uri, artifact_uri=artifact_uri, actor=_actor(env),
                    guard_key=_secret(env, GUARD_KEY_ENV), guard_salt=_secret(env, GUARD_SALT_ENV),
-                   debug=env.get(DEBUG_ENV, "").strip().lower() not in _OFF)
+                   debug=env.get(DEBUG_ENV, "").strip().lower() not in _OFF,
+                   cache_dir=cache.absolute())
 
 
 def _secret(env: Mapping[str, str], name: str) -> SecretStr | None:

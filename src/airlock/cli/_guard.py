@@ -17,7 +17,7 @@ app = typer.Typer(help="Guardrails for LLM features: PII, prompt injection, outp
                   no_args_is_help=True)
 
 POLICY_OPTION = typer.Option("default", "--policy", "-p",
-                             help="'default' or a guard policy YAML file.")
+                             help="'default', 'rules' or a guard policy YAML file.")
 STAGE_OPTION = typer.Option("input", "--stage", help="input, output or context.")
 
 
@@ -45,7 +45,7 @@ def check(
     """Check texts; exit 1 when any is blocked, 2 when an input could not be checked (the
     other inputs still are). --json prints one JSON line per input, in input order: its
     index (0-based line), its id, the verdict and latency_ms, or an "error"."""
-    from airlock.guard import Guard
+    from airlock.guard import Guard, default_notice
 
     if source not in (None, "-"):
         fail(f"unexpected argument {source!r}: use --text, --file or '-' for stdin")
@@ -56,6 +56,9 @@ def check(
     if text is not None and not text:
         fail(MSG_EMPTY.format(where="--text"))
     guard = Guard(policy)
+    notice = default_notice(policy)
+    if notice:
+        sys.stderr.write(notice + "\n")
     where = file if file is not None else source
     out = _Output(as_json, None if text is not None else
                   "stdin" if where == "-" else Path(str(where)).name)

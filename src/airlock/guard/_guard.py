@@ -55,6 +55,9 @@ MSG_TOO_LARGE = ("input of {size:,} bytes is over the guard policy's limit of {l
 MSG_NO_SALT = (f"redaction mode 'hash' needs a salt: set `salt:` in the guard policy or "
                f"{SALT_ENV}")
 _RANK = {"block": 3, "redact": 2, "flag": 1}
+UNSCANNED = "UNSCANNED"
+MSG_UNSCANNED = ("the text is over the classifier's max_tokens: the learned classifier did not "
+                 "score it (the rules checked all of it)")
 MSG_CAPPED = ("{n:,} more findings past the limit of {limit:,} (characters {start:,}-{end:,}): "
               "{what}")
 _CAPPED_WHAT = {"redact": "redacted as one span", "block": "blocked", "flag": "flagged"}
@@ -126,10 +129,16 @@ class _Stage:
             self.ner = ner or load_ner_backend(policy.ner.backend)
             self.modes.update({t: policy.ner.mode for t in policy.ner.types})
         self.classifier: Any = None
+        self.threshold = 1.0
         if policy.classifier is not None and policy.classifier.enabled:
             from ._classifier import InjectionClassifier
 
-            self.classifier = InjectionClassifier.load(policy.classifier.head)
+            cls = policy.classifier
+            self.classifier = InjectionClassifier.load(
+                cls.head, window=cls.window, stride=cls.stride, threads=cls.threads,
+                max_tokens=cls.max_tokens)
+            self.threshold = (cls.threshold if cls.threshold is not None
+                              else self.classifier.threshold_for(cls.fp_target))
         self.content = ContentChecks(policy)
 
     def run(self, text: str, *, classify: bool = True) -> tuple[list[Finding], list[str]]:
@@ -139,7 +148,7 @@ class _Stage:
         reasons: list[str] = []
         for part in (self._injection(folded, words), self._pii(folded, words), self._ner(text)):
             findings += part
-        if classify and self.classifier is not None:
+        if classify and self.classifier is not None and not _blocked(findings):
             findings += self._classify([text])[0]
         for finding, reason in self.content.find(text, folded, limit=MAX_FINDINGS):
             findings.append(finding)
@@ -206,9 +215,15 @@ class _Stage:
     def _classify(self, texts: Sequence[str]) -> list[list[Finding]]:
         cls = self.policy.classifier
         assert cls is not None
-        scores = self.classifier.score(list(texts))
-        return [[Finding("PROMPT_INJECTION", 0, len(t), float(s), "classifier", cls.action)]
-                if s >= cls.threshold else [] for t, s in zip(texts, scores, strict=True)]
+        out: list[list[Finding]] = []
+        for t, s in zip(texts, self.classifier.score(list(texts)), strict=True):
+            if s is None:  # over classifier.max_tokens: never a silent pass
+                out.append([Finding(UNSCANNED, 0, len(t), 1.0, "classifier.max_tokens",
+                                    cls.over_max_tokens)])
+            else:
+                out.append([Finding("PROMPT_INJECTION", 0, len(t), s, "classifier",
+                                    cls.action)] if s >= self.threshold else [])
+        return out
 
 
 class Guard:
@@ -244,23 +259,28 @@ class Guard:
         return self._verdict(stage, text, [*extra, *findings], reasons, start)
 
     def check_batch(self, texts: Iterable[str | bytes], stage: Stage = "input") -> list[Verdict]:
-        """Check many texts; the learned classifier (when on) embeds them in one batch."""
+        """Check many texts; the learned classifier (when on) embeds the texts the rules
+        did not block in one batch (its time is shared among them)."""
         runner = self._runner(stage)
         if runner.classifier is None:
             return [self.check(t, stage) for t in texts]
-        items = [self._decode(t) for t in texts]
+        ruled = []
+        for t in texts:
+            start = time.perf_counter()
+            text, extra = self._decode(t)
+            found = runner.run(text, classify=False) if text else ([], [])
+            ruled.append((text, extra, found, time.perf_counter() - start))
+        unsure = [i for i, (text, _, found, _) in enumerate(ruled)
+                  if text and not _blocked(found[0])]
         start = time.perf_counter()
-        scored = runner._classify([t for t, _ in items])
-        share = (time.perf_counter() - start) / max(len(items), 1)
+        scored = dict(zip(unsure, runner._classify([ruled[i][0] for i in unsure]),
+                          strict=True))
+        share = (time.perf_counter() - start) / max(len(unsure), 1)
         out = []
-        for (text, extra), cls_findings in zip(items, scored, strict=True):
-            t0 = time.perf_counter() - share
-            if not text:
-                out.append(self._verdict(stage, text, extra, [], t0))
-                continue
-            findings, reasons = runner.run(text, classify=False)
-            out.append(self._verdict(stage, text, [*extra, *findings, *cls_findings], reasons,
-                                     t0))
+        for i, (text, extra, (findings, reasons), took) in enumerate(ruled):
+            t0 = time.perf_counter() - took - (share if i in scored else 0.0)
+            out.append(self._verdict(stage, text, [*extra, *findings, *scored.get(i, [])],
+                                     reasons, t0))
         return out
 
     def check_messages(self, messages: Sequence[Mapping[str, Any]], *,
@@ -319,6 +339,11 @@ class Guard:
         return self._stages[stage].modes  # type: ignore[index]
 
 
+def _blocked(findings: Sequence[Finding]) -> bool:
+    """Whether a finding already blocks the text (then the classifier need not run)."""
+    return any(f.action == "block" for f in findings)
+
+
 def _view_words(words: AbstractSet[str], decoded: Decoded | None) -> AbstractSet[str] | None:
     """The words of a whole-text view, derived from the words of the text (None: compute)."""
     if decoded is None:
@@ -360,4 +385,5 @@ def _capped_reasons(findings: Sequence[Finding]) -> list[str]:
 def _reasons(findings: Sequence[Finding]) -> list[str]:
     kinds = dict.fromkeys(f.type for f in findings if f.type not in (
         "BLOCKED_TERM", "REGEX", "TOPIC", "MAX_LENGTH", "JSON_SCHEMA", "REFUSAL", CAPPED))
-    return [f"{k.lower().replace('_', ' ')} detected" for k in kinds]
+    return [MSG_UNSCANNED if k == UNSCANNED else f"{k.lower().replace('_', ' ')} detected"
+            for k in kinds]

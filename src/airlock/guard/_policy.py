@@ -11,7 +11,7 @@ A policy is YAML (or a dict) validated in full at load time by the one config lo
       injection: {action: block, threshold: 0.5,
                   decode: [base64, hex, rot13, reverse, leet, spacing, split]}
       pii: {action: redact, mode: placeholder, modes: {CREDIT_CARD: mask}}
-      classifier: {enabled: false, threshold: 0.9}    # the learned layer, airlock[llm]
+      classifier: {fp_target: 0.01}   # the learned layer (airlock[llm]); see below
       ner: {backend: "my_pkg.ner:Backend", types: [PERSON, ADDRESS]}
     context:                          # retrieved documents and tool results (indirect
       injection: {action: block}      # injection): Guard.check(doc, stage="context")
@@ -26,8 +26,11 @@ A policy is YAML (or a dict) validated in full at load time by the one config lo
       refusal: {action: flag}
 
 A section set to ``true`` takes its defaults; ``false`` or absent turns it off. The built-in
-policy ``default`` is: input -> injection (block) + PII (redact, placeholder); context ->
-injection (block); output -> PII and secret leaks (redact, placeholder).
+policy ``default`` is: input -> injection rules (block), the learned classifier (block;
+only when ``airlock[llm]`` is installed, else the policy runs the rules alone and
+:func:`default_notice` says so) and PII (redact, placeholder); context -> injection
+(block); output -> PII and secret leaks (redact, placeholder). ``rules`` is
+``default`` without the classifier.
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ from airlock.errors import DependencyMissing, UsageError
 from ._redact import Mode
 from ._types import MSG_UNKNOWN_STAGE, PII_TYPES, Action
 
-__all__ = ["DEFAULT_POLICY", "ConversationPolicy", "GuardPolicy", "StagePolicy",
-           "load_guard_policy"]
+__all__ = ["DEFAULT_POLICY", "RULES_POLICY", "ConversationPolicy", "GuardPolicy",
+           "StagePolicy", "default_notice", "default_policy", "load_guard_policy"]
 
 InjectionType = Literal["PROMPT_INJECTION", "JAILBREAK", "SYSTEM_PROMPT_EXTRACTION",
                         "TOOL_HIJACK", "INDIRECT_INJECTION"]
@@ -88,12 +91,28 @@ class PiiPolicy(_Section):
 
 
 class ClassifierPolicy(_Section):
-    """The optional learned layer (sentence embeddings + a logistic head), ``airlock[llm]``."""
+    """The learned layer (sentence embeddings + a logistic head), ``airlock[llm]``. It runs
+    on the texts the rules did not already block. ``threshold`` (default: the head's,
+    chosen on benign calibration prompts for ``fp_target``); long texts are scored in
+    windows of ``window`` tokens every ``stride`` tokens (the max over windows)."""
 
     enabled: bool = True
     action: Action = "block"
-    threshold: float = Field(0.9, ge=0.0, le=1.0)  # on top of the rules: confident only
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    fp_target: float = Field(0.01, gt=0.0, lt=1.0)
     head: str | None = None
+    window: int = Field(256, ge=16, le=512)
+    stride: int = Field(128, ge=1)
+    threads: int = Field(1, ge=0)  # onnxruntime intra-op threads (0: all cores)
+    max_tokens: int = Field(4096, ge=16)  # longer texts: an UNSCANNED finding, see below
+    over_max_tokens: Action = "flag"
+
+    @model_validator(mode="after")
+    def _stride(self) -> ClassifierPolicy:
+        if self.stride > self.window - 2:
+            raise ValueError("stride must be at most window - 2 (windows must overlap or "
+                             "touch)")
+        return self
 
 
 class NerPolicy(_Section):
@@ -247,14 +266,50 @@ class GuardPolicy(_Section):
                                                          exclude_none=True)}
 
 
-DEFAULT_POLICY: dict[str, Any] = {
-    "name": "default",
-    "description": "input: prompt injection (block) and PII (redact); context (retrieved "
-                   "documents): injection (block); output: PII and secret leaks (redact)",
+RULES_POLICY: dict[str, Any] = {
+    "name": "rules",
+    "description": "input: prompt injection rules (block) and PII (redact); context "
+                   "(retrieved documents): injection rules (block); output: PII and "
+                   "secret leaks (redact)",
     "input": {"injection": {"action": "block"}, "pii": {"action": "redact"}},
     "context": {"injection": {"action": "block"}},
     "output": {"pii": {"action": "redact"}},
 }
+DEFAULT_POLICY: dict[str, Any] = {
+    "name": "default",
+    "description": "input: prompt injection rules, then the learned classifier on what they "
+                   "let through (block), and PII (redact); context (retrieved documents): "
+                   "injection rules (block); output: PII and secret leaks (redact)",
+    "input": {"injection": {"action": "block"}, "classifier": {"action": "block"},
+              "pii": {"action": "redact"}},
+    "context": {"injection": {"action": "block"}},
+    "output": {"pii": {"action": "redact"}},
+}
+MSG_RULES_ONLY = ("note: the learned injection classifier is off (rules only): pip install "
+                  "'airlock[llm]' (missing: {missing})")
+
+
+def default_policy() -> dict[str, Any]:
+    """The built-in ``default``: with the classifier when its packages are installed, else
+    the rules alone (named ``default`` still; its description says the classifier is off)."""
+    from ._classifier import missing_packages
+
+    if not missing_packages():
+        return DEFAULT_POLICY
+    return {**RULES_POLICY, "name": "default",
+            "description": RULES_POLICY["description"] + " (the learned classifier is off: "
+                                                         "airlock[llm] is not installed)"}
+
+
+def default_notice(source: object) -> str | None:
+    """What to tell a user once when ``source`` is the built-in ``default`` and its learned
+    layer is off (the packages to install), else None."""
+    from ._classifier import missing_packages
+
+    if not (isinstance(source, str) and source.strip() == "default"):
+        return None
+    missing = missing_packages()
+    return MSG_RULES_ONLY.format(missing=", ".join(missing)) if missing else None
 
 
 def _check_schema(schema: dict[str, Any]) -> None:
@@ -271,14 +326,17 @@ def _check_schema(schema: dict[str, Any]) -> None:
 
 # -- loading -------------------------------------------------------------------------------
 def load_guard_policy(source: str | Path | Mapping[str, Any] | GuardPolicy) -> GuardPolicy:
-    """A policy from ``"default"``, a YAML file, YAML text, a dict, or a GuardPolicy.
+    """A policy from ``"default"``, ``"rules"``, a YAML file, YAML text, a dict, or a
+    GuardPolicy.
 
     Raises NotFound for a missing file and UsageError listing every unknown or invalid key
     with its path, the problem and (for YAML) its line (:mod:`airlock._yaml`)."""
     if isinstance(source, GuardPolicy):
         return source
     if isinstance(source, str) and source.strip() == "default":
-        source = DEFAULT_POLICY
+        source = default_policy()
+    elif isinstance(source, str) and source.strip() == "rules":
+        source = RULES_POLICY
     doc = parse_mapping(source, what="guard policy",
                         expected="guard settings (name, input, output)")
     if doc.path is not None and "name" not in doc.data:

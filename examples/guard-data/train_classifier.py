@@ -1,0 +1,226 @@
+#!/usr/bin/env python
+"""Fit, calibrate and measure the logistic head of airlock's injection classifier.
+
+    python examples/guard-data/train_classifier.py [--fp-target 0.01] [--report out.json]
+
+Needs airlock[llm] (the ONNX MiniLM encoder) and scikit-learn. Seeded (``SEED``): the same
+data gives the same head.
+
+* Training sources: dev.jsonl (all of it) and the ``train`` batches of _own_writing.py.
+* Calibration: every benign and PII row of the training sources, scored out of fold (5
+  seeded folds: each row is scored by a head fitted without its fold); the threshold is the
+  smallest score that flags at most ``fp_target`` of them. The shipped head is then fitted on
+  all training rows.
+* Held out, by source: test.jsonl (its sources), the ``heldout`` batches of
+  _own_writing.py. Reported per source: recall (attacks) or false-positive rate (benign),
+  with 95 % Wilson intervals, for the rules alone, the classifier alone and the cascade
+  (rules, then the classifier on what the rules did not block). The benign prompts the
+  cascade flags are listed.
+
+The head goes to src/airlock/guard/_classifier_head.py with the data's sha256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+OUT = HERE.parents[1] / "src" / "airlock" / "guard" / "_classifier_head.py"
+C = 4.0
+SEED = 17
+FOLDS = 5
+CALIBRATION = ("benign and PII rows of the training sources, out of fold "
+               f"({FOLDS} seeded folds)")
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """The Wilson 95 % interval of k in n (airlock's one implementation); NaN when n is 0."""
+    from airlock.evaluation import wilson_ci
+
+    got = wilson_ci(k, n)
+    return (math.nan, math.nan) if got is None else got
+
+
+def _jsonl(name: str) -> tuple[list[dict[str, Any]], str]:
+    raw = (HERE / name).read_bytes()
+    return [json.loads(line) for line in raw.decode().splitlines() if line.strip()], \
+        hashlib.sha256(raw).hexdigest()
+
+
+def own_rows(batch: str) -> list[dict[str, Any]]:
+    import _own_writing as own
+
+    hard = own.HARD_TRAIN if batch == "train" else own.HARD_HELDOUT
+    attacks = own.ATTACKS_TRAIN if batch == "train" else own.ATTACKS_HELDOUT
+    rows = [{"id": f"own-{batch}-h{i:03d}", "text": t, "label": "benign",
+             "source": f"own-{batch}:hard-{kind}"} for i, (kind, t) in enumerate(hard)]
+    rows += [{"id": f"own-{batch}-a{i:03d}", "text": t, "label": "attack", "types": [cat],
+              "source": f"own-{batch}:attacks"} for i, (cat, t) in enumerate(attacks)]
+    return rows
+
+
+def datasets() -> dict[str, Any]:
+    dev, dev_sha = _jsonl("dev.jsonl")
+    test, test_sha = _jsonl("test.jsonl")
+    own_src = (HERE / "_own_writing.py").read_bytes()
+    train = dev + own_rows("train")
+    heldout = [{**r, "source": f"test:{r['source']}"} for r in test] + own_rows("heldout")
+    return {"fit": train, "heldout": heldout,
+            "sha256": {"dev.jsonl": dev_sha, "test.jsonl": test_sha,
+                       "_own_writing.py": hashlib.sha256(own_src).hexdigest()}}
+
+
+def choose_threshold(benign_scores: np.ndarray, fp_target: float) -> float:
+    """The smallest threshold that flags at most ``fp_target`` of the calibration scores."""
+    s = np.sort(benign_scores)[::-1]
+    k = math.floor(fp_target * len(s))  # flagged allowed
+    return float(np.nextafter(np.float32(s[k]), np.float32(1.0)))
+
+
+def per_source(rows: list[dict[str, Any]], flags: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    out = []
+    for source, label in sorted({(r["source"], r["label"] == "attack") for r in rows}):
+        idx = [i for i, r in enumerate(rows)
+               if r["source"] == source and (r["label"] == "attack") == label]
+        attack = label
+        name = f"{source} ({'attacks' if attack else 'benign'})" \
+            if source.startswith("test:hand") else source
+        entry: dict[str, Any] = {"source": name, "n": len(idx),
+                                 "metric": "recall" if attack else "fp_rate"}
+        for name, f in flags.items():
+            k = int(f[idx].sum())
+            lo, hi = wilson(k, len(idx))
+            entry[name] = {"k": k, "rate": k / len(idx), "ci": [lo, hi]}
+        out.append(entry)
+    return out
+
+
+def pooled(rows: list[dict[str, Any]], flags: dict[str, np.ndarray]) -> dict[str, Any]:
+    y = np.array([r["label"] == "attack" for r in rows])
+    out = {}
+    for name, f in flags.items():
+        tp, fp = int((f & y).sum()), int((f & ~y).sum())
+        out[name] = {"recall": tp / y.sum(), "recall_ci": list(wilson(tp, int(y.sum()))),
+                     "fp_rate": fp / (~y).sum(), "fp_ci": list(wilson(fp, int((~y).sum()))),
+                     "attacks": int(y.sum()), "benign": int((~y).sum())}
+    return out
+
+
+def write_head(model: Any, threshold: float, fp_target: float, calib_n: int,
+               sha: dict[str, str]) -> None:
+    coef = [round(float(c), 6) for c in model.coef_[0]]
+    body = ",\n    ".join(", ".join(f"{c:.6f}" for c in coef[i:i + 8])
+                          for i in range(0, len(coef), 8))
+    shas = "".join(f'\n        "{k}": "{v}",' for k, v in sha.items())
+    OUT.write_text(
+        '"""The logistic head of the injection classifier (generated by\n'
+        'examples/guard-data/train_classifier.py; do not edit)."""\n\n'
+        "from __future__ import annotations\n\n"
+        "from typing import Any\n\n"
+        "HEAD: dict[str, Any] = {\n"
+        '    "trained_on": "examples/guard-data: dev.jsonl + _own_writing.py (train batch)",\n'
+        f'    "data_sha256": {{{shas}\n    }},\n'
+        f'    "C": {C},\n    "seed": {SEED},\n'
+        f'    "threshold": {threshold!r},\n    "fp_target": {fp_target!r},\n'
+        f'    "calibration": {{\n        "source": "{CALIBRATION}",\n'
+        f'        "size": {calib_n},\n    }},\n'
+        f'    "intercept": {float(model.intercept_[0]):.6f},\n'
+        f'    "coef": (\n    {body},\n    ),\n}}\n', encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fp-target", type=float, default=0.01)
+    parser.add_argument("--report", type=Path, help="write the measurements as JSON")
+    args = parser.parse_args()
+    from sklearn.linear_model import LogisticRegression
+
+    from airlock.guard import Guard
+    from airlock.guard._classifier import InjectionClassifier
+
+    data = datasets()
+    clf = InjectionClassifier.load()  # the encoder; the shipped head is not used here
+
+    def embed(rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        emb, owner = clf.embed_windows([r["text"] for r in rows])
+        y = np.array([rows[i]["label"] == "attack" for i in owner], dtype=int)
+        return emb, y
+
+    def fit(rows: list[dict[str, Any]]) -> Any:
+        x, y = embed(rows)
+        model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000,
+                                   random_state=SEED)
+        model.fit(x, y)
+        clf.coef = model.coef_[0].astype(np.float32)
+        clf.intercept = float(model.intercept_[0])
+        return model
+
+    train = data["fit"]
+    fold = np.random.default_rng(SEED).permutation(len(train)) % FOLDS
+    calib_parts = []
+    for k in range(FOLDS):
+        fit([r for r, f in zip(train, fold, strict=True) if f != k])
+        held = [r["text"] for r, f in zip(train, fold, strict=True)
+                if f == k and r["label"] != "attack"]
+        calib_parts.append(np.array(clf.score(held)))
+    calib = np.concatenate(calib_parts)
+    threshold = choose_threshold(calib, args.fp_target)
+    model = fit(train)
+    write_head(model, threshold, args.fp_target, len(calib), data["sha256"])
+    print(f"head written to {OUT}: threshold {threshold:.4f} for fp_target "
+          f"{args.fp_target} on {len(calib)} calibration prompts "
+          f"({int((calib >= threshold).sum())} flagged)")
+
+    rows = data["heldout"]
+    texts = [r["text"] for r in rows]
+    scores = np.array(clf.score(texts))
+    rules = Guard({"name": "rules", "input": {"injection": True}})
+    rule_flags = np.array([not rules.check(t).allowed for t in texts])
+    flags = {"rules": rule_flags, "classifier": scores >= threshold,
+             "cascade": rule_flags | (scores >= threshold)}
+    report = {"threshold": threshold, "fp_target": args.fp_target,
+              "calibration_size": len(calib), "fit_rows": len(data["fit"]),
+              "per_source": per_source(rows, flags), "pooled": pooled(rows, flags),
+              "flagged_benign": [{"id": r["id"], "source": r["source"], "text": r["text"],
+                                  "score": round(float(s), 4), "by_rules": bool(rf)}
+                                 for r, s, rf, c in zip(rows, scores, rule_flags,
+                                                        flags["cascade"], strict=True)
+                                 if c and r["label"] != "attack"],
+              "missed_attacks": [{"id": r["id"], "source": r["source"], "text": r["text"],
+                                  "score": round(float(s), 4)}
+                                 for r, s, c in zip(rows, scores, flags["cascade"], strict=True)
+                                 if not c and r["label"] == "attack"]}
+    print(f"\n{'held-out source':<30}{'n':>4} {'metric':<8}{'rules':>8}{'model':>8}"
+          f"{'cascade':>9}  95% CI (cascade)")
+    for e in report["per_source"]:
+        lo, hi = e["cascade"]["ci"]
+        print(f"{e['source'][:29]:<30}{e['n']:>4} {e['metric'][:7]:<8}"
+              f"{e['rules']['rate']:>8.1%}{e['classifier']['rate']:>8.1%}"
+              f"{e['cascade']['rate']:>9.1%}  {lo:.1%}-{hi:.1%}")
+    for name, p in report["pooled"].items():
+        print(f"pooled {name:<11} recall {p['recall']:.1%} "
+              f"[{p['recall_ci'][0]:.1%}, {p['recall_ci'][1]:.1%}]  "
+              f"FP {p['fp_rate']:.1%} [{p['fp_ci'][0]:.1%}, {p['fp_ci'][1]:.1%}]")
+    print("\nbenign prompts flagged by the cascade:")
+    for f in report["flagged_benign"]:
+        print(f"  {f['score']:.3f} {'rules' if f['by_rules'] else 'model'} "
+              f"{f['source']}: {f['text'][:60]}")
+    print(f"\nattacks missed by the cascade: {len(report['missed_attacks'])}")
+    for m in report["missed_attacks"]:
+        print(f"  {m['score']:.3f} {m['source']}: {m['text'][:60]}")
+    if args.report:
+        args.report.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
