@@ -82,5 +82,6 @@ def test_benign_sets_stay_unflagged_by_the_new_views() -> None:
             if row["label"] == "attack":
                 continue
             found = [f for f in guard.check(row["text"]).findings if f.type in INJ]
-            assert not any(f.detector.split(".")[1] in ("leet", "spacing", "split")
+            assert not any(f.detector.startswith(("injection.leet.", "injection.spacing.",
+                                                  "injection.split."))
                            for f in found), row["text"]
