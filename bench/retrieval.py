@@ -49,6 +49,7 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(1, str(ROOT))  # tests/minilm_numpy.py: the numpy reference encoder
 
 from airlock.registry import EmbedderPredictor, minilm_embedder, open_embedder  # noqa: E402
 from airlock.registry.flavors import get_flavor  # noqa: E402
@@ -109,7 +110,8 @@ def min_cosine(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
 
 
 def bench_embedding(n: int, torch_python: str | None) -> dict[str, Any]:
-    from airlock.guard._classifier import MiniLmEncoder
+    from tests.minilm_numpy import MiniLmEncoder
+
     from airlock.registry.flavors._minilm import minilm_dir
 
     texts = readme_chunks(n)

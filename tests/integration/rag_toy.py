@@ -50,7 +50,7 @@ def answer(prompt: str) -> str:
 
 @cache
 def _encoder() -> Any:
-    from airlock.guard._classifier import MiniLmEncoder
+    from tests.minilm_numpy import MiniLmEncoder
 
     return MiniLmEncoder()
 

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests.minilm_numpy import MiniLmEncoder
 
 import airlock
 from airlock.errors import IntegrityError, InvalidInput
-from airlock.guard._classifier import MiniLmEncoder
 from airlock.registry import (
     EMBEDDER_FLAVOR,
     MSG_NO_TEXT,
