@@ -128,7 +128,6 @@ class InjectionClassifier:
     def __init__(self, encoder: Any, head: Mapping[str, Any], *, window: int = 256,
                  stride: int = 128, max_tokens: int = 4096) -> None:
         self.encoder = encoder
-        self.session = encoder.session
         self.tokenizer = encoder.tokenizer
         self.tokenizer.no_truncation()
         self.coef = np.asarray(head["coef"], dtype=np.float32)
@@ -162,19 +161,7 @@ class InjectionClassifier:
                   for e in self._encode(texts)]
         flat = [w for g in groups for w in g]
         owner = np.repeat(np.arange(len(texts)), [len(g) for g in groups])
-        out = np.zeros((len(flat), len(self.coef)), dtype=np.float32)
-        lengths = np.fromiter((len(w) for w in flat), np.int64, len(flat))
-        order = np.argsort(lengths, kind="stable")
-        for start in range(0, len(flat), BATCH):
-            idx = order[start:start + BATCH]
-            width = int(lengths[idx].max())
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx.tolist()):
-                ids[row, :lengths[i]] = flat[i]
-                mask[row, :lengths[i]] = 1
-            out[idx] = self.session.run(["embedding"], {"input_ids": ids,
-                                                        "attention_mask": mask})[0]
+        out: Arr = self.encoder.embed_ids([list(w) for w in flat], BATCH)
         return out, owner
 
     def _encode(self, texts: list[str]) -> list[Any]:

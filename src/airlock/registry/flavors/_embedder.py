@@ -82,19 +82,24 @@ class EmbedderPredictor:
         self.dim = dim
 
     def encode(self, texts: list[str], batch_size: int = BATCH) -> Arr:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
-            return out
-        encodings = self.tokenizer.encode_batch(texts)
-        lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
-        order = np.argsort(lengths, kind="stable")  # similar lengths batch together
-        for start in range(0, len(texts), batch_size):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.embed_ids([e.ids for e in self.tokenizer.encode_batch(texts)],
+                              batch_size)
+
+    def embed_ids(self, token_ids: list[list[int]], batch_size: int = BATCH) -> Arr:
+        """The embedding of each list of token ids (already tokenised: the guard's windows),
+        in session runs of ``batch_size``, similar lengths batched together."""
+        out = np.zeros((len(token_ids), self.dim), dtype=np.float32)
+        lengths = np.fromiter((len(t) for t in token_ids), np.int64, len(token_ids))
+        order = np.argsort(lengths, kind="stable")
+        for start in range(0, len(token_ids), batch_size):
             idx = order[start:start + batch_size]
             width = int(lengths[idx].max())
             ids = np.zeros((len(idx), width), dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
             for row, i in enumerate(idx.tolist()):
-                ids[row, :lengths[i]] = encodings[i].ids
+                ids[row, :lengths[i]] = token_ids[i]
                 mask[row, :lengths[i]] = 1
             out[idx] = self.session.run(["embedding"], {"input_ids": ids,
                                                         "attention_mask": mask})[0]
