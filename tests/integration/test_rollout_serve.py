@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,12 @@ pytestmark = pytest.mark.slow  # real server and controller processes
 ADMIN = "rollout-test-admin-token"
 
 
-def _until(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
+def _until(check: Callable[[], Any], what: str, timeout: float = 90,
+           alive: Callable[[], None] | None = None) -> Any:
     deadline = time.monotonic() + timeout
     while True:
+        if alive is not None:
+            alive()
         got = check()
         if got:
             return got
@@ -70,10 +73,43 @@ def _endpoint(tmp_path: Path, canary: str) -> Path:
     return path
 
 
+_started: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_controller_left() -> Iterator[None]:
+    """Every controller a test started is killed and reaped when it ends, failed or not."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+
+
 def _controller(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "airlock", "rollout", "run", NAME, "--poll", "0.2", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    _started.append(proc)
+    return proc
+
+
+def _still_running(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
+    """A check for :func:`_until`: fails at once, with what the controller and the rollout
+    said, when the rollout ended (e.g. rolled back) or the controller exited."""
+    def check() -> None:
+        r = rollout_status(NAME).rollout
+        if r.active and proc.poll() is None:
+            return
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(
+            f"the rollout is {r.status} at step {r.step} ({r.reason}); verdict: "
+            f"{r.verdict and r.verdict.get('checks')}; controller exit {proc.returncode}: "
+            f"{err.decode()[-2000:]}{out.decode()[-2000:]}")
+    return check
 
 
 def _finish(proc: subprocess.Popen[bytes], timeout: float = 120) -> tuple[int, str]:
@@ -168,7 +204,7 @@ def test_an_equal_candidate_is_promoted_and_a_killed_controller_resumes(
         start_rollout(NAME, f"{NAME}@{v2}", steps=[30, 60, 100], interval="1s", rules=rules)
         first = _controller("--lease", "12")  # outlives the next one's start-up
         _until(lambda: get_store().rollouts.get(rollout_status(NAME).rollout.id).step >= 1,
-               "the first advance")
+               "the first advance", alive=_still_running(first))
         os.killpg(first.pid, signal.SIGKILL)
         first.communicate()
         at_kill = rollout_status(NAME).rollout

@@ -94,6 +94,20 @@ def test_chisquare_equals_scipy() -> None:
     assert st.chisquare(np.array([7]), np.array([9])) == (0.0, 1.0)
 
 
+def test_homogeneity_equals_scipy_contingency() -> None:
+    ref, cur = np.array([30, 12, 0, 5]), np.array([25, 20, 2, 0])
+    stat, p = st.homogeneity(ref, cur)
+    want = sst.chi2_contingency(np.vstack([ref, cur]), correction=False)
+    assert stat == pytest.approx(want.statistic)
+    assert p == pytest.approx(want.pvalue)
+    # a category on one side only is weighed by its counts, unlike the goodness of fit
+    one_sided = st.homogeneity(np.array([10, 10, 0]), np.array([5, 5, 1]))
+    assert st.chisquare(np.array([10, 10, 0]), np.array([5, 5, 1]))[1] == 0.0
+    assert one_sided[1] > 0.1
+    assert st.homogeneity(np.array([7, 0]), np.array([9, 0])) == (0.0, 1.0)
+    assert st.homogeneity(np.array([0, 0]), np.array([9, 3])) == (0.0, 1.0)
+
+
 def test_z_test_formula() -> None:
     # ref 30/100 first category, cur 50/100: pooled 0.4
     z, p = st.z_test(np.array([30, 70]), np.array([50, 50]))

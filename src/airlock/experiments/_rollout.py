@@ -311,7 +311,8 @@ def _judge(r: RolloutRecord, rules: RolloutRules, since: datetime, until: dateti
             if not on:
                 continue
             d = window_drift(window, control=r.control_route, candidate=r.candidate_route,
-                             part=part, min_rows=g.drift.min_rows, columns=g.drift.columns)
+                             part=part, min_rows=g.drift.min_rows, columns=g.drift.columns,
+                             p_value=g.drift.p_value)
             outcome = "inconclusive" if d["drifted"] is None else (
                 "breach" if d["drifted"] else "pass")
             checks.add(f"drift_{'predictions' if part == 'outputs' else part}", "guardrail",

@@ -8,7 +8,7 @@ guardrails:                 # candidate minus control, in the window since the l
   error_rate: {max_increase: 0.01}          # absolute (0.01 = one point)
   latency_p95: {max_increase_ms: 50}        # milliseconds
   guard_block_rate: {max_increase: 0.01}
-  drift: {inputs: true, predictions: true, min_rows: 100}  # candidate against control
+  drift: {inputs: true, predictions: true, min_rows: 100, p_value: 0.001}
   srm: {p_value: 0.001}                     # sample ratio mismatch against the weights
 success:                    # what the candidate must show before it gets more traffic
   accuracy: {max_decrease: 0.02, min_labelled: 50}        # on /v1/feedback labels
@@ -19,8 +19,11 @@ worse than the control by more than the margin with confidence 1 - alpha (rolled
 once), *passed* when it is worse by less than the margin with that confidence, else
 *inconclusive*. ``error_rate`` and ``srm`` are on unless set to null; the others only when
 given. Drift compares the candidate's rows in the window with the control's through
-:class:`airlock.monitor.DriftMonitor` (``columns`` limits it); with few rows a category seen
-by one variant only already counts as drift, so keep ``min_rows`` in the hundreds.
+:class:`airlock.monitor.DriftMonitor` (``columns`` limits it) with two-sample tests (KS for
+numeric columns, a chi-square test of homogeneity for categorical ones): it is breached when
+a column's p-value is below ``p_value`` divided by the number of columns (Bonferroni), so
+that the columns together, judged on every poll, do not roll a sound candidate back by
+chance.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class DriftRule(_Frozen):
     predictions: bool = True
     columns: list[str] | None = None  # default: every column the two variants share
     min_rows: int = Field(default=100, ge=5)
+    p_value: float = Field(default=0.001, gt=0, lt=1)  # over all columns (Bonferroni)
 
 
 class SrmRule(_Frozen):

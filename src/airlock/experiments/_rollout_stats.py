@@ -255,10 +255,13 @@ def window_analysis(window: Window, *, control: str, candidate: str,
 
 
 def window_drift(window: Window, *, control: str, candidate: str, part: str,
-                 min_rows: int, columns: list[str] | None = None) -> dict[str, Any]:
+                 min_rows: int, columns: list[str] | None = None,
+                 p_value: float = 0.001) -> dict[str, Any]:
     """Drift of the candidate's ``part`` (``inputs`` or ``outputs``) against the control's
-    in the window: ``{"drifted", "drift_share", "drifted_columns", "rows"}`` or, when it
-    cannot be computed, ``{"drifted": None, "reason"}``."""
+    in the window, both taken as samples (KS; chi-square of homogeneity): drifted when a
+    column's p-value is below ``p_value`` over the number of columns.
+    ``{"drifted", "drift_share", "drifted_columns", "rows", "p_value", "column_p_value"}``
+    or, when it cannot be computed, ``{"drifted": None, "reason"}``."""
     from airlock.errors import AirlockError
     from airlock.monitor import DriftMonitor
 
@@ -275,11 +278,18 @@ def window_drift(window: Window, *, control: str, candidate: str, part: str,
               and (columns is None or n in columns)]
     if not shared:
         return {"drifted": None, "rows": rows, "reason": f"no {part} column in common"}
+    each = p_value / len(shared)
+    monitor = DriftMonitor(columns=shared, methods={"numerical": "ks",
+                                                    "categorical": "homogeneity"},
+                           thresholds=each, drift_share=1 / len(shared))
     try:
-        result = DriftMonitor(columns=shared).fit(ref.select(shared), name=f"{control} {part}") \
+        result = monitor.fit(ref.select(shared), name=f"{control} {part}") \
             .score(cur.select(shared))
     except AirlockError as exc:
         return {"drifted": None, "rows": rows, "reason": str(exc)}
     return {"drifted": bool(result.drifted), "drift_share": result.drift_share,
             "drifted_columns": result.drifted_columns, "rows": rows,
+            "p_value": p_value, "column_p_value": each,
+            "reason": f"a column's p-value below {each:.3g} ({p_value:g} over "
+                      f"{len(shared)} columns)" if result.drifted else None,
             "reference": result.reference}

@@ -31,7 +31,7 @@ from airlock.errors import UsageError
 
 from . import _stats as st
 from ._profile import CategoricalProfile, NumericProfile
-from ._result import ColumnDrift
+from ._result import P_VALUE_METHODS, ColumnDrift
 
 __all__ = [
     "CATEGORICAL_METHODS",
@@ -46,11 +46,13 @@ __all__ = [
     "numeric_drift",
 ]
 
-DEFAULT_THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "z": 0.05, "wasserstein": 0.1,
+DEFAULT_THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "homogeneity": 0.05, "z": 0.05,
+                      "wasserstein": 0.1,
                       "jensenshannon": 0.1, "psi": 0.1}
 METHODS = frozenset(DEFAULT_THRESHOLDS)
-NUMERIC_METHODS = frozenset({"ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z"})
-CATEGORICAL_METHODS = frozenset({"chisquare", "z", "psi", "jensenshannon"})
+NUMERIC_METHODS = frozenset({"ks", "wasserstein", "psi", "jensenshannon", "chisquare",
+                             "homogeneity", "z"})
+CATEGORICAL_METHODS = frozenset({"chisquare", "homogeneity", "z", "psi", "jensenshannon"})
 SMALL_REFERENCE = 1000
 FEW_VALUES = 5
 INTEGER_CATEGORIES = 10
@@ -87,7 +89,7 @@ def _decide(method: str, statistic: float | None, p_value: float | None,
             threshold: float) -> bool:
     if method == "ks":
         return p_value is not None and p_value <= threshold
-    if method in ("chisquare", "z"):
+    if method in ("chisquare", "homogeneity", "z"):
         return p_value is not None and p_value < threshold
     return statistic is not None and statistic >= threshold
 
@@ -100,7 +102,7 @@ def _verdict(name: str, kind: str, choice: Choice, n_ref: int, n_values: int,
         raise UsageError(f"column {name!r} is {kind}: method {method!r} does not apply "
                          f"(use one of {', '.join(sorted(allowed))})")
     threshold = DEFAULT_THRESHOLDS[method] if choice.threshold is None else choice.threshold
-    p_value = stats.get(f"{method}_p_value") if method in ("ks", "chisquare", "z") else None
+    p_value = stats.get(f"{method}_p_value") if method in P_VALUE_METHODS else None
     return method, stats.get(method), p_value, threshold
 
 
@@ -138,9 +140,11 @@ def _rate(part: int | float, whole: int | float) -> float:
 # -- categorical ----------------------------------------------------------------------------
 def _count_stats(ref: I64 | F64, cur: I64 | F64) -> dict[str, float | None]:
     chi, chi_p = st.chisquare(ref, cur)
+    hom, hom_p = st.homogeneity(ref, cur)
     z, z_p = st.z_test(np.array([ref[0], ref[1:].sum()]), np.array([cur[0], cur[1:].sum()])) \
         if ref.size >= 2 else (0.0, 1.0)
-    return {"chisquare": chi, "chisquare_p_value": chi_p, "z": z, "z_p_value": z_p,
+    return {"chisquare": chi, "chisquare_p_value": chi_p, "homogeneity": hom,
+            "homogeneity_p_value": hom_p, "z": z, "z_p_value": z_p,
             "psi": st.psi(ref, cur), "jensenshannon": st.jensenshannon(ref, cur)}
 
 

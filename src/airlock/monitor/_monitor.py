@@ -85,7 +85,8 @@ class DriftMonitor:
     ``methods`` and ``thresholds`` take one value for every column, or a mapping whose keys
     are column names or the kinds ``"numerical"`` / ``"categorical"`` (a column name wins over
     its kind). Methods: ks, wasserstein, psi, jensenshannon (numeric) and chisquare, z, psi,
-    jensenshannon (categorical); ``None`` chooses as Evidently's DataDriftPreset does.
+    jensenshannon, homogeneity (categorical; a chi-square test of homogeneity, for when the
+    reference is a sample too); ``None`` chooses as Evidently's DataDriftPreset does.
     ``drift_share``: the dataset drifts when at least this share of columns drift (0.5).
     ``bins``: reference-quantile bins for PSI and Jensen-Shannon of numeric columns (10).
     ``exact``: when fitted on data, keep the numeric reference values for exact KS and

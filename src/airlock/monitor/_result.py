@@ -11,7 +11,7 @@ from typing import Any
 
 __all__ = ["P_VALUE_METHODS", "ColumnDrift", "DriftResult", "put_figure", "severity"]
 
-P_VALUE_METHODS = frozenset({"ks", "chisquare", "z"})
+P_VALUE_METHODS = frozenset({"ks", "chisquare", "homogeneity", "z"})
 MAX_SEVERITY = 1000.0
 
 

@@ -17,6 +17,10 @@ Definitions (the numbers every test pins down):
 - **chi-square**: ``scipy.stats.chisquare(f_obs=cur_counts, f_exp=ref_counts * n_cur / n_ref)``
   over the union of categories; a category absent from the reference but present in the
   current data gives an infinite statistic and p = 0.
+- **homogeneity**: Pearson's chi-square test of homogeneity of the 2 x k table of both
+  sides' counts (``scipy.stats.chi2_contingency(table, correction=False)`` over the
+  categories seen on either side), for two samples: a category seen on one side only counts
+  by how often it was seen.
 - **z-test** (binary columns): the two-proportion z-test with a pooled variance, two-sided,
   ``p = 2 * (1 - Phi(|z|))``, as Evidently's ``z`` test.
 """
@@ -28,8 +32,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["PSI_EPSILON", "SCIPY_EXACT_MAX", "chisquare", "jensenshannon", "ks_wasserstein",
-           "kstwo_pvalue", "psi", "wasserstein_grid", "z_test"]
+__all__ = ["PSI_EPSILON", "SCIPY_EXACT_MAX", "chisquare", "homogeneity", "jensenshannon",
+           "ks_wasserstein", "kstwo_pvalue", "psi", "wasserstein_grid", "z_test"]
 
 PSI_EPSILON = 1e-4
 SCIPY_EXACT_MAX = 10_000  # ks_2samp(method='auto') is exact up to this many values per side
@@ -76,6 +80,22 @@ def chisquare(ref_counts: Counts, cur_counts: Counts) -> tuple[float, float]:
     keep = expected > 0
     stat = float(np.sum((cur[keep] - expected[keep]) ** 2 / expected[keep]))
     return stat, float(chi2.sf(stat, ref.size - 1))
+
+
+def homogeneity(ref_counts: Counts, cur_counts: Counts) -> tuple[float, float]:
+    """Pearson's chi-square test of homogeneity on the 2 x k table of both samples' counts
+    (``scipy.stats.chi2_contingency`` without Yates' correction): both sides are samples, so
+    a category seen on one side only is weighed by its counts, not taken as impossible."""
+    from scipy.stats import chi2
+
+    table = np.vstack([np.asarray(ref_counts, dtype=np.float64),
+                       np.asarray(cur_counts, dtype=np.float64)])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or np.any(table.sum(axis=1) == 0):
+        return 0.0, 1.0
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    stat = float(np.sum((table - expected) ** 2 / expected))
+    return stat, float(chi2.sf(stat, table.shape[1] - 1))
 
 
 def z_test(ref_counts: Counts, cur_counts: Counts) -> tuple[float, float]:
