@@ -13,7 +13,7 @@ from typing import Any
 
 from ._normalize import Folded
 from ._policy import StagePolicy
-from ._types import Finding, cap_findings
+from ._types import CAPPED, MAX_FINDINGS, Finding, cap_findings
 
 __all__ = ["REFUSAL", "ContentChecks"]
 
@@ -66,9 +66,10 @@ class ContentChecks:
         action = terms.action
 
         def check(_text: str, folded: Folded) -> list[tuple[Finding, str]]:
-            return [(Finding("BLOCKED_TERM", *folded.span(m.start(), m.end()), 1.0,
-                             "blocked_terms", action), f"blocked term {m.group()!r}")
-                    for m in pattern.finditer(folded.text)]
+            return _matched(list(pattern.finditer(folded.text)), folded.span, action,
+                            lambda m, span: (Finding("BLOCKED_TERM", *span, 1.0,
+                                                     "blocked_terms", action),
+                                             f"blocked term {m.group()!r}"))
 
         self.checks.append(check)
 
@@ -116,10 +117,30 @@ def _alternation(words: tuple[str, ...], case_sensitive: bool) -> re.Pattern[str
     return re.compile(rf"(?<!\w)(?:{body})(?!\w)", 0 if case_sensitive else re.IGNORECASE)
 
 
+def _matched(hits: list[re.Match[str]], span: Callable[[int, int], tuple[int, int]],
+             action: str, make: Callable[[re.Match[str], tuple[int, int]],
+                                         tuple[Finding, str]]) -> list[tuple[Finding, str]]:
+    """The findings of one pattern's matches (in order, not overlapping): the first
+    ``MAX_FINDINGS`` one by one, the rest as one TOO_MANY_FINDINGS finding from the first
+    of them to the last, so that 1 MB of hits costs no more than the cap in findings."""
+    out = [make(m, span(m.start(), m.end())) for m in hits[:MAX_FINDINGS]]
+    rest = hits[MAX_FINDINGS:]
+    if rest:
+        start, end = span(rest[0].start(), rest[0].end())[0], span(*rest[-1].span())[1]
+        out.append((Finding(CAPPED, start, end, 1.0, f"max_findings.{len(rest)}", action),
+                    out[0][1]))
+    return out
+
+
+def _same_span(start: int, end: int) -> tuple[int, int]:
+    return start, end
+
+
 def _regex_check(pattern: re.Pattern[str], name: str, action: str) -> Check:
     def check(text: str, _folded: Folded) -> list[tuple[Finding, str]]:
-        return [(Finding("REGEX", m.start(), m.end(), 1.0, f"regex.{name}", action),
-                 f"matches regex {name!r}") for m in pattern.finditer(text) if m.end() > m.start()]
+        hits = [m for m in pattern.finditer(text) if m.end() > m.start()]
+        return _matched(hits, _same_span, action, lambda _m, span: (
+            Finding("REGEX", *span, 1.0, f"regex.{name}", action), f"matches regex {name!r}"))
     return check
 
 
@@ -129,8 +150,8 @@ def _topic_check(pattern: re.Pattern[str], name: str, action: str, min_hits: int
         if len(hits) < min_hits:
             return []
         score = min(1.0, len(hits) / (min_hits + 1))
-        return [(Finding("TOPIC", *folded.span(m.start(), m.end()), score, f"topic.{name}",
-                         action), f"topic {name!r}") for m in hits]
+        return _matched(hits, folded.span, action, lambda _m, span: (
+            Finding("TOPIC", *span, score, f"topic.{name}", action), f"topic {name!r}"))
     return check
 
 
