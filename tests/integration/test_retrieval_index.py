@@ -120,6 +120,58 @@ def test_scores_equal_exact_cosine_search(docs: Path) -> None:
     assert len(index.search(["bread"], k=10_000)["rank"]) == len(chunks)
 
 
+def test_each_answer_carries_the_query_on_the_corpus_axes(docs: Path) -> None:
+    """``query_pc1..`` are the query embedding centred on the corpus mean and projected on
+    the principal axes of the chunk vectors (an SVD of them, each axis signed so its largest
+    loading is positive): the same numbers from a fresh load, the HNSW index and by hand."""
+    build_index("kb", docs, chunk=60, overlap=10)
+    index = load_index("kb@1")
+    vectors = index.embedder.encode(index.text.tolist())
+    queries = ["bread and an oven", "drift alerts", ""]
+    res = airlock.load_model("kb@1").predict(pd.DataFrame({"query": queries}))
+    m = min(8, len(vectors) - 1)
+    names = [f"query_pc{j + 1}" for j in range(m)]
+    assert [c for c in res if c.startswith("query_pc")] == names
+    got = np.column_stack([np.asarray(res[c]) for c in names])
+    centred = vectors - vectors.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
+    vt = vt[:m] * np.sign(vt[np.arange(m), np.abs(vt[:m]).argmax(axis=1)])[:, None]
+    want = (index.embedder.encode(queries) - vectors.mean(axis=0)) @ vt.T
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.var(got[:, 0]) > 0  # different queries, different coordinates
+    build_index("hnsw", docs, chunk=60, overlap=10, kind="hnsw")
+    again = load_model("hnsw@1").predict(pd.DataFrame({"query": queries}))
+    np.testing.assert_allclose(np.asarray(again["query_pc1"]), got[:, 0], atol=1e-5)
+    one = pd.DataFrame({"doc_id": ["a"], "text": ["a single chunk"]})
+    build_index("solo", one)  # one chunk: no axis to project on, no column
+    assert not any(c.startswith("query_pc") for c in load_model("solo@1").predict(
+        pd.DataFrame({"query": ["x"]})))
+
+
+def test_a_shifted_query_mix_drifts_on_the_axes(docs: Path) -> None:
+    from airlock.monitor import DriftMonitor
+
+    build_index("kb", docs, chunk=60, overlap=10)
+    model = load_model("kb@1")
+    bread = ["how long do I bake bread", "what goes into a dough", "oven temperature",
+             "does the dough need yeast", "flour and water"]
+    serving = ["how do I serve predictions", "what is the inference protocol",
+               "where do invocations go", "start an HTTP server", "answer predictions"]
+    rng = np.random.default_rng(0)
+
+    def axes(share_bread: float) -> pd.DataFrame:
+        picks = [bread[rng.integers(5)] if rng.random() < share_bread
+                 else serving[rng.integers(5)] for _ in range(200)]
+        out = model.predict(pd.DataFrame({"query": picks}))
+        return pd.DataFrame({c: np.asarray(out[c], float) for c in out
+                             if c.startswith("query_pc")})
+
+    monitor = DriftMonitor().fit(axes(0.5))
+    assert not monitor.score(axes(0.5)).drifted
+    shifted = monitor.score(axes(0.9))
+    assert shifted.drifted and "query_pc1" in shifted.drifted_columns, shifted.drifted_columns
+
+
 def test_hnsw_finds_what_exact_search_finds(docs: Path) -> None:
     build_index("flat", docs, chunk=60, overlap=10, kind="flat")
     build_index("hnsw", docs, chunk=60, overlap=10, kind="hnsw")

@@ -2,14 +2,16 @@
 ``query`` column and OIP v2 with a BYTES ``query`` input, one answer per query (its top k
 chunks as lists, best first, equal to a direct query); the prediction log holds each
 query with its top scores, and ``monitor endpoint`` reads retrieval drift from them (the
-top-1 score's distribution, the hit count: 0 is an empty result) against a profile of
-reference queries; a request without a query column is a 4xx with an error."""
+top-1 score's distribution, the hit count: 0 is an empty result, the query embedding's
+coordinates on the corpus's principal axes) against a profile of reference queries; a
+request without a query column is a 4xx with an error."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 from tests.integration.serving_helpers import serving_process
@@ -54,16 +56,19 @@ def test_serve_answers_retrieval_requests(tmp_path: Path) -> None:
     assert rows[0]["outputs"]["score"] == pytest.approx(first["score"])
     assert rows[0]["outputs"]["top_score"] == pytest.approx(first["score"][0])
     assert rows[0]["outputs"]["hits"] == 3
+    direct = load_model("kb@1").predict(pd.DataFrame({"query": ["baking bread"]}))
+    assert rows[0]["outputs"]["query_pc1"] == pytest.approx(direct["query_pc1"][0], abs=1e-5)
 
     # retrieval drift: today's queries against a profile of the answers to reference queries
     answers = load_model("kb@1").predict(pd.DataFrame({"query": [
         "bread and flour", "ovens", "drift", "alerts", "gate policy", "aliases"]}))
-    reference = Profile.from_data({"top_score": answers["top_score"].tolist(),
-                                   "hits": answers["hits"].tolist()})
+    axes = [c for c in answers if c.startswith("query_pc")]
+    reference = Profile.from_data({c: np.asarray(answers[c]).tolist()
+                                   for c in ["top_score", "hits", *axes]})
     report = monitor_endpoint("kb", prediction_reference=reference).to_dict()
     window = report["windows"][0]
     assert report["totals"]["requests"] >= 3
     drift = window["prediction_drift"]
     assert drift is not None, window.get("missing")
-    assert {"top_score", "hits"} <= set(drift["columns"]), drift
+    assert {"top_score", "hits", "query_pc1", "query_pc2"} <= set(drift["columns"]), drift
     assert drift["reference"] == "the prediction reference"

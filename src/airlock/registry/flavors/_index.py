@@ -49,6 +49,8 @@ EMBEDDER_DIR = "embedder"
 MSG_NO_QUERY_COLUMN = "a retriever needs a 'query' column (got {got})"
 MSG_BAD_TOP_K = "k must be a whole number >= 1 (got {got!r})"
 RESULT_COLUMNS = ("query", "rank", "doc_id", "chunk_id", "score", "text")
+QUERY_AXES = 8  # principal axes of the corpus a query's embedding is logged on
+AXES_SAMPLE = 4096  # chunk vectors the axes are computed from (evenly spaced ids)
 
 
 class VectorIndex:
@@ -122,6 +124,7 @@ class IndexPredictor:
                                dtype=object)
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = ef_search
+        self._axes: tuple[Arr, Arr] | None = None
 
     def search_vectors(self, vectors: Arr, k: int) -> tuple[Arr, Arr]:
         """(scores, chunk ids) ``[n, k]``; id -1 where the index holds fewer than k."""
@@ -131,12 +134,43 @@ class IndexPredictor:
         scores, ids = self.index.search(np.ascontiguousarray(vectors, np.float32), k)
         return scores, ids
 
-    def _hits(self, queries: list[str], k: int | None) -> tuple[Arr, Arr, Arr, Arr]:
+    def _hits(self, queries: list[str], k: int | None, vectors: Arr | None = None
+              ) -> tuple[Arr, Arr, Arr, Arr]:
         """(query row, rank - 1, chunk id, score) of every hit, by query then rank."""
         top = check_top_k(self.k if k is None else k)
-        scores, ids = self.search_vectors(self.embedder.encode(queries), top)
+        if vectors is None:
+            vectors = self.embedder.encode(queries)
+        scores, ids = self.search_vectors(vectors, top)
         rows, cols = np.nonzero(ids >= 0)
         return rows, cols, ids[rows, cols], scores[rows, cols].astype(np.float64)
+
+    def axes(self) -> tuple[Arr, Arr]:
+        """(mean, principal axes ``[m, dim]``) of the corpus's chunk vectors: an SVD of at
+        most :data:`AXES_SAMPLE` of them, evenly spaced by id (the same index gives the
+        same axes), each axis signed so that its largest loading is positive."""
+        if self._axes is None:
+            n = int(self.index.ntotal)
+            ids = np.unique(np.linspace(0, n - 1, min(n, AXES_SAMPLE)).astype(np.int64))
+            sample = np.stack([self.index.reconstruct(int(i)) for i in ids]) if n else \
+                np.zeros((0, self.index.d), np.float32)
+            mean = sample.mean(axis=0) if n else np.zeros(self.index.d, np.float32)
+            m = min(QUERY_AXES, max(len(sample) - 1, 0), self.index.d)
+            if m == 0:
+                self._axes = (mean, np.zeros((0, self.index.d), np.float32))
+            else:
+                _, _, vt = np.linalg.svd((sample - mean).astype(np.float64),
+                                         full_matrices=False)
+                vt = vt[:m]
+                sign = np.sign(vt[np.arange(m), np.abs(vt).argmax(axis=1)])
+                self._axes = (mean, (vt * sign[:, None]).astype(np.float32))
+        return self._axes
+
+    def query_coordinates(self, vectors: Arr) -> Arr:
+        """The query embeddings' coordinates ``[n, m]`` on the corpus's principal axes
+        (centred on the corpus mean)."""
+        mean, axes = self.axes()
+        out: Arr = (np.asarray(vectors, np.float32) - mean) @ axes.T
+        return out
 
     def search(self, queries: list[str], k: int | None = None) -> dict[str, Arr]:
         """One row per retrieved chunk: ``query, rank, doc_id, chunk_id, score, text``,
@@ -149,16 +183,19 @@ class IndexPredictor:
     def predict(self, df: Any) -> Outputs:
         """One row per query (what serving and batch scoring need: an answer per input
         row): ``query`` and the list columns ``rank``, ``doc_id``, ``chunk_id``, ``score``
-        and ``text``, best first, the version's k a query; then two scalars a drift monitor
+        and ``text``, best first, the version's k a query; then the scalars a drift monitor
         reads from the prediction log: ``top_score`` (the best hit's cosine similarity, null
-        when nothing was found) and ``hits`` (how many chunks came back: 0 is an empty
-        result)."""
+        when nothing was found), ``hits`` (how many chunks came back: 0 is an empty
+        result) and ``query_pc1`` ... ``query_pc8``, the query embedding's coordinates on
+        the corpus's first principal axes (:meth:`axes`), so that the distribution of the
+        queries themselves is compared, not only its effect on the scores."""
         import pyarrow as pa
 
         if "query" not in df.columns:
             raise InvalidInput(MSG_NO_QUERY_COLUMN.format(got=list(map(str, df.columns))))
         queries = ["" if q is None else str(q) for q in df["query"].tolist()]
-        rows, cols, hit, score = self._hits(queries, None)
+        vectors = self.embedder.encode(queries)
+        rows, cols, hit, score = self._hits(queries, None, vectors)
         counts = np.bincount(rows, minlength=len(queries))
         offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
         flat = {"rank": pa.array(cols + 1, pa.int64()),
@@ -173,6 +210,9 @@ class IndexPredictor:
         top[rows[cols == 0]] = score[cols == 0]  # rank 1 of each query that found anything
         out["top_score"] = pa.array(top, pa.float64(), mask=counts == 0)
         out["hits"] = pa.array(counts, pa.int64())
+        coords = self.query_coordinates(vectors).astype(np.float64)
+        for j in range(coords.shape[1]):
+            out[f"query_pc{j + 1}"] = pa.array(coords[:, j], pa.float64())
         return cast(Outputs, out)
 
 
