@@ -18,6 +18,7 @@ text is checked in well under a second.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,14 +28,22 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from airlock._config import settings
-from airlock.errors import InvalidInput, UsageError
+from airlock.errors import AirlockError, InvalidInput, UsageError
 
 from ._injection import RuleSet, score
 from ._messages import MessagesVerdict, check_messages
+from ._ner import UNSCANNED_NER
 from ._normalize import ROT13, WHOLE_VIEWS, Decoded, Folded, Normalizer
 from ._output import ContentChecks
 from ._pii import PiiDetector, words_of
-from ._policy import GuardPolicy, StagePolicy, load_guard_policy, modes_for
+from ._policy import (
+    DEFAULT_NER_BACKEND,
+    GuardPolicy,
+    NerPolicy,
+    StagePolicy,
+    load_guard_policy,
+    modes_for,
+)
 from ._redact import SALT_ENV, Mode, Tokenizer, redact
 from ._types import (
     CAPPED,
@@ -58,6 +67,8 @@ _RANK = {"block": 3, "redact": 2, "flag": 1}
 UNSCANNED = "UNSCANNED"
 MSG_UNSCANNED = ("the text is over the classifier's max_tokens: the learned classifier did not "
                  "score it (the rules checked all of it)")
+MSG_UNSCANNED_NER = ("the text is over the NER backend's max_chars: names past it were not "
+                     "looked for (street addresses were)")
 MSG_CAPPED = ("{n:,} more findings past the limit of {limit:,} (characters {start:,}-{end:,}): "
               "{what}")
 _CAPPED_WHAT = {"redact": "redacted as one span", "block": "blocked", "flag": "flagged"}
@@ -91,6 +102,21 @@ class Verdict:
                 "stage": self.stage, "reasons": list(self.reasons)}
 
 
+@functools.cache
+def _shipped_ner(model: str | None, max_chars: int) -> NerBackend:
+    from ._ner import SpacyNer
+
+    return SpacyNer(model, max_chars=max_chars)
+
+
+def _ner_backend(policy: NerPolicy) -> NerBackend:
+    """The policy's backend: the shipped one (its model loaded once per process), or
+    ``module:attr``."""
+    if policy.backend == DEFAULT_NER_BACKEND:
+        return _shipped_ner(policy.model, policy.max_chars)
+    return load_ner_backend(policy.backend)
+
+
 def load_ner_backend(spec: str) -> NerBackend:
     """``module:attr`` -> an object with ``find(text)`` (a class or factory is called)."""
     module_name, _, attr = spec.partition(":")
@@ -103,6 +129,8 @@ def load_ner_backend(spec: str) -> NerBackend:
     if isinstance(obj, type) or (not hasattr(obj, "find") and callable(obj)):
         try:
             obj = obj()  # a class or a factory
+        except AirlockError:
+            raise
         except Exception as exc:
             raise UsageError(f"cannot create the NER backend {spec!r}: {exc}") from None
     if not isinstance(obj, NerBackend):
@@ -126,7 +154,7 @@ class _Stage:
         self.mask_char = policy.pii.mask_char if policy.pii else "*"
         self.ner = None
         if policy.ner is not None:
-            self.ner = ner or load_ner_backend(policy.ner.backend)
+            self.ner = ner or _ner_backend(policy.ner)
             self.modes.update({t: policy.ner.mode for t in policy.ner.types})
         self.classifier: Any = None
         self.threshold = 1.0
@@ -208,9 +236,12 @@ class _Stage:
         if self.ner is None or self.policy.ner is None:
             return []
         ner = self.policy.ner
-        return [f.with_(action=ner.action, detector=f.detector or "ner")
-                for f in self.ner.find(text)
-                if f.score >= ner.threshold and (not ner.types or f.type in ner.types)]
+        found = self.ner.find(text)
+        kept = [f.with_(action=ner.action, detector=f.detector or "ner") for f in found
+                if f.type != UNSCANNED and f.score >= ner.threshold
+                and (not ner.types or f.type in ner.types)]
+        return cap_findings(kept) + [f.with_(action=ner.over_max_chars) for f in found
+                                     if f.type == UNSCANNED]
 
     def _classify(self, texts: Sequence[str]) -> list[list[Finding]]:
         cls = self.policy.classifier
@@ -323,7 +354,10 @@ class Guard:
         findings.sort(key=lambda f: (f.start, f.end, f.type))
         action = max((f.action for f in findings), key=lambda a: _RANK.get(a, 0),
                      default="allow")
-        findings = cap_findings(findings)
+        # what was not scanned is said on its own, never folded into the findings cap
+        findings = sorted(cap_findings([f for f in findings if f.type != UNSCANNED])
+                          + [f for f in findings if f.type == UNSCANNED],
+                          key=lambda f: (f.start, f.end, f.type))
         redacted = redact(text, [f for f in findings if f.action == "redact"], self._modes(stage),
                           salt=self.salt, mask_char=self._stages[stage].mask_char,  # type: ignore[index]
                           tokenizer=self.tokenizer)
@@ -385,5 +419,7 @@ def _capped_reasons(findings: Sequence[Finding]) -> list[str]:
 def _reasons(findings: Sequence[Finding]) -> list[str]:
     kinds = dict.fromkeys(f.type for f in findings if f.type not in (
         "BLOCKED_TERM", "REGEX", "TOPIC", "MAX_LENGTH", "JSON_SCHEMA", "REFUSAL", CAPPED))
-    return [MSG_UNSCANNED if k == UNSCANNED else f"{k.lower().replace('_', ' ')} detected"
-            for k in kinds]
+    out = [f"{k.lower().replace('_', ' ')} detected" for k in kinds if k != UNSCANNED]
+    unscanned = {f.detector for f in findings if f.type == UNSCANNED}
+    out += [MSG_UNSCANNED_NER if d == UNSCANNED_NER else MSG_UNSCANNED for d in unscanned]
+    return out

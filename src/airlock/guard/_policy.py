@@ -12,7 +12,7 @@ A policy is YAML (or a dict) validated in full at load time by the one config lo
                   decode: [base64, hex, rot13, reverse, leet, spacing, split]}
       pii: {action: redact, mode: placeholder, modes: {CREDIT_CARD: mask}}
       classifier: {fp_target: 0.01}   # the learned layer (airlock[llm]); see below
-      ner: {backend: "my_pkg.ner:Backend", types: [PERSON, ADDRESS]}
+      ner: {types: [PERSON, ADDRESS]}  # names and street addresses (airlock[ner])
     context:                          # retrieved documents and tool results (indirect
       injection: {action: block}      # injection): Guard.check(doc, stage="context")
     conversation: {join_user_turns: true}  # check_messages: the user turns joined too
@@ -115,14 +115,23 @@ class ClassifierPolicy(_Section):
         return self
 
 
-class NerPolicy(_Section):
-    """A named-entity backend (``module:attr``) for names and addresses; none ships."""
+DEFAULT_NER_BACKEND = "airlock.guard:SpacyNer"
 
-    backend: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+class NerPolicy(_Section):
+    """Names and street addresses: the shipped backend (spaCy's English model and a street
+    pattern, ``airlock[ner]``; ``model`` names another spaCy package, ``max_chars`` how much
+    of a text the model reads, ``over_max_chars`` the action on the rest) or your own
+    (``backend: module:attr``, an object or class with ``find(text) -> [Finding]``)."""
+
+    backend: str = Field(DEFAULT_NER_BACKEND, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
     types: tuple[str, ...] = ("PERSON", "ADDRESS")
     action: Action = "redact"
     mode: Mode = "placeholder"
     threshold: float = Score
+    model: str | None = None
+    max_chars: int = Field(20_000, ge=1)
+    over_max_chars: Action = "flag"
 
 
 class TermsPolicy(_Section):
@@ -214,7 +223,7 @@ class StagePolicy(_Section):
         if not isinstance(data, Mapping):
             return data
         out = dict(data)
-        for key in ("injection", "pii", "classifier", "refusal"):
+        for key in ("injection", "pii", "classifier", "ner", "refusal"):
             if out.get(key) is True:
                 out[key] = {}
             elif out.get(key) is False:
