@@ -1,6 +1,7 @@
 """`airlock serve kb@1` as a process answers retrieval requests: ``/invocations`` with a
 ``query`` column and OIP v2 with a BYTES ``query`` input, one answer per query (its top k
-chunks as lists, best first, equal to a direct query); the prediction log holds each
+chunks as lists, best first, equal to a direct query; k per query from a ``k`` column or an
+INT64 input); the prediction log holds each
 query with its top scores, and ``monitor endpoint`` reads retrieval drift from them (the
 top-1 score's distribution, the hit count: 0 is an empty result, the query embedding's
 coordinates on the corpus's principal axes) against a profile of reference queries; a
@@ -50,6 +51,26 @@ def test_serve_answers_retrieval_requests(tmp_path: Path) -> None:
         bad = httpx.post(f"{url}/invocations", timeout=60, json={
             "dataframe_split": {"columns": ["text"], "data": [["x"]]}})
         assert 400 <= bad.status_code < 500 and "query" in bad.json()["error"]
+        # k per query: a k column (null: the version's), or an OIP INT64 input
+        per = httpx.post(f"{url}/invocations", timeout=60, json={
+            "dataframe_split": {"columns": ["query", "k"],
+                                "data": [["baking bread", 1], ["drift alerts", None],
+                                         ["gates", 5]]}})
+        assert per.status_code == 200, per.text
+        assert [len(p["rank"]) for p in per.json()["predictions"]] == [1, 3, 5]
+        oip_k = httpx.post(f"{url}/v2/models/kb/infer", timeout=60, json={
+            "inputs": [{"name": "query", "datatype": "BYTES", "shape": [2],
+                        "data": ["bread", "aliases"]},
+                       {"name": "k", "datatype": "INT64", "shape": [2], "data": [2, 4]}]})
+        assert oip_k.status_code == 200, oip_k.text
+        ranks = {o["name"]: o["data"] for o in oip_k.json()["outputs"]}["rank"]
+        assert [len(r) for r in ranks] == [2, 4]
+        for k, says in ((0, "k of query row 0 must be a whole number from 1 to 1,000"),
+                        (1001, "(got 1001)"), (2.5, "input column 'k' must be int64"),
+                        ("two", "input column 'k' must be int64")):
+            wrong = httpx.post(f"{url}/invocations", timeout=60, json={
+                "dataframe_split": {"columns": ["query", "k"], "data": [["bread", k]]}})
+            assert wrong.status_code == 422 and says in wrong.json()["error"], wrong.text
     rows = [r for r in read_prediction_log("kb").to_pylist() if r["status"] == 200]
     queries = [r["inputs"]["query"] for r in rows]
     assert queries[:2] == ["baking bread", "drift alerts"]

@@ -87,6 +87,23 @@ def test_a_missing_column_or_a_wrong_column_type_rejects_every_row() -> None:
     assert set(reasons.to_pylist()) == {f"input column 'city' of {REF} must be text, got int64"}
 
 
+def test_an_optional_column_not_sent_is_all_nulls() -> None:
+    sig = {"inputs": [*SIGNATURE["inputs"],
+                      {"name": "k", "type": "int64", "nullable": True, "optional": True}]}
+    got = conform(table(), sig, REF)
+    assert got.column_names == ["age", "score", "city", "k"]
+    assert got.column("k").type == pa.int64() and got.column("k").null_count == 4
+    sent = conform(table(k=[1, None, 3, 4]), sig, REF)
+    assert sent.column("k").to_pylist() == [1, None, 3, 4]
+    got, reasons = conform_rows(table(age=["30", "x", "50", "60"]), sig, REF)
+    assert got.num_rows == 3 and reasons is not None and got.column("k").null_count == 3
+    with pytest.raises(InvalidInput, match="must be int64"):
+        conform(table(k=["a", "b", "c", "d"]), sig, REF)
+    # a required column is still required
+    with pytest.raises(InvalidInput, match="missing input column 'city'"):
+        conform(table().drop_columns(["city"]), sig, REF)
+
+
 def test_scorer_keeps_rows_in_place_with_outputs_or_reasons() -> None:
     scorer = Scorer(model(), keep=["id"], with_inputs=True)
     out = scorer(table(age=[30, 400, 50, 60], city=["a", "b", None, "d"]).to_batches()[0])

@@ -53,7 +53,9 @@ DEFAULT_EMBEDDER = "all-minilm-l6-v2"
 MSG_NOT_AN_EMBEDDER = "{ref} is a {flavor} model, not an embedder"
 MSG_NOT_AN_INDEX = "{ref} is a {flavor} model, not a retrieval index"
 TEXT_SIGNATURE = {"inputs": [{"name": "text", "type": "string", "nullable": False}]}
-QUERY_SIGNATURE = {"inputs": [{"name": "query", "type": "string", "nullable": False}]}
+QUERY_SIGNATURE = {"inputs": [{"name": "query", "type": "string", "nullable": False},
+                              {"name": "k", "type": "int64", "nullable": True,
+                               "optional": True}]}  # per query; absent or null: the version's
 
 
 def default_embedder() -> str:

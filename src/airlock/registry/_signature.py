@@ -1,8 +1,9 @@
 """Model signatures: input columns with Arrow types, inferred from an example, and enforced.
 
 At predict time the input is conformed to the signature: extra columns are dropped, missing
-ones are an error naming them, and each column is cast safely to its recorded type (a value
-that does not fit, like "abc" for an int64 column, is an error naming the column).
+ones are an error naming them (unless the column is ``"optional": true``: then it is all
+nulls), and each column is cast safely to its recorded type (a value that does not fit, like
+"abc" for an int64 column, is an error naming the column).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def conform(table: pa.Table, signature: dict[str, Any], ref: str) -> pa.Table:
     if not inputs:
         return table
     names = [c["name"] for c in inputs]
-    missing = [n for n in names if n not in table.column_names]
+    missing = [c["name"] for c in inputs
+               if c["name"] not in table.column_names and not c.get("optional")]
     if missing:
         raise InvalidInput(
             f"missing input column{'s' if len(missing) > 1 else ''} "
@@ -64,6 +66,10 @@ def conform(table: pa.Table, signature: dict[str, Any], ref: str) -> pa.Table:
         )
     cols = []
     for spec in inputs:
+        if spec["name"] not in table.column_names:  # an optional column, not sent
+            want = _arrow_type(spec.get("type") or "string")
+            cols.append(pa.chunked_array([pa.nulls(table.num_rows, want)]))
+            continue
         col = table.column(spec["name"])
         if spec.get("type") is not None:  # None: names known, types not (no input example)
             want = _arrow_type(spec["type"])
@@ -113,10 +119,12 @@ def conform_rows(table: pa.Table, signature: dict[str, Any],
         conformed = conform(table, signature, ref)
         survivors = np.arange(n, dtype=np.int64)
     except InvalidInput as exc:
-        if any(spec["name"] not in table.column_names for spec in inputs):
+        if any(spec["name"] not in table.column_names and not spec.get("optional")
+               for spec in inputs):
             return table.slice(0, 0), pa.array([exc.message] * n, pa.string())
         for spec in inputs:
-            _bad_casts(table.column(spec["name"]), spec, ref, reasons)
+            if spec["name"] in table.column_names:
+                _bad_casts(table.column(spec["name"]), spec, ref, reasons)
         ok = np.ones(n, dtype=bool)
         ok[list(reasons)] = False
         survivors = np.flatnonzero(ok).astype(np.int64)

@@ -20,6 +20,8 @@ from ._embedder import (
 from ._index import (
     HNSW_FROM,
     INDEX_FLAVOR,
+    MAX_TOP_K,
+    MSG_BAD_ROW_K,
     MSG_BAD_TOP_K,
     MSG_NO_QUERY_COLUMN,
     IndexPredictor,
@@ -30,8 +32,9 @@ from ._index import (
 from ._lookup import FLAVORS, detect_flavor, get_flavor
 from ._minilm import MINILM_PACKAGE, MSG_NO_WEIGHTS, read_safetensors
 
-__all__ = ["EMBEDDER_FLAVOR", "FLAVORS", "HNSW_FROM", "INDEX_FLAVOR", "MINILM_PACKAGE",
-           "MSG_BAD_TOP_K", "MSG_NO_QUERY_COLUMN", "MSG_NO_TEXT", "MSG_NO_WEIGHTS", "Embedder",
+__all__ = ["EMBEDDER_FLAVOR", "FLAVORS", "HNSW_FROM", "INDEX_FLAVOR", "MAX_TOP_K",
+           "MINILM_PACKAGE", "MSG_BAD_ROW_K", "MSG_BAD_TOP_K", "MSG_NO_QUERY_COLUMN",
+           "MSG_NO_TEXT", "MSG_NO_WEIGHTS", "Embedder",
            "EmbedderPredictor", "Flavor", "IndexPredictor", "Predictor", "VectorIndex",
            "check_top_k", "detect_flavor", "get_flavor", "index_kind", "minilm_embedder",
            "minilm_source", "open_embedder", "read_safetensors", "require"]

@@ -12,7 +12,8 @@ fingerprint.
 ``predict(table with a query column)`` answers each query row with one row: the query and
 list columns ``rank``, ``doc_id``, ``chunk_id``, ``score``, ``text`` (its top k chunks,
 best first; fewer when the index holds fewer), so serving, batch scoring and the
-prediction log see one answer per input row; k is the version's (``build_index(k=)``).
+prediction log see one answer per input row; k is the row's ``k`` column when the table
+has one (null: the version's), else the version's (``build_index(k=)``).
 :meth:`IndexPredictor.search` gives the same hits as one row per
 chunk, ``(query, rank, doc_id, chunk_id, score, text)``, the long form a RAG evaluation
 reads (it accepts both).
@@ -34,8 +35,9 @@ from airlock.errors import InvalidInput
 from ._base import Outputs, loading, model_file_fault, require
 from ._embedder import EmbedderPredictor, open_embedder
 
-__all__ = ["HNSW_FROM", "INDEX_FLAVOR", "MSG_BAD_TOP_K", "MSG_NO_QUERY_COLUMN", "IndexFlavor",
-           "IndexPredictor", "VectorIndex", "check_top_k", "index_kind"]
+__all__ = ["HNSW_FROM", "INDEX_FLAVOR", "MAX_TOP_K", "MSG_BAD_ROW_K", "MSG_BAD_TOP_K",
+           "MSG_NO_QUERY_COLUMN", "IndexFlavor", "IndexPredictor", "VectorIndex", "check_top_k",
+           "index_kind"]
 
 Arr = np.ndarray[Any, Any]
 
@@ -48,6 +50,8 @@ HNSW_EF_SEARCH = 64
 EMBEDDER_DIR = "embedder"
 MSG_NO_QUERY_COLUMN = "a retriever needs a 'query' column (got {got})"
 MSG_BAD_TOP_K = "k must be a whole number >= 1 (got {got!r})"
+MSG_BAD_ROW_K = "k of query row {row} must be a whole number from 1 to {most:,} (got {got!r})"
+MAX_TOP_K = 1_000  # per request: more is a corpus dump, not a search
 RESULT_COLUMNS = ("query", "rank", "doc_id", "chunk_id", "score", "text")
 QUERY_AXES = 8  # principal axes of the corpus a query's embedding is logged on
 AXES_SAMPLE = 4096  # chunk vectors the axes are computed from (evenly spaced ids)
@@ -144,6 +148,21 @@ class IndexPredictor:
         rows, cols = np.nonzero(ids >= 0)
         return rows, cols, ids[rows, cols], scores[rows, cols].astype(np.float64)
 
+    def _row_ks(self, df: Any, n: int) -> Arr:
+        """Each query's k: its ``k`` column where given (a whole number from 1 to
+        :data:`MAX_TOP_K`), else the version's."""
+        if "k" not in df.columns:
+            return np.full(n, self.k, np.int64)
+        values = df["k"].tolist()
+        out = np.full(n, self.k, np.int64)
+        for i, v in enumerate(values):
+            if v is None or (isinstance(v, float) and v != v):
+                continue
+            if isinstance(v, bool) or not float(v).is_integer() or not 1 <= v <= MAX_TOP_K:
+                raise InvalidInput(MSG_BAD_ROW_K.format(row=i, got=v, most=MAX_TOP_K))
+            out[i] = int(v)
+        return out
+
     def axes(self) -> tuple[Arr, Arr]:
         """(mean, principal axes ``[m, dim]``) of the corpus's chunk vectors: an SVD of at
         most :data:`AXES_SAMPLE` of them, evenly spaced by id (the same index gives the
@@ -194,8 +213,12 @@ class IndexPredictor:
         if "query" not in df.columns:
             raise InvalidInput(MSG_NO_QUERY_COLUMN.format(got=list(map(str, df.columns))))
         queries = ["" if q is None else str(q) for q in df["query"].tolist()]
+        ks = self._row_ks(df, len(queries))
         vectors = self.embedder.encode(queries)
-        rows, cols, hit, score = self._hits(queries, None, vectors)
+        rows, cols, hit, score = self._hits(queries, int(ks.max(initial=1)), vectors)
+        if len(queries) and (ks != ks[0]).any():  # each query's own k
+            keep = cols < ks[rows]
+            rows, cols, hit, score = rows[keep], cols[keep], hit[keep], score[keep]
         counts = np.bincount(rows, minlength=len(queries))
         offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
         flat = {"rank": pa.array(cols + 1, pa.int64()),
