@@ -11,7 +11,7 @@ import pytest
 from faker import Faker
 
 from airlock.errors import DependencyMissing, UsageError
-from airlock.guard import Guard, SpacyNer, find_addresses
+from airlock.guard import Finding, Guard, SpacyNer, find_addresses
 
 NAME_LOCALES = ["en_US", "en_GB", "en_IN", "fr_FR", "de_DE", "es_ES", "it_IT", "pt_BR", "nl_NL",
                 "pl_PL"]
@@ -58,7 +58,7 @@ def ner() -> SpacyNer:
     return SpacyNer()
 
 
-def _found(findings: list, kind: str, start: int, end: int) -> bool:  # type: ignore[type-arg]
+def _found(findings: list[Finding], kind: str, start: int, end: int) -> bool:
     return any(f.type == kind and f.start < end and f.end > start for f in findings)
 
 

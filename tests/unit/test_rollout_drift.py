@@ -59,3 +59,16 @@ def test_too_few_rows_is_inconclusive() -> None:
     rng = np.random.default_rng(9)
     d = _drift(_rows(rng, 9), _rows(rng, 50))
     assert d["drifted"] is None and "fewer than 10 answered rows" in str(d["reason"])
+
+
+def test_a_drift_p_value_out_of_range_is_refused_with_its_field() -> None:
+    import pytest
+
+    from airlock.errors import UsageError
+    from airlock.experiments._rollout_rules import load_rollout_rules
+
+    drift = load_rollout_rules({"guardrails": {"drift": {}}}).guardrails.drift
+    assert drift is not None and drift.p_value == 0.001
+    for bad in (0, 1, -0.1, "often"):
+        with pytest.raises(UsageError, match=r"guardrails\.drift\.p_value"):
+            load_rollout_rules({"guardrails": {"drift": {"p_value": bad}}})

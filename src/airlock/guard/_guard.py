@@ -420,6 +420,6 @@ def _reasons(findings: Sequence[Finding]) -> list[str]:
     kinds = dict.fromkeys(f.type for f in findings if f.type not in (
         "BLOCKED_TERM", "REGEX", "TOPIC", "MAX_LENGTH", "JSON_SCHEMA", "REFUSAL", CAPPED))
     out = [f"{k.lower().replace('_', ' ')} detected" for k in kinds if k != UNSCANNED]
-    unscanned = {f.detector for f in findings if f.type == UNSCANNED}
+    unscanned = dict.fromkeys(f.detector for f in findings if f.type == UNSCANNED)
     out += [MSG_UNSCANNED_NER if d == UNSCANNED_NER else MSG_UNSCANNED for d in unscanned]
     return out

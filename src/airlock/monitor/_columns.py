@@ -47,8 +47,7 @@ __all__ = [
 ]
 
 DEFAULT_THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "homogeneity": 0.05, "z": 0.05,
-                      "wasserstein": 0.1,
-                      "jensenshannon": 0.1, "psi": 0.1}
+                      "wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.1}
 METHODS = frozenset(DEFAULT_THRESHOLDS)
 NUMERIC_METHODS = frozenset({"ks", "wasserstein", "psi", "jensenshannon", "chisquare",
                              "homogeneity", "z"})

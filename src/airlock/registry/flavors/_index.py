@@ -151,11 +151,10 @@ class IndexPredictor:
     def _row_ks(self, df: Any, n: int) -> Arr:
         """Each query's k: its ``k`` column where given (a whole number from 1 to
         :data:`MAX_TOP_K`), else the version's."""
-        if "k" not in df.columns:
-            return np.full(n, self.k, np.int64)
-        values = df["k"].tolist()
         out = np.full(n, self.k, np.int64)
-        for i, v in enumerate(values):
+        if "k" not in df.columns:
+            return out
+        for i, v in enumerate(df["k"].tolist()):
             if v is None or (isinstance(v, float) and v != v):
                 continue
             if isinstance(v, bool) or not float(v).is_integer() or not 1 <= v <= MAX_TOP_K:
@@ -170,7 +169,7 @@ class IndexPredictor:
         if self._axes is None:
             n = int(self.index.ntotal)
             ids = np.unique(np.linspace(0, n - 1, min(n, AXES_SAMPLE)).astype(np.int64))
-            sample = np.stack([self.index.reconstruct(int(i)) for i in ids]) if n else \
+            sample = self.index.reconstruct_batch(ids) if n else \
                 np.zeros((0, self.index.d), np.float32)
             mean = sample.mean(axis=0) if n else np.zeros(self.index.d, np.float32)
             m = min(QUERY_AXES, max(len(sample) - 1, 0), self.index.d)
@@ -202,7 +201,7 @@ class IndexPredictor:
     def predict(self, df: Any) -> Outputs:
         """One row per query (what serving and batch scoring need: an answer per input
         row): ``query`` and the list columns ``rank``, ``doc_id``, ``chunk_id``, ``score``
-        and ``text``, best first, the version's k a query; then the scalars a drift monitor
+        and ``text``, best first, k a query (:meth:`_row_ks`); then the scalars a drift monitor
         reads from the prediction log: ``top_score`` (the best hit's cosine similarity, null
         when nothing was found), ``hits`` (how many chunks came back: 0 is an empty
         result) and ``query_pc1`` ... ``query_pc8``, the query embedding's coordinates on
