@@ -12,12 +12,14 @@ per-character Python loop.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["COMMON_WORDS", "joined_view", "leet_views", "quoted_view", "vocabulary_of"]
+__all__ = ["COMMON_WORDS", "joined_view", "leet_views", "letters_view", "quoted_view",
+           "vocabulary_of"]
 
 _LEET_I = str.maketrans("431057986@$", "aeiostgbbas")
 _LEET_L = str.maketrans("431057986@$", "aelostgbbas")
@@ -173,3 +175,76 @@ def vocabulary_of(*specs: Iterable[str], patterns: Iterable[str] = ()) -> frozen
     words = {w for spec in specs for s in spec for w in s.split()}
     words.update(w for p in patterns for w in _PATTERN_WORD.findall(p))
     return frozenset(w for w in words if w.isalpha() and len(w) >= 4)
+
+
+# single letters with a separator between each ("i g n o r e", "i.g.n.o.r.e", "i-g-n"),
+# at least four of them; a letter is alone (no letter on either side)
+_SPACED_LETTERS = re.compile(
+    r"(?<![A-Za-z])[A-Za-z](?:[ ._*/|-]{1,3}[A-Za-z](?![A-Za-z])){3,}")
+_GAP = re.compile(r"[ ._*/|-]+")
+MAX_SEGMENTED = 400  # letters in one run read by the word segmentation
+SEGMENT_BUDGET = 4000  # letters segmented per text (past it, even runs stay joined)
+
+
+def letters_view(text: str, vocabulary: frozenset[str]) -> str | None:
+    """The text with every run of spaced-out single letters read as words ("i g n o r e
+    a l l" -> "ignore all"), the same length: each word is written where its first letter
+    was and padded with spaces to the next one. None when there is no such run. A run whose
+    gaps differ splits into words at its wider gaps; a run with even gaps is segmented into
+    the fewest words of ``vocabulary`` and :data:`COMMON_WORDS` (left joined where that
+    fails)."""
+    runs = list(_SPACED_LETTERS.finditer(text))
+    if not runs:
+        return None
+    words = vocabulary | COMMON_WORDS
+    pieces: list[str] = []
+    pos = 0
+    budget = SEGMENT_BUDGET
+    for m in runs:
+        run = m.group()
+        gaps = [len(g) for g in _GAP.findall(run)]
+        letters = _GAP.split(run)
+        if min(gaps) < max(gaps):  # wider gaps are word breaks
+            cuts = [0] + [i + 1 for i, g in enumerate(gaps) if g > min(gaps)] + [len(letters)]
+        elif len(letters) <= min(budget, MAX_SEGMENTED):
+            budget -= len(letters)
+            cuts = _segment("".join(letters).lower(), words)
+        else:
+            cuts = [0, len(letters)]
+        at = [0]  # where each letter is in the run
+        for g in gaps:
+            at.append(at[-1] + 1 + g)
+        at.append(len(run))
+        pieces.append(text[pos:m.start()])
+        for i, j in itertools.pairwise(cuts):
+            pieces.append("".join(letters[i:j]).ljust(at[j] - at[i]))
+        pos = m.end()
+    return "".join(pieces) + text[pos:]
+
+
+def _segment(letters: str, words: frozenset[str]) -> list[int]:
+    """Where to cut ``letters`` into the fewest words of ``words`` (dynamic programming; a
+    stray letter that is no word is allowed at three times a word's cost): the cut
+    positions, first 0 and last the length; ``[0, len]`` (one word) when no word is found."""
+    n = len(letters)
+    longest = 24
+    best: list[tuple[int, int] | None] = [(0, 0)] + [None] * n  # (cost, start of last)
+    for end in range(1, n + 1):
+        for start in range(max(0, end - longest), end):
+            prev = best[start]
+            if prev is None:
+                continue
+            piece = letters[start:end]
+            # a word costs 1; a stray letter that is no word 3 (so words are preferred)
+            cost = 1 if piece in words else 3 if end - start == 1 else 0
+            here = best[end]
+            if cost and (here is None or prev[0] + cost < here[0]):
+                best[end] = (prev[0] + cost, start)
+    if best[n] is None or best[n][0] >= 3 * n:  # type: ignore[index]  # no word at all
+        return [0, n]
+    cuts = [n]
+    while cuts[-1] > 0:
+        last = best[cuts[-1]]
+        assert last is not None
+        cuts.append(last[1])
+    return cuts[::-1]

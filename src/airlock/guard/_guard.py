@@ -18,6 +18,7 @@ text is checked in well under a second.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import importlib
 import time
@@ -30,7 +31,8 @@ from typing import Any, Protocol, runtime_checkable
 from airlock._config import settings
 from airlock.errors import AirlockError, InvalidInput, UsageError
 
-from ._injection import RuleSet, score
+from ._injection import Match, RuleSet, score
+from ._mention import MENTION_WEIGHT, mention_spans
 from ._messages import MessagesVerdict, check_messages
 from ._ner import UNSCANNED_NER
 from ._normalize import ROT13, WHOLE_VIEWS, Decoded, Folded, Normalizer
@@ -190,12 +192,18 @@ class _Stage:
         views += [(d.text, d) for d in self.normalizer.decode(folded)]
         found: list[tuple[Any, tuple[int, int], str]] = []
         every: list[Any] = []  # all matches score; past MAX_FINDINGS a view's rest is one span
+        quoted: list[Match] = []  # matches inside a quotation a task names (see _mention)
         rest: list[tuple[int, int]] = []
         for text, decoded in views:
             # a whole-text view is scanned for words only; leet also for punctuation rules
             literals = decoded is None or decoded.how not in WHOLE_VIEWS or decoded.how == "leet"
             matches = self.rules.matches(text, _view_words(words, decoded), literals=literals)
-            every += matches
+            if decoded is None and matches:
+                inside = _mentioned(text, matches)
+                quoted += [m for m, q in zip(matches, inside, strict=True) if q]
+                every += [m for m, q in zip(matches, inside, strict=True) if not q]
+            else:
+                every += matches
             if len(matches) > MAX_FINDINGS:
                 matches.sort(key=lambda m: m.start)
                 tail = matches[MAX_FINDINGS:]
@@ -210,7 +218,7 @@ class _Stage:
                 found.append((m, span, "rules" if decoded is None else decoded.how))
         if not found:
             return []
-        total = score(every)
+        total = 1.0 - (1.0 - score(every)) * (1.0 - MENTION_WEIGHT * score(quoted))
         if total < self.policy.injection.threshold:
             return []
         action = self.policy.injection.action
@@ -371,6 +379,20 @@ class Guard:
 
     def _modes(self, stage: str) -> dict[str, Mode]:
         return self._stages[stage].modes  # type: ignore[index]
+
+
+def _mentioned(text: str, matches: list[Match]) -> list[bool]:
+    """Whether each match lies wholly inside a quotation that a task on text names (see
+    :mod:`._mention`)."""
+    spans = mention_spans(text)
+    if not spans:
+        return [False] * len(matches)
+    starts = [a for a, _ in spans]
+    out = []
+    for m in matches:
+        i = bisect.bisect_right(starts, m.start) - 1
+        out.append(i >= 0 and m.end <= spans[i][1])
+    return out
 
 
 def _blocked(findings: Sequence[Finding]) -> bool:

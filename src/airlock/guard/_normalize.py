@@ -10,7 +10,8 @@ path: no copy, no offset table).
 Encoded blocks (base64, hex, rot13, reversed text) are decoded into extra views; a finding in
 a decoded view points at the encoded block's span in the original text. Cheap obfuscation is
 undone in views of its own (:mod:`._deobfuscate`): leetspeak (``leet``), words split by a
-space (``spacing``, joined where the joined form is a word of the rules' vocabulary) and an
+space (``spacing``, joined where the joined form is a word of the rules' vocabulary; also
+letters spelled out one by one, "i g n o r e", read as words) and an
 attack cut into quoted pieces (``split``). Past ``MAX_BLOCKS``
 blocks in one text, the rest are joined into one view spanning them.
 """
@@ -24,7 +25,7 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from ._deobfuscate import joined_view, leet_views, quoted_view
+from ._deobfuscate import joined_view, leet_views, letters_view, quoted_view
 
 __all__ = ["DECODERS", "ROT13", "SAME_LENGTH", "WHOLE_VIEWS", "Decoded", "Folded", "Normalizer",
            "decoded_text", "long_tokens"]
@@ -241,6 +242,9 @@ class Normalizer:
             joined = joined_view(text, self.vocabulary)
             if joined is not None:
                 out.append(Decoded(joined, "spacing", 0, len(folded.original)))
+            spelled = letters_view(text, self.vocabulary)
+            if spelled is not None:
+                out.append(Decoded(spelled, "spacing", 0, len(folded.original)))
         if "split" in self.decoders and depth == 1:
             quoted = quoted_view(text)
             if quoted is not None:
