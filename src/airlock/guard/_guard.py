@@ -165,8 +165,8 @@ class _Stage:
 
             cls = policy.classifier
             self.classifier = InjectionClassifier.load(
-                cls.head, window=cls.window, stride=cls.stride, threads=cls.threads,
-                max_tokens=cls.max_tokens)
+                cls.head, encoder=cls.encoder, window=cls.window, stride=cls.stride,
+                threads=cls.threads, max_tokens=cls.max_tokens)
             self.threshold = (cls.threshold if cls.threshold is not None
                               else self.classifier.threshold_for(cls.fp_target))
         self.content = ContentChecks(policy)

@@ -92,24 +92,32 @@ class PiiPolicy(_Section):
 
 class ClassifierPolicy(_Section):
     """The learned layer (sentence embeddings + a logistic head), ``airlock[llm]``. It runs
-    on the texts the rules did not already block. ``threshold`` (default: the head's,
-    chosen on benign calibration prompts for ``fp_target``); long texts are scored in
-    windows of ``window`` tokens every ``stride`` tokens (the max over windows)."""
+    on the texts the rules did not already block. ``encoder``: ``wordllama`` (the default:
+    static token embeddings, about a millisecond for a 4,000-token prompt) or ``minilm``
+    (the all-MiniLM-L6-v2 transformer, ~50 ms per window of 256 tokens on one core; its
+    weights are a separate install). ``threshold`` (default: the head's, chosen on benign
+    calibration prompts for ``fp_target``); long texts are scored in windows of ``window``
+    tokens every ``stride`` tokens (the max over windows; defaults: 64/32 for wordllama,
+    256/128 for minilm); a text over ``max_tokens`` (65,536 / 4,096) is not scored."""
 
     enabled: bool = True
     action: Action = "block"
+    encoder: Literal["wordllama", "minilm"] = "wordllama"
     threshold: float | None = Field(None, ge=0.0, le=1.0)
     fp_target: float = Field(0.01, gt=0.0, lt=1.0)
     head: str | None = None
-    window: int = Field(256, ge=16, le=512)
-    stride: int = Field(128, ge=1)
-    threads: int = Field(1, ge=0)  # onnxruntime intra-op threads (0: all cores)
-    max_tokens: int = Field(4096, ge=16)  # longer texts: an UNSCANNED finding, see below
+    window: int | None = Field(None, ge=16, le=512)
+    stride: int | None = Field(None, ge=1)
+    threads: int = Field(1, ge=0)  # onnxruntime intra-op threads (0: all cores; minilm)
+    max_tokens: int | None = Field(None, ge=16)  # longer texts: an UNSCANNED finding
     over_max_tokens: Action = "flag"
 
     @model_validator(mode="after")
     def _stride(self) -> ClassifierPolicy:
-        if self.stride > self.window - 2:
+        from ._classifier import ENCODER_DEFAULTS
+
+        window, stride, _ = ENCODER_DEFAULTS[self.encoder]
+        if (self.stride or stride) > (self.window or window) - 2:
             raise ValueError("stride must be at most window - 2 (windows must overlap or "
                              "touch)")
         return self
@@ -303,7 +311,7 @@ def default_policy() -> dict[str, Any]:
     the rules alone (named ``default`` still; its description says the classifier is off)."""
     from ._classifier import missing_packages
 
-    if not missing_packages():
+    if not missing_packages():  # the default encoder's
         return DEFAULT_POLICY
     return {**RULES_POLICY, "name": "default",
             "description": RULES_POLICY["description"] + " (the learned classifier is off: "
