@@ -83,8 +83,8 @@ def test_default_policy_red_team_recall_is_what_the_readme_says() -> None:
     on the 32 seeds, 3 variants each, seed 0, at least as reported."""
     rt = redteam("default", SEEDS)
     caught = {t["transform"]: t["caught"] for t in rt.per_transform}
-    floor = {"leet": 90, "spacing": 83, "homoglyph": 93, "base64": 93, "translation": 42,
-             "paraphrase-template": 90, "payload-split": 84}
+    floor = {"leet": 91, "spacing": 92, "homoglyph": 94, "base64": 96, "translation": 56,
+             "paraphrase-template": 93, "payload-split": 87}
     assert all(t["variants"] == 96 for t in rt.per_transform)
     assert {k: caught[k] >= v for k, v in floor.items()} == dict.fromkeys(floor, True), caught
     assert rt.original["caught"] >= 31
