@@ -125,12 +125,19 @@ class RuleSet:
                 for rule in self.rules for m in rule.regex.finditer(text)]
 
 
+# weak cues that are evidence of the same thing count once: "pretend you're an innkeeper and
+# stay in character" says twice that this is role-play, which alone is no attack
+SAME_EVIDENCE = {"stay_in_character": "roleplay"}
+
+
 def score(matches: Iterable[Match]) -> float:
-    """Noisy-or of the matched rules, each rule counted once (its highest weight)."""
+    """Noisy-or of the matched rules, each rule (or group of rules that are evidence of the
+    same thing, :data:`SAME_EVIDENCE`) counted once at its highest weight."""
     best: dict[str, float] = {}
     for m in matches:
-        if m.weight > best.get(m.rule, 0.0):
-            best[m.rule] = m.weight
+        key = SAME_EVIDENCE.get(m.rule, m.rule)
+        if m.weight > best.get(key, 0.0):
+            best[key] = m.weight
     miss = 1.0
     for w in best.values():
         miss *= 1.0 - w
