@@ -18,6 +18,9 @@ same head.
   with 95 % Wilson intervals, for the rules alone, the classifier alone and the cascade
   (rules, then the classifier on what the rules did not block). The benign prompts the
   cascade flags are listed.
+* Each writer's batch (writers/a-e) scored by a head fitted without it, and the four
+  writers' batches written after the shipped head was fitted (writers/f-i: never fitted on)
+  scored by the shipped head.
 
 The head goes to src/airlock/guard/_static_head.py (wordllama) or _classifier_head.py
 (minilm) with the data's sha256.
@@ -76,14 +79,18 @@ def own_rows(batch: str) -> list[dict[str, Any]]:
     return rows
 
 
-AUTHORS = tuple(f"writers/{p.name}" for p in sorted((HERE / "writers").glob("?.jsonl")))
+AUTHORS = tuple(f"writers/{w}.jsonl" for w in "abcde")  # the batches the head is fitted on
 INDEPENDENT = "writers/independent.jsonl"
+# written after the shipped head was fitted, each by a writer who saw none of this folder:
+# only scored, never fitted on (their hashes are not the head's data)
+UNSEEN = tuple(f"writers/{w}.jsonl" for w in "fghi")
 
 
 def datasets() -> dict[str, Any]:
     """Training rows (``fit``: dev.jsonl, the train batch of _own_writing.py and the five
-    writers' batches) and held-out rows (test.jsonl, the held-out batch, the independent
-    writer's set), each with its ``source``."""
+    writers' batches), held-out rows (test.jsonl, the held-out batch, the independent
+    writer's set) and ``unseen`` rows (four writers' batches written after the head was
+    fitted), each with its ``source``."""
     dev, dev_sha = _jsonl("dev.jsonl")
     test, test_sha = _jsonl("test.jsonl")
     own_src = (HERE / "_own_writing.py").read_bytes()
@@ -96,7 +103,8 @@ def datasets() -> dict[str, Any]:
     indep, sha[INDEPENDENT] = _jsonl(INDEPENDENT)
     heldout = [{**r, "source": f"test:{r['source']}"} for r in test] + own_rows("heldout")
     heldout += [{**r, "source": f"independent:{r['kind']}"} for r in indep]
-    return {"fit": train, "heldout": heldout, "sha256": sha}
+    unseen = [{**r, "source": f"unseen-{name[8]}"} for name in UNSEEN for r in _jsonl(name)[0]]
+    return {"fit": train, "heldout": heldout, "unseen": unseen, "sha256": sha}
 
 
 def choose_threshold(benign_scores: np.ndarray, fp_target: float) -> float:
@@ -134,6 +142,19 @@ def pooled(rows: list[dict[str, Any]], flags: dict[str, np.ndarray]) -> dict[str
                      "fp_rate": fp / (~y).sum(), "fp_ci": list(wilson(fp, int((~y).sum()))),
                      "attacks": int(y.sum()), "benign": int((~y).sum())}
     return out
+
+
+def show(section: dict[str, Any]) -> None:
+    """Print a section's per-source rates (rules, classifier, cascade) and pooled figures."""
+    for e in section["per_source"]:
+        lo, hi = e["cascade"]["ci"]
+        print(f"{e['source'][:29]:<30}{e['n']:>4} {e['metric'][:7]:<8}"
+              f"{e['rules']['rate']:>8.1%}{e['classifier']['rate']:>8.1%}"
+              f"{e['cascade']['rate']:>9.1%}  {lo:.1%}-{hi:.1%}")
+    for name, p in section["pooled"].items():
+        print(f"pooled {name:<11} recall {p['recall']:.1%} "
+              f"[{p['recall_ci'][0]:.1%}, {p['recall_ci'][1]:.1%}]  "
+              f"FP {p['fp_rate']:.1%} [{p['fp_ci'][0]:.1%}, {p['fp_ci'][1]:.1%}]")
 
 
 def write_head(out: Path, encoder: str, head: dict[str, Any], threshold: float,
@@ -275,46 +296,47 @@ def main() -> int:
     loso_rules = np.array([not rules.check(r["text"]).allowed for r in loso_rows])
     loso_model = np.array(loso_scores) >= threshold
     loso = {"rules": loso_rules, "classifier": loso_model, "cascade": loso_rules | loso_model}
+    unseen = data["unseen"]
+    un_texts = [r["text"] for r in unseen]
+    un_rules = np.array([not rules.check(t).allowed for t in un_texts])
+    un_model = np.array(clf.score(un_texts)) >= threshold
+    un = {"rules": un_rules, "classifier": un_model, "cascade": un_rules | un_model}
     report = {"threshold": threshold, "fp_target": args.fp_target,
               "calibration_size": len(calib), "fit_rows": len(data["fit"]),
               "encoder": args.encoder,
               "per_source": per_source(rows, flags), "pooled": pooled(rows, flags),
               "leave_one_writer_out": {"per_source": per_source(loso_rows, loso),
                                        "pooled": pooled(loso_rows, loso)},
+              "unseen_writers": {"per_source": per_source(unseen, un),
+                                 "pooled": pooled(unseen, un)},
               "flagged_benign": [{"id": r["id"], "source": r["source"], "text": r["text"],
                                   "score": round(float(s), 4), "by_rules": bool(rf)}
                                  for r, s, rf, c in zip(rows, scores, rule_flags,
                                                         flags["cascade"], strict=True)
                                  if c and r["label"] != "attack"],
+              "flagged_benign_unseen": [
+                  {"id": r["id"], "source": r["source"], "text": r["text"],
+                   "by_rules": bool(rf)}
+                  for r, rf, c in zip(unseen, un_rules, un["cascade"], strict=True)
+                  if c and r["label"] != "attack"],
               "missed_attacks": [{"id": r["id"], "source": r["source"], "text": r["text"],
                                   "score": round(float(s), 4)}
                                  for r, s, c in zip(rows, scores, flags["cascade"], strict=True)
                                  if not c and r["label"] == "attack"]}
     print(f"\n{'held-out source':<30}{'n':>4} {'metric':<8}{'rules':>8}{'model':>8}"
           f"{'cascade':>9}  95% CI (cascade)")
-    for e in report["per_source"]:
-        lo, hi = e["cascade"]["ci"]
-        print(f"{e['source'][:29]:<30}{e['n']:>4} {e['metric'][:7]:<8}"
-              f"{e['rules']['rate']:>8.1%}{e['classifier']['rate']:>8.1%}"
-              f"{e['cascade']['rate']:>9.1%}  {lo:.1%}-{hi:.1%}")
-    for name, p in report["pooled"].items():
-        print(f"pooled {name:<11} recall {p['recall']:.1%} "
-              f"[{p['recall_ci'][0]:.1%}, {p['recall_ci'][1]:.1%}]  "
-              f"FP {p['fp_rate']:.1%} [{p['fp_ci'][0]:.1%}, {p['fp_ci'][1]:.1%}]")
+    show(report)
     print("\neach writer's batch, scored by a head fitted without it:")
-    for e in report["leave_one_writer_out"]["per_source"]:
-        lo, hi = e["cascade"]["ci"]
-        print(f"{e['source'][:29]:<30}{e['n']:>4} {e['metric'][:7]:<8}"
-              f"{e['rules']['rate']:>8.1%}{e['classifier']['rate']:>8.1%}"
-              f"{e['cascade']['rate']:>9.1%}  {lo:.1%}-{hi:.1%}")
-    for name, p in report["leave_one_writer_out"]["pooled"].items():
-        print(f"pooled {name:<11} recall {p['recall']:.1%} "
-              f"[{p['recall_ci'][0]:.1%}, {p['recall_ci'][1]:.1%}]  "
-              f"FP {p['fp_rate']:.1%} [{p['fp_ci'][0]:.1%}, {p['fp_ci'][1]:.1%}]")
+    show(report["leave_one_writer_out"])
+    print("\nwriters the shipped head was not fitted on (f-i), scored by the shipped head:")
+    show(report["unseen_writers"])
     print("\nbenign prompts flagged by the cascade:")
     for f in report["flagged_benign"]:
         print(f"  {f['score']:.3f} {'rules' if f['by_rules'] else 'model'} "
               f"{f['source']}: {f['text'][:60]}")
+    print("\nbenign prompts of writers f-i flagged by the cascade:")
+    for f in report["flagged_benign_unseen"]:
+        print(f"  {'rules' if f['by_rules'] else 'model'} {f['source']}: {f['text'][:60]}")
     print(f"\nattacks missed by the cascade: {len(report['missed_attacks'])}")
     for m in report["missed_attacks"]:
         print(f"  {m['score']:.3f} {m['source']}: {m['text'][:60]}")

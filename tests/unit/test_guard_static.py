@@ -311,3 +311,18 @@ def test_window_sums_by_blocks_equal_plain_sums(window: int, stride: int) -> Non
     starts = np.append(np.arange(0, len(rows) - window, stride), len(rows) - window)
     want = np.stack([rows[s:s + window].astype(np.float64).sum(axis=0) for s in starts])
     np.testing.assert_allclose(_window_sums(rows, starts, window, stride), want, atol=1e-4)
+
+
+def test_the_shipped_head_names_the_data_it_was_fitted_on_and_not_the_unseen_writers() -> None:
+    """The head's data_sha256 are the files on disk (edit a batch without refitting and this
+    fails), and writers f-i, reported as never fitted on, are not among them."""
+    import hashlib
+
+    data = Path(__file__).resolve().parents[2] / "examples" / "guard-data"
+    shas = HEAD["data_sha256"]
+    assert {"dev.jsonl", "_own_writing.py", "writers/a.jsonl", "writers/e.jsonl"} <= set(shas)
+    for name, sha in shas.items():
+        assert hashlib.sha256((data / name).read_bytes()).hexdigest() == sha, name
+    unseen = sorted(p.name for p in (data / "writers").glob("[f-i].jsonl"))
+    assert unseen == ["f.jsonl", "g.jsonl", "h.jsonl", "i.jsonl"]
+    assert not {f"writers/{n}" for n in unseen} & set(shas)
