@@ -27,7 +27,9 @@ offline). Without presidio-analyzer the peer is a plain-regex floor (five regexe
   test split by source, the held-out batch of _own_writing.py, and the independent
   writer's set, writers/independent.jsonl, by kind): injection recall and
   false-positive rate (a benign prompt blocked), pooled and per source, with 95 % Wilson
-  intervals; structured-PII recall (span level) and Presidio's on the same spans.
+  intervals; the same on four writers' batches written after the heads were fitted
+  (writers/f-i, never fitted on); structured-PII recall (span level) and Presidio's on the
+  same spans.
 
 ``--quick`` runs small sizes to prove the benchmark works; its timings mean little.
 """
@@ -234,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     n = args.prompts or (20 if args.quick else 500)
     sizes = {"tok128": n, "tok512": max(n // 3, 20), "tok4k": 5 if args.quick else 30}
-    heldout = tc.datasets()["heldout"]
+    data = tc.datasets()
+    heldout, unseen = data["heldout"], data["unseen"]
     texts = [r["text"] for r in heldout]
     guards = {"default": Guard("default"), "rules": Guard("rules")}
     policies = {"default": "default", "rules": "rules"}
@@ -286,9 +289,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return [(underlying_type(f), f.start, f.end) for f in guards["rules"].check(text).findings]
 
     figures["quality"] = {name: injection_quality(g, heldout) for name, g in guards.items()}
+    figures["unseen"] = {name: injection_quality(g, unseen) for name, g in guards.items()}
     figures["pii"] = {"airlock": pii_recall(ours, test), peer: pii_recall(peer_find, test)}
     report(figures, peer, args)
     return 0
+
+
+def pooled_lines(quality: dict[str, Any]) -> None:
+    """One line per configuration: pooled recall and FP with their intervals and targets."""
+    for name, q in quality.items():
+        r_ok = q["recall"] >= TARGETS["recall"]
+        fp_ok = q["fp_rate"] <= TARGETS["fp_rate"]
+        print(f"  {name:<8} recall {q['recall']:.3f} [{q['recall_ci'][0]:.3f}, "
+              f"{q['recall_ci'][1]:.3f}] of {q['attacks']} met? {verdict(r_ok)} | FP "
+              f"{q['fp_rate']:.3f} [{q['fp_ci'][0]:.3f}, {q['fp_ci'][1]:.3f}] of "
+              f"{q['benign']} met? {verdict(fp_ok)}")
 
 
 def report(f: dict[str, Any], peer: str, args: argparse.Namespace) -> None:
@@ -315,13 +330,7 @@ def report(f: dict[str, Any], peer: str, args: argparse.Namespace) -> None:
           f"prompts, start-up included) | target >= {TARGET_CLI_RATE:,.0f}/s | met? "
           f"{verdict(ok)}")
     print("quality on the held-out sources (95% Wilson intervals):")
-    for name, q in f["quality"].items():
-        r_ok = q["recall"] >= TARGETS["recall"]
-        fp_ok = q["fp_rate"] <= TARGETS["fp_rate"]
-        print(f"  {name:<8} recall {q['recall']:.3f} [{q['recall_ci'][0]:.3f}, "
-              f"{q['recall_ci'][1]:.3f}] of {q['attacks']} met? {verdict(r_ok)} | FP "
-              f"{q['fp_rate']:.3f} [{q['fp_ci'][0]:.3f}, {q['fp_ci'][1]:.3f}] of "
-              f"{q['benign']} met? {verdict(fp_ok)}")
+    pooled_lines(f["quality"])
     others = [k for k in f["quality"] if k != "default"]
     print(f"  {'source':<30} {'n':>4} {'metric':<7} {'default':>8}"
           + "".join(f"{k:>8}" for k in others))
@@ -333,6 +342,12 @@ def report(f: dict[str, Any], peer: str, args: argparse.Namespace) -> None:
             continue  # the templated sources every configuration gets right
         print(f"  {e['source'][:30]:<30} {e['n']:>4} {e['metric'][:7]:<7} {e['rate']:>8.1%}"
               + "".join(f"{other[k][e['source']]['rate']:>8.1%}" for k in others))
+    print("quality on four writers' batches no head was fitted on (writers/f-i):")
+    pooled_lines(f["unseen"])
+    for e in f["unseen"]["default"]["per_source"]:
+        print(f"  {e['source'][:30]:<30} {e['n']:>4} {e['metric'][:7]:<7} {e['rate']:>8.1%}"
+              + "".join(f"{o['rate']:>8.1%}" for k in others
+                        for o in f["unseen"][k]["per_source"] if o["source"] == e["source"]))
     pii, theirs = f["pii"]["airlock"], f["pii"][peer]
     print(f"  pii_recall airlock {pii['pii_recall']:.4f} ({pii['spans_found']}/{pii['spans']}) "
           f"| {peer} {theirs['pii_recall']:.4f} ({theirs['spans_found']}/{theirs['spans']}) "

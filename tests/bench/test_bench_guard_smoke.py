@@ -40,6 +40,12 @@ def test_guard_benchmark_quick_prints_every_figure(tmp_path: Path) -> None:
                          rf"(yes|NO) \| FP [\d.]+ \[[\d.]+, [\d.]+\] of 523", out, re.M), out
     assert re.search(r"^  own-heldout:attacks +30 recall", out, re.M), out
     assert re.search(r"^  independent:roleplay_jailbreak +25 recall", out, re.M), out
+    # the writers no head was fitted on are reported on their own, per writer and pooled
+    unseen = out.split("no head was fitted on (writers/f-i):\n", 1)[1]
+    assert re.search(r"^  default +recall [\d.]+ \[[\d.]+, [\d.]+\] of 441 met\? "
+                     r"(yes|NO) \| FP [\d.]+ \[[\d.]+, [\d.]+\] of 712", unseen, re.M), out
+    for w in "fghi":
+        assert re.search(rf"^  unseen-{w} \(attacks\) +\d+ recall", unseen, re.M), out
     f = json.loads(out_json.read_text())
     assert f["quick"] is True and f["classifier_on"] is True
     tokens = {b: v["tokens_mean"] for b, v in f["buckets"].items()}
