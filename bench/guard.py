@@ -306,6 +306,19 @@ def pooled_lines(quality: dict[str, Any]) -> None:
               f"{q['benign']} met? {verdict(fp_ok)}")
 
 
+def source_lines(quality: dict[str, Any]) -> None:
+    """One line per source: the default policy's rate, then each other configuration's
+    (templated sources that every configuration gets right are left out)."""
+    others = [k for k in quality if k != "default"]
+    rate = {k: {e["source"]: e["rate"] for e in quality[k]["per_source"]} for k in quality}
+    for e in quality["default"]["per_source"]:
+        if e["source"].startswith(("test:template", "test:obfuscated")) and \
+                e["rate"] in (0.0, 1.0) and rate["rules"][e["source"]] == e["rate"]:
+            continue
+        print(f"  {e['source'][:30]:<30} {e['n']:>4} {e['metric'][:7]:<7} {e['rate']:>8.1%}"
+              + "".join(f"{rate[k][e['source']]:>8.1%}" for k in others))
+
+
 def report(f: dict[str, Any], peer: str, args: argparse.Namespace) -> None:
     quick = " (QUICK: sizes too small to mean much)" if args.quick else ""
     cls = "rules + classifier" if f["classifier_on"] else "rules only: classifier off"
@@ -334,20 +347,10 @@ def report(f: dict[str, Any], peer: str, args: argparse.Namespace) -> None:
     others = [k for k in f["quality"] if k != "default"]
     print(f"  {'source':<30} {'n':>4} {'metric':<7} {'default':>8}"
           + "".join(f"{k:>8}" for k in others))
-    rules = {e["source"]: e for e in f["quality"]["rules"]["per_source"]}
-    other = {k: {e["source"]: e for e in f["quality"][k]["per_source"]} for k in others}
-    for e in f["quality"]["default"]["per_source"]:
-        if e["source"].startswith(("test:template", "test:obfuscated")) and \
-                e["rate"] in (0.0, 1.0) and rules[e["source"]]["rate"] == e["rate"]:
-            continue  # the templated sources every configuration gets right
-        print(f"  {e['source'][:30]:<30} {e['n']:>4} {e['metric'][:7]:<7} {e['rate']:>8.1%}"
-              + "".join(f"{other[k][e['source']]['rate']:>8.1%}" for k in others))
+    source_lines(f["quality"])
     print("quality on four writers' batches no head was fitted on (writers/f-i):")
     pooled_lines(f["unseen"])
-    for e in f["unseen"]["default"]["per_source"]:
-        print(f"  {e['source'][:30]:<30} {e['n']:>4} {e['metric'][:7]:<7} {e['rate']:>8.1%}"
-              + "".join(f"{o['rate']:>8.1%}" for k in others
-                        for o in f["unseen"][k]["per_source"] if o["source"] == e["source"]))
+    source_lines(f["unseen"])
     pii, theirs = f["pii"]["airlock"], f["pii"][peer]
     print(f"  pii_recall airlock {pii['pii_recall']:.4f} ({pii['spans_found']}/{pii['spans']}) "
           f"| {peer} {theirs['pii_recall']:.4f} ({theirs['spans_found']}/{theirs['spans']}) "

@@ -52,11 +52,6 @@ def main() -> int:
     source = np.array([r["source"] for r in rows])
     unseen = np.char.startswith(source.astype(str), "unseen-")
 
-    def row_max(z: Any, own: Any) -> Any:
-        best = np.full(len(rows), -np.inf)
-        np.maximum.at(best, own, z)
-        return best
-
     def logistic() -> Any:
         return LogisticRegression(C=tc.C, class_weight="balanced", max_iter=5000,
                                   random_state=SEED)
@@ -72,14 +67,7 @@ def main() -> int:
                                            if k])]).tocsr()
         own, y = owner[sel], attack[owner[sel]].astype(int)
         z = logistic().fit(x, y).decision_function(x)
-        best = row_max(z, own)
-        top = np.zeros(len(z), dtype=bool)
-        seen: set[int] = set()
-        for j in np.flatnonzero(z >= best[own]):  # the first window at each attack's max
-            if int(own[j]) not in seen:
-                seen.add(int(own[j]))
-                top[j] = True
-        pick = (y == 0) | top
+        pick = (y == 0) | tc.top_windows(z, own, len(rows))
         xp, yp = x[pick], y[pick]
         # the MLP has no class weights: the attack windows are drawn again up to the benign
         pos, neg = np.flatnonzero(yp == 1), np.flatnonzero(yp == 0)
@@ -89,7 +77,7 @@ def main() -> int:
                             random_state=SEED).fit(xp[balanced], yp[balanced])
         out = {"logistic": logistic().fit(xp, yp).decision_function(xh),
                "mlp64": mlp.predict_proba(xh)[:, 1]}
-        return {name: row_max(s, owner[hsel])[held] for name, s in out.items()}
+        return {name: tc.row_max(s, owner[hsel], len(rows))[held] for name, s in out.items()}
 
     parts: dict[str, dict[str, list[Any]]] = {h: {"a-e": [], "f-i": []} for h in HEADS}
     truth: dict[str, list[Any]] = {"a-e": [], "f-i": []}

@@ -144,6 +144,25 @@ def pooled(rows: list[dict[str, Any]], flags: dict[str, np.ndarray]) -> dict[str
     return out
 
 
+def row_max(z: np.ndarray, owner: np.ndarray, rows: int) -> np.ndarray:
+    """The highest window score of each row (-inf for a row without windows)."""
+    best = np.full(rows, -np.inf)
+    np.maximum.at(best, owner, z)
+    return best
+
+
+def top_windows(z: np.ndarray, owner: np.ndarray, rows: int) -> np.ndarray:
+    """A mask of each row's highest-scoring window (the first one at a tie)."""
+    best = row_max(z, owner, rows)
+    top = np.zeros(len(owner), dtype=bool)
+    seen: set[int] = set()
+    for j in np.flatnonzero(z >= best[owner]):
+        if int(owner[j]) not in seen:
+            seen.add(int(owner[j]))
+            top[j] = True
+    return top
+
+
 def show(section: dict[str, Any]) -> None:
     """Print a section's per-source rates (rules, classifier, cascade) and pooled figures."""
     for e in section["per_source"]:
@@ -247,15 +266,7 @@ def main() -> int:
         z = emb @ clf.coef + clf.intercept
         if clf.lexical is not None and spans is not None:
             z = z + np.asarray(clf.lexical.scores(spans))
-        best = np.full(len(train), -np.inf)
-        np.maximum.at(best, owner, z)
-        top = np.zeros(len(owner), dtype=bool)
-        seen: set[int] = set()
-        for j in np.flatnonzero(z >= best[owner]):  # the first window at each row's max
-            if owner[j] not in seen:
-                seen.add(int(owner[j]))
-                top[j] = True
-        fit_windows(sel & (~attack_row[owner] | top))
+        fit_windows(sel & (~attack_row[owner] | top_windows(z, owner, len(train))))
 
     rows_of = np.arange(len(train))
     train = data["fit"]
